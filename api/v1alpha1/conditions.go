@@ -1,0 +1,101 @@
+package v1alpha1
+
+// Condition types shared by all kinds. They follow the kstatus conventions
+// (sigs.k8s.io/cli-utils/pkg/kstatus) so that GitOps tools can judge health:
+// Reconciling while work is under way, Stalled on a failure that needs a
+// person, Ready when the object has reached its goal.
+const (
+	// ConditionReady is True when the object has reached its goal.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the controller is still working
+	// towards the goal (kstatus "abnormal-true" condition).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the controller cannot make progress
+	// without a change by a person (kstatus "abnormal-true" condition).
+	ConditionStalled = "Stalled"
+)
+
+// Reasons shared by all kinds.
+const (
+	// ReasonInitializing: the controller has seen the object but has not
+	// yet finished its first pass.
+	ReasonInitializing = "Initializing"
+	// ReasonInvalidSpec: the spec passed admission but cannot work, e.g. a
+	// time zone that this operator's time zone database does not know.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonSuspended: spec.suspend is true.
+	ReasonSuspended = "Suspended"
+)
+
+// DataSource Ready reasons: each names a fact that a person can act on.
+const (
+	// ReasonProbeSucceeded: the endpoint answered a signed capabilities
+	// probe and covers every declared request type.
+	ReasonProbeSucceeded = "ProbeSucceeded"
+	// ReasonSecretNotFound: the signing Secret or its key does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidSecret: the signing key is not a well-formed whsec_ key.
+	ReasonInvalidSecret = "InvalidSecret"
+	// ReasonEndpointUnreachable: the endpoint did not answer.
+	ReasonEndpointUnreachable = "EndpointUnreachable"
+	// ReasonTLSError: the TLS handshake with the endpoint failed.
+	ReasonTLSError = "TLSError"
+	// ReasonSignatureMismatch: the endpoint's answer was not signed with the shared key.
+	ReasonSignatureMismatch = "SignatureMismatch"
+	// ReasonCapabilitiesMismatch: the endpoint does not serve every declared request type.
+	ReasonCapabilitiesMismatch = "CapabilitiesMismatch"
+	// ReasonNamespaceNotAllowed: the operator does not honour DataSources in this namespace.
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	// ReasonEndpointNotAllowed: the endpoint resolves to an address the operator refuses to call.
+	ReasonEndpointNotAllowed = "EndpointNotAllowed"
+)
+
+// PrivacyRequest reasons.
+const (
+	// ReasonPending: the request has not dispatched any job yet.
+	ReasonPending = "Pending"
+	// ReasonInProgress: jobs are open at one or more sources.
+	ReasonInProgress = "InProgress"
+	// ReasonCompleted: every targeted source finished its job.
+	ReasonCompleted = "Completed"
+	// ReasonFailed: at least one source failed permanently or the deadline passed.
+	ReasonFailed = "Failed"
+	// ReasonCancelled: the request was cancelled before every source finished.
+	ReasonCancelled = "Cancelled"
+	// ReasonNoMatchingSources: no DataSource handles this request type and matches the selectors.
+	ReasonNoMatchingSources = "NoMatchingSources"
+	// ReasonDeadlineExceeded: the request's due date passed before every source finished.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+)
+
+// Per-source condition types on PrivacyRequest.status.sources[].conditions.
+const (
+	// SourceConditionDispatched is True once the source accepted the job.
+	SourceConditionDispatched = "Dispatched"
+	// SourceConditionCompleted is True once the source reported a final result.
+	SourceConditionCompleted = "Completed"
+)
+
+// RetentionPolicy condition types and reasons.
+const (
+	// ConditionMatched is False when the policy matches no DataSource,
+	// which in a Git-managed policy usually means a typo.
+	ConditionMatched = "Matched"
+	// ConditionOverlapping is True when another policy covers the same
+	// source and category.
+	ConditionOverlapping = "Overlapping"
+	// ConditionRetentionCovered is set on DataSources: False lists the
+	// categories that no RetentionPolicy covers.
+	ConditionRetentionCovered = "RetentionCovered"
+
+	// ReasonNoMatchingSources is shared with PrivacyRequest (see above).
+
+	// ReasonSourcesMatched: the policy matches at least one DataSource.
+	ReasonSourcesMatched = "SourcesMatched"
+	// ReasonInvalidSchedule: the schedule or time zone cannot be parsed.
+	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonScheduled: the policy is waiting for its next scheduled run.
+	ReasonScheduled = "Scheduled"
+	// ReasonRunFailed: the last run failed at one or more sources.
+	ReasonRunFailed = "RunFailed"
+)

@@ -1,0 +1,227 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DataSourceSpec registers a service's privacy endpoint with the operator.
+type DataSourceSpec struct {
+	// endpoint is where the operator sends this source's privacy jobs.
+	// +required
+	Endpoint Endpoint `json:"endpoint"`
+
+	// signingSecretRef names the key in a Secret of this namespace that
+	// holds the shared Standard Webhooks signing secret ("whsec_" followed
+	// by base64). Jobs sent to the endpoint are signed with it and answers
+	// must be signed with it.
+	// +required
+	SigningSecretRef SecretKeySelector `json:"signingSecretRef"`
+
+	// requestTypes lists the job types this source handles.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:Enum=Access;Delete;Correct;OptOut;Purge
+	// +listType=set
+	// +required
+	RequestTypes []RequestType `json:"requestTypes"`
+
+	// identities lists the identity types this source needs to find a
+	// subject (e.g. email, userId). Only these are ever sent to it.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=set
+	// +required
+	Identities []IdentityType `json:"identities"`
+
+	// categories lists the data categories this source holds (e.g. contact,
+	// billing, usage, backups). RetentionPolicies select sources by them.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=set
+	// +optional
+	Categories []DataCategory `json:"categories,omitempty"`
+
+	// maxConcurrency bounds how many jobs are open at this source at once.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=4
+	// +optional
+	MaxConcurrency int32 `json:"maxConcurrency,omitempty"`
+
+	// retry bounds how a failed delivery to this source is retried.
+	// +kubebuilder:default={}
+	// +optional
+	Retry RetryPolicy `json:"retry,omitzero"`
+
+	// suspend stops dispatch to this source; open jobs are left to finish.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Endpoint is exactly one of a URL or a Service in the DataSource's namespace.
+// +kubebuilder:validation:XValidation:rule="has(self.url) != has(self.service)",message="endpoint must set exactly one of url or service"
+type Endpoint struct {
+	// url of the endpoint, http or https, e.g. https://billing.example.com/privacy.
+	// Jobs go to {url}/jobs.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http:// or https:// URL with a host"
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// service in the DataSource's namespace that serves the endpoint. It
+	// resolves to {scheme}://{name}.{namespace}.svc:{port}{path}.
+	// +optional
+	Service *ServiceReference `json:"service,omitempty"`
+
+	// caBundle is a PEM bundle of the CAs that sign the endpoint's TLS
+	// certificate. Empty means the operator's system roots. TLS
+	// verification cannot be turned off.
+	// +optional
+	CABundle []byte `json:"caBundle,omitempty"`
+
+	// timeout bounds one HTTP exchange with the endpoint.
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('10m')",message="timeout must be greater than 0s and at most 10m"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// ServiceReference names a port of a Service in the DataSource's namespace.
+type ServiceReference struct {
+	// name of the Service.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	Name string `json:"name"`
+
+	// port of the Service.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +required
+	Port int32 `json:"port"`
+
+	// path prefix of the endpoint on the Service, e.g. /privacy.
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/[-a-zA-Z0-9._~/%]*$`
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// scheme is https (the default) or http.
+	// +kubebuilder:validation:Enum=http;https
+	// +kubebuilder:default=https
+	// +optional
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// RetryPolicy bounds retries of a failed delivery with exponential backoff
+// and jitter.
+// +kubebuilder:validation:XValidation:rule="!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.initialBackoff) <= duration(self.maxBackoff)",message="initialBackoff must not be greater than maxBackoff"
+type RetryPolicy struct {
+	// maxAttempts is the number of deliveries tried before the source's job
+	// counts as failed.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=5
+	// +optional
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+
+	// initialBackoff is the wait before the first retry.
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="initialBackoff must be greater than 0s"
+	// +optional
+	InitialBackoff *metav1.Duration `json:"initialBackoff,omitempty"`
+
+	// maxBackoff caps the wait between retries.
+	// +kubebuilder:default="10m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxBackoff must be greater than 0s"
+	// +optional
+	MaxBackoff *metav1.Duration `json:"maxBackoff,omitempty"`
+}
+
+// DataSourceStatus is what the operator last learned about the source.
+type DataSourceStatus struct {
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready tells whether jobs may be dispatched to the source,
+	// with a reason a person can act on.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// endpointHost is the host (and port) that jobs are sent to, resolved
+	// from spec.endpoint.
+	// +optional
+	EndpointHost string `json:"endpointHost,omitempty"`
+
+	// capabilities as the endpoint last advertised them.
+	// +optional
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+
+	// lastProbeTime is when the endpoint was last probed.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+
+	// activeJobs is the number of jobs open at this source.
+	// +optional
+	ActiveJobs int32 `json:"activeJobs,omitempty"`
+}
+
+// Capabilities is what a source's endpoint says it serves.
+type Capabilities struct {
+	// requestTypes the endpoint handles.
+	// +listType=set
+	// +optional
+	RequestTypes []RequestType `json:"requestTypes,omitempty"`
+
+	// identities the endpoint can look a subject up by.
+	// +listType=set
+	// +optional
+	Identities []IdentityType `json:"identities,omitempty"`
+
+	// categories of data the endpoint holds.
+	// +listType=set
+	// +optional
+	Categories []DataCategory `json:"categories,omitempty"`
+}
+
+// DataSource registers one service's privacy endpoint. The operator sends
+// it signed jobs for every PrivacyRequest and RetentionPolicy that matches.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Namespaced,shortName=dsrc,categories=privacy
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Types",type=string,JSONPath=`.spec.requestTypes`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpointHost`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type DataSource struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec registers the endpoint.
+	// +required
+	Spec DataSourceSpec `json:"spec"`
+
+	// status is observed by the operator.
+	// +optional
+	Status DataSourceStatus `json:"status,omitzero"`
+}
+
+// DataSourceList is a list of DataSources.
+//
+// +kubebuilder:object:root=true
+type DataSourceList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []DataSource `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DataSource{}, &DataSourceList{})
+}

@@ -1,0 +1,354 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Regulation decides a request's default deadline and allowed extension.
+// +kubebuilder:validation:Enum=GDPR;CCPA;Other
+type Regulation string
+
+// The regulations the operator knows deadlines for.
+const (
+	// RegulationGDPR: one month, extendable by two further months (GDPR Art. 12(3)).
+	RegulationGDPR Regulation = "GDPR"
+	// RegulationCCPA: 45 days, extendable by 45 more (Cal. Civ. Code 1798.130).
+	RegulationCCPA Regulation = "CCPA"
+	// RegulationOther: no statutory deadline; spec.deadline or the GDPR period applies.
+	RegulationOther Regulation = "Other"
+)
+
+// DefaultOptOutScope is the scope an OptOut request covers when it names none.
+const DefaultOptOutScope = "email-marketing"
+
+// PrivacyRequestSpec is one request about one person.
+// +kubebuilder:validation:XValidation:rule="self.type != 'Correct' || (has(self.corrections) && size(self.corrections) > 0)",message="corrections are required when type is Correct: list each field to change with its new value"
+// +kubebuilder:validation:XValidation:rule="self.type == 'Correct' || !has(self.corrections)",message="corrections are only allowed when type is Correct"
+// +kubebuilder:validation:XValidation:rule="self.type == 'OptOut' || !has(self.optOut)",message="optOut is only allowed when type is OptOut"
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 61",message="GDPR allows an extension of at most two further months (61 days)"
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.extension.days <= 45",message="CCPA allows an extension of at most 45 days"
+type PrivacyRequestSpec struct {
+	// type of the request: Access, Delete, Correct or OptOut. Immutable.
+	// +kubebuilder:validation:Enum=Access;Delete;Correct;OptOut
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="type is immutable: create a new PrivacyRequest instead"
+	// +required
+	Type RequestType `json:"type"`
+
+	// subject identifies the person. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="subject is immutable: create a new PrivacyRequest instead"
+	// +required
+	Subject Subject `json:"subject"`
+
+	// corrections lists the fields to change and their new values.
+	// Required for Correct, forbidden otherwise.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=field
+	// +optional
+	Corrections []Correction `json:"corrections,omitempty"`
+
+	// optOut lists the processing the person opts out of. Only for OptOut;
+	// when absent an OptOut request covers "email-marketing".
+	// +optional
+	OptOut *OptOutSpec `json:"optOut,omitempty"`
+
+	// regulation the request is made under; it decides the default deadline
+	// (GDPR: one month, CCPA: 45 days).
+	// +kubebuilder:default=GDPR
+	// +optional
+	Regulation Regulation `json:"regulation,omitempty"`
+
+	// deadline overrides the regulation's default due date.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
+	// extension moves the due date, as the regulations allow for complex
+	// requests; the reason is kept for the record.
+	// +optional
+	Extension *Extension `json:"extension,omitempty"`
+
+	// dataSourceSelector restricts the request to DataSources with matching
+	// labels. Empty: every DataSource that handles the type.
+	// +optional
+	DataSourceSelector *metav1.LabelSelector `json:"dataSourceSelector,omitempty"`
+
+	// namespaceSelector restricts the request to DataSources in namespaces
+	// with matching labels. Empty: every allowed namespace.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// suspend holds dispatch, as in batch/v1 Job: a suspended request sends
+	// nothing, so a reviewer can approve it by setting suspend to false.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+
+	// ttlSecondsAfterFinished deletes the request this many seconds after it
+	// finished. Unset: kept until deleted by a person.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+}
+
+// Subject is exactly one of inline identities or a Secret holding them.
+// +kubebuilder:validation:XValidation:rule="has(self.identities) != has(self.secretRef)",message="subject must set exactly one of identities or secretRef"
+type Subject struct {
+	// identities maps identity type (e.g. email, userId) to the person's
+	// value. Each DataSource receives only the types it declared.
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="size(self) > 0",message="identities must name at least one identity, such as email: ada@example.com"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-zA-Z0-9]*$') && size(k) <= 63)",message="identity types must be camelCase names such as email or userId"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) > 0 && size(self[k]) <= 1024)",message="identity values must be non-empty and at most 1024 characters"
+	// +optional
+	Identities map[string]string `json:"identities,omitempty"`
+
+	// secretRef names a Secret whose keys are identity types and whose
+	// values are the person's identities; use it to keep identities out of
+	// the PrivacyRequest object.
+	// +optional
+	SecretRef *NamespacedSecretReference `json:"secretRef,omitempty"`
+}
+
+// Correction is one field to change and its new value.
+type Correction struct {
+	// field to change, as the data sources name it (e.g. email, address.city).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)*$`
+	// +required
+	Field string `json:"field"`
+
+	// value is the new value.
+	// +kubebuilder:validation:MaxLength=4096
+	// +required
+	Value string `json:"value"`
+}
+
+// OptOutSpec lists the processing a person opts out of.
+type OptOutSpec struct {
+	// scopes of processing, e.g. email-marketing, profiling, sale.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:default={"email-marketing"}
+	// +listType=set
+	// +optional
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// Extension moves a request's due date.
+type Extension struct {
+	// days added to the due date.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=90
+	// +required
+	Days int32 `json:"days"`
+
+	// reason for the extension, kept for the record (regulations require
+	// telling the person why).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Reason string `json:"reason"`
+}
+
+// RequestPhase is a PrivacyRequest's place in its life cycle.
+// +kubebuilder:validation:Enum=Pending;InProgress;Completed;Failed;Cancelled
+type RequestPhase string
+
+// The phases of a PrivacyRequest.
+const (
+	// RequestPhasePending: no job has been dispatched yet (or the request is suspended).
+	RequestPhasePending RequestPhase = "Pending"
+	// RequestPhaseInProgress: jobs are open at one or more sources.
+	RequestPhaseInProgress RequestPhase = "InProgress"
+	// RequestPhaseCompleted: every targeted source finished successfully.
+	RequestPhaseCompleted RequestPhase = "Completed"
+	// RequestPhaseFailed: a source failed permanently, or the deadline passed.
+	RequestPhaseFailed RequestPhase = "Failed"
+	// RequestPhaseCancelled: the request was cancelled.
+	RequestPhaseCancelled RequestPhase = "Cancelled"
+)
+
+// SourcePhase is one source's progress on a request's job.
+// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled
+type SourcePhase string
+
+// The phases of one source's job.
+const (
+	// SourcePhasePending: not yet delivered (waiting for a slot, a retry or the source to become Ready).
+	SourcePhasePending SourcePhase = "Pending"
+	// SourcePhaseDispatched: the source accepted the job and works on it.
+	SourcePhaseDispatched SourcePhase = "Dispatched"
+	// SourcePhaseCompleted: the source finished the job.
+	SourcePhaseCompleted SourcePhase = "Completed"
+	// SourcePhaseNotFound: the source holds nothing on the subject (a success).
+	SourcePhaseNotFound SourcePhase = "NotFound"
+	// SourcePhaseFailed: the source failed permanently or retries ran out.
+	SourcePhaseFailed SourcePhase = "Failed"
+	// SourcePhaseCancelled: the job was cancelled at the source.
+	SourcePhaseCancelled SourcePhase = "Cancelled"
+)
+
+// PrivacyRequestStatus is the request's true account, source by source.
+type PrivacyRequestStatus struct {
+	// phase summarises the request's progress.
+	// +optional
+	Phase RequestPhase `json:"phase,omitempty"`
+
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (finished successfully), Reconciling (work under
+	// way), Stalled (failed; needs a person).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// dueAt is when the request must be answered under its regulation,
+	// deadline and extension.
+	// +optional
+	DueAt *metav1.Time `json:"dueAt,omitempty"`
+
+	// startedAt is when the first job was dispatched.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// completedAt is when the request finished.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// sources has one entry per targeted DataSource.
+	// +listType=map
+	// +listMapKey=namespace
+	// +listMapKey=name
+	// +optional
+	Sources []SourceStatus `json:"sources,omitempty"`
+
+	// summary counts the sources by outcome.
+	// +optional
+	Summary *RequestSummary `json:"summary,omitempty"`
+
+	// progress is "done/total" sources, for kubectl get.
+	// +optional
+	Progress string `json:"progress,omitempty"`
+
+	// export locates the Access export.
+	// +optional
+	Export *ExportReference `json:"export,omitempty"`
+}
+
+// SourceStatus is one DataSource's progress on the request.
+type SourceStatus struct {
+	// namespace of the DataSource.
+	// +required
+	Namespace string `json:"namespace"`
+
+	// name of the DataSource.
+	// +required
+	Name string `json:"name"`
+
+	// jobID identifies the job at the source; the same on every retry, so
+	// the source can use it as an idempotency key.
+	// +optional
+	JobID string `json:"jobID,omitempty"`
+
+	// phase of this source's job.
+	// +optional
+	Phase SourcePhase `json:"phase,omitempty"`
+
+	// attempts counts deliveries of the job.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// nextAttemptAt is when the next delivery is due, while retrying.
+	// +optional
+	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
+
+	// records is how many records the source returned or changed.
+	// +optional
+	Records *int64 `json:"records,omitempty"`
+
+	// message from the source or the operator about the last attempt.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// conditions of this source's job: Dispatched, Completed.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RequestSummary counts a request's sources by outcome.
+type RequestSummary struct {
+	// total targeted sources.
+	Total int32 `json:"total"`
+	// succeeded sources (Completed or NotFound).
+	Succeeded int32 `json:"succeeded"`
+	// failed sources.
+	Failed int32 `json:"failed"`
+	// pending sources (not yet finished).
+	Pending int32 `json:"pending"`
+}
+
+// ExportReference locates an Access request's export.
+type ExportReference struct {
+	// location of the export (a URL or a path in the export store).
+	// +required
+	Location string `json:"location"`
+	// sha256 of the export, hex-encoded.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	SHA256 string `json:"sha256"`
+	// bytes in the export.
+	// +required
+	Bytes int64 `json:"bytes"`
+	// expiresAt is when the export is deleted.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+}
+
+// PrivacyRequest is one person's request to access, delete, correct or opt
+// out of their data. It is cluster-scoped because it reaches DataSources in
+// every namespace.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=preq,categories=privacy
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Sources",type=string,JSONPath=`.status.progress`,description="Sources done/total"
+// +kubebuilder:printcolumn:name="Due",type=string,JSONPath=`.status.dueAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type PrivacyRequest struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is the request.
+	// +required
+	Spec PrivacyRequestSpec `json:"spec"`
+
+	// status is the operator's account of the request.
+	// +optional
+	Status PrivacyRequestStatus `json:"status,omitzero"`
+}
+
+// PrivacyRequestList is a list of PrivacyRequests.
+//
+// +kubebuilder:object:root=true
+type PrivacyRequestList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []PrivacyRequest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&PrivacyRequest{}, &PrivacyRequestList{})
+}

@@ -1,0 +1,59 @@
+// Package endpoint resolves a DataSource's endpoint to the base URL that jobs
+// are sent to.
+package endpoint
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// ErrNoEndpoint is returned for an endpoint that names neither a URL nor a
+// Service; admission refuses such objects, so it means a bypassed validation.
+var ErrNoEndpoint = errors.New("endpoint sets neither url nor service")
+
+// BaseURL returns the URL that job paths (/jobs, /capabilities) are appended
+// to. A Service endpoint resolves to {scheme}://{name}.{namespace}.svc:{port}{path}.
+func BaseURL(namespace string, ep privacyv1alpha1.Endpoint) (*url.URL, error) {
+	switch {
+	case ep.URL != "":
+		u, err := url.Parse(ep.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse endpoint url: %w", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("endpoint url scheme %q is not http or https", u.Scheme)
+		}
+		if u.Hostname() == "" {
+			return nil, errors.New("endpoint url has no host")
+		}
+		return u, nil
+	case ep.Service != nil:
+		scheme := ep.Service.Scheme
+		if scheme == "" {
+			scheme = "https"
+		}
+		host := fmt.Sprintf("%s.%s.svc", ep.Service.Name, namespace)
+		return &url.URL{
+			Scheme: scheme,
+			Host:   net.JoinHostPort(host, strconv.Itoa(int(ep.Service.Port))),
+			Path:   ep.Service.Path,
+		}, nil
+	default:
+		return nil, ErrNoEndpoint
+	}
+}
+
+// Host returns the host[:port] jobs go to, for display in status and in
+// kubectl get; empty when the endpoint does not resolve.
+func Host(namespace string, ep privacyv1alpha1.Endpoint) string {
+	u, err := BaseURL(namespace, ep)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
