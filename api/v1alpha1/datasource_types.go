@@ -63,7 +63,7 @@ type Endpoint struct {
 	// url of the endpoint, http or https, e.g. https://billing.example.com/privacy.
 	// Jobs go to {url}/jobs.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an absolute http:// or https:// URL with a host"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && size(url(self).getHostname()) > 0",message="url must be an absolute http:// or https:// URL with a host"
 	// +optional
 	URL string `json:"url,omitempty"`
 

@@ -8,7 +8,7 @@ import (
 // with a unit, largest unit first: d (days of 24h), h, m, s. Examples:
 // 35d, 400d, 12h, 1d12h.
 // +kubebuilder:validation:MaxLength=32
-// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$') && self != '' && !self.matches('^(0+[dhms])+$')",message="retainFor must be a positive duration in whole days, hours, minutes or seconds, largest unit first, such as 35d, 400d, 12h or 1d12h"
+// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$') && size(self) > 0 && !self.matches('^(0+[dhms])+$')",message="retainFor must be a positive duration in whole days, hours, minutes or seconds, largest unit first, such as 35d, 400d, 12h or 1d12h"
 type RetentionPeriod string
 
 // RetentionAction is what a purge does with expired data.

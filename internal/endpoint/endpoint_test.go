@@ -1,0 +1,45 @@
+package endpoint
+
+import (
+	"errors"
+	"testing"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		name string
+		ep   privacyv1alpha1.Endpoint
+		want string
+	}{
+		{"url", privacyv1alpha1.Endpoint{URL: "https://billing.example.com/privacy"}, "https://billing.example.com/privacy"},
+		{"service defaults to https", privacyv1alpha1.Endpoint{Service: &privacyv1alpha1.ServiceReference{Name: "billing", Port: 8443, Path: "/privacy"}}, "https://billing.shop.svc:8443/privacy"},
+		{"service with http", privacyv1alpha1.Endpoint{Service: &privacyv1alpha1.ServiceReference{Name: "crm", Port: 80, Scheme: "http"}}, "http://crm.shop.svc:80"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := BaseURL("shop", tt.ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.String() != tt.want {
+				t.Errorf("BaseURL = %s, want %s", u, tt.want)
+			}
+		})
+	}
+}
+
+func TestBaseURLErrors(t *testing.T) {
+	if _, err := BaseURL("shop", privacyv1alpha1.Endpoint{}); !errors.Is(err, ErrNoEndpoint) {
+		t.Errorf("empty endpoint: err = %v, want ErrNoEndpoint", err)
+	}
+	for _, raw := range []string{"ftp://billing.example.com", "https://", "://nope"} {
+		if _, err := BaseURL("shop", privacyv1alpha1.Endpoint{URL: raw}); err == nil {
+			t.Errorf("BaseURL(%q) accepted a bad url", raw)
+		}
+	}
+	if got := Host("shop", privacyv1alpha1.Endpoint{}); got != "" {
+		t.Errorf("Host of an empty endpoint = %q, want empty", got)
+	}
+}

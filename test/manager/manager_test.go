@@ -1,0 +1,167 @@
+// Package manager_test runs the manager binary built from cmd/ as its own
+// process against a real API server, as `make run` and a Deployment do: it
+// must start all three controllers, serve health probes and metrics, and
+// take the leader election lease.
+package manager_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	. "github.com/onsi/gomega"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/testenv"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func httpGet(url string) (int, string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+func TestManagerProcess(t *testing.T) {
+	g := NewWithT(t)
+	env, err := testenv.Start()
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = env.Stop() })
+
+	bin := filepath.Join(t.TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build.Dir = testenv.RepoRoot()
+	out, err := build.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "go build ./cmd: %s", out)
+
+	probeAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logs := &strings.Builder{}
+	mgr := exec.CommandContext(ctx, bin,
+		"--kubeconfig", env.KubeconfigPath,
+		"--leader-elect", "--leader-election-namespace", "default",
+		"--health-probe-bind-address", probeAddr,
+		"--metrics-bind-address", metricsAddr, "--metrics-secure=false",
+	)
+	mgr.Stdout, mgr.Stderr = logs, logs
+	mgr.Cancel = func() error { return mgr.Process.Signal(os.Interrupt) }
+	mgr.WaitDelay = 10 * time.Second
+	g.Expect(mgr.Start()).To(Succeed())
+	t.Cleanup(func() {
+		cancel()
+		_ = mgr.Wait()
+		if t.Failed() {
+			t.Logf("manager output:\n%s", logs.String())
+		}
+	})
+
+	scheme := runtime.NewScheme()
+	g.Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	g.Expect(privacyv1alpha1.AddToScheme(scheme)).To(Succeed())
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	t.Run("serves health probes", func(t *testing.T) {
+		g := NewWithT(t)
+		for _, path := range []string{"/healthz", "/readyz"} {
+			g.Eventually(func() (int, error) {
+				code, _, err := httpGet("http://" + probeAddr + path)
+				return code, err
+			}, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK), path)
+		}
+	})
+
+	t.Run("takes the leader election lease", func(t *testing.T) {
+		g := NewWithT(t)
+		lease := &coordinationv1.Lease{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "privacy-operator.privacyoperator.io"}, lease)).To(Succeed())
+			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	})
+
+	t.Run("runs all three controllers", func(t *testing.T) {
+		g := NewWithT(t)
+		ds := &privacyv1alpha1.DataSource{
+			ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "default"},
+			Spec: privacyv1alpha1.DataSourceSpec{
+				Endpoint:         privacyv1alpha1.Endpoint{URL: "https://billing.example.com/privacy"},
+				SigningSecretRef: privacyv1alpha1.SecretKeySelector{Name: "billing-signing"},
+				RequestTypes:     []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeAccess},
+				Identities:       []privacyv1alpha1.IdentityType{"email"},
+			},
+		}
+		pr := &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: "access-ada"},
+			Spec: privacyv1alpha1.PrivacyRequestSpec{
+				Type:    privacyv1alpha1.RequestTypeAccess,
+				Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": "ada@example.com"}},
+			},
+		}
+		rp := &privacyv1alpha1.RetentionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "usage-400d"},
+			Spec: privacyv1alpha1.RetentionPolicySpec{
+				Categories: []privacyv1alpha1.DataCategory{"usage"}, RetainFor: "400d", Schedule: "0 3 * * *",
+			},
+		}
+		objs := []struct {
+			obj        client.Object
+			conditions func() []metav1.Condition
+		}{
+			{ds, func() []metav1.Condition { return ds.Status.Conditions }},
+			{pr, func() []metav1.Condition { return pr.Status.Conditions }},
+			{rp, func() []metav1.Condition { return rp.Status.Conditions }},
+		}
+		for _, o := range objs {
+			g.Expect(c.Create(context.Background(), o.obj)).To(Succeed())
+		}
+		for _, o := range objs {
+			g.Eventually(func(g Gomega) {
+				g.Expect(c.Get(context.Background(), client.ObjectKeyFromObject(o.obj), o.obj)).To(Succeed())
+				g.Expect(meta.FindStatusCondition(o.conditions(), privacyv1alpha1.ConditionReady)).NotTo(BeNil(),
+					"%T %s has no Ready condition", o.obj, o.obj.GetName())
+			}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		}
+	})
+
+	t.Run("serves metrics of each controller", func(t *testing.T) {
+		g := NewWithT(t)
+		g.Eventually(func(g Gomega) {
+			code, body, err := httpGet("http://" + metricsAddr + "/metrics")
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(code).To(Equal(http.StatusOK))
+			// Each controller has reconciled the object created above at least once.
+			for _, name := range []string{"datasource", "privacyrequest", "retentionpolicy"} {
+				g.Expect(body).To(MatchRegexp(`(?m)^controller_runtime_reconcile_total\{controller=%q,result="(success|requeue_after)"\} [1-9]`, name))
+			}
+		}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	})
+}
