@@ -15,7 +15,7 @@ set -euo pipefail
 
 K8S_VERSION="${ENVTEST_K8S_VERSION:-1.37.2}"
 ETCD_VERSION="${ENVTEST_ETCD_VERSION:-3.6.16}"
-SETUP_ENVTEST_VERSION="${SETUP_ENVTEST_VERSION:-release-0.23}"
+SETUP_ENVTEST_VERSION="${SETUP_ENVTEST_VERSION:-v0.25.1}"
 GO="${GO:-go}"
 
 log() { echo "envtest-binaries: $*" >&2; }

@@ -13,7 +13,7 @@ if [[ -n "${unformatted}" ]]; then
 	status=1
 fi
 
-generated=(api config)
+generated=(config/crd/bases config/rbac/role.yaml api/v1alpha1/zz_generated.deepcopy.go)
 if ! git diff --quiet --exit-code -- "${generated[@]}"; then
 	echo "verify: generated files are stale; commit the output of 'make manifests generate':" >&2
 	git diff --stat -- "${generated[@]}" >&2

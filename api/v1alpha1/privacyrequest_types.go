@@ -10,11 +10,12 @@ type Regulation string
 
 // The regulations the operator knows deadlines for.
 const (
-	// RegulationGDPR: one month, extendable by two further months (GDPR Art. 12(3)).
+	// RegulationGDPR: one month (here: the earlier of one calendar month and
+	// 30 days), extendable by two further months (here: 60 days), GDPR Art. 12(3).
 	RegulationGDPR Regulation = "GDPR"
 	// RegulationCCPA: 45 days, extendable by 45 more (Cal. Civ. Code 1798.130).
 	RegulationCCPA Regulation = "CCPA"
-	// RegulationOther: no statutory deadline; spec.deadline or the GDPR period applies.
+	// RegulationOther: no statutory deadline; spec.deadline or 30 days applies.
 	RegulationOther Regulation = "Other"
 )
 
@@ -25,7 +26,7 @@ const DefaultOptOutScope = "email-marketing"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Correct' || (has(self.corrections) && size(self.corrections) > 0)",message="corrections are required when type is Correct: list each field to change with its new value"
 // +kubebuilder:validation:XValidation:rule="self.type == 'Correct' || !has(self.corrections)",message="corrections are only allowed when type is Correct"
 // +kubebuilder:validation:XValidation:rule="self.type == 'OptOut' || !has(self.optOut)",message="optOut is only allowed when type is OptOut"
-// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 61",message="GDPR allows an extension of at most two further months (61 days)"
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 60",message="GDPR allows an extension of at most 60 days (two further months)"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.extension.days <= 45",message="CCPA allows an extension of at most 45 days"
 type PrivacyRequestSpec struct {
 	// type of the request: Access, Delete, Correct or OptOut. Immutable.
@@ -54,7 +55,8 @@ type PrivacyRequestSpec struct {
 	OptOut *OptOutSpec `json:"optOut,omitempty"`
 
 	// regulation the request is made under; it decides the default deadline
-	// (GDPR: one month, CCPA: 45 days).
+	// (GDPR: one month, at most 30 days; CCPA: 45 days; Other: 30 days) and
+	// the longest extension (GDPR: 60 days; CCPA: 45 days).
 	// +kubebuilder:default=GDPR
 	// +optional
 	Regulation Regulation `json:"regulation,omitempty"`
