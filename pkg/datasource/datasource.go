@@ -1,0 +1,399 @@
+// Package datasource is the Go SDK for services that hold personal data: an
+// http.Handler that speaks the Privacy Operator's job protocol. It verifies
+// the operator's signatures, decodes jobs, answers each job id once (a retry
+// of a finished job gets the same answer, a retry of a running one 409),
+// answers capabilities, and calls the service's own functions, either
+// synchronously (200) or asynchronously (202, then a signed callback).
+//
+// It imports only pkg/protocol and the standard library: embedding it does
+// not pull in Kubernetes.
+package datasource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// JobFunc executes one job against the service's data.
+//
+// Return a Result on success. Return an error made with Permanent for a job
+// that can never succeed (the operator fails this source for the request),
+// with Unavailable for a passing outage (the operator retries after the
+// given delay), and any other error for a failure worth retrying.
+type JobFunc func(ctx context.Context, job *protocol.Job) (Result, error)
+
+// Result is what a JobFunc did.
+type Result struct {
+	// NotFound reports that the service holds nothing on the subject.
+	NotFound bool
+	// Records returned (Access) or changed (the other types).
+	Records int64
+	// Data is the subject's data for Access; it is encoded as JSON.
+	Data any
+	// Message is a short human-readable note; never put personal data in it.
+	Message string
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Secrets are the "whsec_" signing secrets shared with the operator.
+	// Every one verifies incoming messages; the first signs answers and
+	// callbacks. List two during a rotation.
+	Secrets []string
+	// Identities are the identity types the service can find a person by.
+	Identities []string
+	// Categories are the data categories the service holds.
+	Categories []string
+
+	// The service's functions; a nil function means the type is not served.
+	Access, Delete, Correct, OptOut, Purge JobFunc
+
+	// Async answers 202 at once and runs the function in the background,
+	// then POSTs the final JobStatus to the job's callbackURL.
+	Async bool
+	// Store remembers job ids; default: in memory, the latest 10000 jobs.
+	Store Store
+	// Client sends callbacks; default: a client with a 30 s timeout.
+	Client *http.Client
+	// CallbackAttempts bounds callback deliveries per job; default 5.
+	CallbackAttempts int
+	// CallbackBackoff is the first wait between callback attempts (doubled
+	// each time); default 1 s.
+	CallbackBackoff time.Duration
+	// MaxRequestBytes bounds a job's size; default 1 MiB.
+	MaxRequestBytes int64
+	// Now tells the time; default time.Now.
+	Now func() time.Time
+	// Logger receives operational logs (never identities); default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the job protocol. Create it with New.
+type Handler struct {
+	cfg    Config
+	keys   []protocol.Key
+	funcs  map[protocol.JobType]JobFunc
+	replay *protocol.ReplayGuard
+	mux    *http.ServeMux
+
+	mu      sync.Mutex
+	cancels map[string]context.CancelFunc
+	wg      sync.WaitGroup
+	ctx     context.Context
+	stop    context.CancelFunc
+}
+
+// New returns a Handler for cfg, or an error naming what is missing.
+func New(cfg Config) (*Handler, error) {
+	if len(cfg.Secrets) == 0 {
+		return nil, errors.New("datasource: at least one signing secret is required")
+	}
+	h := &Handler{cfg: cfg, replay: protocol.NewReplayGuard(), cancels: map[string]context.CancelFunc{}}
+	for i, s := range cfg.Secrets {
+		k, err := protocol.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("datasource: secret %d: %w", i, err)
+		}
+		h.keys = append(h.keys, k)
+	}
+	h.funcs = map[protocol.JobType]JobFunc{}
+	for t, f := range map[protocol.JobType]JobFunc{
+		protocol.JobAccess: cfg.Access, protocol.JobDelete: cfg.Delete, protocol.JobCorrect: cfg.Correct,
+		protocol.JobOptOut: cfg.OptOut, protocol.JobPurge: cfg.Purge,
+	} {
+		if f != nil {
+			h.funcs[t] = f
+		}
+	}
+	if len(h.funcs) == 0 {
+		return nil, errors.New("datasource: no job function is set")
+	}
+	if h.cfg.Store == nil {
+		h.cfg.Store = NewMemoryStore(10000)
+	}
+	if h.cfg.Client == nil {
+		h.cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if h.cfg.CallbackAttempts <= 0 {
+		h.cfg.CallbackAttempts = 5
+	}
+	if h.cfg.CallbackBackoff <= 0 {
+		h.cfg.CallbackBackoff = time.Second
+	}
+	if h.cfg.MaxRequestBytes <= 0 {
+		h.cfg.MaxRequestBytes = 1 << 20
+	}
+	if h.cfg.Now == nil {
+		h.cfg.Now = time.Now
+	}
+	if h.cfg.Logger == nil {
+		h.cfg.Logger = slog.Default()
+	}
+	h.ctx, h.stop = context.WithCancel(context.Background())
+
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("POST "+protocol.PathJobs, h.postJob)
+	h.mux.HandleFunc("GET "+protocol.PathJobs+"/{id}", h.getJob)
+	h.mux.HandleFunc("DELETE "+protocol.PathJobs+"/{id}", h.deleteJob)
+	h.mux.HandleFunc("GET "+protocol.PathCapabilities, h.capabilities)
+	return h, nil
+}
+
+// ServeHTTP verifies the request's signature and serves it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxRequestBytes+1))
+	if err != nil {
+		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "cannot read request body"})
+		return
+	}
+	if int64(len(body)) > h.cfg.MaxRequestBytes {
+		h.reply(w, http.StatusRequestEntityTooLarge, protocol.Error{Error: "request body too large"})
+		return
+	}
+	now := h.cfg.Now()
+	id, err := protocol.Verify(r.Header, body, now, h.keys...)
+	if err == nil {
+		err = h.replay.Check(id, now)
+	}
+	if err != nil {
+		h.reply(w, http.StatusUnauthorized, protocol.Error{Error: err.Error()})
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+	h.mux.ServeHTTP(w, r)
+}
+
+// Close cancels running asynchronous jobs and waits for them and their
+// callbacks to end.
+func (h *Handler) Close() {
+	h.stop()
+	h.wg.Wait()
+}
+
+type bodyKey struct{}
+
+func (h *Handler) capabilities(w http.ResponseWriter, _ *http.Request) {
+	caps := protocol.Capabilities{
+		APIVersion: protocol.APIVersion, Kind: protocol.KindCapabilities,
+		Identities: h.cfg.Identities, Categories: h.cfg.Categories,
+	}
+	for _, t := range []protocol.JobType{protocol.JobAccess, protocol.JobDelete, protocol.JobCorrect, protocol.JobOptOut, protocol.JobPurge} {
+		if h.funcs[t] != nil {
+			caps.RequestTypes = append(caps.RequestTypes, t)
+		}
+	}
+	h.reply(w, http.StatusOK, caps)
+}
+
+func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
+	job := &protocol.Job{}
+	if err := json.Unmarshal(r.Context().Value(bodyKey{}).([]byte), job); err != nil {
+		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "body is not a JSON job"})
+		return
+	}
+	if job.Kind != protocol.KindJob || job.ID == "" {
+		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "body must be a Job with an id"})
+		return
+	}
+	fn := h.funcs[job.Type]
+	if fn == nil {
+		h.reply(w, http.StatusUnprocessableEntity, protocol.Error{Error: fmt.Sprintf("job type %q is not served here", job.Type)})
+		return
+	}
+	prior, running, err := h.cfg.Store.Begin(job.ID)
+	switch {
+	case err != nil:
+		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: "job store unavailable"})
+		return
+	case prior != nil:
+		h.reply(w, http.StatusOK, prior)
+		return
+	case running:
+		h.reply(w, http.StatusConflict, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
+		return
+	}
+
+	if !h.cfg.Async {
+		st, retry := h.run(r.Context(), fn, job)
+		if retry != nil {
+			h.replyRetry(w, job.ID, retry)
+			return
+		}
+		h.reply(w, http.StatusOK, st)
+		return
+	}
+
+	ctx, cancel := context.WithCancel(h.ctx)
+	h.mu.Lock()
+	h.cancels[job.ID] = cancel
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer func() {
+			h.mu.Lock()
+			delete(h.cancels, job.ID)
+			h.mu.Unlock()
+			cancel()
+		}()
+		st, retry := h.run(ctx, fn, job)
+		if retry != nil {
+			// Forgotten: the operator's next poll gets 404 and sends the
+			// job again.
+			return
+		}
+		h.callback(ctx, job, st)
+	}()
+	h.reply(w, http.StatusAccepted, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
+}
+
+// retryable is a failure the operator should retry; the job is forgotten.
+type retryable struct {
+	err   error
+	after time.Duration
+}
+
+// run calls fn and records a final status, or forgets the job and returns
+// the retryable failure.
+func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*protocol.JobStatus, *retryable) {
+	res, err := fn(ctx, job)
+	st := &protocol.JobStatus{APIVersion: protocol.APIVersion, Kind: protocol.KindJobStatus, ID: job.ID}
+	var perm *permanentError
+	var unavail *unavailableError
+	switch {
+	case err == nil:
+		st.Status, st.Message = protocol.StatusCompleted, res.Message
+		if res.NotFound {
+			st.Status = protocol.StatusNotFound
+		}
+		st.Result = &protocol.Result{Records: res.Records}
+		if res.Data != nil {
+			data, merr := json.Marshal(res.Data)
+			if merr != nil {
+				st.Status, st.Message, st.Result = protocol.StatusFailed, "result data is not JSON-encodable", nil
+			} else {
+				st.Result.Data = data
+			}
+		}
+	case errors.As(err, &perm):
+		st.Status, st.Message = protocol.StatusFailed, perm.Error()
+	case errors.As(err, &unavail):
+		_ = h.cfg.Store.Forget(job.ID)
+		return nil, &retryable{err: err, after: unavail.after}
+	default:
+		_ = h.cfg.Store.Forget(job.ID)
+		h.cfg.Logger.Warn("job failed; the operator will retry", "job", job.ID, "type", job.Type, "error", err)
+		return nil, &retryable{err: err}
+	}
+	if err := h.cfg.Store.Finish(job.ID, *st); err != nil {
+		_ = h.cfg.Store.Forget(job.ID)
+		return nil, &retryable{err: fmt.Errorf("record job: %w", err)}
+	}
+	return st, nil
+}
+
+func (h *Handler) replyRetry(w http.ResponseWriter, id string, r *retryable) {
+	if r.after > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((r.after+time.Second-1)/time.Second)))
+		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: r.err.Error()})
+		return
+	}
+	h.reply(w, http.StatusInternalServerError, protocol.Error{Error: r.err.Error()})
+}
+
+func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, running, err := h.cfg.Store.Get(id)
+	switch {
+	case err != nil:
+		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: "job store unavailable"})
+	case st != nil:
+		h.reply(w, http.StatusOK, st)
+	case running:
+		h.reply(w, http.StatusAccepted, protocol.JobStatus{ID: id, Status: protocol.StatusRunning})
+	default:
+		h.reply(w, http.StatusNotFound, protocol.Error{Error: "unknown job"})
+	}
+}
+
+func (h *Handler) deleteJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	h.mu.Lock()
+	cancel, ok := h.cancels[id]
+	h.mu.Unlock()
+	if ok {
+		cancel()
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// callback POSTs the final status to the operator, retrying with backoff.
+// When every attempt fails the operator's poll still finds the status.
+func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.JobStatus) {
+	if job.CallbackURL == "" {
+		return
+	}
+	body, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	wait := h.cfg.CallbackBackoff
+	for attempt := 1; attempt <= h.cfg.CallbackAttempts; attempt++ {
+		code, err := h.postCallback(ctx, job.CallbackURL, body)
+		if err == nil && code < 300 {
+			return
+		}
+		if err == nil && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
+			h.cfg.Logger.Warn("operator refused the callback", "job", job.ID, "status", code)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+func (h *Handler) postCallback(ctx context.Context, url string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := protocol.SignRequest(req, body, h.cfg.Now(), h.keys[0]); err != nil {
+		return 0, err
+	}
+	resp, err := h.cfg.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// reply writes v as signed JSON.
+func (h *Handler) reply(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		code, body = http.StatusInternalServerError, []byte(`{"error":"cannot encode answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := protocol.Sign(w.Header(), body, h.cfg.Now(), h.keys[0]); err != nil {
+		h.cfg.Logger.Error("cannot sign answer", "error", err)
+	}
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,257 @@
+package datasource_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+var secret = protocol.NewSecret()
+
+// operator plays the operator's side: it signs what it sends and checks
+// the signatures of what comes back.
+type operator struct {
+	t    *testing.T
+	url  string
+	key  protocol.Key
+	last http.Header
+}
+
+func newOperator(t *testing.T, h http.Handler) *operator {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	key, err := protocol.ParseKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &operator{t: t, url: srv.URL, key: key}
+}
+
+func (o *operator) do(method, path string, body any) (int, []byte) {
+	o.t.Helper()
+	var raw []byte
+	if body != nil {
+		raw, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(method, o.url+path, nil)
+	if err := protocol.SignRequest(req, raw, time.Now(), o.key); err != nil {
+		o.t.Fatal(err)
+	}
+	o.last = req.Header.Clone()
+	return o.send(req)
+}
+
+func (o *operator) send(req *http.Request) (int, []byte) {
+	o.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if _, err := protocol.Verify(resp.Header, out, time.Now(), o.key); err != nil {
+		o.t.Errorf("answer to %s %s is not signed: %v", req.Method, req.URL.Path, err)
+	}
+	return resp.StatusCode, out
+}
+
+func job(id string, t protocol.JobType) protocol.Job {
+	return protocol.Job{
+		APIVersion: protocol.APIVersion, Kind: protocol.KindJob, ID: id, Type: t,
+		Request: protocol.RequestRef{Name: "access-ada", UID: "uid-1"},
+		Subject: &protocol.Subject{Identities: map[string]string{"email": "ada@example.com"}},
+	}
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	return v
+}
+
+func TestSyncJobRunsOnce(t *testing.T) {
+	var calls atomic.Int32
+	h, err := datasource.New(datasource.Config{
+		Secrets: []string{secret}, Identities: []string{"email"},
+		Access: func(_ context.Context, j *protocol.Job) (datasource.Result, error) {
+			calls.Add(1)
+			return datasource.Result{Records: 2, Data: map[string]any{"orders": []int{1, 2}}}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := newOperator(t, h)
+	for range 2 {
+		code, body := op.do(http.MethodPost, protocol.PathJobs, job("job-1", protocol.JobAccess))
+		if code != http.StatusOK {
+			t.Fatalf("POST /jobs = %d %s", code, body)
+		}
+		st := decode[protocol.JobStatus](t, body)
+		if st.Status != protocol.StatusCompleted || st.Result.Records != 2 || string(st.Result.Data) != `{"orders":[1,2]}` {
+			t.Errorf("status = %+v", st)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("Access ran %d times for one job id, want 1", n)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{
+		Secrets: []string{secret},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{NotFound: true}, nil
+		},
+		Correct: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{}, datasource.Permanent("field nickname cannot be corrected here")
+		},
+		OptOut: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{}, datasource.Unavailable(errors.New("database is down"), 30*time.Second)
+		},
+		Purge: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{}, errors.New("disk full")
+		},
+	})
+	op := newOperator(t, h)
+
+	code, body := op.do(http.MethodPost, protocol.PathJobs, job("d", protocol.JobDelete))
+	if st := decode[protocol.JobStatus](t, body); code != 200 || st.Status != protocol.StatusNotFound {
+		t.Errorf("NotFound: %d %s", code, body)
+	}
+	code, body = op.do(http.MethodPost, protocol.PathJobs, job("c", protocol.JobCorrect))
+	if st := decode[protocol.JobStatus](t, body); code != 200 || st.Status != protocol.StatusFailed || st.Message != "field nickname cannot be corrected here" {
+		t.Errorf("Permanent: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, op.url+protocol.PathJobs, nil)
+	raw, _ := json.Marshal(job("o", protocol.JobOptOut))
+	_ = protocol.SignRequest(req, raw, time.Now(), op.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "30" {
+		t.Errorf("Unavailable: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, _ := op.do(http.MethodPost, protocol.PathJobs, job("p", protocol.JobPurge)); code != http.StatusInternalServerError {
+		t.Errorf("plain error: %d, want 500", code)
+	}
+	// A retryable failure is forgotten, so the retry runs the job again.
+	if code, _ := op.do(http.MethodGet, protocol.PathJobs+"/p", nil); code != http.StatusNotFound {
+		t.Errorf("GET a forgotten job: %d, want 404", code)
+	}
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, job("a", protocol.JobAccess)); code != http.StatusUnprocessableEntity {
+		t.Errorf("unserved type: %d %s, want 422", code, body)
+	}
+}
+
+func TestRefusesUnsignedAndReplayed(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret}, Identities: []string{"email"},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }})
+	op := newOperator(t, h)
+
+	raw, _ := json.Marshal(job("j", protocol.JobDelete))
+	resp, err := http.Post(op.url+protocol.PathJobs, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned: %d, want 401", resp.StatusCode)
+	}
+
+	if code, _ := op.do(http.MethodGet, protocol.PathCapabilities, nil); code != http.StatusOK {
+		t.Fatalf("capabilities: %d", code)
+	}
+	replay, _ := http.NewRequest(http.MethodGet, op.url+protocol.PathCapabilities, nil)
+	replay.Header = op.last
+	if code, _ := op.send(replay); code != http.StatusUnauthorized {
+		t.Errorf("replayed: %d, want 401", code)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret}, Identities: []string{"email", "userId"}, Categories: []string{"billing"},
+		Access: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil },
+		Purge:  func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }})
+	op := newOperator(t, h)
+	code, body := op.do(http.MethodGet, protocol.PathCapabilities, nil)
+	caps := decode[protocol.Capabilities](t, body)
+	if code != 200 || len(caps.RequestTypes) != 2 || caps.RequestTypes[0] != protocol.JobAccess || caps.RequestTypes[1] != protocol.JobPurge ||
+		len(caps.Identities) != 2 || caps.Categories[0] != "billing" {
+		t.Errorf("capabilities = %d %+v", code, caps)
+	}
+}
+
+func TestAsyncJobCallsBack(t *testing.T) {
+	release := make(chan struct{})
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret}, Async: true, CallbackBackoff: 10 * time.Millisecond,
+		Delete: func(ctx context.Context, _ *protocol.Job) (datasource.Result, error) {
+			<-release
+			return datasource.Result{Records: 7}, nil
+		}})
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+
+	got := make(chan protocol.JobStatus, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if _, err := protocol.Verify(r.Header, body, time.Now(), op.key); err != nil {
+			t.Errorf("callback not signed: %v", err)
+		}
+		got <- decode[protocol.JobStatus](t, body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(cb.Close)
+
+	j := job("async-1", protocol.JobDelete)
+	j.CallbackURL = cb.URL + "/callbacks"
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
+		t.Fatalf("POST async: %d %s", code, body)
+	}
+	if code, _ := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusConflict {
+		t.Errorf("POST while running: %d, want 409", code)
+	}
+	if code, _ := op.do(http.MethodGet, protocol.PathJobs+"/async-1", nil); code != http.StatusAccepted {
+		t.Errorf("GET while running: %d, want 202", code)
+	}
+	close(release)
+	select {
+	case st := <-got:
+		if st.ID != "async-1" || st.Status != protocol.StatusCompleted || st.Result.Records != 7 {
+			t.Errorf("callback = %+v", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback")
+	}
+	code, body := op.do(http.MethodGet, protocol.PathJobs+"/async-1", nil)
+	if st := decode[protocol.JobStatus](t, body); code != 200 || st.Status != protocol.StatusCompleted {
+		t.Errorf("GET after finish: %d %s", code, body)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := datasource.New(datasource.Config{}); err == nil {
+		t.Error("New without a secret succeeded")
+	}
+	if _, err := datasource.New(datasource.Config{Secrets: []string{"not-a-secret"}}); err == nil {
+		t.Error("New with a malformed secret succeeded")
+	}
+	if _, err := datasource.New(datasource.Config{Secrets: []string{secret}}); err == nil {
+		t.Error("New without job functions succeeded")
+	}
+}

@@ -1,0 +1,33 @@
+package datasource
+
+import (
+	"errors"
+	"time"
+)
+
+type permanentError struct{ msg string }
+
+func (e *permanentError) Error() string { return e.msg }
+
+// Permanent marks a failure that retrying cannot fix, such as a correction
+// of a field the service does not have. The operator fails this source for
+// the request and shows msg to people: never put personal data in it.
+func Permanent(msg string) error { return &permanentError{msg: msg} }
+
+type unavailableError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// Unavailable marks a passing outage (a database down, a lock held): the
+// handler answers 503 with Retry-After and the operator retries after about
+// that long.
+func Unavailable(err error, retryAfter time.Duration) error {
+	if err == nil {
+		err = errors.New("service unavailable")
+	}
+	return &unavailableError{err: err, after: retryAfter}
+}
