@@ -76,7 +76,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"bad timestamp", func(h http.Header) []byte { h.Set(HeaderTimestamp, "yesterday"); return nil }, now, []Key{key}, ErrBadTimestamp},
 		{"too old", nil, now.Add(Tolerance + time.Second), []Key{key}, ErrStale},
 		{"too new", nil, now.Add(-Tolerance - time.Second), []Key{key}, ErrStale},
-		{"v2 only", func(h http.Header) []byte { h.Set(HeaderSignature, strings.Replace(specSignature, "v1,", "v2,", 1)); return nil }, now, []Key{key}, ErrNoMatch},
+		{"v2 only", func(h http.Header) []byte {
+			h.Set(HeaderSignature, strings.Replace(specSignature, "v1,", "v2,", 1))
+			return nil
+		}, now, []Key{key}, ErrNoMatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
