@@ -1,0 +1,137 @@
+// Package callback serves the operator's callback listener: data sources
+// POST the final JobStatus of an asynchronous job to {base}/callbacks/{id}.
+// A callback is honoured only when it names a job the dispatcher knows,
+// carries a valid signature by that job's DataSource key and was not seen
+// before; anything else is refused (404 or 401) and never changes status.
+package callback
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// PathPrefix is where callbacks are served; the job id follows it.
+const PathPrefix = "/callbacks/"
+
+// Server is the callback listener.
+type Server struct {
+	// BindAddress is the listen address, e.g. :9443.
+	BindAddress string
+	// Dispatcher knows the open jobs and takes the outcomes.
+	Dispatcher *dispatch.Dispatcher
+	// Rejected is told about a refused callback for a known source, so that
+	// it can emit an Event on the DataSource.
+	Rejected func(source types.NamespacedName, message string)
+	// MaxBodyBytes bounds a callback (an Access result included).
+	MaxBodyBytes int64
+	// Now tells the time; default time.Now.
+	Now func() time.Time
+	// Log receives refusals (job ids and sources only).
+	Log logr.Logger
+
+	replay *protocol.ReplayGuard
+}
+
+// URL returns the callback URL of a job under base.
+func URL(base, jobID string) string {
+	return base + PathPrefix + jobID
+}
+
+// Handler returns the HTTP handler of the listener.
+func (s *Server) Handler() http.Handler {
+	if s.replay == nil {
+		s.replay = protocol.NewReplayGuard()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.MaxBodyBytes <= 0 {
+		s.MaxBodyBytes = 16 << 20
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathPrefix+"{id}", s.serve)
+	return mux
+}
+
+// Start listens until ctx ends. It implements manager.Runnable.
+func (s *Server) Start(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.BindAddress)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// NeedLeaderElection keeps the listener on the leader, which holds the
+// dispatcher's state. Callbacks that reach another replica are refused and
+// retried by the source; polling covers the rest.
+func (s *Server) NeedLeaderElection() bool { return true }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBodyBytes+1))
+	if err != nil || int64(len(body)) > s.MaxBodyBytes {
+		refuse(w, http.StatusRequestEntityTooLarge, "callback body too large or unreadable")
+		return
+	}
+	reg, ok := s.Dispatcher.Lookup(id)
+	if !ok {
+		s.Log.Info("refused a callback for an unknown job", "job", id)
+		refuse(w, http.StatusNotFound, "unknown job")
+		return
+	}
+	now := s.Now()
+	msgID, err := protocol.Verify(r.Header, body, now, reg.Keys...)
+	if err == nil {
+		err = s.replay.Check(msgID, now)
+	}
+	if err != nil {
+		s.reject(reg.Source, id, "callback signature refused: "+err.Error())
+		refuse(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	st := &protocol.JobStatus{}
+	if err := json.Unmarshal(body, st); err != nil || st.ID != id || !st.Status.Final() {
+		s.reject(reg.Source, id, "callback is not a final JobStatus for its job")
+		refuse(w, http.StatusBadRequest, "body must be a final JobStatus for this job")
+		return
+	}
+	s.Dispatcher.Record(reg.Owner, dispatch.Outcome{
+		JobID: id, Source: reg.Source, Op: dispatch.OpCallback, Result: dispatch.ResultFinal, Status: st, At: now,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) reject(source types.NamespacedName, jobID, message string) {
+	s.Log.Info("refused a callback", "source", source.String(), "job", jobID, "reason", message)
+	if s.Rejected != nil {
+		s.Rejected(source, "job "+jobID+": "+message)
+	}
+}
+
+func refuse(w http.ResponseWriter, code int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(protocol.Error{Error: message})
+}

@@ -1,0 +1,338 @@
+// Package dispatch delivers privacy jobs to data sources off the reconcile
+// path. Reconcilers record their intent in status first, then Submit work;
+// the dispatcher runs the HTTP exchanges with bounded concurrency (per data
+// source and overall), keeps each outcome until the reconciler has recorded
+// it (Outcomes, then Ack), and wakes the owner up through Notify. It knows
+// nothing about reconcilers or the API server.
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// Op is what a piece of work does at the source.
+type Op string
+
+// The operations.
+const (
+	// OpDeliver POSTs a job.
+	OpDeliver Op = "Deliver"
+	// OpPoll GETs a job's status.
+	OpPoll Op = "Poll"
+	// OpCancel DELETEs a job.
+	OpCancel Op = "Cancel"
+	// OpCallback marks an outcome that a source's callback brought.
+	OpCallback Op = "Callback"
+)
+
+// Owner is the object a job belongs to; its reconciler is woken up by
+// Notify when an outcome arrives.
+type Owner struct {
+	Kind string
+	types.NamespacedName
+}
+
+// Target is where and how to reach a data source.
+type Target struct {
+	Source types.NamespacedName
+	// BaseURL is the endpoint that protocol paths are appended to.
+	BaseURL string
+	// Keys sign requests (the first) and verify answers and callbacks (any).
+	Keys []protocol.Key
+	// CABundle verifies the endpoint's certificate; empty: system roots.
+	CABundle []byte
+	// Timeout bounds one exchange.
+	Timeout time.Duration
+	// MaxConcurrency bounds the exchanges open at this source.
+	MaxConcurrency int
+}
+
+// Work is one exchange with a source.
+type Work struct {
+	Owner  Owner
+	Op     Op
+	JobID  string
+	Job    *protocol.Job // for OpDeliver
+	Target Target
+}
+
+// Result classifies an outcome.
+type Result string
+
+// The results of an exchange.
+const (
+	// ResultFinal: Status holds the source's final JobStatus.
+	ResultFinal Result = "Final"
+	// ResultAccepted: the source took the job and will finish it later (202, 409).
+	ResultAccepted Result = "Accepted"
+	// ResultRunning: a poll found the job still running.
+	ResultRunning Result = "Running"
+	// ResultUnknown: a poll found that the source does not know the job.
+	ResultUnknown Result = "Unknown"
+	// ResultRetry: a passing failure; retry after RetryAfter, or after
+	// backoff when it is zero.
+	ResultRetry Result = "Retry"
+	// ResultPermanent: the source refused the job (4xx); do not retry.
+	ResultPermanent Result = "Permanent"
+	// ResultCancelled: a cancellation was sent.
+	ResultCancelled Result = "Cancelled"
+)
+
+// Outcome is what one exchange (or one callback) brought.
+type Outcome struct {
+	JobID      string
+	Source     types.NamespacedName
+	Op         Op
+	Result     Result
+	Status     *protocol.JobStatus
+	RetryAfter time.Duration
+	// Message explains a failure for people; it never holds identities.
+	Message string
+	// At is when the outcome arrived.
+	At time.Time
+	// Latency is how long the exchange took.
+	Latency time.Duration
+}
+
+// Exchanger runs one exchange with a source; Client is the real one.
+type Exchanger interface {
+	Exchange(ctx context.Context, w Work) Outcome
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	// Exchanger runs the exchanges.
+	Exchanger Exchanger
+	// Notify is called after an outcome for owner was stored.
+	Notify func(Owner)
+	// MaxInFlight bounds the exchanges open at all sources together.
+	MaxInFlight int
+	// Now tells the time.
+	Now func() time.Time
+}
+
+// Dispatcher queues and runs work. Create it with New; it is safe for
+// concurrent use.
+type Dispatcher struct {
+	opts   Options
+	global chan struct{}
+
+	mu       sync.Mutex
+	ctx      context.Context
+	inflight map[inflightKey]bool
+	sources  map[types.NamespacedName]*sourceQueue
+	outcomes map[Owner]map[string]Outcome
+	jobs     map[string]Registration
+	wg       sync.WaitGroup
+}
+
+type inflightKey struct {
+	jobID string
+	op    Op
+}
+
+type sourceQueue struct {
+	pending []Work
+	active  int
+}
+
+// Registration tells the callback server whom a job id belongs to.
+type Registration struct {
+	Owner  Owner
+	Source types.NamespacedName
+	Keys   []protocol.Key
+}
+
+// New returns a Dispatcher. Work submitted before Start waits for it.
+func New(opts Options) *Dispatcher {
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 256
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(Owner) {}
+	}
+	return &Dispatcher{
+		opts:     opts,
+		global:   make(chan struct{}, opts.MaxInFlight),
+		inflight: map[inflightKey]bool{},
+		sources:  map[types.NamespacedName]*sourceQueue{},
+		outcomes: map[Owner]map[string]Outcome{},
+		jobs:     map[string]Registration{},
+	}
+}
+
+// Start runs queued work until ctx ends, then waits for open exchanges. It
+// implements controller-runtime's manager.Runnable.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	d.ctx = ctx
+	for src := range d.sources {
+		d.pumpLocked(src)
+	}
+	d.mu.Unlock()
+	<-ctx.Done()
+	d.wg.Wait()
+	return nil
+}
+
+// Submit queues w unless the same operation on the same job is already
+// queued or open; it reports whether it queued. It never blocks on I/O.
+func (d *Dispatcher) Submit(w Work) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	key := inflightKey{w.JobID, w.Op}
+	if d.inflight[key] {
+		return false
+	}
+	d.inflight[key] = true
+	if w.Op != OpCancel {
+		d.jobs[w.JobID] = Registration{Owner: w.Owner, Source: w.Target.Source, Keys: w.Target.Keys}
+	}
+	q := d.sources[w.Target.Source]
+	if q == nil {
+		q = &sourceQueue{}
+		d.sources[w.Target.Source] = q
+	}
+	q.pending = append(q.pending, w)
+	d.pumpLocked(w.Target.Source)
+	return true
+}
+
+// InFlight reports whether op on jobID is queued or open.
+func (d *Dispatcher) InFlight(jobID string, op Op) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inflight[inflightKey{jobID, op}]
+}
+
+// Lookup returns whom a job id belongs to, for the callback server.
+func (d *Dispatcher) Lookup(jobID string) (Registration, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.jobs[jobID]
+	return r, ok
+}
+
+// Record stores an outcome that arrived another way (a callback) and
+// notifies its owner.
+func (d *Dispatcher) Record(owner Owner, o Outcome) {
+	d.mu.Lock()
+	d.storeLocked(owner, o)
+	d.mu.Unlock()
+	d.opts.Notify(owner)
+}
+
+// Outcomes returns the outcomes stored for owner, one per job id (the latest).
+func (d *Dispatcher) Outcomes(owner Owner) map[string]Outcome {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]Outcome, len(d.outcomes[owner]))
+	for id, o := range d.outcomes[owner] {
+		out[id] = o
+	}
+	return out
+}
+
+// Ack drops outcomes that the owner has recorded. An outcome that arrived
+// after the given one is kept. A final outcome also ends the job's
+// registration.
+func (d *Dispatcher) Ack(owner Owner, recorded map[string]Outcome) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, o := range recorded {
+		if cur, ok := d.outcomes[owner][id]; ok && cur.At.Equal(o.At) && cur.Op == o.Op {
+			delete(d.outcomes[owner], id)
+		}
+		if o.Result == ResultFinal || o.Result == ResultPermanent {
+			delete(d.jobs, id)
+		}
+	}
+	if len(d.outcomes[owner]) == 0 {
+		delete(d.outcomes, owner)
+	}
+}
+
+// Forget drops everything kept for owner (it was deleted) except open
+// exchanges, whose outcomes are dropped when they arrive.
+func (d *Dispatcher) Forget(owner Owner) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.outcomes, owner)
+	for id, r := range d.jobs {
+		if r.Owner == owner {
+			delete(d.jobs, id)
+		}
+	}
+}
+
+func (d *Dispatcher) storeLocked(owner Owner, o Outcome) {
+	m := d.outcomes[owner]
+	if m == nil {
+		m = map[string]Outcome{}
+		d.outcomes[owner] = m
+	}
+	m[o.JobID] = o
+}
+
+// pumpLocked starts queued work of src up to its concurrency limit.
+func (d *Dispatcher) pumpLocked(src types.NamespacedName) {
+	if d.ctx == nil {
+		return
+	}
+	q := d.sources[src]
+	for len(q.pending) > 0 {
+		limit := max(q.pending[0].Target.MaxConcurrency, 1)
+		if q.active >= limit {
+			return
+		}
+		w := q.pending[0]
+		q.pending = q.pending[1:]
+		q.active++
+		d.wg.Add(1)
+		go d.run(w)
+	}
+	if q.active == 0 {
+		delete(d.sources, src)
+	}
+}
+
+func (d *Dispatcher) run(w Work) {
+	defer d.wg.Done()
+	var o Outcome
+	select {
+	case d.global <- struct{}{}:
+		o = d.opts.Exchanger.Exchange(d.ctx, w)
+		<-d.global
+	case <-d.ctx.Done():
+		o = Outcome{Result: ResultRetry, Message: "operator shutting down"}
+	}
+	o.JobID, o.Source, o.Op = w.JobID, w.Target.Source, w.Op
+	if o.At.IsZero() {
+		o.At = d.opts.Now()
+	}
+
+	d.mu.Lock()
+	delete(d.inflight, inflightKey{w.JobID, w.Op})
+	_, registered := d.jobs[w.JobID]
+	keep := w.Op != OpCancel && registered
+	if keep {
+		d.storeLocked(w.Owner, o)
+	}
+	if q := d.sources[w.Target.Source]; q != nil {
+		q.active--
+		d.pumpLocked(w.Target.Source)
+	}
+	d.mu.Unlock()
+	if keep {
+		d.opts.Notify(w.Owner)
+	}
+}

@@ -1,0 +1,207 @@
+// Package export stores Access exports: each source's part as it arrives,
+// then one document per request with a manifest of the sources, their
+// record counts and sha256 sums.
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+// Source is one source's entry in an export's manifest.
+type Source struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	Records   int64  `json:"records"`
+	// SHA256 and Bytes describe the source's data as stored; empty when
+	// the source returned none.
+	SHA256 string `json:"sha256,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
+}
+
+// Manifest heads an export document.
+type Manifest struct {
+	Request   string    `json:"request"`
+	UID       string    `json:"uid"`
+	CreatedAt time.Time `json:"createdAt"`
+	Sources   []Source  `json:"sources"`
+}
+
+// Ref locates a written export.
+type Ref struct {
+	Location string
+	SHA256   string
+	Bytes    int64
+}
+
+// Store keeps exports. Implementations must be safe for concurrent use
+// across different request uids.
+type Store interface {
+	// WritePart stores one source's data for a request (idempotent).
+	WritePart(ctx context.Context, uid, part string, data []byte) (sha string, n int64, err error)
+	// Assemble writes the request's export from its parts and manifest.
+	Assemble(ctx context.Context, m Manifest) (Ref, error)
+	// Delete removes everything stored for a request.
+	Delete(ctx context.Context, uid string) error
+}
+
+// DirStore is a Store in a directory (a PersistentVolume in a cluster):
+// {dir}/{uid}/parts/{part}.json and {dir}/{uid}/export.json, mode 0600.
+type DirStore struct {
+	Dir string
+}
+
+var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+
+func (s DirStore) requestDir(uid string) (string, error) {
+	if !safeName.MatchString(uid) {
+		return "", fmt.Errorf("invalid export uid %q", uid)
+	}
+	return filepath.Join(s.Dir, uid), nil
+}
+
+// PartName is the file name of a source's part.
+func PartName(namespace, name string) string { return namespace + "_" + name }
+
+// WritePart implements Store.
+func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) (string, int64, error) {
+	dir, err := s.requestDir(uid)
+	if err != nil {
+		return "", 0, err
+	}
+	if !safeName.MatchString(part) {
+		return "", 0, fmt.Errorf("invalid export part %q", part)
+	}
+	if !json.Valid(data) {
+		return "", 0, errors.New("source data is not valid JSON")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o700); err != nil {
+		return "", 0, err
+	}
+	if err := writeAtomic(filepath.Join(dir, "parts", part+".json"), data); err != nil {
+		return "", 0, err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), int64(len(data)), nil
+}
+
+// Assemble implements Store. The document is
+// {"manifest": {...}, "data": {"<namespace>/<name>": <source data>, ...}},
+// streamed from the parts so that large exports do not sit in memory.
+func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
+	dir, err := s.requestDir(m.UID)
+	if err != nil {
+		return Ref{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Ref{}, err
+	}
+	final := filepath.Join(dir, "export.json")
+	tmp, err := os.CreateTemp(dir, ".export-*.json")
+	if err != nil {
+		return Ref{}, err
+	}
+	defer os.Remove(tmp.Name())
+	hash := sha256.New()
+	counter := &countWriter{}
+	w := io.MultiWriter(tmp, hash, counter)
+
+	head, err := json.Marshal(m)
+	if err != nil {
+		return Ref{}, err
+	}
+	if _, err := fmt.Fprintf(w, `{"manifest":%s,"data":{`, head); err != nil {
+		return Ref{}, err
+	}
+	first := true
+	for _, src := range m.Sources {
+		if src.SHA256 == "" {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
+		if err != nil {
+			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
+		}
+		key, _ := json.Marshal(src.Namespace + "/" + src.Name)
+		sep := ","
+		if first {
+			sep = ""
+		}
+		first = false
+		_, err = fmt.Fprintf(w, "%s%s:", sep, key)
+		if err == nil {
+			_, err = io.Copy(w, f)
+		}
+		f.Close()
+		if err != nil {
+			return Ref{}, err
+		}
+	}
+	if _, err := io.WriteString(w, "}}\n"); err != nil {
+		return Ref{}, err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return Ref{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return Ref{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return Ref{}, err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Ref{}, err
+	}
+	_ = os.RemoveAll(filepath.Join(dir, "parts"))
+	return Ref{Location: final, SHA256: hex.EncodeToString(hash.Sum(nil)), Bytes: counter.n}, nil
+}
+
+// Delete implements Store.
+func (s DirStore) Delete(_ context.Context, uid string) error {
+	dir, err := s.requestDir(uid)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
