@@ -1,25 +1,33 @@
 // Command manager runs the Privacy Operator: the DataSource, PrivacyRequest
-// and RetentionPolicy controllers, with leader election, metrics and health
-// probes.
+// and RetentionPolicy controllers, the job dispatcher and the callback
+// listener, with leader election, metrics and health probes.
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC auth for `make run` against real clusters
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/callback"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/export"
 )
 
 var (
@@ -32,84 +40,174 @@ func init() {
 	utilruntime.Must(privacyv1alpha1.AddToScheme(scheme))
 }
 
-func main() {
-	var (
-		metricsAddr          string
-		probeAddr            string
-		enableLeaderElection bool
-		leaderElectionNS     string
-		secureMetrics        bool
-		enableHTTP2          bool
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0",
+// flags holds the command line.
+type flags struct {
+	metricsAddr, probeAddr                      string
+	leaderElect                                 bool
+	leaderElectionNS                            string
+	secureMetrics, enableHTTP2                  bool
+	callbackAddr, callbackBaseURL, callbackCert string
+	exportDir                                   string
+	exportTTL, requestTTL, pollInterval         time.Duration
+	maxResultBytes                              int64
+	maxInFlight                                 int
+	dataSourceNamespaces                        string
+}
+
+func parseFlags() (flags, zap.Options) {
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0",
 		"The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the health probe endpoint binds to.")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Enable leader election, so that only one of several replicas is active at a time.")
-	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "",
+	flag.StringVar(&f.leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader election Lease; defaults to the namespace the manager runs in.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true,
+	flag.BoolVar(&f.secureMetrics, "metrics-secure", true,
 		"Serve metrics over HTTPS with authentication and authorization. Use --metrics-secure=false for HTTP.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false,
+	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs).")
+	flag.StringVar(&f.callbackAddr, "callback-bind-address", ":9443",
+		"The address the callback listener binds to (data sources POST async job results there). 0 disables it.")
+	flag.StringVar(&f.callbackBaseURL, "callback-base-url", "",
+		"The URL data sources reach the callback listener at, e.g. https://privacy-operator-callbacks.privacy-operator-system.svc:9443. Empty: no callbackURL is sent and async jobs are polled.")
+	flag.StringVar(&f.callbackCert, "callback-cert-dir", "",
+		"Directory with tls.crt and tls.key for the callback listener; empty serves plain HTTP (callbacks carry Access results: use TLS in production).")
+	flag.StringVar(&f.exportDir, "export-dir", "/var/lib/privacy-operator/exports",
+		"Directory where Access exports are written (a PersistentVolume in a cluster).")
+	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
+	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,
+		"Default ttlSecondsAfterFinished: finished PrivacyRequests (which hold personal data) are deleted after it. 0 keeps them.")
+	flag.DurationVar(&f.pollInterval, "poll-interval", 30*time.Second,
+		"How long an accepted async job waits for its callback before the operator asks the source.")
+	flag.Int64Var(&f.maxResultBytes, "max-result-bytes", 16<<20,
+		"Largest answer (an Access result included) a data source may send; a larger one fails that source.")
+	flag.IntVar(&f.maxInFlight, "max-in-flight", 256, "Largest number of HTTP exchanges open at all data sources together.")
+	flag.StringVar(&f.dataSourceNamespaces, "datasource-namespaces", "",
+		"Comma-separated namespaces whose DataSources are honoured; empty honours all namespaces.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	return f, opts
+}
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
-
-	var tlsOpts []func(*tls.Config)
-	if !enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	metricsOpts := metricsserver.Options{
-		BindAddress:   metricsAddr,
-		SecureServing: secureMetrics,
-		TLSOpts:       tlsOpts,
-	}
-	if secureMetrics {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	}
+func main() {
+	f, zapOpts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsOpts,
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                enableLeaderElection,
+		Metrics:                       metricsOptions(f),
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              "privacy-operator.privacyoperator.io",
-		LeaderElectionNamespace:       leaderElectionNS,
+		LeaderElectionNamespace:       f.leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 	})
-	if err != nil {
-		setupLog.Error(err, "unable to create manager")
-		os.Exit(1)
+	exitOn(err, "unable to create manager")
+	exitOn(setup(mgr, f), "unable to set up the operator")
+
+	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "unable to set up health check")
+	exitOn(mgr.AddReadyzCheck("readyz", healthz.Ping), "unable to set up ready check")
+
+	setupLog.Info("starting manager")
+	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "problem running manager")
+}
+
+func metricsOptions(f flags) metricsserver.Options {
+	var tlsOpts []func(*tls.Config)
+	if !f.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	opts := metricsserver.Options{BindAddress: f.metricsAddr, SecureServing: f.secureMetrics, TLSOpts: tlsOpts}
+	if f.secureMetrics {
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
+}
+
+// setup wires the dispatcher, the callback listener and the controllers.
+func setup(mgr manager.Manager, f flags) error {
+	ctx := context.Background()
+	if err := controllers.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.exportDir, 0o700); err != nil {
+		return err
+	}
+
+	var callbackURL func(string) string
+	if f.callbackBaseURL != "" {
+		base := strings.TrimSuffix(f.callbackBaseURL, "/")
+		callbackURL = func(id string) string { return callback.URL(base, id) }
+	}
+	requests := &controllers.PrivacyRequestReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
+		Exports:   export.DirStore{Dir: f.exportDir},
+		Config: controllers.EngineConfig{
+			AllowedNamespaces:       splitList(f.dataSourceNamespaces),
+			PollInterval:            f.pollInterval,
+			ExportTTL:               f.exportTTL,
+			DefaultTTLAfterFinished: f.requestTTL,
+		},
+	}
+	dispatcher := dispatch.New(dispatch.Options{
+		Exchanger:   dispatch.NewClient(dispatch.ClientOptions{MaxResponseBytes: f.maxResultBytes, CallbackURL: callbackURL}),
+		Notify:      requests.NotifyOwner,
+		MaxInFlight: f.maxInFlight,
+	})
+	requests.Dispatcher = dispatcher
+	if err := mgr.Add(leaderOnly{dispatcher}); err != nil {
+		return err
+	}
+	if f.callbackAddr != "0" {
+		dsEvents := mgr.GetEventRecorder("callback-listener")
+		if err := mgr.Add(&callback.Server{
+			BindAddress:  f.callbackAddr,
+			CertDir:      f.callbackCert,
+			Dispatcher:   dispatcher,
+			MaxBodyBytes: f.maxResultBytes,
+			Log:          ctrl.Log.WithName("callback"),
+			Rejected: func(source types.NamespacedName, message string) {
+				ds := &privacyv1alpha1.DataSource{}
+				if err := mgr.GetClient().Get(context.Background(), source, ds); err == nil {
+					dsEvents.Eventf(ds, nil, "Warning", "CallbackRejected", "CallbackRejected", "%s", message)
+				}
+			},
+		}); err != nil {
+			return err
+		}
 	}
 
 	if err := (&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to create controller", "controller", "DataSource")
-		os.Exit(1)
+		return err
 	}
-	if err := (&controllers.PrivacyRequestReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to create controller", "controller", "PrivacyRequest")
-		os.Exit(1)
+	if err := requests.SetupWithManager(mgr); err != nil {
+		return err
 	}
-	if err := (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "unable to create controller", "controller", "RetentionPolicy")
-		os.Exit(1)
-	}
+	return (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+}
 
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up health check")
-		os.Exit(1)
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		setupLog.Error(err, "unable to set up ready check")
-		os.Exit(1)
-	}
+// leaderOnly runs the dispatcher on the leader only, like the controllers.
+type leaderOnly struct{ *dispatch.Dispatcher }
 
-	setupLog.Info("starting manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		setupLog.Error(err, "problem running manager")
+func (leaderOnly) NeedLeaderElection() bool { return true }
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func exitOn(err error, msg string) {
+	if err != nil {
+		setupLog.Error(err, msg)
 		os.Exit(1)
 	}
 }

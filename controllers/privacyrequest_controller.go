@@ -2,56 +2,218 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/deadline"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
-// PrivacyRequestReconciler drives a PrivacyRequest to its end.
-//
-// This version records the due date and reports the request as Pending with
-// Ready=Unknown: dispatching jobs belongs to the PrivacyRequest engine issue.
+// KindPrivacyRequest names PrivacyRequests as dispatcher owners.
+const KindPrivacyRequest = "PrivacyRequest"
+
+// EngineConfig tunes the PrivacyRequest engine; cmd/main.go fills it from flags.
+type EngineConfig struct {
+	// AllowedNamespaces lists the namespaces whose DataSources are honoured;
+	// empty honours every namespace.
+	AllowedNamespaces []string
+	// PollInterval is how long an accepted job waits for its callback
+	// before the operator asks the source.
+	PollInterval time.Duration
+	// ExportTTL is how long an Access export is kept.
+	ExportTTL time.Duration
+	// DefaultTTLAfterFinished deletes finished requests that set no
+	// ttlSecondsAfterFinished; zero keeps them.
+	DefaultTTLAfterFinished time.Duration
+	// NoSourcesRetry is how often a request that matches no DataSource
+	// looks again, until its due date.
+	NoSourcesRetry time.Duration
+}
+
+// PrivacyRequestReconciler drives a PrivacyRequest from creation to a true
+// account of every source. It never blocks on HTTP: it records intent in
+// status, then hands jobs to the Dispatcher, whose outcomes wake it up again.
 type PrivacyRequestReconciler struct {
 	client.Client
+	// APIReader reads Secrets uncached, so that no Secret informer runs.
+	APIReader  client.Reader
+	Recorder   events.EventRecorder
+	Dispatcher *dispatch.Dispatcher
+	Exports    export.Store
+	Keys       *KeyRing
+	Clock      clock.PassiveClock
+	Config     EngineConfig
+
+	// Wake receives an event per request with new dispatcher outcomes.
+	Wake    chan event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]
+	overdue overdueSet
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests,verbs=get;list;watch;update;patch;delete
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests/finalizers,verbs=update
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=datasources,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
-// Reconcile brings one PrivacyRequest's status up to date.
+// Reconcile moves one PrivacyRequest forward.
 func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	pr := &privacyv1alpha1.PrivacyRequest{}
 	if err := r.Get(ctx, req.NamespacedName, pr); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Dispatcher.Forget(ownerOf(req.NamespacedName))
+			r.overdue.set(req.Name, false)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := pr.DeepCopy()
+	// Log a request by name and uid only: its spec holds personal data.
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("uid", pr.UID))
 
-	if pr.Status.Phase == "" {
-		pr.Status.Phase = privacyv1alpha1.RequestPhasePending
+	if !pr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, pr)
 	}
-	// The legal clock starts when the request was received, which is when
-	// the object was created.
-	due := metav1.NewTime(deadline.DueAt(pr.Spec, pr.CreationTimestamp.Time))
-	pr.Status.DueAt = &due
-	conditions.Set(&pr.Status.Conditions, pr.Generation, privacyv1alpha1.ConditionReady, metav1.ConditionUnknown,
-		privacyv1alpha1.ReasonPending, "No job has been dispatched yet.")
+	if controllerutil.AddFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
+		return ctrl.Result{}, r.Update(ctx, pr)
+	}
+
+	owner := ownerOf(req.NamespacedName)
+	s := &requestScope{
+		pr:       pr,
+		before:   pr.DeepCopy(),
+		now:      r.Clock.Now(),
+		outcomes: r.Dispatcher.Outcomes(owner),
+		owner:    owner,
+	}
+	phaseErr := r.runPhases(ctx, s)
+	r.computeStatus(s)
 	pr.Status.ObservedGeneration = pr.Generation
 
-	_, err := statuspatch.Patch(ctx, r.Client, before, pr)
-	return ctrl.Result{}, err
+	// Status first: intent (attempts, job ids) and results are stored
+	// before any job is handed over or any outcome dropped.
+	if _, err := statuspatch.Patch(ctx, r.Client, s.before, pr); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.Dispatcher.Ack(owner, s.consumed)
+	for _, w := range s.submit {
+		r.Dispatcher.Submit(w)
+	}
+	r.emitEvents(s)
+	r.overdue.set(pr.Name, s.overdue)
+
+	if phaseErr != nil {
+		return ctrl.Result{}, phaseErr
+	}
+	if s.deleteNow {
+		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, pr))
+	}
+	return s.result(), nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
+// reconcileDelete cancels the jobs still open at their sources (fire and
+// forget: a dead source never blocks deletion), removes the export, and
+// releases the finalizer.
+func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *privacyv1alpha1.PrivacyRequest) error {
+	if !controllerutil.ContainsFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
+		return nil
+	}
+	owner := ownerOf(types.NamespacedName{Name: pr.Name})
+	for _, src := range pr.Status.Sources {
+		if sourceFinished(src.Phase) || src.Attempts == 0 {
+			continue
+		}
+		ds := &privacyv1alpha1.DataSource{}
+		if err := r.Get(ctx, types.NamespacedName{Namespace: src.Namespace, Name: src.Name}, ds); err != nil {
+			continue
+		}
+		target, err := r.target(ctx, ds)
+		if err != nil {
+			continue
+		}
+		r.Dispatcher.Submit(dispatch.Work{Owner: owner, Op: dispatch.OpCancel, JobID: src.JobID, Target: target})
+	}
+	if r.Exports != nil {
+		if err := r.Exports.Delete(ctx, string(pr.UID)); err != nil {
+			return fmt.Errorf("delete export: %w", err)
+		}
+	}
+	r.Dispatcher.Forget(owner)
+	r.overdue.set(pr.Name, false)
+	controllerutil.RemoveFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs)
+	return client.IgnoreNotFound(r.Update(ctx, pr))
+}
+
+func ownerOf(key types.NamespacedName) dispatch.Owner {
+	return dispatch.Owner{Kind: KindPrivacyRequest, NamespacedName: key}
+}
+
+// NotifyOwner wakes the reconciler of a dispatcher owner; cmd/main.go passes
+// it to the Dispatcher as Notify.
+func (r *PrivacyRequestReconciler) NotifyOwner(owner dispatch.Owner) {
+	if owner.Kind != KindPrivacyRequest {
+		return
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	pr.Name = owner.Name
+	r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]{Object: pr}
+}
+
+// SetupWithManager registers the reconciler with the manager. The field
+// indexes must be registered first (SetupIndexes).
 func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Wake == nil {
+		r.Wake = make(chan event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest], 1024)
+	}
+	if r.Keys == nil {
+		r.Keys = &KeyRing{Reader: r.APIReader}
+	}
+	if r.Config.PollInterval <= 0 {
+		r.Config.PollInterval = 30 * time.Second
+	}
+	if r.Config.NoSourcesRetry <= 0 {
+		r.Config.NoSourcesRetry = time.Minute
+	}
+	if r.Config.ExportTTL <= 0 {
+		r.Config.ExportTTL = 7 * 24 * time.Hour
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.PrivacyRequest{}).
+		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource)).
+		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.PrivacyRequest]{})).
 		Named("privacyrequest").
 		Complete(r)
+}
+
+// requestsForDataSource wakes the requests with open jobs at the DataSource
+// and those still waiting for any source to match.
+func (r *PrivacyRequestReconciler) requestsForDataSource(ctx context.Context, obj client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, key := range []string{obj.GetNamespace() + "/" + obj.GetName(), IndexValueAwaitingSources} {
+		list := &privacyv1alpha1.PrivacyRequestList{}
+		if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: key}); err != nil {
+			log.FromContext(ctx).Error(err, "list requests of a DataSource", "datasource", obj.GetNamespace()+"/"+obj.GetName())
+			continue
+		}
+		for _, pr := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: pr.Name}})
+		}
+	}
+	return reqs
 }

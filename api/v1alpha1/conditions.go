@@ -99,3 +99,53 @@ const (
 	// ReasonRunFailed: the last run failed at one or more sources.
 	ReasonRunFailed = "RunFailed"
 )
+
+// FinalizerCancelJobs holds a PrivacyRequest until the jobs still open at
+// its sources have been cancelled and its export removed.
+const FinalizerCancelJobs = "privacyoperator.io/cancel-jobs"
+
+// PrivacyRequest condition types besides Ready, Reconciling and Stalled.
+const (
+	// ConditionSuspended is True while spec.suspend holds dispatch.
+	ConditionSuspended = "Suspended"
+	// ConditionOverdue is True when the request passed its due date unfinished.
+	ConditionOverdue = "Overdue"
+)
+
+// Per-source condition types and reasons on PrivacyRequest.status.sources[].
+const (
+	// SourceConditionIdentitiesComplete is False when the source declared
+	// identity types that the request does not have.
+	SourceConditionIdentitiesComplete = "IdentitiesComplete"
+
+	// ReasonDelivering: the job is being delivered.
+	ReasonDelivering = "Delivering"
+	// ReasonAccepted: the source accepted the job and works on it.
+	ReasonAccepted = "Accepted"
+	// ReasonRetrying: the last delivery failed and will be retried.
+	ReasonRetrying = "Retrying"
+	// ReasonRetriesExhausted: every allowed delivery failed.
+	ReasonRetriesExhausted = "RetriesExhausted"
+	// ReasonRefused: the source refused the job (4xx).
+	ReasonRefused = "Refused"
+	// ReasonSourceFailed: the source reported that the job failed.
+	ReasonSourceFailed = "SourceFailed"
+	// ReasonNotFound: the source holds nothing on the subject (a success).
+	ReasonNotFound = "NotFound"
+	// ReasonSourceDeleted: the DataSource was deleted before its job finished.
+	ReasonSourceDeleted = "SourceDeleted"
+	// ReasonSourceSuspended: the DataSource is suspended; the job waits.
+	ReasonSourceSuspended = "SourceSuspended"
+	// ReasonMissingIdentities: the request lacks identity types the source needs.
+	ReasonMissingIdentities = "MissingIdentities"
+	// ReasonAllIdentitiesPresent: the request has every identity type the source needs.
+	ReasonAllIdentitiesPresent = "AllIdentitiesPresent"
+	// ReasonSigningSecretError: the source's signing Secret cannot be used.
+	ReasonSigningSecretError = "SigningSecretError"
+	// ReasonSubjectError: the subject's identities cannot be read.
+	ReasonSubjectError = "SubjectError"
+	// ReasonResultTooLarge: the source's answer exceeded the size limit.
+	ReasonResultTooLarge = "ResultTooLarge"
+	// ReasonExportExpired: the Access export passed its expiry and was deleted.
+	ReasonExportExpired = "ExportExpired"
+)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -39,6 +40,9 @@ type Server struct {
 	Now func() time.Time
 	// Log receives refusals (job ids and sources only).
 	Log logr.Logger
+	// CertDir holds tls.crt and tls.key; when set the listener serves
+	// HTTPS. Callbacks carry Access results, so set it in production.
+	CertDir string
 
 	replay *protocol.ReplayGuard
 }
@@ -77,7 +81,12 @@ func (s *Server) Start(ctx context.Context) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if s.CertDir != "" {
+		err = srv.ServeTLS(l, filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+	} else {
+		err = srv.Serve(l)
+	}
+	if !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

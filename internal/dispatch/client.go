@@ -128,7 +128,7 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 		return Outcome{Result: ResultRetry, Message: describe(err)}
 	}
 	if int64(len(answer)) > c.opts.MaxResponseBytes {
-		return Outcome{Result: ResultPermanent, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
+		return Outcome{Result: ResultPermanent, TooLarge: true, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
 	}
 	if _, err := protocol.Verify(header, answer, c.opts.Now(), w.Target.Keys...); err != nil {
 		return Outcome{Result: ResultRetry, Message: "answer is not signed with the shared secret: " + err.Error()}

@@ -94,6 +94,8 @@ type Outcome struct {
 	RetryAfter time.Duration
 	// Message explains a failure for people; it never holds identities.
 	Message string
+	// TooLarge reports an answer beyond the size limit.
+	TooLarge bool
 	// At is when the outcome arrived.
 	At time.Time
 	// Latency is how long the exchange took.

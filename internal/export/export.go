@@ -49,8 +49,9 @@ type Ref struct {
 // across different request uids.
 type Store interface {
 	// WritePart stores one source's data for a request (idempotent).
-	WritePart(ctx context.Context, uid, part string, data []byte) (sha string, n int64, err error)
-	// Assemble writes the request's export from its parts and manifest.
+	WritePart(ctx context.Context, uid, part string, data []byte) error
+	// Assemble writes the request's export from its parts and manifest,
+	// filling in each source's SHA256 and Bytes from its stored part.
 	Assemble(ctx context.Context, m Manifest) (Ref, error)
 	// Delete removes everything stored for a request.
 	Delete(ctx context.Context, uid string) error
@@ -75,25 +76,21 @@ func (s DirStore) requestDir(uid string) (string, error) {
 func PartName(namespace, name string) string { return namespace + "_" + name }
 
 // WritePart implements Store.
-func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) (string, int64, error) {
+func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) error {
 	dir, err := s.requestDir(uid)
 	if err != nil {
-		return "", 0, err
+		return err
 	}
 	if !safeName.MatchString(part) {
-		return "", 0, fmt.Errorf("invalid export part %q", part)
+		return fmt.Errorf("invalid export part %q", part)
 	}
 	if !json.Valid(data) {
-		return "", 0, errors.New("source data is not valid JSON")
+		return errors.New("source data is not valid JSON")
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o700); err != nil {
-		return "", 0, err
+		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "parts", part+".json"), data); err != nil {
-		return "", 0, err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), int64(len(data)), nil
+	return writeAtomic(filepath.Join(dir, "parts", part+".json"), data)
 }
 
 // Assemble implements Store. The document is
@@ -117,6 +114,18 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 	counter := &countWriter{}
 	w := io.MultiWriter(tmp, hash, counter)
 
+	for i := range m.Sources {
+		src := &m.Sources[i]
+		data, err := os.ReadFile(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
+		}
+		sum := sha256.Sum256(data)
+		src.SHA256, src.Bytes = hex.EncodeToString(sum[:]), int64(len(data))
+	}
 	head, err := json.Marshal(m)
 	if err != nil {
 		return Ref{}, err

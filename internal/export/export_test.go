@@ -14,12 +14,13 @@ import (
 func TestAssemble(t *testing.T) {
 	ctx := context.Background()
 	s := DirStore{Dir: t.TempDir()}
-	shaA, nA, err := s.WritePart(ctx, "uid-1", PartName("shop", "billing"), []byte(`{"orders":[1,2]}`))
-	if err != nil {
+	part := []byte(`{"orders":[1,2]}`)
+	if err := s.WritePart(ctx, "uid-1", PartName("shop", "billing"), part); err != nil {
 		t.Fatal(err)
 	}
+	partSum := sha256.Sum256(part)
 	m := Manifest{Request: "access-ada", UID: "uid-1", CreatedAt: time.Unix(0, 0).UTC(), Sources: []Source{
-		{Namespace: "shop", Name: "billing", Status: "Completed", Records: 2, SHA256: shaA, Bytes: nA},
+		{Namespace: "shop", Name: "billing", Status: "Completed", Records: 2},
 		{Namespace: "crm", Name: "contacts", Status: "NotFound"},
 	}}
 	ref, err := s.Assemble(ctx, m)
@@ -44,6 +45,12 @@ func TestAssemble(t *testing.T) {
 	if string(doc.Data["shop/billing"]) != `{"orders":[1,2]}` || len(doc.Data) != 1 || len(doc.Manifest.Sources) != 2 {
 		t.Errorf("export = %s", data)
 	}
+	if got := doc.Manifest.Sources[0]; got.SHA256 != hex.EncodeToString(partSum[:]) || got.Bytes != int64(len(part)) {
+		t.Errorf("manifest entry %+v does not describe the part", got)
+	}
+	if got := doc.Manifest.Sources[1]; got.SHA256 != "" || got.Bytes != 0 {
+		t.Errorf("manifest entry of a source without data: %+v", got)
+	}
 	if info, _ := os.Stat(ref.Location); info.Mode().Perm() != 0o600 {
 		t.Errorf("export mode = %v, want 0600", info.Mode().Perm())
 	}
@@ -57,13 +64,13 @@ func TestAssemble(t *testing.T) {
 
 func TestRefusesUnsafeNames(t *testing.T) {
 	s := DirStore{Dir: t.TempDir()}
-	if _, _, err := s.WritePart(context.Background(), "../etc", "x", []byte("{}")); err == nil {
+	if err := s.WritePart(context.Background(), "../etc", "x", []byte("{}")); err == nil {
 		t.Error("WritePart accepted a path-traversing uid")
 	}
-	if _, _, err := s.WritePart(context.Background(), "uid", "a/b", []byte("{}")); err == nil {
+	if err := s.WritePart(context.Background(), "uid", "a/b", []byte("{}")); err == nil {
 		t.Error("WritePart accepted a path-traversing part")
 	}
-	if _, _, err := s.WritePart(context.Background(), "uid", "ok", []byte("not json")); err == nil {
+	if err := s.WritePart(context.Background(), "uid", "ok", []byte("not json")); err == nil {
 		t.Error("WritePart accepted data that is not JSON")
 	}
 }

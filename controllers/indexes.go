@@ -1,0 +1,42 @@
+package controllers
+
+import (
+	"context"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// IndexRequestActiveSource indexes PrivacyRequests by the DataSources
+// ("namespace/name") whose jobs are not finished yet, plus
+// IndexValueAwaitingSources for requests that have not fixed their sources,
+// so that a DataSource change wakes exactly the requests it concerns.
+const IndexRequestActiveSource = "status.activeSources"
+
+// IndexValueAwaitingSources marks requests that have not fixed their sources.
+const IndexValueAwaitingSources = "*"
+
+// RequestActiveSources is the extractor of IndexRequestActiveSource.
+func RequestActiveSources(obj client.Object) []string {
+	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
+	if !ok || requestFinished(pr) {
+		return nil
+	}
+	if len(pr.Status.Sources) == 0 {
+		return []string{IndexValueAwaitingSources}
+	}
+	var keys []string
+	for _, s := range pr.Status.Sources {
+		if !sourceFinished(s.Phase) {
+			keys = append(keys, s.Namespace+"/"+s.Name)
+		}
+	}
+	return keys
+}
+
+// SetupIndexes registers the field indexes that the reconcilers use; the
+// manager and the tests call it alike.
+func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	return indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestActiveSource, RequestActiveSources)
+}

@@ -1,0 +1,101 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/conditions"
+)
+
+// computeStatus derives the request-level summary, phase and kstatus
+// conditions from the per-source entries. It is the only writer of
+// summary, progress, Ready, Reconciling and Stalled.
+func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
+	pr := s.pr
+	gen := pr.Generation
+
+	sum := privacyv1alpha1.RequestSummary{Total: int32(len(pr.Status.Sources))}
+	var failed []string
+	for _, src := range pr.Status.Sources {
+		switch src.Phase {
+		case privacyv1alpha1.SourcePhaseCompleted, privacyv1alpha1.SourcePhaseNotFound:
+			sum.Succeeded++
+		case privacyv1alpha1.SourcePhaseFailed, privacyv1alpha1.SourcePhaseCancelled:
+			sum.Failed++
+			failed = append(failed, src.Namespace+"/"+src.Name)
+		default:
+			sum.Pending++
+		}
+	}
+	if sum.Total > 0 {
+		pr.Status.Summary = &sum
+		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed, sum.Total)
+	}
+
+	if !requestFinished(pr) {
+		pr.Status.Phase = privacyv1alpha1.RequestPhasePending
+		for _, src := range pr.Status.Sources {
+			if src.Attempts > 0 || sourceFinished(src.Phase) {
+				pr.Status.Phase = privacyv1alpha1.RequestPhaseInProgress
+				break
+			}
+		}
+	}
+
+	setReady := func(status metav1.ConditionStatus, reason, message string) {
+		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionReady, status, reason, message)
+	}
+	setReconciling := func(reason, message string) {
+		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
+	}
+	switch {
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted:
+		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted,
+			fmt.Sprintf("All %d data sources finished (%d held no data).", sum.Total, countPhase(pr, privacyv1alpha1.SourcePhaseNotFound)))
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseFailed:
+		msg := fmt.Sprintf("%d of %d data sources failed: %s.", sum.Failed, sum.Total, strings.Join(failed, ", "))
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonFailed, msg)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonFailed, msg)
+	case pr.Spec.Suspend && sum.Total == 0:
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonSuspended, "Suspended: no job has been dispatched.")
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+	case s.noSources:
+		msg := fmt.Sprintf("No DataSource handles %s and matches the selectors; looking again until the due date.", pr.Spec.Type)
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonNoMatchingSources, msg)
+		setReconciling(privacyv1alpha1.ReasonNoMatchingSources, msg)
+	default:
+		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed, sum.Total)
+		reason := privacyv1alpha1.ReasonInProgress
+		if pr.Status.Phase == privacyv1alpha1.RequestPhasePending {
+			reason = privacyv1alpha1.ReasonPending
+		}
+		setReady(metav1.ConditionFalse, reason, msg)
+		setReconciling(reason, msg)
+	}
+}
+
+func countPhase(pr *privacyv1alpha1.PrivacyRequest, p privacyv1alpha1.SourcePhase) int {
+	n := 0
+	for _, src := range pr.Status.Sources {
+		if src.Phase == p {
+			n++
+		}
+	}
+	return n
+}
+
+// emitEvents records the pass's Events on the request, once status is stored.
+func (r *PrivacyRequestReconciler) emitEvents(s *requestScope) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, e := range s.events {
+		r.Recorder.Eventf(s.pr, nil, e.eventType, e.reason, e.reason, "%s", e.note)
+	}
+}

@@ -1,0 +1,95 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/endpoint"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// keyCacheTTL bounds how long a parsed signing key is reused before its
+// Secret is read again (Secrets are read uncached, never watched).
+const keyCacheTTL = 15 * time.Second
+
+type cachedKey struct {
+	key     protocol.Key
+	fetched time.Time
+}
+
+// KeyRing reads DataSource signing keys from their Secrets, uncached at the
+// API but reused for a few seconds in memory.
+type KeyRing struct {
+	Reader client.Reader
+	mu     sync.Mutex
+	keys   map[types.NamespacedName]cachedKey
+}
+
+// Key returns the signing key of ds. Errors name the Secret and key, never
+// the value.
+func (k *KeyRing) Key(ctx context.Context, ds *privacyv1alpha1.DataSource, now time.Time) (protocol.Key, error) {
+	ref := ds.Spec.SigningSecretRef
+	name := types.NamespacedName{Namespace: ds.Namespace, Name: ref.Name}
+	k.mu.Lock()
+	if c, ok := k.keys[name]; ok && now.Sub(c.fetched) < keyCacheTTL {
+		k.mu.Unlock()
+		return c.key, nil
+	}
+	k.mu.Unlock()
+
+	secret := &corev1.Secret{}
+	if err := k.Reader.Get(ctx, name, secret); err != nil {
+		return protocol.Key{}, fmt.Errorf("signing Secret %s: %w", name, err)
+	}
+	keyName := ref.Key
+	if keyName == "" {
+		keyName = "signingSecret"
+	}
+	raw, ok := secret.Data[keyName]
+	if !ok {
+		return protocol.Key{}, fmt.Errorf("signing Secret %s has no key %q", name, keyName)
+	}
+	key, err := protocol.ParseKey(string(raw))
+	if err != nil {
+		return protocol.Key{}, fmt.Errorf("signing Secret %s key %q: %w", name, keyName, err)
+	}
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = map[types.NamespacedName]cachedKey{}
+	}
+	k.keys[name] = cachedKey{key: key, fetched: now}
+	k.mu.Unlock()
+	return key, nil
+}
+
+// target describes how to reach ds for the dispatcher.
+func (r *PrivacyRequestReconciler) target(ctx context.Context, ds *privacyv1alpha1.DataSource) (dispatch.Target, error) {
+	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
+	if err != nil {
+		return dispatch.Target{}, err
+	}
+	key, err := r.Keys.Key(ctx, ds, r.Clock.Now())
+	if err != nil {
+		return dispatch.Target{}, err
+	}
+	timeout := 30 * time.Second
+	if t := ds.Spec.Endpoint.Timeout; t != nil && t.Duration > 0 {
+		timeout = t.Duration
+	}
+	return dispatch.Target{
+		Source:         types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name},
+		BaseURL:        base.String(),
+		Keys:           []protocol.Key{key},
+		CABundle:       ds.Spec.Endpoint.CABundle,
+		Timeout:        timeout,
+		MaxConcurrency: int(max(ds.Spec.MaxConcurrency, 1)),
+	}, nil
+}
