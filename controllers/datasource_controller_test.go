@@ -57,17 +57,16 @@ var _ = Describe("DataSource controller", func() {
 	It("writes nothing when a pass learns nothing new", func() {
 		ds := newDataSource(newNamespace())
 		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
-		r := &controllers.DataSourceReconciler{Client: k8sClient}
-		req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ds)}
-
-		_, err := r.Reconcile(ctx, req)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(k8sClient.Get(ctx, req.NamespacedName, ds)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+			g.Expect(ds.Status.ObservedGeneration).To(Equal(ds.Generation))
+		}).Should(Succeed())
 		settled := ds.ResourceVersion
 
-		_, err = r.Reconcile(ctx, req)
+		r := &controllers.DataSourceReconciler{Client: k8sClient}
+		_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ds)})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(k8sClient.Get(ctx, req.NamespacedName, ds)).To(Succeed())
-		Expect(ds.ResourceVersion).To(Equal(settled), "a second pass over an unchanged object must not write")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+		Expect(ds.ResourceVersion).To(Equal(settled), "a pass over an unchanged object must not write")
 	})
 })

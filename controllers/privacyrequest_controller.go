@@ -27,6 +27,10 @@ import (
 // KindPrivacyRequest names PrivacyRequests as dispatcher owners.
 const KindPrivacyRequest = "PrivacyRequest"
 
+// conflictRetry is the wait before a pass that lost a write race (its
+// cache was behind) runs again.
+const conflictRetry = 100 * time.Millisecond
+
 // EngineConfig tunes the PrivacyRequest engine; cmd/main.go fills it from flags.
 type EngineConfig struct {
 	// AllowedNamespaces lists the namespaces whose DataSources are honoured;
@@ -106,6 +110,11 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// Status first: intent (attempts, job ids) and results are stored
 	// before any job is handed over or any outcome dropped.
 	if _, err := statuspatch.Patch(ctx, r.Client, s.before, pr); err != nil {
+		if apierrors.IsConflict(err) {
+			// The cache was behind; nothing was submitted or dropped, so
+			// the next pass, on fresher data, redoes this one.
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
 		return ctrl.Result{}, err
 	}
 	r.Dispatcher.Ack(owner, s.consumed)

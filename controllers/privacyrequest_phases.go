@@ -297,6 +297,10 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 func (r *PrivacyRequestReconciler) applyFinal(ctx context.Context, s *requestScope, src *privacyv1alpha1.SourceStatus, st *protocol.JobStatus) error {
 	pr := s.pr
 	gen := pr.Generation
+	// A final answer proves delivery, even when the Accepted outcome was
+	// overtaken by the callback before this pass.
+	conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionTrue,
+		privacyv1alpha1.ReasonAccepted, "The source took the job.")
 	if st.Status == protocol.StatusFailed {
 		r.failSource(s, src, privacyv1alpha1.ReasonSourceFailed, "The source reported failure: "+st.Message)
 		return nil

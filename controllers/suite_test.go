@@ -1,7 +1,13 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
+	"flag"
+	"net"
+	"net/http"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,15 +15,21 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/callback"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/internal/testenv"
 )
 
@@ -25,20 +37,35 @@ var (
 	env       *testenv.Env
 	k8sClient client.Client
 	ctx       context.Context
-	cancel    context.CancelFunc
 	scheme    = runtime.NewScheme()
 	// fakeClock drives the RetentionPolicy controller's notion of now.
 	fakeClock = clocktesting.NewFakePassiveClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	// logs captures everything the managers log, for the privacy checks.
+	logs = &syncBuffer{}
+	// op is the running operator.
+	op *operator
 )
+
+// Engine settings of the suite: short enough that retries, polls and
+// expiries happen within a test, and a small result limit to test it.
+const (
+	pollInterval   = 300 * time.Millisecond
+	exportTTL      = 3 * time.Second
+	maxResultBytes = 64 << 10
+)
+
+var logsTo = flag.String("logs-to", "", "write the managers' logs to this file")
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "Controller suite")
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	ctx, cancel = context.WithCancel(context.Background())
+	logf.SetLogger(zap.New(zap.WriteTo(logs), zap.UseDevMode(true)))
+	ctx = context.Background()
 
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(privacyv1alpha1.AddToScheme(scheme)).To(Succeed())
@@ -49,26 +76,106 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect((&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.PrivacyRequestReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: fakeClock}).SetupWithManager(mgr)).To(Succeed())
-
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	exportDir := GinkgoT().TempDir()
+	op = startOperator(exportDir)
 })
 
 var _ = AfterSuite(func() {
-	if cancel != nil {
-		cancel()
+	// The managers' logs, for a failed run: go test ./controllers/ -args -logs-to=FILE.
+	if *logsTo != "" {
+		_ = os.WriteFile(*logsTo, logs.Bytes(), 0o600)
+	}
+	if op != nil {
+		op.stop()
 	}
 	if env != nil {
 		Expect(env.Stop()).To(Succeed())
 	}
 })
+
+// operator is one running manager with the whole engine, as cmd/main.go
+// wires it, with its callback listener on loopback.
+type operator struct {
+	cancel      context.CancelFunc
+	done        chan struct{}
+	dispatcher  *dispatch.Dispatcher
+	callbackURL string
+	exportDir   string
+}
+
+func startOperator(exportDir string) *operator {
+	GinkgoHelper()
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:     scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(controllers.SetupIndexes(ctx, mgr.GetFieldIndexer())).To(Succeed())
+
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	base := "http://" + listener.Addr().String()
+
+	requests := &controllers.PrivacyRequestReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
+		Exports:   export.DirStore{Dir: exportDir},
+		Clock:     clock.RealClock{},
+		Config: controllers.EngineConfig{
+			PollInterval:   pollInterval,
+			ExportTTL:      exportTTL,
+			NoSourcesRetry: time.Second,
+		},
+	}
+	d := dispatch.New(dispatch.Options{
+		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
+			MaxResponseBytes: maxResultBytes,
+			CallbackURL:      func(id string) string { return callback.URL(base, id) },
+		}),
+		Notify: requests.NotifyOwner,
+	})
+	requests.Dispatcher = d
+	Expect(mgr.Add(d)).To(Succeed())
+	cb := &callback.Server{Dispatcher: d, MaxBodyBytes: maxResultBytes, Log: ctrl.Log.WithName("callback")}
+	srv := &http.Server{Handler: cb.Handler()}
+	go func() { _ = srv.Serve(listener) }()
+
+	Expect((&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)).To(Succeed())
+	Expect(requests.SetupWithManager(mgr)).To(Succeed())
+	Expect((&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: fakeClock}).SetupWithManager(mgr)).To(Succeed())
+
+	mctx, cancel := context.WithCancel(ctx)
+	o := &operator{cancel: cancel, done: make(chan struct{}), dispatcher: d, callbackURL: base, exportDir: exportDir}
+	go func() {
+		defer GinkgoRecover()
+		defer close(o.done)
+		Expect(mgr.Start(mctx)).To(Succeed())
+		_ = srv.Close()
+	}()
+	return o
+}
+
+func (o *operator) stop() {
+	o.cancel()
+	<-o.done
+}
+
+// syncBuffer is a bytes.Buffer safe for the managers' concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}

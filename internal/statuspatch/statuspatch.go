@@ -2,6 +2,11 @@
 // patch, and only when the status really changed: no API write, and no
 // watch event that would wake the controller again, for a pass that learned
 // nothing new.
+//
+// The patch carries the resourceVersion that was read (optimistic lock), so
+// a pass that worked from a stale cache fails with a Conflict instead of
+// overwriting newer status; lists such as status.sources are replaced whole
+// by a merge patch, which would otherwise lose entries written in between.
 package statuspatch
 
 import (
@@ -13,17 +18,17 @@ import (
 
 // Patch sends the difference between before and after to the status
 // subresource. It sends nothing when the two are equal and reports whether
-// it wrote.
+// it wrote. A stale before yields an error that apierrors.IsConflict
+// recognises.
 func Patch(ctx context.Context, c client.Client, before, after client.Object) (bool, error) {
-	patch := client.MergeFrom(before)
-	data, err := patch.Data(after)
+	unchanged, err := client.MergeFrom(before).Data(after)
 	if err != nil {
 		return false, fmt.Errorf("compute status patch: %w", err)
 	}
-	if string(data) == "{}" {
+	if string(unchanged) == "{}" {
 		return false, nil
 	}
-	if err := c.Status().Patch(ctx, after, patch); err != nil {
+	if err := c.Status().Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return false, fmt.Errorf("patch status: %w", err)
 	}
 	return true, nil

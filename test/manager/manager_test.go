@@ -61,7 +61,7 @@ func TestManagerProcess(t *testing.T) {
 	out, err := build.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), "go build ./cmd: %s", out)
 
-	probeAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	probeAddr, metricsAddr, callbackAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logs := &strings.Builder{}
@@ -70,6 +70,7 @@ func TestManagerProcess(t *testing.T) {
 		"--leader-elect", "--leader-election-namespace", "default",
 		"--health-probe-bind-address", probeAddr,
 		"--metrics-bind-address", metricsAddr, "--metrics-secure=false",
+		"--callback-bind-address", callbackAddr, "--export-dir", t.TempDir(),
 	)
 	mgr.Stdout, mgr.Stderr = logs, logs
 	mgr.Cancel = func() error { return mgr.Process.Signal(os.Interrupt) }

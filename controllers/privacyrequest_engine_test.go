@@ -1,0 +1,340 @@
+package controllers_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// async makes a source answer 202 and finish through a callback.
+func async(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) { cfg.Async = true }
+
+// identities sets the identity types a source declares.
+func identities(types ...privacyv1alpha1.IdentityType) sourceOption {
+	return func(_ *source, cfg *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+		spec.Identities = types
+		cfg.Identities = nil
+		for _, t := range types {
+			cfg.Identities = append(cfg.Identities, string(t))
+		}
+	}
+}
+
+// failingFirst answers the first n job deliveries with code (signed, with a
+// Retry-After of one second for 429 and 503).
+func failingFirst(n int32, code int) sourceOption {
+	return func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+		var seen atomic.Int32
+		s.wrapper = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && seen.Add(1) <= n {
+					hdr := map[string]string{}
+					if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+						hdr["Retry-After"] = "1"
+					}
+					s.signedAnswer(w, code, protocol.Error{Error: "try again"}, hdr)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+}
+
+var _ = Describe("PrivacyRequest engine", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("completes an Access request at every source and writes a checksummed export", func() {
+		billing := newSource(ns, "billing")
+		crm := newSource(ns, "crm", async)
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(pr.Status.Summary).To(Equal(&privacyv1alpha1.RequestSummary{Total: 2, Succeeded: 2}))
+		Expect(pr.Status.Progress).To(Equal("2/2"))
+		Expect(pr.Status.StartedAt).NotTo(BeNil())
+		Expect(pr.Status.CompletedAt).NotTo(BeNil())
+		for _, name := range []string{"billing", "crm"} {
+			e := sourceEntry(pr, name)
+			Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted), name)
+			Expect(e.Records).To(Equal(ptrTo[int64](1)), name)
+			Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Status).To(Equal(metav1.ConditionTrue))
+		}
+		Expect(sourceEntry(pr, "crm").Conditions).To(ContainElement(HaveField("Reason", privacyv1alpha1.ReasonAccepted)))
+		Expect(billing.jobRuns()).To(HaveLen(1))
+		Expect(crm.jobRuns()).To(HaveLen(1))
+		Expect(kstatusOf(Default, pr)).To(Equal(status.CurrentStatus))
+
+		By("pointing status.export at a document whose checksum matches")
+		Expect(pr.Status.Export).NotTo(BeNil())
+		data, err := os.ReadFile(pr.Status.Export.Location)
+		Expect(err).NotTo(HaveOccurred())
+		sum := sha256.Sum256(data)
+		Expect(pr.Status.Export.SHA256).To(Equal(hex.EncodeToString(sum[:])))
+		Expect(pr.Status.Export.Bytes).To(Equal(int64(len(data))))
+		var doc struct {
+			Manifest struct {
+				Sources []struct {
+					Name    string `json:"name"`
+					Records int64  `json:"records"`
+					SHA256  string `json:"sha256"`
+				} `json:"sources"`
+			} `json:"manifest"`
+			Data map[string]map[string]string `json:"data"`
+		}
+		Expect(json.Unmarshal(data, &doc)).To(Succeed())
+		Expect(doc.Manifest.Sources).To(HaveLen(2))
+		Expect(doc.Data[ns+"/billing"]).To(Equal(map[string]string{"source": "billing"}))
+		Expect(doc.Data[ns+"/crm"]).To(Equal(map[string]string{"source": "crm"}))
+
+		By("deleting the export when it expires")
+		location := pr.Status.Export.Location
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Export).To(BeNil())
+			_, err := os.Stat(location)
+			g.Expect(os.IsNotExist(err)).To(BeTrue(), "export file still on disk")
+		}).WithTimeout(exportTTL + 10*time.Second).Should(Succeed())
+	})
+
+	DescribeTable("sends each request type with its payload",
+		func(t privacyv1alpha1.RequestType, check func(protocol.Job)) {
+			src := newSource(ns, "shop")
+			pr := request(ns, t, ada)
+			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+			Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+			jobs := src.jobs()
+			Expect(jobs).To(HaveLen(1))
+			job := jobs[0]
+			Expect(job.Type).To(Equal(protocol.JobType(t)))
+			Expect(job.ID).To(Equal(sourceEntry(pr, "shop").JobID))
+			Expect(job.Request).To(Equal(protocol.RequestRef{Kind: "PrivacyRequest", Name: pr.Name, UID: string(pr.UID)}))
+			Expect(job.Deadline).NotTo(BeNil())
+			Expect(job.Deadline.Equal(pr.Status.DueAt.Time)).To(BeTrue())
+			check(job)
+		},
+		Entry("Access", privacyv1alpha1.RequestTypeAccess, func(j protocol.Job) { Expect(j.Corrections).To(BeEmpty()) }),
+		Entry("Delete", privacyv1alpha1.RequestTypeDelete, func(j protocol.Job) { Expect(j.OptOut).To(BeNil()) }),
+		Entry("Correct", privacyv1alpha1.RequestTypeCorrect, func(j protocol.Job) {
+			Expect(j.Corrections).To(Equal([]protocol.Correction{{Field: "email", Value: "ada.lovelace@example.com"}}))
+		}),
+		Entry("OptOut with the default scope", privacyv1alpha1.RequestTypeOptOut, func(j protocol.Job) {
+			Expect(j.OptOut).To(Equal(&protocol.OptOut{Scopes: []string{"email-marketing"}}))
+		}),
+	)
+
+	It("sends each source only the identity types it declared", func() {
+		byEmail := newSource(ns, "newsletter")
+		byID := newSource(ns, "warehouse", identities("userId"))
+		byBoth := newSource(ns, "support", identities("email", "phone"))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+
+		Expect(byEmail.jobs()[0].Subject.Identities).To(Equal(map[string]string{"email": adaEmail}))
+		Expect(byID.jobs()[0].Subject.Identities).To(Equal(map[string]string{"userId": "1815"}))
+		Expect(byBoth.jobs()[0].Subject.Identities).To(Equal(map[string]string{"email": adaEmail}))
+		missing := condition(sourceEntry(pr, "support").Conditions, privacyv1alpha1.SourceConditionIdentitiesComplete)
+		Expect(missing.Status).To(Equal(metav1.ConditionFalse))
+		Expect(missing.Message).To(ContainSubstring("phone"))
+	})
+
+	It("fails a source that needs identities the request lacks, and names it", func() {
+		newSource(ns, "ok")
+		newSource(ns, "github", identities("githubLogin"))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		Expect(sourceEntry(pr, "ok").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted), "a failure must not hide the successes")
+		gh := sourceEntry(pr, "github")
+		Expect(gh.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(condition(gh.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonMissingIdentities))
+		stalled := condition(pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
+		Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
+		Expect(stalled.Message).To(ContainSubstring(ns + "/github"))
+		Expect(kstatusOf(Default, pr)).To(Equal(status.FailedStatus))
+	})
+
+	It("retries 429 after Retry-After and 5xx with backoff, then completes", func() {
+		limited := newSource(ns, "limited", failingFirst(1, http.StatusTooManyRequests))
+		flaky := newSource(ns, "flaky", failingFirst(2, http.StatusInternalServerError))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(sourceEntry(pr, "limited").Attempts).To(Equal(int32(2)))
+		Expect(sourceEntry(pr, "flaky").Attempts).To(Equal(int32(3)))
+		Expect(limited.jobRuns()).To(HaveLen(1))
+		Expect(flaky.jobRuns()).To(HaveLen(1))
+	})
+
+	It("fails a source that refuses the job with 4xx, keeping its message", func() {
+		newSource(ns, "strict", failingFirst(100, http.StatusUnprocessableEntity))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		e := sourceEntry(pr, "strict")
+		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(e.Attempts).To(Equal(int32(1)), "a permanent refusal is not retried")
+		Expect(e.Message).To(ContainSubstring("try again"))
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonRefused))
+	})
+
+	It("gives up on a source that times out after its retries", func() {
+		newSource(ns, "slow", func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Endpoint.Timeout = &metav1.Duration{Duration: 300 * time.Millisecond}
+			s.wrapper = func(http.Handler) http.Handler {
+				return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+					select {
+					case <-r.Context().Done():
+					case <-time.After(5 * time.Second):
+					}
+				})
+			}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		e := sourceEntry(finished(pr), "slow")
+		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(e.Attempts).To(Equal(int32(3)))
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonRetriesExhausted))
+		Expect(e.Message).To(ContainSubstring("timed out"))
+	})
+
+	It("fails a source that never finishes once the due date passes, and reports the request overdue", func() {
+		never := newSource(ns, "never", async, func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Delete = func(ctx context.Context, _ *protocol.Job) (datasource.Result, error) {
+				<-ctx.Done()
+				return datasource.Result{}, ctx.Err()
+			}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		due := metav1.NewTime(time.Now().Add(3 * time.Second))
+		pr.Spec.Deadline = &due
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		e := sourceEntry(pr, "never")
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonDeadlineExceeded))
+		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionOverdue).Status).To(Equal(metav1.ConditionTrue))
+		Eventually(never.httpRequests).Should(ContainElement("DELETE /jobs/"+e.JobID), "the open job is cancelled at the source")
+	})
+
+	It("fails an Access source whose answer exceeds the size limit", func() {
+		newSource(ns, "huge", func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Access = func(context.Context, *protocol.Job) (datasource.Result, error) {
+				return datasource.Result{Records: 1, Data: map[string]string{"blob": strings.Repeat("x", 2*maxResultBytes)}}, nil
+			}
+		})
+		newSource(ns, "small")
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		e := sourceEntry(pr, "huge")
+		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonResultTooLarge))
+		Expect(sourceEntry(pr, "small").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))
+		Expect(pr.Status.Export).NotTo(BeNil(), "the sources that answered still get exported")
+	})
+
+	It("holds dispatch while suspended and starts when resumed", func() {
+		src := newSource(ns, "held")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Spec.Suspend = true
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionSuspended)).NotTo(BeNil())
+			g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhasePending))
+		}).Should(Succeed())
+		Expect(src.jobRuns()).To(BeEmpty())
+
+		pr.Spec.Suspend = false
+		Expect(k8sClient.Update(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionSuspended)).To(BeNil())
+	})
+
+	It("cancels open jobs when a request is deleted", func() {
+		release := make(chan struct{})
+		DeferCleanup(func() { close(release) })
+		src := newSource(ns, "busy", async, func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Delete = func(ctx context.Context, _ *protocol.Job) (datasource.Result, error) {
+				select {
+				case <-ctx.Done():
+				case <-release:
+				}
+				return datasource.Result{}, ctx.Err()
+			}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(1))
+			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
+		}).Should(Succeed())
+		jobID := pr.Status.Sources[0].JobID
+
+		Expect(k8sClient.Delete(ctx, pr)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), &privacyv1alpha1.PrivacyRequest{}))
+		}).Should(BeTrue(), "the request is gone")
+		Eventually(src.httpRequests).Should(ContainElement("DELETE /jobs/" + jobID))
+	})
+
+	It("deletes a finished request after ttlSecondsAfterFinished", func() {
+		newSource(ns, "quick")
+		pr := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		pr.Spec.TTLSecondsAfterFinished = ptrTo[int32](1)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), &privacyv1alpha1.PrivacyRequest{}))
+		}).Should(BeTrue(), "the finished request is deleted after its TTL")
+	})
+
+	It("never writes the subject's identities or corrections into logs, Events or conditions", func() {
+		newSource(ns, "audit", async)
+		pr := request(ns, privacyv1alpha1.RequestTypeCorrect, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+
+		secrets := []string{adaEmail, "ada.lovelace@example.com"}
+		statusJSON, err := json.Marshal(pr.Status)
+		Expect(err).NotTo(HaveOccurred())
+		events, err := env.Kubectl("get", "events", "-A", "-o", "json")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(events).To(ContainSubstring(pr.Name), "the Events of the run are there to inspect")
+		for _, s := range secrets {
+			Expect(string(logs.Bytes())).NotTo(ContainSubstring(s), "logs")
+			Expect(events).NotTo(ContainSubstring(s), "Events")
+			Expect(string(statusJSON)).NotTo(ContainSubstring(s), "status")
+		}
+	})
+})
+
+func ptrTo[T any](v T) *T { return &v }
