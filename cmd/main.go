@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // exec and OIDC auth for `make run` against real clusters
@@ -163,19 +162,13 @@ func setup(mgr manager.Manager, f flags) error {
 		return err
 	}
 	if f.callbackAddr != "0" {
-		dsEvents := mgr.GetEventRecorder("callback-listener")
 		if err := mgr.Add(&callback.Server{
 			BindAddress:  f.callbackAddr,
 			CertDir:      f.callbackCert,
 			Dispatcher:   dispatcher,
 			MaxBodyBytes: f.maxResultBytes,
 			Log:          ctrl.Log.WithName("callback"),
-			Rejected: func(source types.NamespacedName, message string) {
-				ds := &privacyv1alpha1.DataSource{}
-				if err := mgr.GetClient().Get(context.Background(), source, ds); err == nil {
-					dsEvents.Eventf(ds, nil, "Warning", "CallbackRejected", "CallbackRejected", "%s", message)
-				}
-			},
+			Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
 		}); err != nil {
 			return err
 		}

@@ -138,7 +138,10 @@ func startOperator(exportDir string) *operator {
 	})
 	requests.Dispatcher = d
 	Expect(mgr.Add(d)).To(Succeed())
-	cb := &callback.Server{Dispatcher: d, MaxBodyBytes: maxResultBytes, Log: ctrl.Log.WithName("callback")}
+	cb := &callback.Server{
+		Dispatcher: d, MaxBodyBytes: maxResultBytes, Log: ctrl.Log.WithName("callback"),
+		Rejected: controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
+	}
 	srv := &http.Server{Handler: cb.Handler()}
 	go func() { _ = srv.Serve(listener) }()
 

@@ -1,0 +1,123 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/callback"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// holding keeps Delete jobs open until the test ends.
+func holding(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+	cfg.Async = true
+	cfg.Delete = func(ctx context.Context, _ *protocol.Job) (datasource.Result, error) {
+		<-ctx.Done()
+		return datasource.Result{}, ctx.Err()
+	}
+}
+
+func postCallback(jobID string, body []byte, header http.Header) int {
+	GinkgoHelper()
+	req, err := http.NewRequest(http.MethodPost, callback.URL(op.callbackURL, jobID), bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+var _ = Describe("Callbacks", func() {
+	It("refuses unknown, forged and replayed callbacks without touching status", func() {
+		ns := newNamespace()
+		src := newSource(ns, "held", holding)
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(1))
+			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
+		}).Should(Succeed())
+		jobID := pr.Status.Sources[0].JobID
+		key, _ := protocol.ParseKey(src.secret)
+		forger, _ := protocol.ParseKey(protocol.NewSecret())
+		done, _ := json.Marshal(protocol.JobStatus{ID: jobID, Status: protocol.StatusCompleted, Result: &protocol.Result{Records: 99}})
+
+		By("404 for a job the operator does not know")
+		unknown, _ := json.Marshal(protocol.JobStatus{ID: "pr-unknown", Status: protocol.StatusCompleted})
+		h := http.Header{}
+		Expect(protocol.Sign(h, unknown, time.Now(), key)).To(Succeed())
+		Expect(postCallback("pr-unknown", unknown, h)).To(Equal(http.StatusNotFound))
+
+		By("401 for a missing or forged signature")
+		Expect(postCallback(jobID, done, http.Header{})).To(Equal(http.StatusUnauthorized))
+		h = http.Header{}
+		Expect(protocol.Sign(h, done, time.Now(), forger)).To(Succeed())
+		Expect(postCallback(jobID, done, h)).To(Equal(http.StatusUnauthorized))
+
+		By("401 for a replayed message")
+		running, _ := json.Marshal(protocol.JobStatus{ID: jobID, Status: protocol.StatusRunning})
+		h = http.Header{}
+		Expect(protocol.Sign(h, running, time.Now(), key)).To(Succeed())
+		Expect(postCallback(jobID, running, h)).To(Equal(http.StatusBadRequest), "validly signed but not final")
+		Expect(postCallback(jobID, running, h)).To(Equal(http.StatusUnauthorized), "the same message again")
+
+		By("leaving status alone and telling the DataSource's owners")
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
+		}, time.Second).Should(Succeed())
+		Eventually(func(g Gomega) {
+			evs := &corev1.EventList{}
+			g.Expect(k8sClient.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range evs.Items {
+				if e.InvolvedObject.Kind == "DataSource" && e.InvolvedObject.Name == "held" {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			g.Expect(reasons).To(ContainElement(controllers.ReasonCallbackRejected))
+		}).Should(Succeed())
+
+		By("accepting the genuine callback")
+		h = http.Header{}
+		Expect(protocol.Sign(h, done, time.Now(), key)).To(Succeed())
+		Expect(postCallback(jobID, done, h)).To(Equal(http.StatusNoContent))
+		pr = finished(pr)
+		Expect(*sourceEntry(pr, "held").Records).To(Equal(int64(99)))
+	})
+
+	It("polls a source whose callbacks do not arrive", func() {
+		ns := newNamespace()
+		src := newSource(ns, "unreachable-operator", func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Async = true
+			cfg.CallbackAttempts = 1
+			cfg.Client = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+				return nil, errors.New("network policy drops callbacks")
+			})}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(src.httpRequests()).To(ContainElement("GET /jobs/" + sourceEntry(pr, "unreachable-operator").JobID))
+	})
+})
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
