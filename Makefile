@@ -47,10 +47,15 @@ test: manifests generate fmt vet envtest ## Run unit and envtest suites (prepare
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -count=1 -timeout 20m $(TEST_FLAGS)
 
+BENCH_REQUESTS ?= 1000
+BENCH_SOURCES ?= 10
+
 .PHONY: bench
-bench: envtest ## Run the benchmarks.
+bench: envtest ## Run the Go benchmarks, then the engine end to end (BENCH_REQUESTS x BENCH_SOURCES).
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -run '^$$' -bench . -benchmem $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
+		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES)
 
 .PHONY: verify
 verify: manifests generate ## Fail if generated files are stale or code is not gofmt-clean.

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"flag"
 	"os"
@@ -23,10 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/controllers"
-	"github.com/privacyoperator/privacy-operator/internal/callback"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator"
 )
 
 var (
@@ -49,7 +45,7 @@ type flags struct {
 	exportDir                                   string
 	exportTTL, requestTTL, pollInterval         time.Duration
 	maxResultBytes                              int64
-	maxInFlight                                 int
+	maxInFlight, requestWorkers                 int
 	dataSourceNamespaces                        string
 }
 
@@ -82,6 +78,7 @@ func parseFlags() (flags, zap.Options) {
 	flag.Int64Var(&f.maxResultBytes, "max-result-bytes", 16<<20,
 		"Largest answer (an Access result included) a data source may send; a larger one fails that source.")
 	flag.IntVar(&f.maxInFlight, "max-in-flight", 256, "Largest number of HTTP exchanges open at all data sources together.")
+	flag.IntVar(&f.requestWorkers, "privacyrequest-workers", 8, "Number of PrivacyRequests reconciled at once.")
 	flag.StringVar(&f.dataSourceNamespaces, "datasource-namespaces", "",
 		"Comma-separated namespaces whose DataSources are honoured; empty honours all namespaces.")
 	opts := zap.Options{Development: false}
@@ -125,68 +122,27 @@ func metricsOptions(f flags) metricsserver.Options {
 	return opts
 }
 
-// setup wires the dispatcher, the callback listener and the controllers.
+// setup wires the operator into the manager.
 func setup(mgr manager.Manager, f flags) error {
-	ctx := context.Background()
-	if err := controllers.SetupIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
-		return err
+	callbackAddr := f.callbackAddr
+	if callbackAddr == "0" {
+		callbackAddr = ""
 	}
-	if err := os.MkdirAll(f.exportDir, 0o700); err != nil {
-		return err
-	}
-
-	var callbackURL func(string) string
-	if f.callbackBaseURL != "" {
-		base := strings.TrimSuffix(f.callbackBaseURL, "/")
-		callbackURL = func(id string) string { return callback.URL(base, id) }
-	}
-	requests := &controllers.PrivacyRequestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
-		Exports:   export.DirStore{Dir: f.exportDir},
-		Config: controllers.EngineConfig{
-			AllowedNamespaces:       splitList(f.dataSourceNamespaces),
-			PollInterval:            f.pollInterval,
-			ExportTTL:               f.exportTTL,
-			DefaultTTLAfterFinished: f.requestTTL,
-		},
-	}
-	dispatcher := dispatch.New(dispatch.Options{
-		Exchanger:   dispatch.NewClient(dispatch.ClientOptions{MaxResponseBytes: f.maxResultBytes, CallbackURL: callbackURL}),
-		Notify:      requests.NotifyOwner,
-		MaxInFlight: f.maxInFlight,
+	_, err := operator.Setup(mgr, operator.Options{
+		AllowedNamespaces:   splitList(f.dataSourceNamespaces),
+		CallbackBindAddress: callbackAddr,
+		CallbackBaseURL:     f.callbackBaseURL,
+		CallbackCertDir:     f.callbackCert,
+		ExportDir:           f.exportDir,
+		ExportTTL:           f.exportTTL,
+		RequestTTL:          f.requestTTL,
+		PollInterval:        f.pollInterval,
+		MaxResultBytes:      f.maxResultBytes,
+		MaxInFlight:         f.maxInFlight,
+		RequestWorkers:      f.requestWorkers,
 	})
-	requests.Dispatcher = dispatcher
-	if err := mgr.Add(leaderOnly{dispatcher}); err != nil {
-		return err
-	}
-	if f.callbackAddr != "0" {
-		if err := mgr.Add(&callback.Server{
-			BindAddress:  f.callbackAddr,
-			CertDir:      f.callbackCert,
-			Dispatcher:   dispatcher,
-			MaxBodyBytes: f.maxResultBytes,
-			Log:          ctrl.Log.WithName("callback"),
-			Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
-		}); err != nil {
-			return err
-		}
-	}
-
-	if err := (&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if err := requests.SetupWithManager(mgr); err != nil {
-		return err
-	}
-	return (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)
+	return err
 }
-
-// leaderOnly runs the dispatcher on the leader only, like the controllers.
-type leaderOnly struct{ *dispatch.Dispatcher }
-
-func (leaderOnly) NeedLeaderElection() bool { return true }
 
 func splitList(s string) []string {
 	var out []string

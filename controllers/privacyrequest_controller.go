@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -47,6 +48,8 @@ type EngineConfig struct {
 	// NoSourcesRetry is how often a request that matches no DataSource
 	// looks again, until its due date.
 	NoSourcesRetry time.Duration
+	// Workers is the number of requests reconciled at once.
+	Workers int
 }
 
 // PrivacyRequestReconciler drives a PrivacyRequest from creation to a true
@@ -109,7 +112,11 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	// Status first: intent (attempts, job ids) and results are stored
 	// before any job is handed over or any outcome dropped.
-	if _, err := statuspatch.Patch(ctx, r.Client, s.before, pr); err != nil {
+	write := statuspatch.Patch
+	if len(s.consumed) > 0 {
+		write = statuspatch.PatchVerified
+	}
+	if _, err := write(ctx, r.Client, s.before, pr); err != nil {
 		if apierrors.IsConflict(err) {
 			// The cache was behind; nothing was submitted or dropped, so
 			// the next pass, on fresher data, redoes this one.
@@ -118,8 +125,13 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 	r.Dispatcher.Ack(owner, s.consumed)
+	logger := log.FromContext(ctx)
+	for id, o := range s.consumed {
+		logger.V(1).Info("recorded job outcome", "job", id, "source", o.Source.String(), "op", o.Op, "result", o.Result)
+	}
 	for _, w := range s.submit {
-		r.Dispatcher.Submit(w)
+		queued := r.Dispatcher.Submit(w)
+		logger.V(1).Info("submitted job work", "job", w.JobID, "source", w.Target.Source.String(), "op", w.Op, "queued", queued)
 	}
 	r.emitEvents(s)
 	r.overdue.set(pr.Name, s.overdue)
@@ -178,7 +190,14 @@ func (r *PrivacyRequestReconciler) NotifyOwner(owner dispatch.Owner) {
 	}
 	pr := &privacyv1alpha1.PrivacyRequest{}
 	pr.Name = owner.Name
-	r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]{Object: pr}
+	// Never block a dispatcher worker for long (the controller may be
+	// stopping): a dropped wake-up only delays the outcome, which stays
+	// stored until the request's next pass (every open job has a requeue
+	// time: its delivery lease or its poll interval).
+	select {
+	case r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]{Object: pr}:
+	case <-time.After(time.Second):
+	}
 }
 
 // SetupWithManager registers the reconciler with the manager. The field
@@ -206,6 +225,7 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&privacyv1alpha1.PrivacyRequest{}).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource)).
 		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.PrivacyRequest]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Config.Workers, 1)}).
 		Named("privacyrequest").
 		Complete(r)
 }

@@ -13,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -334,6 +335,48 @@ var _ = Describe("PrivacyRequest engine", func() {
 			Expect(events).NotTo(ContainSubstring(s), "Events")
 			Expect(string(statusJSON)).NotTo(ContainSubstring(s), "status")
 		}
+	})
+
+	It("reads identities from a Secret named by subject.secretRef", func() {
+		src := newSource(ns, "vault", identities("email"))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "subject", Namespace: ns},
+			StringData: map[string]string{"email": adaEmail, "userId": "1815"},
+		})).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, nil)
+		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: ns, Name: "subject"}}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(src.jobs()[0].Subject.Identities).To(Equal(map[string]string{"email": adaEmail}))
+	})
+
+	It("holds jobs for a suspended DataSource and fails the entry of a deleted one", func() {
+		paused := newSource(ns, "paused", func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Suspend = true
+		})
+		gone := newSource(ns, "gone", func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Suspend = true
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(2))
+			g.Expect(condition(sourceEntry(pr, "paused").Conditions, privacyv1alpha1.SourceConditionDispatched)).To(
+				HaveField("Reason", privacyv1alpha1.ReasonSourceSuspended))
+		}).Should(Succeed())
+		Expect(paused.jobRuns()).To(BeEmpty())
+
+		Expect(k8sClient.Delete(ctx, gone.ds)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(paused.ds), paused.ds)).To(Succeed())
+		paused.ds.Spec.Suspend = false
+		Expect(k8sClient.Update(ctx, paused.ds)).To(Succeed())
+
+		pr = finished(pr)
+		Expect(sourceEntry(pr, "paused").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))
+		g := sourceEntry(pr, "gone")
+		Expect(g.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(condition(g.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonSourceDeleted))
 	})
 })
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,10 +24,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/controllers"
-	"github.com/privacyoperator/privacy-operator/internal/callback"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator"
 	"github.com/privacyoperator/privacy-operator/internal/testenv"
 )
 
@@ -43,7 +39,7 @@ var (
 	// logs captures everything the managers log, for the privacy checks.
 	logs = &syncBuffer{}
 	// op is the running operator.
-	op *operator
+	op *runningOperator
 )
 
 // Engine settings of the suite: short enough that retries, polls and
@@ -93,9 +89,9 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// operator is one running manager with the whole engine, as cmd/main.go
-// wires it, with its callback listener on loopback.
-type operator struct {
+// runningOperator is one running manager with the whole operator, wired as
+// cmd/main.go wires it, with its callback listener on loopback.
+type runningOperator struct {
 	cancel      context.CancelFunc
 	done        chan struct{}
 	dispatcher  *dispatch.Dispatcher
@@ -103,7 +99,7 @@ type operator struct {
 	exportDir   string
 }
 
-func startOperator(exportDir string) *operator {
+func startOperator(exportDir string) *runningOperator {
 	GinkgoHelper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:     scheme,
@@ -111,56 +107,32 @@ func startOperator(exportDir string) *operator {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupIndexes(ctx, mgr.GetFieldIndexer())).To(Succeed())
-
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	base := "http://" + listener.Addr().String()
-
-	requests := &controllers.PrivacyRequestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
-		Exports:   export.DirStore{Dir: exportDir},
-		Clock:     clock.RealClock{},
-		Config: controllers.EngineConfig{
-			PollInterval:   pollInterval,
-			ExportTTL:      exportTTL,
-			NoSourcesRetry: time.Second,
-		},
-	}
-	d := dispatch.New(dispatch.Options{
-		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
-			MaxResponseBytes: maxResultBytes,
-			CallbackURL:      func(id string) string { return callback.URL(base, id) },
-		}),
-		Notify: requests.NotifyOwner,
+	wired, err := operator.Setup(mgr, operator.Options{
+		CallbackListener: listener,
+		CallbackBaseURL:  base,
+		ExportDir:        exportDir,
+		ExportTTL:        exportTTL,
+		PollInterval:     pollInterval,
+		NoSourcesRetry:   time.Second,
+		MaxResultBytes:   maxResultBytes,
+		Clock:            fakeClock,
 	})
-	requests.Dispatcher = d
-	Expect(mgr.Add(d)).To(Succeed())
-	cb := &callback.Server{
-		Dispatcher: d, MaxBodyBytes: maxResultBytes, Log: ctrl.Log.WithName("callback"),
-		Rejected: controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
-	}
-	srv := &http.Server{Handler: cb.Handler()}
-	go func() { _ = srv.Serve(listener) }()
-
-	Expect((&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr)).To(Succeed())
-	Expect(requests.SetupWithManager(mgr)).To(Succeed())
-	Expect((&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: fakeClock}).SetupWithManager(mgr)).To(Succeed())
+	Expect(err).NotTo(HaveOccurred())
 
 	mctx, cancel := context.WithCancel(ctx)
-	o := &operator{cancel: cancel, done: make(chan struct{}), dispatcher: d, callbackURL: base, exportDir: exportDir}
+	o := &runningOperator{cancel: cancel, done: make(chan struct{}), dispatcher: wired.Dispatcher, callbackURL: base, exportDir: exportDir}
 	go func() {
 		defer GinkgoRecover()
 		defer close(o.done)
 		Expect(mgr.Start(mctx)).To(Succeed())
-		_ = srv.Close()
 	}()
 	return o
 }
 
-func (o *operator) stop() {
+func (o *runningOperator) stop() {
 	o.cancel()
 	<-o.done
 }

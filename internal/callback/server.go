@@ -27,8 +27,10 @@ const PathPrefix = "/callbacks/"
 
 // Server is the callback listener.
 type Server struct {
-	// BindAddress is the listen address, e.g. :9443.
+	// BindAddress is the listen address, e.g. :9443; ignored when Listener is set.
 	BindAddress string
+	// Listener, when set, is served instead of listening on BindAddress.
+	Listener net.Listener
 	// Dispatcher knows the open jobs and takes the outcomes.
 	Dispatcher *dispatch.Dispatcher
 	// Rejected is told about a refused callback for a known source, so that
@@ -70,9 +72,12 @@ func (s *Server) Handler() http.Handler {
 
 // Start listens until ctx ends. It implements manager.Runnable.
 func (s *Server) Start(ctx context.Context) error {
-	l, err := net.Listen("tcp", s.BindAddress)
-	if err != nil {
-		return err
+	l := s.Listener
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", s.BindAddress); err != nil {
+			return err
+		}
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	go func() {
@@ -81,6 +86,7 @@ func (s *Server) Start(ctx context.Context) error {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	var err error
 	if s.CertDir != "" {
 		err = srv.ServeTLS(l, filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
 	} else {
