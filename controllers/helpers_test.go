@@ -222,3 +222,17 @@ func sourceEntry(pr *privacyv1alpha1.PrivacyRequest, name string) privacyv1alpha
 func condition(conds []metav1.Condition, t string) *metav1.Condition {
 	return meta.FindStatusCondition(conds, t)
 }
+
+// dispatchedRequest creates a Delete request for the single source of ns
+// and waits until the source has accepted its job.
+func dispatchedRequest(ns string) *privacyv1alpha1.PrivacyRequest {
+	GinkgoHelper()
+	pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+	Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+		g.Expect(pr.Status.Sources).To(HaveLen(1))
+		g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
+	}).Should(Succeed())
+	return pr
+}

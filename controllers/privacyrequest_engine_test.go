@@ -290,13 +290,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 				return datasource.Result{}, ctx.Err()
 			}
 		})
-		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
-		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			g.Expect(pr.Status.Sources).To(HaveLen(1))
-			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
-		}).Should(Succeed())
+		pr := dispatchedRequest(ns)
 		jobID := pr.Status.Sources[0].JobID
 
 		Expect(k8sClient.Delete(ctx, pr)).To(Succeed())

@@ -405,10 +405,7 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 	}
 	ids, err := r.subjectIdentities(ctx, s)
 	if err != nil {
-		src.Message = err.Error()
-		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse,
-			privacyv1alpha1.ReasonSubjectError, src.Message)
-		s.wakeAt(s.now.Add(r.Config.PollInterval))
+		r.holdSource(s, src, privacyv1alpha1.ReasonSubjectError, err.Error())
 		return
 	}
 	sent, missing := identity.Minimise(ids, ds.Spec.Identities)
@@ -426,10 +423,7 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 	}
 	target, err := r.target(ctx, ds)
 	if err != nil {
-		src.Message = err.Error()
-		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse,
-			privacyv1alpha1.ReasonSigningSecretError, src.Message)
-		s.wakeAt(s.now.Add(r.Config.PollInterval))
+		r.holdSource(s, src, privacyv1alpha1.ReasonSigningSecretError, err.Error())
 		return
 	}
 
@@ -443,6 +437,15 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 		Owner: s.owner, Op: dispatch.OpDeliver, JobID: src.JobID, Target: target,
 		Job: buildJob(pr, src.JobID, sent),
 	})
+}
+
+// holdSource keeps a job undelivered for a reason that may pass (a Secret
+// not yet created, say) and looks again after the poll interval, until the
+// request's due date.
+func (r *PrivacyRequestReconciler) holdSource(s *requestScope, src *privacyv1alpha1.SourceStatus, reason, message string) {
+	src.Message = truncate(message, 1024)
+	conditions.Set(&src.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse, reason, src.Message)
+	s.wakeAt(s.now.Add(r.Config.PollInterval))
 }
 
 func (r *PrivacyRequestReconciler) queuePoll(ctx context.Context, s *requestScope, src *privacyv1alpha1.SourceStatus, ds *privacyv1alpha1.DataSource) {

@@ -46,13 +46,7 @@ var _ = Describe("Callbacks", func() {
 	It("refuses unknown, forged and replayed callbacks without touching status", func() {
 		ns := newNamespace()
 		src := newSource(ns, "held", holding)
-		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
-		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			g.Expect(pr.Status.Sources).To(HaveLen(1))
-			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
-		}).Should(Succeed())
+		pr := dispatchedRequest(ns)
 		jobID := pr.Status.Sources[0].JobID
 		key, _ := protocol.ParseKey(src.secret)
 		forger, _ := protocol.ParseKey(protocol.NewSecret())
