@@ -81,6 +81,8 @@ type source struct {
 	ds       *privacyv1alpha1.DataSource
 
 	wrapper func(http.Handler) http.Handler
+	// secretValue, when set, is stored in the Secret instead of secret.
+	secretValue string
 
 	mu       sync.Mutex
 	runs     map[string]int // executions per job id
@@ -148,6 +150,9 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name + "-signing", Namespace: ns},
 		StringData: map[string]string{"signingSecret": s.secret},
+	}
+	if s.secretValue != "" {
+		secret.StringData["signingSecret"] = s.secretValue
 	}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 	if spec.Endpoint.URL == "" && spec.Endpoint.Service == nil {

@@ -372,6 +372,34 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(g.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
 		Expect(condition(g.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonSourceDeleted))
 	})
+
+	It("counts a source that holds nothing on the subject as a success", func() {
+		newSource(ns, "empty", func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Delete = func(context.Context, *protocol.Job) (datasource.Result, error) {
+				return datasource.Result{NotFound: true}, nil
+			}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		e := sourceEntry(pr, "empty")
+		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseNotFound))
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonNotFound))
+		Expect(pr.Status.Summary.Succeeded).To(Equal(int32(1)))
+	})
+
+	It("works through a signing key rotation", func() {
+		oldSecret := protocol.NewSecret()
+		// The Secret holds the old and the new key; the source already
+		// knows only the new one.
+		newSource(ns, "rotated", func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			s.secretValue = oldSecret + " " + s.secret
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+	})
 })
 
 func ptrTo[T any](v T) *T { return &v }

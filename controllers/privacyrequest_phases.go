@@ -326,6 +326,7 @@ func (r *PrivacyRequestReconciler) applyFinal(ctx context.Context, s *requestSco
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionCompleted, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonCompleted, fmt.Sprintf("The source finished the job (%d records).", records))
 	}
+	s.event(corev1.EventTypeNormal, string(src.Phase), "Data source %s/%s finished (%d records)", src.Namespace, src.Name, records)
 	r.observeJob(s, src)
 	return nil
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 const keyCacheTTL = 15 * time.Second
 
 type cachedKey struct {
-	key     protocol.Key
+	keys    []protocol.Key
 	fetched time.Time
 }
 
@@ -33,21 +34,23 @@ type KeyRing struct {
 	keys   map[types.NamespacedName]cachedKey
 }
 
-// Key returns the signing key of ds. Errors name the Secret and key, never
-// the value.
-func (k *KeyRing) Key(ctx context.Context, ds *privacyv1alpha1.DataSource, now time.Time) (protocol.Key, error) {
+// Keys returns the signing keys of ds: the Secret's value holds one
+// "whsec_" secret, or several separated by spaces during a rotation (the
+// operator then signs with all and accepts any). Errors name the Secret and
+// key, never the value.
+func (k *KeyRing) Keys(ctx context.Context, ds *privacyv1alpha1.DataSource, now time.Time) ([]protocol.Key, error) {
 	ref := ds.Spec.SigningSecretRef
 	name := types.NamespacedName{Namespace: ds.Namespace, Name: ref.Name}
 	k.mu.Lock()
 	if c, ok := k.keys[name]; ok && now.Sub(c.fetched) < keyCacheTTL {
 		k.mu.Unlock()
-		return c.key, nil
+		return c.keys, nil
 	}
 	k.mu.Unlock()
 
 	secret := &corev1.Secret{}
 	if err := k.Reader.Get(ctx, name, secret); err != nil {
-		return protocol.Key{}, fmt.Errorf("signing Secret %s: %w", name, err)
+		return nil, fmt.Errorf("signing Secret %s: %w", name, err)
 	}
 	keyName := ref.Key
 	if keyName == "" {
@@ -55,19 +58,26 @@ func (k *KeyRing) Key(ctx context.Context, ds *privacyv1alpha1.DataSource, now t
 	}
 	raw, ok := secret.Data[keyName]
 	if !ok {
-		return protocol.Key{}, fmt.Errorf("signing Secret %s has no key %q", name, keyName)
+		return nil, fmt.Errorf("signing Secret %s has no key %q", name, keyName)
 	}
-	key, err := protocol.ParseKey(string(raw))
-	if err != nil {
-		return protocol.Key{}, fmt.Errorf("signing Secret %s key %q: %w", name, keyName, err)
+	var keys []protocol.Key
+	for i, field := range strings.Fields(string(raw)) {
+		key, err := protocol.ParseKey(field)
+		if err != nil {
+			return nil, fmt.Errorf("signing Secret %s key %q, secret %d: %w", name, keyName, i+1, err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("signing Secret %s key %q is empty", name, keyName)
 	}
 	k.mu.Lock()
 	if k.keys == nil {
 		k.keys = map[types.NamespacedName]cachedKey{}
 	}
-	k.keys[name] = cachedKey{key: key, fetched: now}
+	k.keys[name] = cachedKey{keys: keys, fetched: now}
 	k.mu.Unlock()
-	return key, nil
+	return keys, nil
 }
 
 // target describes how to reach ds for the dispatcher.
@@ -76,7 +86,7 @@ func (r *PrivacyRequestReconciler) target(ctx context.Context, ds *privacyv1alph
 	if err != nil {
 		return dispatch.Target{}, err
 	}
-	key, err := r.Keys.Key(ctx, ds, r.Clock.Now())
+	keys, err := r.Keys.Keys(ctx, ds, r.Clock.Now())
 	if err != nil {
 		return dispatch.Target{}, err
 	}
@@ -87,7 +97,7 @@ func (r *PrivacyRequestReconciler) target(ctx context.Context, ds *privacyv1alph
 	return dispatch.Target{
 		Source:         types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name},
 		BaseURL:        base.String(),
-		Keys:           []protocol.Key{key},
+		Keys:           keys,
 		CABundle:       ds.Spec.Endpoint.CABundle,
 		Timeout:        timeout,
 		MaxConcurrency: int(max(ds.Spec.MaxConcurrency, 1)),

@@ -185,7 +185,7 @@ func (c *Client) roundTrip(ctx context.Context, t Target, method, path string, b
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := protocol.SignRequest(req, body, c.opts.Now(), t.Keys[0]); err != nil {
+	if err := protocol.SignRequest(req, body, c.opts.Now(), t.Keys...); err != nil {
 		return 0, nil, nil, err
 	}
 	resp, err := hc.Do(req)

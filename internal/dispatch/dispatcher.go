@@ -43,7 +43,8 @@ type Target struct {
 	Source types.NamespacedName
 	// BaseURL is the endpoint that protocol paths are appended to.
 	BaseURL string
-	// Keys sign requests (the first) and verify answers and callbacks (any).
+	// Keys sign requests (all of them, so that a source holding either key
+	// of a rotation accepts) and verify answers and callbacks (any).
 	Keys []protocol.Key
 	// CABundle verifies the endpoint's certificate; empty: system roots.
 	CABundle []byte
