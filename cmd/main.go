@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator"
 )
 
@@ -46,7 +46,9 @@ type flags struct {
 	exportTTL, requestTTL, pollInterval         time.Duration
 	maxResultBytes                              int64
 	maxInFlight, requestWorkers                 int
-	dataSourceNamespaces                        string
+	dataSourceNamespaces, dataSourceSelector    string
+	allowLoopback                               bool
+	probeInterval                               time.Duration
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -80,7 +82,13 @@ func parseFlags() (flags, zap.Options) {
 	flag.IntVar(&f.maxInFlight, "max-in-flight", 256, "Largest number of HTTP exchanges open at all data sources together.")
 	flag.IntVar(&f.requestWorkers, "privacyrequest-workers", 8, "Number of PrivacyRequests reconciled at once.")
 	flag.StringVar(&f.dataSourceNamespaces, "datasource-namespaces", "",
-		"Comma-separated namespaces whose DataSources are honoured; empty honours all namespaces.")
+		"Comma-separated namespaces whose DataSources are honoured, besides those matching --datasource-namespace-selector.")
+	flag.StringVar(&f.dataSourceSelector, "datasource-namespace-selector", nspolicy.DefaultSelector,
+		"Label selector of the namespaces whose DataSources are honoured; an empty value honours every namespace.")
+	flag.BoolVar(&f.allowLoopback, "allow-loopback-endpoints", false,
+		"Let DataSource endpoints resolve to loopback addresses (local development only). Link-local, cloud metadata and the API server's addresses are always refused.")
+	flag.DurationVar(&f.probeInterval, "probe-interval", 5*time.Minute,
+		"Period of the DataSource readiness probe (jittered; a failing endpoint is probed ten times as often).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -128,30 +136,27 @@ func setup(mgr manager.Manager, f flags) error {
 	if callbackAddr == "0" {
 		callbackAddr = ""
 	}
-	_, err := operator.Setup(mgr, operator.Options{
-		AllowedNamespaces:   splitList(f.dataSourceNamespaces),
-		CallbackBindAddress: callbackAddr,
-		CallbackBaseURL:     f.callbackBaseURL,
-		CallbackCertDir:     f.callbackCert,
-		ExportDir:           f.exportDir,
-		ExportTTL:           f.exportTTL,
-		RequestTTL:          f.requestTTL,
-		PollInterval:        f.pollInterval,
-		MaxResultBytes:      f.maxResultBytes,
-		MaxInFlight:         f.maxInFlight,
-		RequestWorkers:      f.requestWorkers,
+	policy, err := nspolicy.Parse(f.dataSourceNamespaces, f.dataSourceSelector)
+	if err != nil {
+		return err
+	}
+	_, err = operator.Setup(mgr, operator.Options{
+		Namespaces:             policy,
+		AllowLoopbackEndpoints: f.allowLoopback,
+		APIServerHost:          mgr.GetConfig().Host,
+		ProbeInterval:          f.probeInterval,
+		CallbackBindAddress:    callbackAddr,
+		CallbackBaseURL:        f.callbackBaseURL,
+		CallbackCertDir:        f.callbackCert,
+		ExportDir:              f.exportDir,
+		ExportTTL:              f.exportTTL,
+		RequestTTL:             f.requestTTL,
+		PollInterval:           f.pollInterval,
+		MaxResultBytes:         f.maxResultBytes,
+		MaxInFlight:            f.maxInFlight,
+		RequestWorkers:         f.requestWorkers,
 	})
 	return err
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
 }
 
 func exitOn(err error, msg string) {

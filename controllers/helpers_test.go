@@ -32,7 +32,9 @@ const testIDLabel = "privacyoperator.io/test-id"
 func newNamespace() string {
 	GinkgoHelper()
 	name := "t-" + rand.String(8)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{testIDLabel: name}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		testIDLabel: name, "privacyoperator.io/datasource": "true",
+	}}}
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
 	return name
 }

@@ -38,5 +38,8 @@ func RequestActiveSources(obj client.Object) []string {
 // SetupIndexes registers the field indexes that the reconcilers use; the
 // manager and the tests call it alike.
 func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	return indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestActiveSource, RequestActiveSources)
+	if err := indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestActiveSource, RequestActiveSources); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, &privacyv1alpha1.DataSource{}, IndexDataSourceSecret, DataSourceSecretName)
 }

@@ -22,6 +22,7 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
@@ -34,9 +35,8 @@ const conflictRetry = 100 * time.Millisecond
 
 // EngineConfig tunes the PrivacyRequest engine; cmd/main.go fills it from flags.
 type EngineConfig struct {
-	// AllowedNamespaces lists the namespaces whose DataSources are honoured;
-	// empty honours every namespace.
-	AllowedNamespaces []string
+	// Policy decides which namespaces' DataSources are honoured.
+	Policy nspolicy.Policy
 	// PollInterval is how long an accepted job waits for its callback
 	// before the operator asks the source.
 	PollInterval time.Duration

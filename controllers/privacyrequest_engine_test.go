@@ -206,8 +206,12 @@ var _ = Describe("PrivacyRequest engine", func() {
 	It("gives up on a source that times out after its retries", func() {
 		newSource(ns, "slow", func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
 			spec.Endpoint.Timeout = &metav1.Duration{Duration: 300 * time.Millisecond}
-			s.wrapper = func(http.Handler) http.Handler {
-				return http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			s.wrapper = func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method != http.MethodPost {
+						next.ServeHTTP(w, r) // the readiness probe still answers
+						return
+					}
 					select {
 					case <-r.Context().Done():
 					case <-time.After(5 * time.Second):

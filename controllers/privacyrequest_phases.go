@@ -188,22 +188,22 @@ func (r *PrivacyRequestReconciler) matchingSources(ctx context.Context, pr *priv
 	var out []*privacyv1alpha1.DataSource
 	for i := range all {
 		ds := &all[i]
-		if !r.namespaceAllowed(ds.Namespace) || !handles(ds, pr.Spec.Type) || !dsSel.Matches(labels.Set(ds.Labels)) {
+		if !handles(ds, pr.Spec.Type) || !dsSel.Matches(labels.Set(ds.Labels)) {
 			continue
 		}
-		if !nsSel.Empty() {
-			set, ok := nsLabels[ds.Namespace]
-			if !ok {
-				ns := &corev1.Namespace{}
-				if err := r.Get(ctx, client.ObjectKey{Name: ds.Namespace}, ns); err != nil {
-					return nil, fmt.Errorf("read namespace %s: %w", ds.Namespace, err)
-				}
-				set = labels.Set(ns.Labels)
-				nsLabels[ds.Namespace] = set
+		set, ok := nsLabels[ds.Namespace]
+		if !ok {
+			ns := &corev1.Namespace{}
+			if err := r.Get(ctx, client.ObjectKey{Name: ds.Namespace}, ns); err != nil {
+				return nil, fmt.Errorf("read namespace %s: %w", ds.Namespace, err)
 			}
-			if !nsSel.Matches(set) {
-				continue
-			}
+			set = labels.Set(ns.Labels)
+			nsLabels[ds.Namespace] = set
+		}
+		// A namespace the operator does not honour never receives a job,
+		// whatever the request selects.
+		if !r.Config.Policy.Allows(ds.Namespace, set) || !nsSel.Matches(set) {
+			continue
 		}
 		out = append(out, ds)
 	}
@@ -397,6 +397,14 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 		src.Message = "The DataSource is suspended; the job waits until it is resumed."
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse,
 			privacyv1alpha1.ReasonSourceSuspended, src.Message)
+		return
+	}
+	if ready := conditions.Get(ds.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		msg := "The DataSource is not Ready yet; the job waits for it until the due date."
+		if ready != nil {
+			msg = fmt.Sprintf("The DataSource is not Ready (%s: %s); the job waits for it until the due date.", ready.Reason, ready.Message)
+		}
+		r.holdSource(s, src, privacyv1alpha1.ReasonSourceNotReady, msg)
 		return
 	}
 	retry := retryPolicy(ds)
@@ -628,18 +636,6 @@ func retryPolicy(ds *privacyv1alpha1.DataSource) retrySettings {
 func handles(ds *privacyv1alpha1.DataSource, t privacyv1alpha1.RequestType) bool {
 	for _, rt := range ds.Spec.RequestTypes {
 		if rt == t {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *PrivacyRequestReconciler) namespaceAllowed(ns string) bool {
-	if len(r.Config.AllowedNamespaces) == 0 {
-		return true
-	}
-	for _, allowed := range r.Config.AllowedNamespaces {
-		if allowed == ns {
 			return true
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
@@ -97,6 +98,13 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.errors = append(s.errors, r.Method+" "+r.URL.Path+": "+err.Error())
 		s.mu.Unlock()
 		s.answer(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/capabilities" {
+		s.answer(w, http.StatusOK, map[string]any{
+			"apiVersion": "privacyoperator.io/v1alpha1", "kind": "Capabilities",
+			"requestTypes": []string{"Access", "Delete"}, "identities": []string{"email"}, "categories": []string{"support"},
+		})
 		return
 	}
 	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/jobs/") {
@@ -173,7 +181,7 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var _ = Describe("A data source written from docs/protocol.md alone", func() {
-	It("serves Access synchronously and Delete through a callback", func() {
+	It("becomes Ready, and serves Access synchronously and Delete through a callback", func() {
 		ns := newNamespace()
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
@@ -195,6 +203,13 @@ var _ = Describe("A data source written from docs/protocol.md alone", func() {
 				Identities:       []privacyv1alpha1.IdentityType{"email"},
 			},
 		})).To(Succeed())
+
+		ds := &privacyv1alpha1.DataSource{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "tickets"}, ds)).To(Succeed())
+			g.Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+			g.Expect(ds.Status.Capabilities.Categories).To(Equal([]privacyv1alpha1.DataCategory{"support"}))
+		}).Should(Succeed())
 
 		for _, t := range []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeAccess, privacyv1alpha1.RequestTypeDelete} {
 			pr := request(ns, t, ada)

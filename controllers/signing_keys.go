@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -52,24 +53,9 @@ func (k *KeyRing) Keys(ctx context.Context, ds *privacyv1alpha1.DataSource, now 
 	if err := k.Reader.Get(ctx, name, secret); err != nil {
 		return nil, fmt.Errorf("signing Secret %s: %w", name, err)
 	}
-	keyName := ref.Key
-	if keyName == "" {
-		keyName = "signingSecret"
-	}
-	raw, ok := secret.Data[keyName]
-	if !ok {
-		return nil, fmt.Errorf("signing Secret %s has no key %q", name, keyName)
-	}
-	var keys []protocol.Key
-	for i, field := range strings.Fields(string(raw)) {
-		key, err := protocol.ParseKey(field)
-		if err != nil {
-			return nil, fmt.Errorf("signing Secret %s key %q, secret %d: %w", name, keyName, i+1, err)
-		}
-		keys = append(keys, key)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("signing Secret %s key %q is empty", name, keyName)
+	keys, err := ParseSigningKeys(secret, ref.Key)
+	if err != nil {
+		return nil, fmt.Errorf("signing Secret %s: %w", name, err)
 	}
 	k.mu.Lock()
 	if k.keys == nil {
@@ -80,13 +66,54 @@ func (k *KeyRing) Keys(ctx context.Context, ds *privacyv1alpha1.DataSource, now 
 	return keys, nil
 }
 
+// Invalidate drops the cached keys of a Secret, so that the next use reads
+// it again (the DataSource controller calls it when it sees a change).
+func (k *KeyRing) Invalidate(name types.NamespacedName) {
+	k.mu.Lock()
+	delete(k.keys, name)
+	k.mu.Unlock()
+}
+
+// errSecretKeyMissing marks a Secret without the named key.
+var errSecretKeyMissing = errors.New("key missing")
+
+// ParseSigningKeys reads the "whsec_" secrets (one, or several separated by
+// spaces during a rotation) under keyName (default signingSecret). Errors
+// never contain the value.
+func ParseSigningKeys(secret *corev1.Secret, keyName string) ([]protocol.Key, error) {
+	if keyName == "" {
+		keyName = "signingSecret"
+	}
+	raw, ok := secret.Data[keyName]
+	if !ok {
+		return nil, fmt.Errorf("%w: the Secret has no key %q", errSecretKeyMissing, keyName)
+	}
+	var keys []protocol.Key
+	for i, field := range strings.Fields(string(raw)) {
+		key, err := protocol.ParseKey(field)
+		if err != nil {
+			return nil, fmt.Errorf("key %q, secret %d: %w", keyName, i+1, err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("key %q is empty", keyName)
+	}
+	return keys, nil
+}
+
 // target describes how to reach ds for the dispatcher.
 func (r *PrivacyRequestReconciler) target(ctx context.Context, ds *privacyv1alpha1.DataSource) (dispatch.Target, error) {
-	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
+	keys, err := r.Keys.Keys(ctx, ds, r.Clock.Now())
 	if err != nil {
 		return dispatch.Target{}, err
 	}
-	keys, err := r.Keys.Keys(ctx, ds, r.Clock.Now())
+	return targetFor(ds, keys)
+}
+
+// targetFor describes how to reach ds with the given signing keys.
+func targetFor(ds *privacyv1alpha1.DataSource, keys []protocol.Key) (dispatch.Target, error) {
+	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
 	if err != nil {
 		return dispatch.Target{}, err
 	}

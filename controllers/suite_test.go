@@ -25,6 +25,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator"
 	"github.com/privacyoperator/privacy-operator/internal/testenv"
 )
@@ -48,6 +49,7 @@ const (
 	pollInterval   = 300 * time.Millisecond
 	exportTTL      = 3 * time.Second
 	maxResultBytes = 64 << 10
+	probeInterval  = 2 * time.Second
 )
 
 var logsTo = flag.String("logs-to", "", "write the managers' logs to this file")
@@ -110,15 +112,21 @@ func startOperator(exportDir string) *runningOperator {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	base := "http://" + listener.Addr().String()
+	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
+	Expect(err).NotTo(HaveOccurred())
 	wired, err := operator.Setup(mgr, operator.Options{
-		CallbackListener: listener,
-		CallbackBaseURL:  base,
-		ExportDir:        exportDir,
-		ExportTTL:        exportTTL,
-		PollInterval:     pollInterval,
-		NoSourcesRetry:   time.Second,
-		MaxResultBytes:   maxResultBytes,
-		Clock:            fakeClock,
+		Namespaces:             policy,
+		AllowLoopbackEndpoints: true, // the data sources of the tests listen on loopback
+		APIServerHost:          env.Config.Host,
+		ProbeInterval:          probeInterval,
+		CallbackListener:       listener,
+		CallbackBaseURL:        base,
+		ExportDir:              exportDir,
+		ExportTTL:              exportTTL,
+		PollInterval:           pollInterval,
+		NoSourcesRetry:         time.Second,
+		MaxResultBytes:         maxResultBytes,
+		RetentionClock:         fakeClock,
 	})
 	Expect(err).NotTo(HaveOccurred())
 

@@ -136,6 +136,8 @@ const (
 	ReasonSourceDeleted = "SourceDeleted"
 	// ReasonSourceSuspended: the DataSource is suspended; the job waits.
 	ReasonSourceSuspended = "SourceSuspended"
+	// ReasonSourceNotReady: the DataSource is not Ready; the job waits.
+	ReasonSourceNotReady = "SourceNotReady"
 	// ReasonMissingIdentities: the request lacks identity types the source needs.
 	ReasonMissingIdentities = "MissingIdentities"
 	// ReasonAllIdentitiesPresent: the request has every identity type the source needs.

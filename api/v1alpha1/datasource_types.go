@@ -160,7 +160,9 @@ type DataSourceStatus struct {
 	// +optional
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
 
-	// lastProbeTime is when the endpoint was last probed.
+	// lastProbeTime is when the probe that established the current Ready
+	// condition and capabilities ran. Probes that find nothing new write
+	// nothing, so it does not move with every periodic probe.
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 

@@ -30,3 +30,8 @@ func Remove(conds *[]metav1.Condition, condType string) bool {
 func IsTrue(conds []metav1.Condition, condType string) bool {
 	return meta.IsStatusConditionTrue(conds, condType)
 }
+
+// Get returns the condition of the given type, or nil.
+func Get(conds []metav1.Condition, condType string) *metav1.Condition {
+	return meta.FindStatusCondition(conds, condType)
+}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/privacyoperator/privacy-operator/internal/netguard"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -28,9 +29,11 @@ type ClientOptions struct {
 	// CallbackURL returns the URL a source POSTs a job's final status to;
 	// nil sends no callbackURL, so async jobs are polled.
 	CallbackURL func(jobID string) string
-	// Dialer dials the connections; a guard against forbidden addresses
-	// plugs in here (Control). Default: a net.Dialer with a 10 s timeout.
+	// Dialer dials the connections. Default: a net.Dialer with a 10 s timeout.
 	Dialer *net.Dialer
+	// Guard refuses forbidden endpoint addresses, in the dialer (after DNS
+	// resolution) and on the URL. Nil allows every address.
+	Guard *netguard.Guard
 	// Now tells the time, for signatures.
 	Now func() time.Time
 }
@@ -50,6 +53,9 @@ func NewClient(opts ClientOptions) *Client {
 	}
 	if opts.Dialer == nil {
 		opts.Dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	}
+	if opts.Guard != nil {
+		opts.Dialer = opts.Guard.Dialer(opts.Dialer)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -118,6 +124,8 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 		method, path = http.MethodGet, protocol.PathJobs+"/"+url.PathEscape(w.JobID)
 	case OpCancel:
 		method, path = http.MethodDelete, protocol.PathJobs+"/"+url.PathEscape(w.JobID)
+	case OpProbe:
+		method, path = http.MethodGet, protocol.PathCapabilities
 	}
 
 	code, header, answer, err := c.roundTrip(ctx, w.Target, method, path, body)
@@ -125,15 +133,34 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 		return Outcome{Result: ResultCancelled}
 	}
 	if err != nil {
-		return Outcome{Result: ResultRetry, Message: describe(err)}
+		reason, msg := describe(err)
+		if reason == ReasonNotAllowed && w.Op != OpProbe {
+			return Outcome{Result: ResultPermanent, Reason: reason, Message: msg}
+		}
+		return Outcome{Result: ResultRetry, Reason: reason, Message: msg}
 	}
 	if int64(len(answer)) > c.opts.MaxResponseBytes {
 		return Outcome{Result: ResultPermanent, TooLarge: true, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
 	}
 	if _, err := protocol.Verify(header, answer, c.opts.Now(), w.Target.Keys...); err != nil {
-		return Outcome{Result: ResultRetry, Message: "answer is not signed with the shared secret: " + err.Error()}
+		return Outcome{Result: ResultRetry, Reason: ReasonSignatureMismatch, Message: "answer is not signed with the shared secret: " + err.Error()}
+	}
+	if w.Op == OpProbe {
+		return classifyProbe(code, answer)
 	}
 	return classify(w, code, header, answer, c.opts.Now())
+}
+
+// classifyProbe reads a capabilities answer.
+func classifyProbe(code int, answer []byte) Outcome {
+	if code != http.StatusOK {
+		return Outcome{Result: ResultRetry, Reason: ReasonUnreachable, Message: fmt.Sprintf("capabilities answered %d: %s", code, errorText(answer))}
+	}
+	caps := &protocol.Capabilities{}
+	if err := json.Unmarshal(answer, caps); err != nil {
+		return Outcome{Result: ResultRetry, Reason: ReasonUnreachable, Message: "capabilities answer is not a Capabilities document"}
+	}
+	return Outcome{Result: ResultFinal, Capabilities: caps}
 }
 
 func classify(w Work, code int, header http.Header, answer []byte, now time.Time) Outcome {
@@ -176,11 +203,16 @@ func (c *Client) roundTrip(ctx context.Context, t Target, method, path string, b
 	}
 	hc, err := c.httpClient(t.CABundle)
 	if err != nil {
-		return 0, nil, nil, err
+		return 0, nil, nil, tlsError{err}
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(t.BaseURL, "/")+path, nil)
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if c.opts.Guard != nil {
+		if err := c.opts.Guard.CheckURL(req.URL); err != nil {
+			return 0, nil, nil, err
+		}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -216,23 +248,37 @@ func errorText(answer []byte) string {
 	return msg
 }
 
-// describe turns a transport error into a short reason for people.
-func describe(err error) string {
+// Failure reasons of an exchange, named as the DataSource Ready reasons.
+const (
+	ReasonNotAllowed        = "EndpointNotAllowed"
+	ReasonTLS               = "TLSError"
+	ReasonUnreachable       = "EndpointUnreachable"
+	ReasonSignatureMismatch = "SignatureMismatch"
+)
+
+type tlsError struct{ error }
+
+// describe turns a transport error into a reason and a short message for people.
+func describe(err error) (string, string) {
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
+	var recordErr tls.RecordHeaderError
+	var tErr tlsError
 	switch {
+	case errors.Is(err, netguard.ErrNotAllowed):
+		return ReasonNotAllowed, err.Error()
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT):
-		return "timed out"
+		return ReasonUnreachable, "timed out"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
-	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
-		return "TLS verification failed: " + err.Error()
+		return ReasonUnreachable, "connection refused"
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recordErr), errors.As(err, &tErr):
+		return ReasonTLS, "TLS verification failed: " + err.Error()
 	default:
 		var netErr net.Error
 		if errors.As(err, &netErr) && netErr.Timeout() {
-			return "timed out"
+			return ReasonUnreachable, "timed out"
 		}
-		return err.Error()
+		return ReasonUnreachable, err.Error()
 	}
 }

@@ -29,6 +29,8 @@ const (
 	OpCancel Op = "Cancel"
 	// OpCallback marks an outcome that a source's callback brought.
 	OpCallback Op = "Callback"
+	// OpProbe GETs a source's capabilities (the DataSource readiness probe).
+	OpProbe Op = "Probe"
 )
 
 // Owner is the object a job belongs to; its reconciler is woken up by
@@ -97,6 +99,10 @@ type Outcome struct {
 	Message string
 	// TooLarge reports an answer beyond the size limit.
 	TooLarge bool
+	// Reason classifies a failed exchange (ReasonTLS, ...); empty on success.
+	Reason string
+	// Capabilities is what a probe found.
+	Capabilities *protocol.Capabilities
 	// At is when the outcome arrived.
 	At time.Time
 	// Latency is how long the exchange took.
@@ -197,7 +203,7 @@ func (d *Dispatcher) Submit(w Work) bool {
 		return false
 	}
 	d.inflight[key] = true
-	if w.Op != OpCancel {
+	if w.Op == OpDeliver || w.Op == OpPoll {
 		d.jobs[w.JobID] = Registration{Owner: w.Owner, Source: w.Target.Source, Keys: w.Target.Keys}
 	}
 	q := d.sources[w.Target.Source]
@@ -326,7 +332,7 @@ func (d *Dispatcher) run(w Work) {
 	d.mu.Lock()
 	delete(d.inflight, inflightKey{w.JobID, w.Op})
 	_, registered := d.jobs[w.JobID]
-	keep := w.Op != OpCancel && registered
+	keep := w.Op == OpProbe || (w.Op != OpCancel && registered)
 	if keep {
 		d.storeLocked(w.Owner, o)
 	}

@@ -19,12 +19,21 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/callback"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/netguard"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 )
 
 // Options configure the operator; cmd/main.go fills them from flags.
 type Options struct {
-	// AllowedNamespaces lists the namespaces whose DataSources are honoured; empty: all.
-	AllowedNamespaces []string
+	// Namespaces decides which namespaces' DataSources are honoured.
+	Namespaces nspolicy.Policy
+	// AllowLoopbackEndpoints lets endpoints resolve to loopback (local
+	// development and tests); link-local, metadata and the API server stay refused.
+	AllowLoopbackEndpoints bool
+	// APIServerHost is the API server's URL, whose addresses endpoints may not use.
+	APIServerHost string
+	// ProbeInterval is the period of the DataSource readiness probe.
+	ProbeInterval time.Duration
 	// CallbackBindAddress is where the callback listener listens; empty
 	// (and no CallbackListener) disables it.
 	CallbackBindAddress string
@@ -46,8 +55,9 @@ type Options struct {
 	MaxInFlight int
 	// RequestWorkers is the number of PrivacyRequests reconciled at once.
 	RequestWorkers int
-	// Clock drives the RetentionPolicy schedule; default: the real clock.
-	Clock clock.PassiveClock
+	// RetentionClock drives the RetentionPolicy schedule (tests freeze it);
+	// default: the real clock.
+	RetentionClock clock.PassiveClock
 }
 
 // Operator is what Setup wired.
@@ -64,10 +74,12 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if err := os.MkdirAll(o.ExportDir, 0o700); err != nil {
 		return nil, err
 	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
+	if o.RetentionClock == nil {
+		o.RetentionClock = clock.RealClock{}
 	}
 
+	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
+	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}
 	var callbackURL func(string) string
 	if o.CallbackBaseURL != "" {
 		base := strings.TrimSuffix(o.CallbackBaseURL, "/")
@@ -78,8 +90,9 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
 		Exports:   export.DirStore{Dir: o.ExportDir},
+		Keys:      keys,
 		Config: controllers.EngineConfig{
-			AllowedNamespaces:       o.AllowedNamespaces,
+			Policy:                  o.Namespaces,
 			PollInterval:            o.PollInterval,
 			ExportTTL:               o.ExportTTL,
 			DefaultTTLAfterFinished: o.RequestTTL,
@@ -87,12 +100,31 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			Workers:                 o.RequestWorkers,
 		},
 	}
+	sources := &controllers.DataSourceReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("datasource-controller"),
+		Keys:          keys,
+		Policy:        o.Namespaces,
+		Guard:         guard,
+		ProbeInterval: o.ProbeInterval,
+	}
 	d := dispatch.New(dispatch.Options{
-		Exchanger:   dispatch.NewClient(dispatch.ClientOptions{MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL}),
-		Notify:      requests.NotifyOwner,
+		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
+			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
+		}),
+		Notify: func(owner dispatch.Owner) {
+			switch owner.Kind {
+			case controllers.KindPrivacyRequest:
+				requests.NotifyOwner(owner)
+			case controllers.KindDataSource:
+				sources.NotifyOwner(owner)
+			}
+		},
 		MaxInFlight: o.MaxInFlight,
 	})
 	requests.Dispatcher = d
+	sources.Dispatcher = d
 	if err := mgr.Add(leaderOnly{d}); err != nil {
 		return nil, err
 	}
@@ -110,13 +142,13 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		}
 	}
 
-	if err := (&controllers.DataSourceReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := sources.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := requests.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: o.Clock}).SetupWithManager(mgr); err != nil {
+	if err := (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: o.RetentionClock}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return &Operator{Dispatcher: d, Requests: requests}, nil

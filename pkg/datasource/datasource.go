@@ -170,6 +170,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.reply(w, http.StatusNotFound, protocol.Error{Error: "no such path in the job protocol: " + r.Method + " " + r.URL.Path})
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -36,6 +36,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator"
 	"github.com/privacyoperator/privacy-operator/internal/testenv"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
@@ -87,16 +88,23 @@ func run(m, n int, timeout time.Duration) error {
 		return err
 	}
 	exportDir, _ := os.MkdirTemp("", "bench-exports-")
+	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
+	if err != nil {
+		return err
+	}
 	defer os.RemoveAll(exportDir)
 	if _, err := operator.Setup(mgr, operator.Options{
 		CallbackListener: listener, CallbackBaseURL: "http://" + listener.Addr().String(),
 		ExportDir: exportDir, PollInterval: time.Second, MaxResultBytes: 16 << 20, RequestWorkers: workers,
+		Namespaces: policy, AllowLoopbackEndpoints: true, APIServerHost: env.Config.Host,
 	}); err != nil {
 		return err
 	}
 	go func() { _ = mgr.Start(ctx) }()
 
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}); err != nil {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "bench", Labels: map[string]string{"privacyoperator.io/datasource": "true"},
+	}}); err != nil {
 		return err
 	}
 	var executed atomic.Int64
