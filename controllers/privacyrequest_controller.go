@@ -71,12 +71,11 @@ type PrivacyRequestReconciler struct {
 	overdue overdueSet
 }
 
-// +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests,verbs=get;list;watch;update;patch;delete
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests,verbs=get;list;watch;update;delete
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests/finalizers,verbs=update
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=datasources,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 
 // Reconcile moves one PrivacyRequest forward.
 func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

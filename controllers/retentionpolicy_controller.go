@@ -27,9 +27,8 @@ type RetentionPolicyReconciler struct {
 	Clock clock.PassiveClock
 }
 
-// +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies/finalizers,verbs=update
 
 // Reconcile brings one RetentionPolicy's status up to date.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	. "github.com/onsi/gomega"
 
@@ -37,6 +38,38 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// managerIdentity creates a user that has exactly the manager's RBAC from
+// config/rbac (the generated ClusterRole and the leader election Role) and
+// returns a kubeconfig for it, so the manager runs with least privilege.
+func managerIdentity(t *testing.T, env *testenv.Env) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "privacy-operator-manager"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rbac := filepath.Join(testenv.RepoRoot(), "config", "rbac")
+	for _, args := range [][]string{
+		{"apply", "-f", filepath.Join(rbac, "role.yaml")},
+		{"create", "clusterrolebinding", "manager-test", "--clusterrole=manager-role", "--user=privacy-operator-manager"},
+		{"create", "namespace", "system"},
+		{"apply", "-f", filepath.Join(rbac, "leader_election_role.yaml")},
+		{"create", "rolebinding", "leader-election-test", "-n", "system", "--role=leader-election-role", "--user=privacy-operator-manager"},
+	} {
+		if out, err := env.Kubectl(args...); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	return path
 }
 
 func httpGet(url string) (int, string, error) {
@@ -61,13 +94,14 @@ func TestManagerProcess(t *testing.T) {
 	out, err := build.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), "go build ./cmd: %s", out)
 
+	kubeconfig := managerIdentity(t, env)
 	probeAddr, metricsAddr, callbackAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	logs := &strings.Builder{}
 	mgr := exec.CommandContext(ctx, bin,
-		"--kubeconfig", env.KubeconfigPath,
-		"--leader-elect", "--leader-election-namespace", "default",
+		"--kubeconfig", kubeconfig,
+		"--leader-elect", "--leader-election-namespace", "system",
 		"--health-probe-bind-address", probeAddr,
 		"--metrics-bind-address", metricsAddr, "--metrics-secure=false",
 		"--callback-bind-address", callbackAddr, "--export-dir", t.TempDir(),
@@ -104,7 +138,7 @@ func TestManagerProcess(t *testing.T) {
 		g := NewWithT(t)
 		lease := &coordinationv1.Lease{}
 		g.Eventually(func(g Gomega) {
-			g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: "default", Name: "privacy-operator.privacyoperator.io"}, lease)).To(Succeed())
+			g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: "system", Name: "privacy-operator.privacyoperator.io"}, lease)).To(Succeed())
 			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
 	})
@@ -150,6 +184,12 @@ func TestManagerProcess(t *testing.T) {
 				g.Expect(meta.FindStatusCondition(o.conditions(), privacyv1alpha1.ConditionReady)).NotTo(BeNil(),
 					"%T %s has no Ready condition", o.obj, o.obj.GetName())
 			}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		}
+	})
+
+	t.Run("needs no permission beyond config/rbac", func(t *testing.T) {
+		if strings.Contains(strings.ToLower(logs.String()), "forbidden") {
+			t.Errorf("the manager was refused something its generated RBAC does not grant:\n%s", logs.String())
 		}
 	})
 
