@@ -150,6 +150,19 @@ var _ = Describe("DataSource readiness", func() {
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonTLSError)
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Endpoint.CABundle = e.caBundle })
 		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+
+		By("recording each transition as an Event on the DataSource")
+		Eventually(func(g Gomega) {
+			evs := &corev1.EventList{}
+			g.Expect(k8sClient.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
+			var reasons []string
+			for _, e := range evs.Items {
+				if e.InvolvedObject.Name == "crm" {
+					reasons = append(reasons, e.Reason)
+				}
+			}
+			g.Expect(reasons).To(ContainElements(privacyv1alpha1.ReasonTLSError, privacyv1alpha1.ReasonProbeSucceeded))
+		}).Should(Succeed())
 	})
 
 	It("reports SecretNotFound and InvalidSecret until the Secret is right", func() {

@@ -404,6 +404,44 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
 	})
+
+	It("holds a job while its DataSource is not Ready and sends it once it is", func() {
+		src := newSource(ns, "misconfigured", func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			s.secretValue = "not-a-signing-secret"
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(1))
+			held := condition(pr.Status.Sources[0].Conditions, privacyv1alpha1.SourceConditionDispatched)
+			g.Expect(held).NotTo(BeNil())
+			g.Expect(held.Reason).To(Equal(privacyv1alpha1.ReasonSourceNotReady))
+			g.Expect(held.Message).To(ContainSubstring(privacyv1alpha1.ReasonInvalidSecret))
+		}).Should(Succeed())
+		Expect(src.jobRuns()).To(BeEmpty())
+
+		secret := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "misconfigured-signing"}, secret)).To(Succeed())
+		secret.Data = map[string][]byte{"signingSecret": []byte(src.secret)}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+	})
+
+	It("counts open jobs on the DataSource and fails the entry when the DataSource is deleted", func() {
+		src := newSource(ns, "doomed", holding)
+		pr := dispatchedRequest(ns)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			g.Expect(src.ds.Status.ActiveJobs).To(Equal(int32(1)))
+		}).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, src.ds)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		e := sourceEntry(pr, "doomed")
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonSourceDeleted))
+	})
 })
 
 func ptrTo[T any](v T) *T { return &v }
