@@ -133,6 +133,9 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		logger.V(1).Info("submitted job work", "job", w.JobID, "source", w.Target.Source.String(), "op", w.Op, "queued", queued)
 	}
 	r.emitEvents(s)
+	for _, observe := range s.observe {
+		observe()
+	}
 	r.overdue.set(pr.Name, s.overdue)
 
 	if phaseErr != nil {

@@ -42,6 +42,9 @@ type requestScope struct {
 	consumed  map[string]dispatch.Outcome
 	submit    []dispatch.Work
 	events    []requestEvent
+	// observe holds metric updates, applied once status is stored so that
+	// a pass retried after a write conflict does not count twice.
+	observe []func()
 	requeueAt time.Time
 	overdue   bool
 	noSources bool
@@ -341,10 +344,17 @@ func (r *PrivacyRequestReconciler) failSource(s *requestScope, src *privacyv1alp
 }
 
 func (r *PrivacyRequestReconciler) observeJob(s *requestScope, src *privacyv1alpha1.SourceStatus) {
-	jobsTotal.WithLabelValues(src.Namespace, src.Name, string(src.Phase)).Inc()
+	ns, name, phase, reqType := src.Namespace, src.Name, string(src.Phase), string(s.pr.Spec.Type)
+	var took float64 = -1
 	if st := s.pr.Status.StartedAt; st != nil {
-		jobDuration.WithLabelValues(string(s.pr.Spec.Type)).Observe(s.now.Sub(st.Time).Seconds())
+		took = s.now.Sub(st.Time).Seconds()
 	}
+	s.observe = append(s.observe, func() {
+		jobsTotal.WithLabelValues(ns, name, phase).Inc()
+		if took >= 0 {
+			jobDuration.WithLabelValues(reqType).Observe(took)
+		}
+	})
 }
 
 // reconcileDispatch hands due work to the dispatcher: deliveries of pending
@@ -518,7 +528,8 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 		pr.Status.Phase = privacyv1alpha1.RequestPhaseCompleted
 		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompleted, "Request completed at all %d data sources", len(pr.Status.Sources))
 	}
-	requestsTotal.WithLabelValues(string(pr.Spec.Type), string(pr.Status.Phase)).Inc()
+	reqType, outcome := string(pr.Spec.Type), string(pr.Status.Phase)
+	s.observe = append(s.observe, func() { requestsTotal.WithLabelValues(reqType, outcome).Inc() })
 	s.overdue = false
 	return r.reconcileFinished(ctx, s)
 }

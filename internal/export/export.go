@@ -172,7 +172,8 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return Ref{}, err
 	}
-	_ = os.RemoveAll(filepath.Join(dir, "parts"))
+	// The parts stay until Delete: a pass whose status write failed
+	// assembles the export again and must find the same data.
 	return Ref{Location: final, SHA256: hex.EncodeToString(hash.Sum(nil)), Bytes: counter.n}, nil
 }
 

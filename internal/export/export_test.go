@@ -54,6 +54,10 @@ func TestAssemble(t *testing.T) {
 	if info, _ := os.Stat(ref.Location); info.Mode().Perm() != 0o600 {
 		t.Errorf("export mode = %v, want 0600", info.Mode().Perm())
 	}
+	again, err := s.Assemble(ctx, m)
+	if err != nil || again.SHA256 != ref.SHA256 {
+		t.Errorf("assembling again (a retried pass) gave %+v, %v; want the same export %s", again, err, ref.SHA256)
+	}
 	if err := s.Delete(ctx, "uid-1"); err != nil {
 		t.Fatal(err)
 	}
