@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -32,6 +34,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/endpoint"
 	"github.com/privacyoperator/privacy-operator/internal/netguard"
 	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/retention"
 	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
@@ -111,6 +114,9 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	err := r.reconcileReadiness(ctx, s)
 	if err == nil {
 		err = r.reconcileActiveJobs(ctx, ds)
+	}
+	if err == nil {
+		err = r.reconcileCoverage(ctx, ds)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -275,6 +281,45 @@ func (r *DataSourceReconciler) reconcileActiveJobs(ctx context.Context, ds *priv
 	return nil
 }
 
+// reconcileCoverage reports the categories the DataSource holds that no
+// RetentionPolicy covers: proof, per store of personal data, that a
+// retention rule exists.
+func (r *DataSourceReconciler) reconcileCoverage(ctx context.Context, ds *privacyv1alpha1.DataSource) error {
+	list := &privacyv1alpha1.RetentionPolicyList{}
+	if err := r.List(ctx, list); err != nil {
+		return fmt.Errorf("list RetentionPolicies: %w", err)
+	}
+	set, err := namespaceLabels(ctx, r.Client, map[string]labels.Set{}, ds.Namespace)
+	if err != nil {
+		return err
+	}
+	covered := map[privacyv1alpha1.DataCategory]bool{}
+	for i := range list.Items {
+		cats, err := retention.Covered(&list.Items[i], ds, set)
+		if err != nil {
+			continue
+		}
+		for _, c := range cats {
+			covered[c] = true
+		}
+	}
+	var uncovered []string
+	for _, c := range ds.Spec.Categories {
+		if !covered[c] {
+			uncovered = append(uncovered, string(c))
+		}
+	}
+	uncoveredCategories.WithLabelValues(ds.Namespace, ds.Name).Set(float64(len(uncovered)))
+	if len(uncovered) > 0 {
+		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionFalse,
+			"UncoveredCategories", "No RetentionPolicy covers: "+strings.Join(uncovered, ", ")+".")
+	} else {
+		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionTrue,
+			"AllCategoriesCovered", "Every declared category has a RetentionPolicy.")
+	}
+	return nil
+}
+
 func (r *DataSourceReconciler) checkURL(u *url.URL) error {
 	if r.Guard == nil {
 		return nil
@@ -325,6 +370,7 @@ func (r *DataSourceReconciler) recordProbe(key types.NamespacedName, s *sourceSc
 }
 
 func (r *DataSourceReconciler) forget(key types.NamespacedName) {
+	uncoveredCategories.DeleteLabelValues(key.Namespace, key.Name)
 	r.mu.Lock()
 	delete(r.probes, key)
 	r.mu.Unlock()
@@ -379,6 +425,7 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesForSecret)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesInNamespace)).
 		Watches(&privacyv1alpha1.PrivacyRequest{}, handler.EnqueueRequestsFromMapFunc(dataSourcesOfRequest)).
+		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allDataSources)).
 		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.DataSource]{})).
 		Named("datasource").
 		Complete(r)
@@ -387,6 +434,15 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *DataSourceReconciler) dataSourcesForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &privacyv1alpha1.DataSourceList{}
 	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{IndexDataSourceSecret: obj.GetName()}); err != nil {
+		return nil
+	}
+	return requestsFor(list.Items)
+}
+
+// allDataSources re-checks retention coverage when a policy changes.
+func (r *DataSourceReconciler) allDataSources(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.DataSourceList{}
+	if err := r.List(ctx, list); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)

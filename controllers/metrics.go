@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -52,4 +53,49 @@ func (o *overdueSet) set(name string, overdue bool) {
 		delete(o.names, name)
 	}
 	overdueRequests.Set(float64(len(o.names)))
+}
+
+// RetentionPolicy and coverage metrics.
+var (
+	purgeRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "privacyoperator_retention_runs_total",
+		Help: "Finished retention runs by policy and outcome (Succeeded, PartiallyFailed, Failed).",
+	}, []string{"policy", "outcome"})
+	recordsPurgedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "privacyoperator_retention_records_purged_total",
+		Help: "Records purged (deleted or anonymized) by policy.",
+	}, []string{"policy"})
+	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privacyoperator_retention_last_success_timestamp_seconds",
+		Help: "Slot (Unix time) of the policy's latest run that succeeded at every source.",
+	}, []string{"policy"})
+	schedulePeriod = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privacyoperator_retention_schedule_period_seconds",
+		Help: "Time between the policy's next two slots, for alerts on missed runs.",
+	}, []string{"policy"})
+	uncoveredCategories = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "privacyoperator_datasource_uncovered_categories",
+		Help: "Data categories a DataSource holds that no RetentionPolicy covers; the sum counts uncovered (source, category) pairs.",
+	}, []string{"namespace", "datasource"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(purgeRunsTotal, recordsPurgedTotal, lastSuccessTimestamp, schedulePeriod, uncoveredCategories)
+}
+
+func observeRun(policy, outcome string, records int64, slot time.Time) {
+	purgeRunsTotal.WithLabelValues(policy, outcome).Inc()
+	recordsPurgedTotal.WithLabelValues(policy).Add(float64(records))
+	if outcome == "Succeeded" {
+		lastSuccessTimestamp.WithLabelValues(policy).Set(float64(slot.Unix()))
+	}
+}
+
+func observePeriod(policy string, next, after time.Time) {
+	schedulePeriod.WithLabelValues(policy).Set(after.Sub(next).Seconds())
+}
+
+func forgetPolicyMetrics(policy string) {
+	lastSuccessTimestamp.DeleteLabelValues(policy)
+	schedulePeriod.DeleteLabelValues(policy)
 }

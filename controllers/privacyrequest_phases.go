@@ -39,12 +39,12 @@ type requestScope struct {
 	owner    dispatch.Owner
 	outcomes map[string]dispatch.Outcome
 
-	consumed  map[string]dispatch.Outcome
-	submit    []dispatch.Work
-	events    []requestEvent
+	consumed map[string]dispatch.Outcome
+	submit   []dispatch.Work
+	events   []requestEvent
 	// observe holds metric updates, applied once status is stored so that
 	// a pass retried after a write conflict does not count twice.
-	observe []func()
+	observe   []func()
 	requeueAt time.Time
 	overdue   bool
 	noSources bool
@@ -194,14 +194,9 @@ func (r *PrivacyRequestReconciler) matchingSources(ctx context.Context, pr *priv
 		if !handles(ds, pr.Spec.Type) || !dsSel.Matches(labels.Set(ds.Labels)) {
 			continue
 		}
-		set, ok := nsLabels[ds.Namespace]
-		if !ok {
-			ns := &corev1.Namespace{}
-			if err := r.Get(ctx, client.ObjectKey{Name: ds.Namespace}, ns); err != nil {
-				return nil, fmt.Errorf("read namespace %s: %w", ds.Namespace, err)
-			}
-			set = labels.Set(ns.Labels)
-			nsLabels[ds.Namespace] = set
+		set, err := namespaceLabels(ctx, r.Client, nsLabels, ds.Namespace)
+		if err != nil {
+			return nil, err
 		}
 		// A namespace the operator does not honour never receives a job,
 		// whatever the request selects.
@@ -682,4 +677,17 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
+}
+
+// namespaceLabels reads a namespace's labels through the cache, once per pass.
+func namespaceLabels(ctx context.Context, c client.Reader, seen map[string]labels.Set, namespace string) (labels.Set, error) {
+	if set, ok := seen[namespace]; ok {
+		return set, nil
+	}
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return nil, fmt.Errorf("read namespace %s: %w", namespace, err)
+	}
+	seen[namespace] = labels.Set(ns.Labels)
+	return seen[namespace], nil
 }

@@ -4,85 +4,118 @@ import (
 	"context"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/schedule"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
-// RetentionPolicyReconciler enforces a RetentionPolicy.
-//
-// This version checks what admission cannot (the cron fields' ranges, the
-// time zone, the period's size), reports a bad spec as Stalled, and
-// otherwise reports Ready=Unknown with the next slot: dispatching purges
-// belongs to the RetentionPolicy controller issue.
+// KindRetentionPolicy names RetentionPolicies as dispatcher owners.
+const KindRetentionPolicy = "RetentionPolicy"
+
+// RetentionPolicyReconciler enforces a RetentionPolicy: at each slot of its
+// schedule it sends a Purge job to every matching DataSource through the
+// same Dispatcher as PrivacyRequests, and records each run in status.
 type RetentionPolicyReconciler struct {
 	client.Client
-	// Clock tells the time; tests inject a fake one.
+	APIReader  client.Reader
+	Recorder   events.EventRecorder
+	Dispatcher *dispatch.Dispatcher
+	Keys       *KeyRing
+	Policy     nspolicy.Policy
+	// Clock tells the time of the schedule; tests inject a fake one.
 	Clock clock.PassiveClock
+	// PollInterval is how long an accepted purge waits for its callback.
+	PollInterval time.Duration
+	// Wake receives an event per policy with new dispatcher outcomes.
+	Wake chan event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy]
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies/status,verbs=get;update;patch
 
-// Reconcile brings one RetentionPolicy's status up to date.
+// Reconcile moves one RetentionPolicy forward.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rp := &privacyv1alpha1.RetentionPolicy{}
 	if err := r.Get(ctx, req.NamespacedName, rp); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := rp.DeepCopy()
-
-	r.reconcileSpecCheck(rp)
+	owner := retentionOwner(req.Name)
+	s := &policyScope{
+		rp:       rp,
+		before:   rp.DeepCopy(),
+		now:      r.Clock.Now(),
+		wall:     time.Now(),
+		owner:    owner,
+		outcomes: r.Dispatcher.Outcomes(owner),
+		consumed: map[string]dispatch.Outcome{},
+	}
+	phaseErr := r.runPhases(ctx, s)
+	r.computePolicyStatus(s)
 	rp.Status.ObservedGeneration = rp.Generation
 
-	if _, err := statuspatch.Patch(ctx, r.Client, before, rp); err != nil {
+	write := statuspatch.Patch
+	if len(s.consumed) > 0 {
+		write = statuspatch.PatchVerified
+	}
+	if _, err := write(ctx, r.Client, s.before, rp); err != nil {
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+		}
 		return ctrl.Result{}, err
 	}
-	// Come back at the next slot so that nextScheduleTime never goes stale.
-	if next := rp.Status.NextScheduleTime; next != nil {
-		return ctrl.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), time.Second)}, nil
+	r.Dispatcher.Ack(owner, s.consumed)
+	for _, w := range s.submit {
+		r.Dispatcher.Submit(w)
 	}
-	return ctrl.Result{}, nil
+	for _, observe := range s.observe {
+		observe()
+	}
+	if r.Recorder != nil {
+		for _, e := range s.events {
+			r.Recorder.Eventf(rp, nil, e.eventType, e.reason, e.reason, "%s", e.note)
+		}
+	}
+	if phaseErr != nil {
+		return ctrl.Result{}, phaseErr
+	}
+	return s.result(), nil
 }
 
-// reconcileSpecCheck sets Stalled (and Ready=False) for a spec that passed
-// admission but cannot be scheduled, and nextScheduleTime otherwise.
-func (r *RetentionPolicyReconciler) reconcileSpecCheck(rp *privacyv1alpha1.RetentionPolicy) {
-	gen := rp.Generation
-	tz := ""
-	if rp.Spec.TimeZone != nil {
-		tz = *rp.Spec.TimeZone
-	}
-	sched, err := schedule.Parse(rp.Spec.Schedule, tz)
-	if err == nil {
-		_, err = schedule.ParsePeriod(string(rp.Spec.RetainFor))
-	}
-	if err != nil {
-		// The message names the bad field; the spec holds no personal data.
-		conditions.Set(&rp.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue,
-			privacyv1alpha1.ReasonInvalidSchedule, err.Error())
-		conditions.Set(&rp.Status.Conditions, gen, privacyv1alpha1.ConditionReady, metav1.ConditionFalse,
-			privacyv1alpha1.ReasonInvalidSchedule, err.Error())
-		rp.Status.NextScheduleTime = nil
+func (r *RetentionPolicyReconciler) forget(name string) {
+	r.Dispatcher.Forget(retentionOwner(name))
+	forgetPolicyMetrics(name)
+}
+
+func retentionOwner(name string) dispatch.Owner {
+	return dispatch.Owner{Kind: KindRetentionPolicy, NamespacedName: types.NamespacedName{Name: name}}
+}
+
+// NotifyOwner wakes the reconciler of a policy whose purge made progress.
+func (r *RetentionPolicyReconciler) NotifyOwner(owner dispatch.Owner) {
+	if owner.Kind != KindRetentionPolicy {
 		return
 	}
-	conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
-	if rp.Spec.Suspend {
-		conditions.Set(&rp.Status.Conditions, gen, privacyv1alpha1.ConditionReady, metav1.ConditionUnknown,
-			privacyv1alpha1.ReasonSuspended, "The policy is suspended; no purge is scheduled.")
-		rp.Status.NextScheduleTime = nil
-		return
+	rp := &privacyv1alpha1.RetentionPolicy{}
+	rp.Name = owner.Name
+	select {
+	case r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy]{Object: rp}:
+	case <-time.After(time.Second):
 	}
-	next := metav1.NewTime(sched.Next(r.Clock.Now()).UTC())
-	rp.Status.NextScheduleTime = &next
-	conditions.Set(&rp.Status.Conditions, gen, privacyv1alpha1.ConditionReady, metav1.ConditionUnknown,
-		privacyv1alpha1.ReasonInitializing, "No purge has run yet.")
 }
 
 // SetupWithManager registers the reconciler with the manager.
@@ -90,8 +123,30 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = 30 * time.Second
+	}
+	if r.Wake == nil {
+		r.Wake = make(chan event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy], 1024)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
+		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies)).
+		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.RetentionPolicy]{})).
 		Named("retentionpolicy").
 		Complete(r)
+}
+
+// allPolicies wakes every policy on a DataSource change: matching and
+// overlaps depend on the DataSources, and policies are few.
+func (r *RetentionPolicyReconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.RetentionPolicyList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, rp := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: rp.Name}})
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"context"
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,46 +14,114 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
-func newPolicy(schedule string, tz *string) *privacyv1alpha1.RetentionPolicy {
+// newPolicy returns a daily 03:00 policy on the usage data of ns's DataSources.
+func newPolicy(ns, schedule string, tz *string) *privacyv1alpha1.RetentionPolicy {
 	return &privacyv1alpha1.RetentionPolicy{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "usage-"},
 		Spec: privacyv1alpha1.RetentionPolicySpec{
-			Categories: []privacyv1alpha1.DataCategory{"usage"},
-			RetainFor:  "400d",
-			Schedule:   schedule,
-			TimeZone:   tz,
+			Categories:        []privacyv1alpha1.DataCategory{"usage"},
+			RetainFor:         "30d",
+			Schedule:          schedule,
+			TimeZone:          tz,
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{testIDLabel: ns}},
 		},
 	}
 }
 
-var _ = Describe("RetentionPolicy controller", func() {
-	It("computes the next slot in the policy's time zone", func() {
-		rp := newPolicy("0 3 * * *", ptr.To("Europe/Berlin"))
-		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+// purging makes a source serve Purge and hold the given categories.
+func purging(cats ...privacyv1alpha1.DataCategory) sourceOption {
+	return func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+		spec.RequestTypes = append(spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
+		spec.Categories = cats
+	}
+}
 
-		// The fake clock says 2026-11-29 12:00 UTC; 03:00 in Berlin (UTC+1 in
-		// winter) next falls on 2026-11-30 02:00 UTC.
+// at moves the schedule's clock and pokes the policies so they look at it
+// (the clock is fake: nothing would wake them before the real time passes).
+func at(t time.Time, rps ...*privacyv1alpha1.RetentionPolicy) {
+	GinkgoHelper()
+	// A policy counts slots from when it was first seen: wait for that.
+	for _, rp := range rps {
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.NextScheduleTime != nil || rp.Spec.Suspend).To(BeTrue())
+		}).Should(Succeed())
+	}
+	fakeClock.SetTime(t)
+	for _, rp := range rps {
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp); err != nil {
+				return err
+			}
+			if rp.Annotations == nil {
+				rp.Annotations = map[string]string{}
+			}
+			rp.Annotations["test/now"] = t.Format(time.RFC3339)
+			return k8sClient.Update(ctx, rp)
+		}).Should(Succeed())
+	}
+}
+
+// lastRun waits until the newest run ended and returns the policy.
+func lastRun(rp *privacyv1alpha1.RetentionPolicy, slot time.Time) privacyv1alpha1.RetentionRun {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+		g.Expect(rp.Status.History).NotTo(BeEmpty())
+		g.Expect(rp.Status.History[0].ScheduledTime.Time).To(BeTemporally("==", slot))
+		g.Expect(rp.Status.History[0].Outcome).NotTo(Equal(privacyv1alpha1.RunOutcomeRunning))
+	}).Should(Succeed())
+	return rp.Status.History[0]
+}
+
+func purgeJobs(src *source) []protocol.Job {
+	var out []protocol.Job
+	for _, j := range src.jobs() {
+		if j.Type == protocol.JobPurge {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func ready(ds *privacyv1alpha1.DataSource) {
+	GinkgoHelper()
+	expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+}
+
+// The schedule's clock only moves forward, so these run in order.
+var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
+	day := 24 * time.Hour
+	start := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	BeforeAll(func() { fakeClock.SetTime(start) })
+
+	It("computes the next slot in the policy's time zone and reports that it matches nothing", func() {
+		rp := newPolicy(newNamespace(), "0 3 * * *", ptr.To("Europe/Berlin"))
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		// 03:00 in Berlin (UTC+1 in winter) next falls on 2026-11-30 02:00 UTC.
 		want := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
 			g.Expect(rp.Status.ObservedGeneration).To(Equal(rp.Generation))
 			g.Expect(rp.Status.NextScheduleTime).NotTo(BeNil())
 			g.Expect(rp.Status.NextScheduleTime.Time).To(BeTemporally("==", want))
-			g.Expect(meta.IsStatusConditionPresentAndEqual(rp.Status.Conditions, privacyv1alpha1.ConditionReady, metav1.ConditionUnknown)).To(BeTrue())
-			g.Expect(meta.FindStatusCondition(rp.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil())
+			g.Expect(meta.IsStatusConditionFalse(rp.Status.Conditions, privacyv1alpha1.ConditionMatched)).To(BeTrue())
+			g.Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonNoMatchingSources))
 		}).Should(Succeed())
 	})
 
 	DescribeTable("reports a spec that admission let through but cannot be scheduled as Stalled",
 		func(schedule string, tz *string, wantMessage string) {
-			rp := newPolicy(schedule, tz)
+			rp := newPolicy(newNamespace(), schedule, tz)
 			Expect(k8sClient.Create(ctx, rp)).To(Succeed())
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
 				g.Expect(rp.Status.ObservedGeneration).To(Equal(rp.Generation))
-				stalled := meta.FindStatusCondition(rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
+				stalled := condition(rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
 				g.Expect(stalled).NotTo(BeNil())
 				g.Expect(stalled.Status).To(Equal(metav1.ConditionTrue))
 				g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonInvalidSchedule))
@@ -64,17 +134,183 @@ var _ = Describe("RetentionPolicy controller", func() {
 		Entry("unknown time zone", "0 3 * * *", ptr.To("Mars/Olympus_Mons"), `unknown time zone "Mars/Olympus_Mons"`),
 	)
 
-	It("schedules nothing while suspended", func() {
-		rp := newPolicy("@daily", nil)
-		rp.Spec.Suspend = true
+	It("runs the due slot once at each matching source with the right cutoff", func() {
+		ns := newNamespace()
+		src := newSource(ns, "events", purging("usage", "contact"))
+		other := newSource(ns, "crm", purging("contact"))
+		ready(src.ds)
+		ready(other.ds)
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		rp.Spec.Action = privacyv1alpha1.RetentionActionAnonymize
 		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
-			g.Expect(rp.Status.ObservedGeneration).To(Equal(rp.Generation))
-			ready := meta.FindStatusCondition(rp.Status.Conditions, privacyv1alpha1.ConditionReady)
-			g.Expect(ready).NotTo(BeNil())
-			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonSuspended))
-			g.Expect(rp.Status.NextScheduleTime).To(BeNil())
+			g.Expect(rp.Status.MatchedSources).To(Equal(int32(1)), "only the source holding usage data")
 		}).Should(Succeed())
+		Expect(rp.Status.History).To(BeEmpty(), "no slot is due before 03:00")
+
+		slot := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(30*time.Second), rp)
+		run := lastRun(rp, slot)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(run.Before.Time).To(BeTemporally("==", slot.Add(-30*day)))
+		Expect(run.Sources).To(HaveLen(1))
+		Expect(*run.Sources[0].Records).To(Equal(int64(1)))
+		Expect(rp.Status.LastScheduleTime.Time).To(BeTemporally("==", slot))
+		Expect(rp.Status.LastSuccessfulTime.Time).To(BeTemporally("==", slot))
+		Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+
+		jobs := purgeJobs(src)
+		Expect(jobs).To(HaveLen(1))
+		Expect(jobs[0].ID).To(Equal(run.Sources[0].JobID))
+		Expect(jobs[0].Purge.Categories).To(Equal([]string{"usage"}))
+		Expect(jobs[0].Purge.Before.Equal(slot.Add(-30 * day))).To(BeTrue())
+		Expect(jobs[0].Purge.Action).To(Equal(protocol.PurgeAnonymize))
+		Expect(jobs[0].Subject).To(BeNil(), "a purge carries no identities")
+		Expect(purgeJobs(other)).To(BeEmpty())
+
+		By("not running the same slot again")
+		at(slot.Add(time.Minute), rp)
+		Consistently(func() int { return len(purgeJobs(src)) }, time.Second).Should(Equal(1))
+		Expect(rp.Status.History).To(HaveLen(1))
+
+		By("collapsing missed slots into one run of the latest")
+		latest := slot.Add(5 * day)
+		at(latest.Add(time.Hour), rp)
+		Expect(lastRun(rp, latest).Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(rp.Status.History).To(HaveLen(2))
+		Expect(purgeJobs(src)).To(HaveLen(2))
+
+		By("keeping at most historyLimit runs")
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp); err != nil {
+				return err
+			}
+			rp.Spec.HistoryLimit = 2
+			return k8sClient.Update(ctx, rp)
+		}).Should(Succeed())
+		next := latest.Add(day)
+		at(next.Add(time.Minute), rp)
+		lastRun(rp, next)
+		Expect(rp.Status.History).To(HaveLen(2))
+		Expect(rp.Status.History[1].ScheduledTime.Time).To(BeTemporally("==", latest))
+
+		By("scheduling nothing while suspended")
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp); err != nil {
+				return err
+			}
+			rp.Spec.Suspend = true
+			return k8sClient.Update(ctx, rp)
+		}).Should(Succeed())
+		at(next.Add(2*day), rp)
+		Consistently(func() int { return len(purgeJobs(src)) }, time.Second).Should(Equal(3))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+		Expect(rp.Status.NextScheduleTime).To(BeNil())
+		Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonSuspended))
+		fakeClock.SetTime(next.Add(2 * day))
+	})
+
+	It("retries a source that fails within the slot", func() {
+		ns := newNamespace()
+		src := newSource(ns, "flaky", purging("usage"), failingFirst(1, http.StatusServiceUnavailable))
+		ready(src.ds)
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		slot := time.Date(fakeClock.Now().Year(), fakeClock.Now().Month(), fakeClock.Now().Day()+1, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(time.Minute), rp)
+		run := lastRun(rp, slot)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(run.Sources[0].Attempts).To(Equal(int32(2)))
+		Expect(src.jobRuns()).To(HaveLen(1))
+		fakeClock.SetTime(slot.Add(time.Minute))
+	})
+
+	It("reports overlapping policies on each, and runs both", func() {
+		ns := newNamespace()
+		src := newSource(ns, "warehouse", purging("usage"))
+		ready(src.ds)
+		short := newPolicy(ns, "0 3 * * *", nil)
+		long := newPolicy(ns, "0 3 * * *", nil)
+		long.Spec.RetainFor = "400d"
+		Expect(k8sClient.Create(ctx, short)).To(Succeed())
+		Expect(k8sClient.Create(ctx, long)).To(Succeed())
+		for _, rp := range []*privacyv1alpha1.RetentionPolicy{short, long} {
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+				o := condition(rp.Status.Conditions, privacyv1alpha1.ConditionOverlapping)
+				g.Expect(o).NotTo(BeNil())
+				g.Expect(o.Status).To(Equal(metav1.ConditionTrue))
+			}).Should(Succeed())
+		}
+		Expect(condition(short.Status.Conditions, privacyv1alpha1.ConditionOverlapping).Message).To(ContainSubstring(long.Name))
+		now := fakeClock.Now()
+		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(time.Minute), short, long)
+		lastRun(short, slot)
+		lastRun(long, slot)
+		Expect(purgeJobs(src)).To(HaveLen(2), "both policies purge")
+		var cutoffs []time.Time
+		for _, j := range purgeJobs(src) {
+			cutoffs = append(cutoffs, j.Purge.Before)
+		}
+		Expect(cutoffs).To(ConsistOf(
+			BeTemporally("==", slot.Add(-30*day)), BeTemporally("==", slot.Add(-400*day))))
+		fakeClock.SetTime(slot.Add(time.Minute))
+	})
+
+	It("marks DataSource categories no policy covers, and clears it when one does", func() {
+		ns := newNamespace()
+		src := newSource(ns, "lake", purging("usage", "backups"))
+		Expect(k8sClient.Create(ctx, newPolicy(ns, "0 3 * * *", nil))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			c := condition(src.ds.Status.Conditions, privacyv1alpha1.ConditionRetentionCovered)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Message).To(ContainSubstring("backups"))
+			g.Expect(c.Message).NotTo(ContainSubstring("usage"))
+		}).Should(Succeed())
+
+		backups := newPolicy(ns, "0 4 * * 0", nil)
+		backups.Spec.Categories = []privacyv1alpha1.DataCategory{"backups"}
+		backups.Spec.RetainFor = "35d"
+		Expect(k8sClient.Create(ctx, backups)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			g.Expect(condition(src.ds.Status.Conditions, privacyv1alpha1.ConditionRetentionCovered).Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
+	})
+
+	It("runs a slot exactly once at the source across an operator restart", func() {
+		ns := newNamespace()
+		release := make(chan struct{})
+		src := newSource(ns, "archive", purging("usage"), async, func(s *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			run := cfg.Purge
+			cfg.Purge = func(ctx context.Context, job *protocol.Job) (datasource.Result, error) {
+				<-release
+				return run(ctx, job)
+			}
+		})
+		ready(src.ds)
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		now := fakeClock.Now()
+		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(time.Minute), rp)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.History).NotTo(BeEmpty())
+			g.Expect(rp.Status.History[0].Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
+		}).Should(Succeed())
+
+		op.stop()
+		op = startOperator(op.exportDir)
+		close(release)
+		Expect(lastRun(rp, slot).Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(src.jobRuns()).To(HaveLen(1))
+		for id, n := range src.jobRuns() {
+			Expect(n).To(Equal(1), "job %s ran %d times", id, n)
+		}
 	})
 })

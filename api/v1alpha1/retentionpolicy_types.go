@@ -106,6 +106,10 @@ type RetentionRun struct {
 	// +optional
 	Before *metav1.Time `json:"before,omitempty"`
 
+	// deadline is when the run gives up on unfinished sources: the next slot.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
 	// completedAt is when the last source finished.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
@@ -130,9 +134,19 @@ type RetentionRunSource struct {
 	// name of the DataSource.
 	// +required
 	Name string `json:"name"`
+	// jobID of the purge job: derived from the policy, the slot and the
+	// source, so a restart never runs a slot twice at a source.
+	// +optional
+	JobID string `json:"jobID,omitempty"`
 	// phase of the source's purge job.
 	// +optional
 	Phase SourcePhase `json:"phase,omitempty"`
+	// attempts counts deliveries of the job.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// nextAttemptAt is when the next delivery (or poll) is due.
+	// +optional
+	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
 	// records purged at the source.
 	// +optional
 	Records *int64 `json:"records,omitempty"`

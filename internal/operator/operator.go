@@ -109,6 +109,15 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Guard:         guard,
 		ProbeInterval: o.ProbeInterval,
 	}
+	policies := &controllers.RetentionPolicyReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Recorder:     mgr.GetEventRecorder("retentionpolicy-controller"),
+		Keys:         keys,
+		Policy:       o.Namespaces,
+		Clock:        o.RetentionClock,
+		PollInterval: o.PollInterval,
+	}
 	d := dispatch.New(dispatch.Options{
 		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
 			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
@@ -119,12 +128,15 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 				requests.NotifyOwner(owner)
 			case controllers.KindDataSource:
 				sources.NotifyOwner(owner)
+			case controllers.KindRetentionPolicy:
+				policies.NotifyOwner(owner)
 			}
 		},
 		MaxInFlight: o.MaxInFlight,
 	})
 	requests.Dispatcher = d
 	sources.Dispatcher = d
+	policies.Dispatcher = d
 	if err := mgr.Add(leaderOnly{d}); err != nil {
 		return nil, err
 	}
@@ -148,7 +160,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if err := requests.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := (&controllers.RetentionPolicyReconciler{Client: mgr.GetClient(), Clock: o.RetentionClock}).SetupWithManager(mgr); err != nil {
+	if err := policies.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	return &Operator{Dispatcher: d, Requests: requests}, nil

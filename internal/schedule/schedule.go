@@ -68,3 +68,22 @@ func ParsePeriod(s string) (time.Duration, error) {
 	}
 	return total, nil
 }
+
+// maxMissedSlots bounds the walk over missed slots (a policy every minute
+// that was down for a week has about 10 000 of them).
+const maxMissedSlots = 100000
+
+// LatestSlot returns the latest slot of sched after after and at or before
+// now: the one slot to run when several were missed (like a CronJob's
+// startingDeadline, without the storm). ok is false when none is due.
+func LatestSlot(sched cron.Schedule, after, now time.Time) (slot time.Time, ok bool) {
+	t := after
+	for range maxMissedSlots {
+		next := sched.Next(t)
+		if next.IsZero() || next.After(now) {
+			return slot, ok
+		}
+		slot, ok, t = next, true, next
+	}
+	return slot, ok
+}

@@ -69,3 +69,50 @@ func TestParsePeriod(t *testing.T) {
 		}
 	}
 }
+
+func TestLatestSlotCollapsesMissedSlots(t *testing.T) {
+	sched, _ := Parse("0 3 * * *", "UTC")
+	after := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	slot, ok := LatestSlot(sched, after, now)
+	if !ok || !slot.Equal(time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)) {
+		t.Errorf("LatestSlot = %s %v, want only the latest of nine missed slots", slot, ok)
+	}
+	if _, ok := LatestSlot(sched, slot, now); ok {
+		t.Error("a slot already run is due again")
+	}
+}
+
+func TestSlotsAcrossDST(t *testing.T) {
+	// Europe/Berlin leaves summer time on 2026-10-25 at 03:00 (back to 02:00).
+	sched, err := Parse("30 2 * * *", "Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []time.Time{}
+	t0 := time.Date(2026, 10, 23, 12, 0, 0, 0, time.UTC)
+	for range 4 {
+		t0 = sched.Next(t0)
+		got = append(got, t0.UTC())
+	}
+	// 02:30 happens twice on the night of the change, and the parser (like
+	// batch/v1 CronJob, which uses it too) runs both: a purge is idempotent,
+	// so the extra run only repeats work.
+	want := []time.Time{
+		time.Date(2026, 10, 24, 0, 30, 0, 0, time.UTC), // 02:30 CEST (UTC+2)
+		time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC), // 02:30 CEST, before the change
+		time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC), // 02:30 CET, after it
+		time.Date(2026, 10, 26, 1, 30, 0, 0, time.UTC), // 02:30 CET (UTC+1)
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("slot %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	// Spring forward: 2027-03-28 02:30 does not exist in Berlin.
+	t1 := time.Date(2027, 3, 27, 12, 0, 0, 0, time.UTC)
+	next := sched.Next(t1)
+	if next.Before(time.Date(2027, 3, 28, 0, 0, 0, 0, time.UTC)) || next.After(time.Date(2027, 3, 29, 1, 30, 0, 0, time.UTC)) {
+		t.Errorf("slot across the spring change = %s", next.UTC())
+	}
+}
