@@ -29,6 +29,10 @@ func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 	}
 	conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	observePeriod(rp.Name, s.sched.Next(s.now), s.sched.Next(s.sched.Next(s.now)))
+	if last := rp.Status.LastSuccessfulTime; last != nil {
+		// From status, so the gauge survives an operator restart.
+		lastSuccessTimestamp.WithLabelValues(rp.Name).Set(float64(last.Unix()))
+	}
 
 	if len(s.matched) == 0 {
 		set(privacyv1alpha1.ConditionMatched, metav1.ConditionFalse, privacyv1alpha1.ReasonNoMatchingSources,

@@ -200,6 +200,7 @@ func TestManagerProcess(t *testing.T) {
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(code).To(Equal(http.StatusOK))
 			g.Expect(body).To(ContainSubstring("privacyoperator_overdue_requests 0"))
+			g.Expect(body).To(ContainSubstring(`privacyoperator_retention_schedule_period_seconds{policy="usage-400d"} 86400`))
 			// Each controller has reconciled the object created above at least once.
 			for _, name := range []string{"datasource", "privacyrequest", "retentionpolicy"} {
 				g.Expect(body).To(MatchRegexp(`(?m)^controller_runtime_reconcile_total\{controller=%q,result="(success|requeue_after)"\} [1-9]`, name))
