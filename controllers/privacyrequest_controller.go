@@ -23,7 +23,6 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
 // KindPrivacyRequest names PrivacyRequests as dispatcher owners.
@@ -97,13 +96,11 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, r.Update(ctx, pr)
 	}
 
-	owner := ownerOf(req.NamespacedName)
 	s := &requestScope{
-		pr:       pr,
-		before:   pr.DeepCopy(),
-		now:      r.Clock.Now(),
-		outcomes: r.Dispatcher.Outcomes(owner),
-		owner:    owner,
+		passEffects: newPassEffects(r.Dispatcher, ownerOf(req.NamespacedName)),
+		pr:          pr,
+		before:      pr.DeepCopy(),
+		now:         r.Clock.Now(),
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
@@ -111,30 +108,13 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	// Status first: intent (attempts, job ids) and results are stored
 	// before any job is handed over or any outcome dropped.
-	write := statuspatch.Patch
-	if len(s.consumed) > 0 {
-		write = statuspatch.PatchVerified
-	}
-	if _, err := write(ctx, r.Client, s.before, pr); err != nil {
-		if apierrors.IsConflict(err) {
-			// The cache was behind; nothing was submitted or dropped, so
-			// the next pass, on fresher data, redoes this one.
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, pr); conflict || err != nil {
+		// On a conflict the cache was behind; nothing was submitted or
+		// dropped, so the next pass, on fresher data, redoes this one.
+		if err != nil {
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, err
-	}
-	r.Dispatcher.Ack(owner, s.consumed)
-	logger := log.FromContext(ctx)
-	for id, o := range s.consumed {
-		logger.V(1).Info("recorded job outcome", "job", id, "source", o.Source.String(), "op", o.Op, "result", o.Result)
-	}
-	for _, w := range s.submit {
-		queued := r.Dispatcher.Submit(w)
-		logger.V(1).Info("submitted job work", "job", w.JobID, "source", w.Target.Source.String(), "op", w.Op, "queued", queued)
-	}
-	r.emitEvents(s)
-	for _, observe := range s.observe {
-		observe()
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	r.overdue.set(pr.Name, s.overdue)
 

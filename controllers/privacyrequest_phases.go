@@ -33,19 +33,11 @@ const leaseMargin = 30 * time.Second
 // requestScope carries one reconcile pass: what was read, what was decided,
 // and the side effects to run once status is stored.
 type requestScope struct {
-	pr       *privacyv1alpha1.PrivacyRequest
-	before   *privacyv1alpha1.PrivacyRequest
-	now      time.Time
-	owner    dispatch.Owner
-	outcomes map[string]dispatch.Outcome
+	passEffects
+	pr     *privacyv1alpha1.PrivacyRequest
+	before *privacyv1alpha1.PrivacyRequest
+	now    time.Time
 
-	consumed map[string]dispatch.Outcome
-	submit   []dispatch.Work
-	events   []requestEvent
-	// observe holds metric updates, applied once status is stored so that
-	// a pass retried after a write conflict does not count twice.
-	observe   []func()
-	requeueAt time.Time
 	overdue   bool
 	noSources bool
 	deleteNow bool
@@ -53,21 +45,6 @@ type requestScope struct {
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
 	subjectErr  error
-}
-
-type requestEvent struct {
-	eventType, reason, note string
-}
-
-func (s *requestScope) event(eventType, reason, format string, args ...any) {
-	s.events = append(s.events, requestEvent{eventType, reason, fmt.Sprintf(format, args...)})
-}
-
-// wakeAt asks for another pass at t (the earliest such time wins).
-func (s *requestScope) wakeAt(t time.Time) {
-	if s.requeueAt.IsZero() || t.Before(s.requeueAt) {
-		s.requeueAt = t
-	}
 }
 
 func (s *requestScope) result() ctrl.Result {
@@ -82,7 +59,6 @@ func (s *requestScope) dueAt() time.Time { return s.pr.Status.DueAt.Time }
 // runPhases runs the steps of a pass in order; each reads and writes the
 // scope. The first error ends the pass after status is stored.
 func (r *PrivacyRequestReconciler) runPhases(ctx context.Context, s *requestScope) error {
-	s.consumed = map[string]dispatch.Outcome{}
 	r.reconcileDueDate(s)
 	if requestFinished(s.pr) {
 		return r.reconcileFinished(ctx, s)

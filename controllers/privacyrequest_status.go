@@ -89,13 +89,3 @@ func countPhase(pr *privacyv1alpha1.PrivacyRequest, p privacyv1alpha1.SourcePhas
 	}
 	return n
 }
-
-// emitEvents records the pass's Events on the request, once status is stored.
-func (r *PrivacyRequestReconciler) emitEvents(s *requestScope) {
-	if r.Recorder == nil {
-		return
-	}
-	for _, e := range s.events {
-		r.Recorder.Eventf(s.pr, nil, e.eventType, e.reason, e.reason, "%s", e.note)
-	}
-}

@@ -18,7 +18,6 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
 
 // KindRetentionPolicy names RetentionPolicies as dispatcher owners.
@@ -54,41 +53,22 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	owner := retentionOwner(req.Name)
 	s := &policyScope{
-		rp:       rp,
-		before:   rp.DeepCopy(),
-		now:      r.Clock.Now(),
-		wall:     time.Now(),
-		owner:    owner,
-		outcomes: r.Dispatcher.Outcomes(owner),
-		consumed: map[string]dispatch.Outcome{},
+		passEffects: newPassEffects(r.Dispatcher, retentionOwner(req.Name)),
+		rp:          rp,
+		before:      rp.DeepCopy(),
+		now:         r.Clock.Now(),
+		wall:        time.Now(),
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computePolicyStatus(s)
 	rp.Status.ObservedGeneration = rp.Generation
 
-	write := statuspatch.Patch
-	if len(s.consumed) > 0 {
-		write = statuspatch.PatchVerified
-	}
-	if _, err := write(ctx, r.Client, s.before, rp); err != nil {
-		if apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, rp); conflict || err != nil {
+		if err != nil {
+			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, err
-	}
-	r.Dispatcher.Ack(owner, s.consumed)
-	for _, w := range s.submit {
-		r.Dispatcher.Submit(w)
-	}
-	for _, observe := range s.observe {
-		observe()
-	}
-	if r.Recorder != nil {
-		for _, e := range s.events {
-			r.Recorder.Eventf(rp, nil, e.eventType, e.reason, e.reason, "%s", e.note)
-		}
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
 	}
 	if phaseErr != nil {
 		return ctrl.Result{}, phaseErr

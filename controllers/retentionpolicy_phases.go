@@ -24,21 +24,14 @@ import (
 
 // policyScope carries one pass over a RetentionPolicy.
 type policyScope struct {
-	rp     *privacyv1alpha1.RetentionPolicy
-	before *privacyv1alpha1.RetentionPolicy
+	passEffects // requeueAt is on the schedule's clock
+	rp          *privacyv1alpha1.RetentionPolicy
+	before      *privacyv1alpha1.RetentionPolicy
 	// now is the schedule's clock (injectable); wall is real time, which
 	// paces deliveries, retries and polls.
-	now      time.Time
-	wall     time.Time
-	owner    dispatch.Owner
-	outcomes map[string]dispatch.Outcome
-
-	consumed  map[string]dispatch.Outcome
-	submit    []dispatch.Work
-	events    []requestEvent
-	observe   []func()
-	requeueAt time.Time // on the schedule's clock
-	retryAt   time.Time // on the wall clock
+	now     time.Time
+	wall    time.Time
+	retryAt time.Time // on the wall clock
 
 	sched       cron.Schedule
 	retainFor   time.Duration
@@ -46,16 +39,6 @@ type policyScope struct {
 	matched     map[types.NamespacedName][]privacyv1alpha1.DataCategory
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	overlaps    []string
-}
-
-func (s *policyScope) wakeAt(t time.Time) {
-	if s.requeueAt.IsZero() || t.Before(s.requeueAt) {
-		s.requeueAt = t
-	}
-}
-
-func (s *policyScope) event(eventType, reason, format string, args ...any) {
-	s.events = append(s.events, requestEvent{eventType, reason, fmt.Sprintf(format, args...)})
 }
 
 // retryAfter asks for another pass at wall-clock time t.

@@ -1,0 +1,88 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
+)
+
+// passEffects collects what a pass of the PrivacyRequest or RetentionPolicy
+// reconciler decided, to be carried out only once its status is stored:
+// state is recorded before side effects.
+type passEffects struct {
+	owner dispatch.Owner
+	// outcomes are the dispatcher's outcomes the pass read; consumed are
+	// those it recorded in status.
+	outcomes map[string]dispatch.Outcome
+	consumed map[string]dispatch.Outcome
+	submit   []dispatch.Work
+	events   []passEvent
+	// observe holds metric updates, so that a pass retried after a write
+	// conflict does not count twice.
+	observe   []func()
+	requeueAt time.Time
+}
+
+type passEvent struct {
+	eventType, reason, note string
+}
+
+func newPassEffects(d *dispatch.Dispatcher, owner dispatch.Owner) passEffects {
+	return passEffects{owner: owner, outcomes: d.Outcomes(owner), consumed: map[string]dispatch.Outcome{}}
+}
+
+func (e *passEffects) event(eventType, reason, format string, args ...any) {
+	e.events = append(e.events, passEvent{eventType, reason, fmt.Sprintf(format, args...)})
+}
+
+// wakeAt asks for another pass at t (the earliest such time wins).
+func (e *passEffects) wakeAt(t time.Time) {
+	if e.requeueAt.IsZero() || t.Before(e.requeueAt) {
+		e.requeueAt = t
+	}
+}
+
+// commit stores the status (verified when outcomes were consumed, so that a
+// stale view cannot drop them), then acknowledges the outcomes, hands the
+// work to the dispatcher, records Events and metrics. conflict reports a
+// pass that worked from a stale cache: nothing was carried out, and the
+// caller runs it again shortly.
+func (e *passEffects) commit(ctx context.Context, c client.Client, d *dispatch.Dispatcher, rec events.EventRecorder,
+	before, after client.Object) (conflict bool, err error) {
+	write := statuspatch.Patch
+	if len(e.consumed) > 0 {
+		write = statuspatch.PatchVerified
+	}
+	if _, err := write(ctx, c, before, after); err != nil {
+		if apierrors.IsConflict(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	d.Ack(e.owner, e.consumed)
+	logger := log.FromContext(ctx)
+	for id, o := range e.consumed {
+		logger.V(1).Info("recorded job outcome", "job", id, "source", o.Source.String(), "op", o.Op, "result", o.Result)
+	}
+	for _, w := range e.submit {
+		queued := d.Submit(w)
+		logger.V(1).Info("submitted job work", "job", w.JobID, "source", w.Target.Source.String(), "op", w.Op, "queued", queued)
+	}
+	if rec != nil {
+		for _, ev := range e.events {
+			rec.Eventf(after, nil, ev.eventType, ev.reason, ev.reason, "%s", ev.note)
+		}
+	}
+	for _, observe := range e.observe {
+		observe()
+	}
+	return false, nil
+}
