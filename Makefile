@@ -67,8 +67,12 @@ verify: manifests generate ## Fail if generated files are stale or code is not g
 build: manifests generate fmt vet ## Build the manager binary into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd
 
+# Flags for `make run`: exports under tmp/ (the default /var/lib/... needs
+# root), probes and callbacks on loopback ports.
+RUN_ARGS ?= --export-dir=$(CURDIR)/tmp/exports --health-probe-bind-address=127.0.0.1:8081 --callback-bind-address=127.0.0.1:9443
+
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
+run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_ARGS adds flags).
 	$(GO) run ./cmd $(RUN_ARGS)
 
 ##@ Deployment
