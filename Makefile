@@ -4,10 +4,12 @@ IMG ?= privacy-operator:latest
 # Kubernetes version of the envtest binaries (etcd, kube-apiserver, kubectl).
 ENVTEST_K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
+STATICCHECK_VERSION ?= v0.6.1
 
 GO ?= go
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+STATICCHECK ?= $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
 KUBECTL ?= kubectl
 
 # Setting SHELL to bash allows bash commands to be executed by recipes.
@@ -57,8 +59,12 @@ bench: envtest ## Run the Go benchmarks, then the engine end to end (BENCH_REQUE
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES)
 
+.PHONY: lint
+lint: staticcheck ## Run staticcheck.
+	$(STATICCHECK) ./...
+
 .PHONY: verify
-verify: manifests generate ## Fail if generated files are stale or code is not gofmt-clean.
+verify: manifests generate lint ## Fail if generated files are stale, code is not gofmt-clean, or staticcheck complains.
 	@hack/verify.sh
 
 ##@ Build
@@ -103,6 +109,12 @@ controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 $(CONTROLLER_GEN): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: staticcheck
+staticcheck: $(STATICCHECK) ## Install staticcheck into bin/.
+$(STATICCHECK): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(LOCALBIN)/staticcheck $(STATICCHECK)
 
 .PHONY: envtest
 envtest: ## Prepare etcd, kube-apiserver and kubectl for envtest (cached; the first build takes about eight minutes).

@@ -223,7 +223,3 @@ type DataSourceList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []DataSource `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&DataSource{}, &DataSourceList{})
-}

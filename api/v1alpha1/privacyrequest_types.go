@@ -350,7 +350,3 @@ type PrivacyRequestList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []PrivacyRequest `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&PrivacyRequest{}, &PrivacyRequestList{})
-}

@@ -225,7 +225,3 @@ type RetentionPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []RetentionPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&RetentionPolicy{}, &RetentionPolicyList{})
-}

@@ -44,8 +44,9 @@ func TestCovered(t *testing.T) {
 func TestJobIDStable(t *testing.T) {
 	slot := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
 	src := types.NamespacedName{Namespace: "shop", Name: "billing"}
-	if JobID("u", slot, src) != JobID("u", slot, src) {
-		t.Error("job id is not deterministic")
+	first, again := JobID("u", slot, src), JobID("u", slot, src)
+	if first != again || first != "rp-"+first[3:] || len(first) != 35 {
+		t.Errorf("job id %q / %q is not a stable rp-<32 hex> id", first, again)
 	}
 	if JobID("u", slot, src) == JobID("u", slot.Add(24*time.Hour), src) {
 		t.Error("two slots share a job id")
