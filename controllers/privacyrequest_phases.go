@@ -351,7 +351,7 @@ func (r *PrivacyRequestReconciler) reconcileDispatch(ctx context.Context, s *req
 			r.failSource(s, src, privacyv1alpha1.ReasonSourceDeleted, "The DataSource was deleted before its job finished.")
 			continue
 		}
-		if src.NextAttemptAt != nil && s.now.Before(src.NextAttemptAt.Time) {
+		if src.NextAttemptAt != nil && s.now.Before(src.NextAttemptAt.Time) && !r.deliveryLost(s, src) {
 			s.wakeAt(src.NextAttemptAt.Time)
 			continue
 		}
@@ -427,6 +427,24 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 		Owner: s.owner, Op: dispatch.OpDeliver, JobID: src.JobID, Target: target,
 		Job: buildJob(pr, src.JobID, sent),
 	})
+}
+
+// deliveryLost reports a delivery that status says is under way but that
+// this process neither has open nor has an outcome for: it was started by
+// an operator process that is gone. It is sent again at once (same job id,
+// so the source applies it once) instead of after its lease.
+func (r *PrivacyRequestReconciler) deliveryLost(s *requestScope, src *privacyv1alpha1.SourceStatus) bool {
+	if src.Phase != privacyv1alpha1.SourcePhasePending || src.Attempts == 0 {
+		return false
+	}
+	dispatched := conditions.Get(src.Conditions, privacyv1alpha1.SourceConditionDispatched)
+	if dispatched == nil || dispatched.Reason != privacyv1alpha1.ReasonDelivering {
+		return false // waiting out a backoff, not a delivery
+	}
+	if _, ok := s.outcomes[src.JobID]; ok {
+		return false
+	}
+	return !r.Dispatcher.InFlight(src.JobID, dispatch.OpDeliver)
 }
 
 // holdSource keeps a job undelivered for a reason that may pass (a Secret

@@ -45,7 +45,7 @@ var _ = Describe("An operator restart in the middle of dispatch", Serial, func()
 			Eventually(func(g Gomega) {
 				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
 				g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
-			}).WithTimeout(60 * time.Second).Should(Succeed())
+			}).WithTimeout(20*time.Second).Should(Succeed(), "a delivery lost with the first operator is sent again at once, not after its lease")
 		}
 		for _, src := range []*source{syncSrc, asyncSrc} {
 			runs := src.jobRuns()
