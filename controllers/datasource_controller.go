@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -501,11 +502,7 @@ func probeJobID(key types.NamespacedName) string { return "probe/" + key.Namespa
 func missingTypes(declared, served []privacyv1alpha1.RequestType) []privacyv1alpha1.RequestType {
 	var missing []privacyv1alpha1.RequestType
 	for _, d := range declared {
-		found := false
-		for _, s := range served {
-			found = found || s == d
-		}
-		if !found {
+		if !slices.Contains(served, d) {
 			missing = append(missing, d)
 		}
 	}
@@ -521,9 +518,5 @@ func statusEqualIgnoringProbeTime(a, b *privacyv1alpha1.DataSourceStatus) bool {
 	for i := range b.Conditions {
 		b.Conditions[i].LastTransitionTime = metav1.Time{}
 	}
-	return equality(a, b)
-}
-
-func equality(a, b *privacyv1alpha1.DataSourceStatus) bool {
 	return apiequality.Semantic.DeepEqual(a, b)
 }

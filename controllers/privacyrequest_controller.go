@@ -143,7 +143,7 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 		if err := r.Get(ctx, types.NamespacedName{Namespace: src.Namespace, Name: src.Name}, ds); err != nil {
 			continue
 		}
-		target, err := r.target(ctx, ds)
+		target, err := r.Keys.Target(ctx, ds, r.Clock.Now())
 		if err != nil {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -237,7 +238,7 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 		src.Message = "The source no longer knows the job; delivering it again."
 	case dispatch.ResultPermanent:
 		reason := privacyv1alpha1.ReasonRefused
-		if o.TooLarge {
+		if o.Reason == dispatch.ReasonTooLarge {
 			reason = privacyv1alpha1.ReasonResultTooLarge
 		}
 		r.failSource(s, src, reason, o.Message)
@@ -411,7 +412,7 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonAllIdentitiesPresent, "The request has every identity type the source declared.")
 	}
-	target, err := r.target(ctx, ds)
+	target, err := r.Keys.Target(ctx, ds, r.Clock.Now())
 	if err != nil {
 		r.holdSource(s, src, privacyv1alpha1.ReasonSigningSecretError, err.Error())
 		return
@@ -463,7 +464,7 @@ func (r *PrivacyRequestReconciler) queuePoll(ctx context.Context, s *requestScop
 	if r.Dispatcher.InFlight(src.JobID, dispatch.OpPoll) {
 		return
 	}
-	target, err := r.target(ctx, ds)
+	target, err := r.Keys.Target(ctx, ds, r.Clock.Now())
 	if err != nil {
 		src.Message = err.Error()
 		return
@@ -472,7 +473,7 @@ func (r *PrivacyRequestReconciler) queuePoll(ctx context.Context, s *requestScop
 }
 
 func (r *PrivacyRequestReconciler) queueCancel(ctx context.Context, s *requestScope, src *privacyv1alpha1.SourceStatus, ds *privacyv1alpha1.DataSource) {
-	if target, err := r.target(ctx, ds); err == nil {
+	if target, err := r.Keys.Target(ctx, ds, r.Clock.Now()); err == nil {
 		s.submit = append(s.submit, dispatch.Work{Owner: s.owner, Op: dispatch.OpCancel, JobID: src.JobID, Target: target})
 	}
 }
@@ -634,12 +635,7 @@ func retryPolicy(ds *privacyv1alpha1.DataSource) retrySettings {
 }
 
 func handles(ds *privacyv1alpha1.DataSource, t privacyv1alpha1.RequestType) bool {
-	for _, rt := range ds.Spec.RequestTypes {
-		if rt == t {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ds.Spec.RequestTypes, t)
 }
 
 func selectorOf(sel *metav1.LabelSelector) (labels.Selector, error) {

@@ -37,6 +37,7 @@ type policyScope struct {
 	retainFor   time.Duration
 	invalid     error
 	matched     map[types.NamespacedName][]privacyv1alpha1.DataCategory
+	nsLabels    map[string]labels.Set // read once per pass
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	overlaps    []string
 }
@@ -103,12 +104,12 @@ func (r *RetentionPolicyReconciler) matchSources(ctx context.Context, s *policyS
 	}
 	s.dataSources = map[types.NamespacedName]*privacyv1alpha1.DataSource{}
 	s.matched = map[types.NamespacedName][]privacyv1alpha1.DataCategory{}
-	nsLabels := map[string]labels.Set{}
+	s.nsLabels = map[string]labels.Set{}
 	for i := range list.Items {
 		ds := &list.Items[i]
 		key := types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}
 		s.dataSources[key] = ds
-		set, err := namespaceLabels(ctx, r.Client, nsLabels, ds.Namespace)
+		set, err := namespaceLabels(ctx, r.Client, s.nsLabels, ds.Namespace)
 		if err != nil {
 			return err
 		}
@@ -137,14 +138,13 @@ func (r *RetentionPolicyReconciler) findOverlaps(ctx context.Context, s *policyS
 	if err := r.List(ctx, list); err != nil {
 		return fmt.Errorf("list RetentionPolicies: %w", err)
 	}
-	nsLabels := map[string]labels.Set{}
 	for i := range list.Items {
 		other := &list.Items[i]
 		if other.Name == s.rp.Name {
 			continue
 		}
 		for key, cats := range s.matched {
-			set, err := namespaceLabels(ctx, r.Client, nsLabels, key.Namespace)
+			set, err := namespaceLabels(ctx, r.Client, s.nsLabels, key.Namespace)
 			if err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ func (r *RetentionPolicyReconciler) findOverlaps(ctx context.Context, s *policyS
 
 // startDueSlot starts a run for the latest slot that is due (missed slots
 // collapse into one) unless a run is under way or the policy is suspended.
-func (r *RetentionPolicyReconciler) startDueSlot(_ context.Context, s *policyScope) {
+func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyScope) {
 	rp := s.rp
 	if rp.Spec.Suspend {
 		rp.Status.NextScheduleTime = nil
@@ -219,7 +219,7 @@ func (r *RetentionPolicyReconciler) startDueSlot(_ context.Context, s *policySco
 	s.event(corev1.EventTypeNormal, "PurgeStarted", "Purging data older than %s at %d data sources (slot %s)",
 		before.Format(time.RFC3339), len(run.Sources), slotTime.Format(time.RFC3339))
 	active := activeRun(rp)
-	r.dispatchRun(context.Background(), s, active)
+	r.dispatchRun(ctx, s, active)
 	r.finishRun(s, active) // a run with no source ends at once
 }
 
@@ -309,12 +309,7 @@ func (r *RetentionPolicyReconciler) dispatchRun(ctx context.Context, s *policySc
 			s.retryAfter(next.Time)
 			continue
 		}
-		keys, err := r.Keys.Keys(ctx, ds, s.wall)
-		if err != nil {
-			src.Message = truncate(err.Error(), 1024)
-			continue
-		}
-		target, err := targetFor(ds, keys)
+		target, err := r.Keys.Target(ctx, ds, s.wall)
 		if err != nil {
 			src.Message = truncate(err.Error(), 1024)
 			continue

@@ -102,9 +102,9 @@ func ParseSigningKeys(secret *corev1.Secret, keyName string) ([]protocol.Key, er
 	return keys, nil
 }
 
-// target describes how to reach ds for the dispatcher.
-func (r *PrivacyRequestReconciler) target(ctx context.Context, ds *privacyv1alpha1.DataSource) (dispatch.Target, error) {
-	keys, err := r.Keys.Keys(ctx, ds, r.Clock.Now())
+// Target describes how to reach ds for the dispatcher, with its current keys.
+func (k *KeyRing) Target(ctx context.Context, ds *privacyv1alpha1.DataSource, now time.Time) (dispatch.Target, error) {
+	keys, err := k.Keys(ctx, ds, now)
 	if err != nil {
 		return dispatch.Target{}, err
 	}

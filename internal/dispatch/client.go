@@ -140,7 +140,7 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 		return Outcome{Result: ResultRetry, Reason: reason, Message: msg}
 	}
 	if int64(len(answer)) > c.opts.MaxResponseBytes {
-		return Outcome{Result: ResultPermanent, TooLarge: true, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
+		return Outcome{Result: ResultPermanent, Reason: ReasonTooLarge, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
 	}
 	if _, err := protocol.Verify(header, answer, c.opts.Now(), w.Target.Keys...); err != nil {
 		return Outcome{Result: ResultRetry, Reason: ReasonSignatureMismatch, Message: "answer is not signed with the shared secret: " + err.Error()}
@@ -254,6 +254,7 @@ const (
 	ReasonTLS               = "TLSError"
 	ReasonUnreachable       = "EndpointUnreachable"
 	ReasonSignatureMismatch = "SignatureMismatch"
+	ReasonTooLarge          = "ResultTooLarge"
 )
 
 type tlsError struct{ error }

@@ -97,8 +97,6 @@ type Outcome struct {
 	RetryAfter time.Duration
 	// Message explains a failure for people; it never holds identities.
 	Message string
-	// TooLarge reports an answer beyond the size limit.
-	TooLarge bool
 	// Reason classifies a failed exchange (ReasonTLS, ...); empty on success.
 	Reason string
 	// Capabilities is what a probe found.
