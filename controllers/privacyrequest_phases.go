@@ -442,10 +442,7 @@ func (r *PrivacyRequestReconciler) deliveryLost(s *requestScope, src *privacyv1a
 	if dispatched == nil || dispatched.Reason != privacyv1alpha1.ReasonDelivering {
 		return false // waiting out a backoff, not a delivery
 	}
-	if _, ok := s.outcomes[src.JobID]; ok {
-		return false
-	}
-	return !r.Dispatcher.InFlight(src.JobID, dispatch.OpDeliver)
+	return !r.Dispatcher.Pending(s.owner, src.JobID, dispatch.OpDeliver)
 }
 
 // holdSource keeps a job undelivered for a reason that may pass (a Secret

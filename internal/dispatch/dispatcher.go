@@ -221,6 +221,19 @@ func (d *Dispatcher) InFlight(jobID string, op Op) bool {
 	return d.inflight[inflightKey{jobID, op}]
 }
 
+// Pending reports whether op on jobID is queued or open, or has an outcome
+// that owner has not acknowledged yet. Both are read under one lock, so an
+// exchange that ends between two separate checks cannot look lost.
+func (d *Dispatcher) Pending(owner Owner, jobID string, op Op) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inflight[inflightKey{jobID, op}] {
+		return true
+	}
+	_, ok := d.outcomes[owner][jobID]
+	return ok
+}
+
 // Lookup returns whom a job id belongs to, for the callback server.
 func (d *Dispatcher) Lookup(jobID string) (Registration, bool) {
 	d.mu.Lock()

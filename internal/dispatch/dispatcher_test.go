@@ -116,3 +116,27 @@ func TestAckKeepsNewerOutcome(t *testing.T) {
 		t.Errorf("after acking the older outcome, kept %+v; want the newer final one", got)
 	}
 }
+
+func TestPendingCoversOpenAndUnacknowledged(t *testing.T) {
+	release := make(chan struct{})
+	ex := &gatedExchanger{release: release, open: map[string]int{}, peak: map[string]int{}}
+	notified := make(chan Owner, 1)
+	d := New(Options{Exchanger: ex, Notify: func(o Owner) { notified <- o }})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = d.Start(ctx) }()
+	owner := Owner{Kind: "PrivacyRequest", NamespacedName: types.NamespacedName{Name: "r"}}
+	d.Submit(Work{Owner: owner, Op: OpDeliver, JobID: "j", Target: Target{Source: types.NamespacedName{Name: "slow"}, MaxConcurrency: 1}})
+	if !d.Pending(owner, "j", OpDeliver) {
+		t.Fatal("an open exchange is not pending")
+	}
+	close(release)
+	<-notified
+	if !d.Pending(owner, "j", OpDeliver) {
+		t.Fatal("a finished exchange whose outcome is not acknowledged is not pending")
+	}
+	d.Ack(owner, d.Outcomes(owner))
+	if d.Pending(owner, "j", OpDeliver) {
+		t.Error("an acknowledged exchange is still pending")
+	}
+}
