@@ -21,6 +21,8 @@ import (
 
 // Mapping is a validated mapping file.
 type Mapping struct {
+	// File is where the mapping was read from; errors name it.
+	File string
 	// Tables in file order.
 	Tables []*Table
 }
@@ -124,7 +126,7 @@ func ParseMapping(file string, data []byte) (*Mapping, error) {
 		return nil, e.err()
 	}
 	top := doc.Content[0]
-	m := &Mapping{}
+	m := &Mapping{File: file}
 	tablesNode := fields(e, top, "(top)", "tables")["tables"]
 	if tablesNode == nil {
 		e.add(top.Line, "tables", "is required")
@@ -376,6 +378,59 @@ func (m *Mapping) Categories() []string {
 	out := make([]string, 0, len(set))
 	for c := range set {
 		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// columns are the columns of t the mapping names, each once, in a stable
+// order, with the table each belongs to (a join names its parent's column).
+func (m *Mapping) columns() []tableColumn {
+	var out []tableColumn
+	seen := map[tableColumn]bool{}
+	add := func(t *Table, table string, cols ...string) {
+		for _, c := range cols {
+			tc := tableColumn{table: table, column: c, line: t.line, mappedBy: t.Name}
+			key := tableColumn{table: table, column: c}
+			if c != "" && !seen[key] {
+				seen[key] = true
+				out = append(out, tc)
+			}
+		}
+	}
+	for _, t := range m.Tables {
+		for _, c := range sortedKeys(t.Identities) {
+			add(t, t.Name, c)
+		}
+		if t.Join != nil {
+			add(t, t.Name, t.Join.Column)
+			add(t, t.Join.Parent, t.Join.ParentColumn)
+		}
+		add(t, t.Name, t.Access...)
+		add(t, t.Name, t.Correct...)
+		add(t, t.Name, sortedKeys(t.Delete.Anonymize)...)
+		for _, scope := range sortedKeys(t.OptOut) {
+			add(t, t.Name, t.OptOut[scope].Column)
+		}
+		if t.Retention != nil {
+			add(t, t.Name, t.Retention.Timestamp)
+		}
+	}
+	return out
+}
+
+// tableColumn is a column the mapping names, and the line of the table
+// entry that names it.
+type tableColumn struct {
+	table, column string
+	line          int
+	mappedBy      string
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -61,6 +62,14 @@ type Config struct {
 	// Async answers 202 at once and runs the function in the background,
 	// then POSTs the final JobStatus to the job's callbackURL.
 	Async bool
+	// AsyncTypes are served asynchronously even when Async is false, such
+	// as a Purge that may outlast the operator's endpoint timeout.
+	AsyncTypes []protocol.JobType
+	// Validate, when set, checks a job before it runs, also for jobs served
+	// asynchronously. An error refuses the job for good: the answer is 422
+	// with the error's text (never put personal data in it), nothing runs
+	// and the job id is not recorded.
+	Validate func(job *protocol.Job) error
 	// Store remembers job ids; default: in memory, the latest 10000 jobs.
 	Store Store
 	// Client sends callbacks; default: a client with a 30 s timeout.
@@ -214,10 +223,16 @@ func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, http.StatusUnprocessableEntity, protocol.Error{Error: fmt.Sprintf("job type %q is not served here", job.Type)})
 		return
 	}
+	if h.cfg.Validate != nil {
+		if err := h.cfg.Validate(job); err != nil {
+			h.reply(w, http.StatusUnprocessableEntity, protocol.Error{Error: err.Error()})
+			return
+		}
+	}
 	prior, running, err := h.cfg.Store.Begin(job.ID)
 	switch {
 	case err != nil:
-		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: "job store unavailable"})
+		h.replyRetry(w, job.ID, storeUnavailable(err))
 		return
 	case prior != nil:
 		h.reply(w, http.StatusOK, prior)
@@ -227,7 +242,7 @@ func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if !h.cfg.Async {
+	if !h.cfg.Async && !slices.Contains(h.cfg.AsyncTypes, job.Type) {
 		st, retry := h.run(r.Context(), fn, job)
 		if retry != nil {
 			h.replyRetry(w, job.ID, retry)
@@ -306,6 +321,17 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*prot
 	return st, nil
 }
 
+// storeUnavailable is the answer to a failing Store: 503, with the
+// Retry-After of an error made with Unavailable (default 1 s).
+func storeUnavailable(err error) *retryable {
+	r := &retryable{err: fmt.Errorf("job store unavailable: %w", err), after: time.Second}
+	var unavail *unavailableError
+	if errors.As(err, &unavail) && unavail.after > 0 {
+		r.after = unavail.after
+	}
+	return r
+}
+
 func (h *Handler) replyRetry(w http.ResponseWriter, id string, r *retryable) {
 	if r.after > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((r.after+time.Second-1)/time.Second)))
@@ -320,7 +346,7 @@ func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) {
 	st, running, err := h.cfg.Store.Get(id)
 	switch {
 	case err != nil:
-		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: "job store unavailable"})
+		h.replyRetry(w, id, storeUnavailable(err))
 	case st != nil:
 		h.reply(w, http.StatusOK, st)
 	case running:

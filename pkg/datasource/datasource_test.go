@@ -255,3 +255,39 @@ func TestNewValidates(t *testing.T) {
 		t.Error("New without job functions succeeded")
 	}
 }
+
+func TestValidateRefusesBeforeRunning(t *testing.T) {
+	var ran atomic.Int32
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret}, AsyncTypes: []protocol.JobType{protocol.JobCorrect},
+		Validate: func(j *protocol.Job) error {
+			if j.Corrections[0].Field != "name" {
+				return errors.New(`field "` + j.Corrections[0].Field + `" cannot be corrected here`)
+			}
+			return nil
+		},
+		Correct: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			ran.Add(1)
+			return datasource.Result{Records: 1}, nil
+		}})
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+
+	j := job("correct-1", protocol.JobCorrect)
+	j.Corrections = []protocol.Correction{{Field: "password", Value: "x"}}
+	code, body := op.do(http.MethodPost, protocol.PathJobs, j)
+	if code != http.StatusUnprocessableEntity || decode[protocol.Error](t, body).Error != `field "password" cannot be corrected here` {
+		t.Fatalf("invalid job answered %d %s, want 422 with the validator's message", code, body)
+	}
+	if ran.Load() != 0 {
+		t.Fatal("a refused job ran")
+	}
+	if code, _ := op.do(http.MethodGet, protocol.PathJobs+"/correct-1", nil); code != http.StatusNotFound {
+		t.Errorf("a refused job was recorded: GET answered %d", code)
+	}
+	// A valid job of a type in AsyncTypes is answered 202 although Async is false.
+	j = job("correct-2", protocol.JobCorrect)
+	j.Corrections = []protocol.Correction{{Field: "name", Value: "Ada"}}
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
+		t.Fatalf("job of an async type answered %d %s, want 202", code, body)
+	}
+}

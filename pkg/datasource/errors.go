@@ -31,3 +31,15 @@ func Unavailable(err error, retryAfter time.Duration) error {
 	}
 	return &unavailableError{err: err, after: retryAfter}
 }
+
+// IsPermanent reports whether err was made with Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// IsUnavailable reports whether err was made with Unavailable.
+func IsUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
+}
