@@ -108,4 +108,3 @@ func (s *Source) purgeBatches(ctx context.Context, t *Table, batch func(context.
 		}
 	}
 }
-

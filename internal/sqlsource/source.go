@@ -224,4 +224,3 @@ func (s *Source) outcome(err error) error {
 	}
 	return datasource.Permanent(err.Error())
 }
-
