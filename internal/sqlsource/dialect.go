@@ -14,9 +14,9 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// dialect is what differs between PostgreSQL and SQLite in the statements
-// the source writes.
-type dialect struct {
+// Dialect is what differs between PostgreSQL and SQLite in the statements
+// the source writes. Open returns the one a DSN names.
+type Dialect struct {
 	name string
 	// numbered placeholders ($1, $2) rather than ?.
 	numbered bool
@@ -28,9 +28,11 @@ type dialect struct {
 }
 
 var (
-	postgres = dialect{name: "postgres", numbered: true, rowKey: "ctid", forUpdate: " FOR UPDATE"}
-	sqliteDB = dialect{name: "sqlite", rowKey: "rowid"}
+	postgres = Dialect{name: "postgres", numbered: true, rowKey: "ctid", forUpdate: " FOR UPDATE"}
+	sqliteDB = Dialect{name: "sqlite", rowKey: "rowid"}
 )
+
+func (d Dialect) String() string { return d.name }
 
 // quote quotes an identifier. Mapping validation already allows only plain
 // identifiers; quoting keeps reserved words (such as "order") working.
@@ -39,7 +41,7 @@ func quote(ident string) string { return `"` + ident + `"` }
 // olderThan is the condition "column holds a time before the argument".
 // SQLite has no time type: timestamps are ISO-8601 text, which julianday
 // reads in all its forms ("2024-01-02 03:04:05", "2024-01-02T03:04:05Z").
-func (d dialect) olderThan(column, arg string) string {
+func (d Dialect) olderThan(column, arg string) string {
 	if d.name == "sqlite" {
 		return "julianday(" + quote(column) + ") < julianday(" + arg + ")"
 	}
@@ -49,7 +51,7 @@ func (d dialect) olderThan(column, arg string) string {
 // inBatch restricts a statement on table to the rows whose keys the
 // subquery selects. PostgreSQL needs = ANY(ARRAY(...)) to address them by
 // ctid without scanning the table.
-func (d dialect) inBatch(subquery string) string {
+func (d Dialect) inBatch(subquery string) string {
 	if d.name == "postgres" {
 		return d.rowKey + " = ANY(ARRAY(" + subquery + "))"
 	}
@@ -58,7 +60,7 @@ func (d dialect) inBatch(subquery string) string {
 
 // Open opens the database a DSN names: postgres:// or postgresql:// for
 // PostgreSQL, sqlite:<path> or file:<path> for SQLite.
-func Open(dsn string) (*sql.DB, dialect, error) {
+func Open(dsn string) (*sql.DB, Dialect, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db, err := sql.Open("pgx", dsn)
@@ -78,7 +80,7 @@ func Open(dsn string) (*sql.DB, dialect, error) {
 		db, err := sql.Open("sqlite", path)
 		return db, sqliteDB, err
 	default:
-		return nil, dialect{}, errors.New("the DSN must start with postgres://, postgresql://, sqlite: or file:")
+		return nil, Dialect{}, errors.New("the DSN must start with postgres://, postgresql://, sqlite: or file:")
 	}
 }
 
@@ -155,6 +157,13 @@ func classify(err error, table, doing string) error {
 		}
 	}
 	return e
+}
+
+// IsDatabaseUnavailable reports whether err is a database failure that may
+// pass (an outage, a lock), as opposed to a mistake that will not.
+func IsDatabaseUnavailable(err error) bool {
+	var e *dbError
+	return errors.As(err, &e) && e.retry
 }
 
 // retryable reports whether err is worth a retry.

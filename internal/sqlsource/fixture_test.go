@@ -88,7 +88,7 @@ CREATE TABLE newsletter (address TEXT PRIMARY KEY, subscribed BOOLEAN NOT NULL);
 type fixture struct {
 	t      *testing.T
 	db     *sql.DB
-	d      dialect
+	d      Dialect
 	dsn    string
 	src    *Source
 	now    time.Time

@@ -10,12 +10,12 @@ import (
 // the text holds nothing but quoted identifiers from the validated mapping,
 // keywords and placeholders.
 type query struct {
-	d    dialect
+	d    Dialect
 	text strings.Builder
 	args []any
 }
 
-func newQuery(d dialect) *query { return &query{d: d} }
+func newQuery(d Dialect) *query { return &query{d: d} }
 
 // arg adds a value and returns its placeholder.
 func (q *query) arg(v any) string {

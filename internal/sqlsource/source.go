@@ -36,14 +36,14 @@ type Options struct {
 // Source executes privacy jobs against one database according to a mapping.
 type Source struct {
 	db      *sql.DB
-	d       dialect
+	d       Dialect
 	mapping *Mapping
 	tables  map[string]*Table
 	opts    Options
 }
 
 // New returns a Source for an open database. Call Prepare before serving.
-func New(db *sql.DB, d dialect, m *Mapping, opts Options) *Source {
+func New(db *sql.DB, d Dialect, m *Mapping, opts Options) *Source {
 	if opts.PurgeBatch <= 0 {
 		opts.PurgeBatch = 1000
 	}

@@ -20,7 +20,7 @@ import (
 // no record and simply runs again.
 type Store struct {
 	db         *sql.DB
-	d          dialect
+	d          Dialect
 	retryAfter time.Duration
 
 	mu      sync.Mutex
@@ -31,7 +31,7 @@ var _ datasource.Store = (*Store)(nil)
 
 // NewStore returns the store on db's JobsTable. Its failures ask the
 // operator to retry after retryAfter.
-func NewStore(db *sql.DB, d dialect, retryAfter time.Duration) *Store {
+func NewStore(db *sql.DB, d Dialect, retryAfter time.Duration) *Store {
 	return &Store{db: db, d: d, retryAfter: retryAfter, running: map[string]bool{}}
 }
 
@@ -116,7 +116,7 @@ type querier interface {
 }
 
 // recorded returns the recorded status of a job, nil when there is none.
-func recorded(ctx context.Context, db querier, d dialect, id string) (*protocol.JobStatus, error) {
+func recorded(ctx context.Context, db querier, d Dialect, id string) (*protocol.JobStatus, error) {
 	q := newQuery(d)
 	q.add("SELECT status FROM ", quote(JobsTable), " WHERE id = ", q.arg(id))
 	var body string
@@ -137,7 +137,7 @@ func recorded(ctx context.Context, db querier, d dialect, id string) (*protocol.
 // record writes a job's record inside the transaction of its effects. Two
 // replicas running the same job race here: the primary key lets one
 // commit; the other fails, retries, and finds the record.
-func record(ctx context.Context, tx querier, d dialect, job *protocol.Job, st protocol.JobStatus) error {
+func record(ctx context.Context, tx querier, d Dialect, job *protocol.Job, st protocol.JobStatus) error {
 	body, err := json.Marshal(st)
 	if err != nil {
 		return err

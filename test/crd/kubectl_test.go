@@ -113,3 +113,13 @@ var _ = Describe("Deploy manifests", func() {
 		Expect(out).To(ContainSubstring("clusterrole.rbac.authorization.k8s.io/privacy-operator-manager-role created (server dry run)"))
 	})
 })
+
+var _ = Describe("The SQL data source example", func() {
+	It("is accepted by the API server (kubectl apply --dry-run=server -k examples/sql-datasource)", func() {
+		ns := newNamespace()
+		out, err := env.Kubectl("apply", "--dry-run=server", "--namespace", ns, "-k", filepath.Join(testenv.RepoRoot(), "examples", "sql-datasource"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("deployment.apps/shop-privacy created (server dry run)"))
+		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/shop created (server dry run)"))
+	})
+})

@@ -1,0 +1,30 @@
+-- The example shop database that mapping.yaml maps. Valid for PostgreSQL
+-- and SQLite (timestamps are ISO-8601 text in SQLite).
+CREATE TABLE customers (
+	id INTEGER PRIMARY KEY,
+	email TEXT NOT NULL UNIQUE,
+	full_name TEXT,
+	phone TEXT,
+	marketing_opt_in BOOLEAN NOT NULL DEFAULT TRUE,
+	created_at TIMESTAMP NOT NULL,
+	last_seen_at TIMESTAMP NOT NULL
+);
+CREATE TABLE orders (
+	id INTEGER PRIMARY KEY,
+	customer_id INTEGER REFERENCES customers(id),
+	total_cents INTEGER NOT NULL,
+	shipping_address TEXT,
+	created_at TIMESTAMP NOT NULL
+);
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE INDEX orders_created ON orders (created_at);
+CREATE TABLE invoices (
+	id INTEGER PRIMARY KEY,
+	order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+	amount_cents INTEGER NOT NULL,
+	billing_name TEXT,
+	billing_address TEXT,
+	note TEXT,
+	issued_at TIMESTAMP NOT NULL
+);
+CREATE INDEX invoices_order ON invoices (order_id);
