@@ -37,8 +37,8 @@ func main() {
 
 type config struct {
 	mapping, dsn, secretsFile, listen, basePath, tlsCert, tlsKey, hashKeyFile string
-	purgeBatch                                                      int
-	recordTTL, startupTimeout, retryAfter                           time.Duration
+	purgeBatch                                                                int
+	recordTTL, startupTimeout, retryAfter                                     time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
