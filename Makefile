@@ -70,8 +70,9 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary into bin/.
+build: manifests generate fmt vet ## Build the manager and the SQL data source into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd
+	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
 
 # Flags for `make run`: exports under tmp/ (the default /var/lib/... needs
 # root), probes and callbacks on loopback ports.
