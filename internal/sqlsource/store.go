@@ -43,9 +43,15 @@ func (s *Store) unavailable(err error) error {
 	return datasource.Unavailable(err, s.retryAfter)
 }
 
+// storeTimeout bounds one Store operation: the SDK calls it without a
+// context, and a hung database must become a 503, not a hung request.
+const storeTimeout = 10 * time.Second
+
 // Begin returns the recorded status of id, or marks it running.
 func (s *Store) Begin(id string) (*protocol.JobStatus, bool, error) {
-	st, err := recorded(context.Background(), s.db, s.d, id)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	st, err := recorded(ctx, s.db, s.d, id)
 	if err != nil || st != nil {
 		return st, false, s.unavailable(err)
 	}
@@ -74,7 +80,9 @@ func (s *Store) Finish(id string, st protocol.JobStatus) error {
 	q := newQuery(s.d)
 	q.add("INSERT INTO ", quote(JobsTable), " (id, status, finished_unix) VALUES (", q.arg(id), ", ", q.arg(string(body)), ", ", q.arg(time.Now().Unix()),
 		") ON CONFLICT (id) DO UPDATE SET status = excluded.status")
-	_, err = s.db.ExecContext(context.Background(), q.String(), q.args...)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	_, err = s.db.ExecContext(ctx, q.String(), q.args...)
 	return s.unavailable(classify(err, JobsTable, "recording a job"))
 }
 
@@ -89,7 +97,9 @@ func (s *Store) Forget(id string) error {
 
 // Get returns the recorded status of id, or running=true while it runs here.
 func (s *Store) Get(id string) (*protocol.JobStatus, bool, error) {
-	st, err := recorded(context.Background(), s.db, s.d, id)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	st, err := recorded(ctx, s.db, s.d, id)
 	if err != nil || st != nil {
 		return st, false, s.unavailable(err)
 	}
