@@ -80,7 +80,7 @@ func Open(dsn string) (*sql.DB, Dialect, error) {
 		db, err := sql.Open("sqlite", path)
 		return db, sqliteDB, err
 	default:
-		return nil, Dialect{}, fmt.Errorf("the DSN must start with %s", "postgres://, postgresql://, sqlite: or file:")
+		return nil, Dialect{}, errors.New("unsupported DSN: use postgres://..., postgresql://..., sqlite:<path> or file:<path>")
 	}
 }
 
