@@ -86,3 +86,19 @@ func TestParseMappingErrorsNameFileLineAndField(t *testing.T) {
 		})
 	}
 }
+
+func TestCapabilitiesFollowTheMapping(t *testing.T) {
+	m, err := ParseMapping("mapping.yaml", []byte("tables:\n  users:\n    identities: {email: email}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := New(nil, sqliteDB, m, Options{}).Config()
+	if cfg.Delete == nil || cfg.Access != nil || cfg.Correct != nil || cfg.OptOut != nil || cfg.Purge != nil {
+		t.Errorf("a mapping with only identities must serve Delete alone")
+	}
+	m, _ = ParseMapping("mapping.yaml", []byte(goodMapping))
+	cfg = New(nil, sqliteDB, m, Options{}).Config()
+	if cfg.Access == nil || cfg.Correct == nil || cfg.OptOut == nil || cfg.Purge == nil {
+		t.Errorf("the full mapping must serve every type")
+	}
+}

@@ -109,8 +109,9 @@ func (s *Source) hasColumn(ctx context.Context, table, column string) (bool, err
 }
 
 // Config is the SDK configuration that serves this source: capabilities
-// derived from the mapping, the job functions, the job-id store and the
-// validator. The caller adds the signing secrets.
+// (request types, identities, categories) derived from the mapping, the
+// job functions, the job-id store and the validator. The caller adds the
+// signing secrets.
 func (s *Source) Config() datasource.Config {
 	cfg := datasource.Config{
 		Identities: s.mapping.IdentityTypes(),
@@ -120,12 +121,21 @@ func (s *Source) Config() datasource.Config {
 		// A purge of a large table can outlast the operator's timeout.
 		AsyncTypes: []protocol.JobType{protocol.JobPurge},
 		Delete:     s.job(s.deleteSubject),
-		Correct:    s.job(s.correct),
-		OptOut:     s.job(s.optOut),
-		Access:     s.access,
 	}
-	if len(cfg.Categories) > 0 {
-		cfg.Purge = s.purge
+	// A type is served only where the mapping says how.
+	for _, t := range s.mapping.Tables {
+		if len(t.Access) > 0 {
+			cfg.Access = s.access
+		}
+		if len(t.Correct) > 0 {
+			cfg.Correct = s.job(s.correct)
+		}
+		if len(t.OptOut) > 0 {
+			cfg.OptOut = s.job(s.optOut)
+		}
+		if t.Retention != nil {
+			cfg.Purge = s.purge
+		}
 	}
 	return cfg
 }
