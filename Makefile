@@ -70,9 +70,10 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager and the SQL data source into bin/.
+build: manifests generate fmt vet ## Build the manager, the SQL data source and localstack into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd
 	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
+	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
 
 # Flags for `make run`: exports under tmp/ (the default /var/lib/... needs
 # root), probes and callbacks on loopback ports.
@@ -81,6 +82,25 @@ RUN_ARGS ?= --export-dir=$(CURDIR)/tmp/exports --health-probe-bind-address=127.0
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_ARGS adds flags).
 	$(GO) run ./cmd $(RUN_ARGS)
+
+##@ Local stack (no cluster, no container engine)
+
+DEMO_DIR ?= $(CURDIR)/tmp/demo
+LOCAL_DIR ?= $(CURDIR)/tmp/local
+
+.PHONY: demo
+demo: build envtest ## See it work: control plane, operator, two SQL data sources, a policy and a request of each type (DEMO_ONCE=1 exits after the summary).
+	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
+		$(LOCALBIN)/localstack demo --dir $(DEMO_DIR) --bin $(LOCALBIN) --repo $(CURDIR)
+
+.PHONY: local-up
+local-up: build envtest ## Start a local control plane (CRDs installed) that `make run` can use; prints its KUBECONFIG.
+	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
+		$(LOCALBIN)/localstack up --dir $(LOCAL_DIR) --repo $(CURDIR)
+
+.PHONY: local-down
+local-down: ## Stop the local control plane and remove its state.
+	$(GO) run ./cmd/localstack down --dir $(LOCAL_DIR)
 
 ##@ Deployment
 

@@ -13,6 +13,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/privacyoperator/privacy-operator/internal/localstack"
 )
 
 // RepoRoot is the root of this repository, found from this file's path so
@@ -93,23 +95,4 @@ func (e *Env) writeKubeconfig() error {
 	return os.WriteFile(e.KubeconfigPath, kubeconfig, 0o600)
 }
 
-func assetsDir() (string, error) {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir, nil
-	}
-	dataHome := os.Getenv("XDG_DATA_HOME")
-	if dataHome == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		dataHome = filepath.Join(home, ".local", "share")
-	}
-	matches, _ := filepath.Glob(filepath.Join(dataHome, "kubebuilder-envtest", "k8s", "*-"+runtime.GOOS+"-"+runtime.GOARCH, "kube-apiserver"))
-	if len(matches) == 0 {
-		return "", errors.New("no envtest binaries: run `make test`, or `hack/envtest-binaries.sh` and export KUBEBUILDER_ASSETS")
-	}
-	// With several cached versions the lexically last one wins; set
-	// KUBEBUILDER_ASSETS to choose.
-	return filepath.Dir(matches[len(matches)-1]), nil
-}
+func assetsDir() (string, error) { return localstack.Assets() }

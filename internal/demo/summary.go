@@ -1,0 +1,113 @@
+package demo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/sqlsource"
+)
+
+// verbs say what a job's records mean, per request type.
+var verbs = map[privacyv1alpha1.RequestType]string{
+	privacyv1alpha1.RequestTypeAccess:  "returned",
+	privacyv1alpha1.RequestTypeDelete:  "deleted or anonymized",
+	privacyv1alpha1.RequestTypeCorrect: "corrected",
+	privacyv1alpha1.RequestTypeOptOut:  "opted out",
+}
+
+// summary prints what each request and the retention run did at each
+// source, where the export is, what the databases hold now, and how to
+// explore with kubectl.
+func (r *run) summary(ctx context.Context) error {
+	r.step("What happened")
+	for _, name := range requestNames {
+		pr := &privacyv1alpha1.PrivacyRequest{}
+		if err := r.c.Get(ctx, client.ObjectKey{Name: name}, pr); err != nil {
+			return err
+		}
+		var parts []string
+		for _, s := range pr.Status.Sources {
+			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, records(s.Records, verbs[pr.Spec.Type], s.Message)))
+		}
+		fmt.Fprintf(r.Out, "  %-12s %-9s %-10s %s\n", name, pr.Spec.Type, pr.Status.Phase, strings.Join(parts, "; "))
+		if e := pr.Status.Export; e != nil {
+			fmt.Fprintf(r.Out, "  %-12s export: %s (%d bytes, sha256 %s, until %s)\n", "", e.Location, e.Bytes, e.SHA256, e.ExpiresAt.Format("2006-01-02"))
+		}
+	}
+	rp := &privacyv1alpha1.RetentionPolicy{}
+	if err := r.c.Get(ctx, client.ObjectKey{Name: policyName}, rp); err != nil {
+		return err
+	}
+	if len(rp.Status.History) > 0 {
+		run := rp.Status.History[0]
+		var parts []string
+		for _, s := range run.Sources {
+			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, records(s.Records, "purged", s.Message)))
+		}
+		fmt.Fprintf(r.Out, "  %-12s %-9s %-10s %s (usage data older than %s)\n", policyName, "Retention", run.Outcome, strings.Join(parts, "; "),
+			run.Before.Format("2006-01-02"))
+	}
+
+	r.step("In the databases now")
+	checks := []struct{ db, label, query string }{
+		{"shop", "customers with Ada's email", "SELECT COUNT(*) FROM customers WHERE email = ?"},
+		{"shop", "invoices kept, anonymized", "SELECT COUNT(*) FROM invoices WHERE billing_name LIKE 'anon:%'"},
+		{"shop", "orders older than a year", "SELECT COUNT(*) FROM orders WHERE julianday(created_at) < julianday('now', '-365 days')"},
+		{"crm", "contacts with Ada's email", "SELECT COUNT(*) FROM contacts WHERE email = ?"},
+		{"crm", "support tickets kept, anonymized", "SELECT COUNT(*) FROM support_tickets WHERE requester_name LIKE 'anon:%'"},
+		{"crm", "marketing e-mails older than a year", "SELECT COUNT(*) FROM marketing_events WHERE julianday(sent_at) < julianday('now', '-365 days')"},
+	}
+	for _, c := range checks {
+		n, err := count(filepath.Join(r.Dir, c.db+".db"), c.query, strings.Count(c.query, "?"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(r.Out, "  %-5s %-36s %d\n", c.db, c.label, n)
+	}
+
+	r.step("Explore it")
+	fmt.Fprintf(r.Out, "  export KUBECONFIG=%s\n", r.cp.KubeconfigPath)
+	fmt.Fprintf(r.Out, "  export PATH=%s:$PATH   # kubectl %s\n", r.Assets, "built for this control plane")
+	fmt.Fprintln(r.Out, "  kubectl get privacy -A")
+	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-ada")
+	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
+		filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "manifests"), r.op.MetricsAddr)
+	return nil
+}
+
+func records(n *int64, verb, message string) string {
+	if n == nil {
+		if message != "" {
+			return message
+		}
+		return "no result"
+	}
+	if *n == 1 {
+		return "1 row " + verb
+	}
+	return fmt.Sprintf("%d rows %s", *n, verb)
+}
+
+// count runs a COUNT(*) query on a SQLite file; args of "?" are Ada's email.
+func count(path, query string, args int) (int, error) {
+	db, _, err := sqlsource.Open("sqlite:" + path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var params []any
+	for range args {
+		params = append(params, subjectEmail)
+	}
+	var n int
+	if err := db.QueryRow(query, params...).Scan(&n); err != nil && err != sql.ErrNoRows {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
