@@ -175,6 +175,7 @@ type table struct {
 	tty   bool
 	lines int
 	last  map[string]row
+	drawn string
 }
 
 func (t *table) show(rows []row) {
@@ -197,6 +198,10 @@ func (t *table) show(rows []row) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.name, r.kind, r.phase, r.sources, r.due)
 	}
 	_ = w.Flush()
+	if t.lines > 0 && b.String() == t.drawn {
+		return
+	}
+	t.drawn = b.String()
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if t.lines > 0 {
 		fmt.Fprintf(t.out.Out, "\x1b[%dA", t.lines)

@@ -1,7 +1,6 @@
 package crd_test
 
 import (
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
 )
 
 func minimalDataSource(ns string) *privacyv1alpha1.DataSource {
@@ -98,28 +96,5 @@ var _ = Describe("kubectl", func() {
 		wide, err := env.Kubectl("get", "rp", rp.Name, "-o", "wide")
 		Expect(err).NotTo(HaveOccurred(), wide)
 		Expect(header(wide)).To(ContainElement("READY"))
-	})
-})
-
-var _ = Describe("Deploy manifests", func() {
-	It("are accepted by the API server (kubectl apply --dry-run=server -k config/default)", func() {
-		// A server-side dry run does not create the namespace, so the
-		// namespaced objects need it to exist already.
-		out, err := env.Kubectl("create", "namespace", "privacy-operator-system")
-		Expect(err).NotTo(HaveOccurred(), out)
-		out, err = env.Kubectl("apply", "--dry-run=server", "-k", filepath.Join(testenv.RepoRoot(), "config", "default"))
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("deployment.apps/privacy-operator-controller-manager created (server dry run)"))
-		Expect(out).To(ContainSubstring("clusterrole.rbac.authorization.k8s.io/privacy-operator-manager-role created (server dry run)"))
-	})
-})
-
-var _ = Describe("The SQL data source example", func() {
-	It("is accepted by the API server (kubectl apply --dry-run=server -k examples/sql-datasource)", func() {
-		ns := newNamespace()
-		out, err := env.Kubectl("apply", "--dry-run=server", "--namespace", ns, "-k", filepath.Join(testenv.RepoRoot(), "examples", "sql-datasource"))
-		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("deployment.apps/shop-privacy created (server dry run)"))
-		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/shop created (server dry run)"))
 	})
 })

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -43,17 +42,6 @@ func readObjects(path string) []*unstructured.Unstructured {
 			objs = append(objs, obj)
 		}
 	}
-}
-
-// expectedMessage reads the "# expect: ..." first line of an invalid sample.
-func expectedMessage(path string) string {
-	GinkgoHelper()
-	data, err := os.ReadFile(path)
-	Expect(err).NotTo(HaveOccurred())
-	first, _, _ := strings.Cut(string(data), "\n")
-	msg, ok := strings.CutPrefix(first, "# expect: ")
-	Expect(ok).To(BeTrue(), "%s must start with a '# expect: <message>' line", path)
-	return msg
 }
 
 // createIn creates obj with a unique name, in namespace ns when it is namespaced.
@@ -123,20 +111,6 @@ var _ = Describe("Valid samples", func() {
 			for _, obj := range readObjects(file) {
 				Expect(createIn(ns, obj)).To(Succeed(), "%s %s", obj.GetKind(), obj.GetName())
 			}
-		})
-	}
-})
-
-var _ = Describe("Invalid samples", func() {
-	// Applied with kubectl, as a person or a GitOps pipeline would: the
-	// message kubectl prints must say what to fix.
-	for _, file := range sampleFiles(filepath.Join(samplesDir, "invalid")) {
-		It("refuses "+filepath.Base(file)+" with its message", func() {
-			want := expectedMessage(file)
-			out, err := env.Kubectl("apply", "--namespace", newNamespace(), "-f", file)
-			Expect(err).To(HaveOccurred(), "kubectl apply accepted %s:\n%s", file, out)
-			GinkgoWriter.Println(out)
-			Expect(out).To(ContainSubstring(want))
 		})
 	}
 })

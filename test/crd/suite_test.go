@@ -1,6 +1,7 @@
 // Package crd_test proves the CRDs at a real API server: they install, the
 // samples pass admission, bad input is refused with a message a person can
-// act on, and kubectl shows useful columns.
+// act on, and kubectl shows useful columns. (The invalid samples and the
+// deploy manifests are applied with kubectl in test/e2e.)
 package crd_test
 
 import (

@@ -1,0 +1,114 @@
+package e2e_test
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// The README's commands, run as a newcomer types them (make reads the
+// Makefile of the repository; KUBEBUILDER_ASSETS is already cached).
+var _ = Describe("The README's commands", Ordered, func() {
+	// makeCmd is `make args...` at the repository root, outside the make
+	// that may be running this test.
+	makeCmd := func(env []string, args ...string) *exec.Cmd {
+		cmd := exec.Command("make", args...)
+		cmd.Dir = repo
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MAKELEVEL" && k != "MFLAGS" {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+		return cmd
+	}
+	run := func(env []string, args ...string) string {
+		GinkgoHelper()
+		out, err := makeCmd(env, args...).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "make %s:\n%s", strings.Join(args, " "), out)
+		return string(out)
+	}
+	localDir := filepath.Join(os.TempDir(), "privacy-operator-e2e-local")
+	kubeconfig := filepath.Join(localDir, "kubeconfig")
+	localKubectl := func(args ...string) (string, error) {
+		out, err := exec.Command(filepath.Join(assets, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+
+	It("make local-up starts a control plane with the CRDs, and a second make local-up finds it", func() {
+		DeferCleanup(func() { run([]string{"LOCAL_DIR=" + localDir}, "local-down") })
+		out := run([]string{"LOCAL_DIR=" + localDir}, "local-up")
+		Expect(out).To(ContainSubstring("export KUBECONFIG=" + kubeconfig))
+		Expect(run([]string{"LOCAL_DIR=" + localDir}, "local-up")).To(ContainSubstring("already running"))
+		got, err := localKubectl("get", "crd", "-o", "name")
+		Expect(err).NotTo(HaveOccurred(), got)
+		Expect(got).To(ContainSubstring("privacyrequests.privacyoperator.io"))
+
+		By("make run runs the operator against it")
+		mk := makeCmd([]string{"KUBECONFIG=" + kubeconfig}, "run")
+		var logs bytes.Buffer
+		mk.Stdout, mk.Stderr = &logs, &logs
+		mk.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		Expect(mk.Start()).To(Succeed())
+		defer func() {
+			_ = syscall.Kill(-mk.Process.Pid, syscall.SIGINT)
+			_ = mk.Wait()
+		}()
+		Eventually(func() int {
+			resp, err := http.Get("http://127.0.0.1:8081/readyz")
+			if err != nil {
+				return 0
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode
+		}).WithTimeout(3*time.Minute).WithPolling(time.Second).Should(Equal(http.StatusOK), func() string { return logs.String() })
+		apply := exec.Command(filepath.Join(assets, "kubectl"), "--kubeconfig", kubeconfig, "apply", "-f", "-")
+		apply.Stdin = strings.NewReader(request("local-run", "Access", "nobody@example.com", "", ""))
+		out2, err := apply.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out2))
+		Eventually(func() string {
+			out, _ := localKubectl("get", "privacyrequest", "local-run", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
+			return out
+		}).WithTimeout(time.Minute).Should(Equal("NoMatchingSources"), "the operator reconciles the request (there is no data source here)")
+
+		By("make deploy installs the operator's manifests")
+		out = run([]string{"KUBECONFIG=" + kubeconfig, "KUBECTL=" + filepath.Join(assets, "kubectl"), "IMG=registry.example.com/privacy-operator:v0.1.0"}, "deploy")
+		Expect(out).To(ContainSubstring("deployment.apps/privacy-operator-controller-manager serverside-applied"))
+		got, err = localKubectl("get", "deployment", "-n", "privacy-operator-system", "privacy-operator-controller-manager", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+		Expect(err).NotTo(HaveOccurred(), got)
+		Expect(got).To(Equal("registry.example.com/privacy-operator:v0.1.0"))
+	})
+
+	It("make local-down stops it and removes its state", func() {
+		run([]string{"LOCAL_DIR=" + localDir}, "local-down")
+		Expect(localDir).NotTo(BeADirectory())
+	})
+
+	It("make demo shows the whole product and says what happened (DEMO_ONCE=1)", func() {
+		demoDir := filepath.Join(GinkgoT().TempDir(), "demo")
+		out := run([]string{"DEMO_ONCE=1", "DEMO_DIR=" + demoDir}, "demo")
+		GinkgoWriter.Println(out)
+		for _, want := range []string{
+			"access-ada   Access    Completed",
+			"correct-ada  Correct   Completed",
+			"optout-ada   OptOut    Completed",
+			"delete-ada   Delete    Completed",
+			"usage-365d   Retention Succeeded",
+			"export: " + filepath.Join(demoDir, "exports"),
+			"shop  customers with Ada's email           0",
+			"crm   contacts with Ada's email            0",
+			"export KUBECONFIG=" + filepath.Join(demoDir, "kubeconfig"),
+		} {
+			Expect(out).To(ContainSubstring(want))
+		}
+		Expect(out).To(MatchRegexp(`usage-365d .* shop-?\S*: [1-9]\d* rows purged`))
+	})
+})

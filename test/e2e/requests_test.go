@@ -1,0 +1,109 @@
+package e2e_test
+
+import (
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+// kstatusOf computes an object's GitOps health as Flux and Argo CD do.
+func kstatusOf(args ...string) status.Status {
+	GinkgoHelper()
+	res, err := status.Compute(getJSON(args...))
+	Expect(err).NotTo(HaveOccurred())
+	return res.Status
+}
+
+var _ = Describe("The samples, with kubectl", func() {
+	It("apply, and kubectl get privacy lists all three kinds with their columns", func() {
+		samples := filepath.Join(repo, "config", "samples")
+		out, err := kubectl("create", "namespace", "samples-e2e")
+		Expect(err).NotTo(HaveOccurred(), out)
+		out, err = kubectl("apply", "-n", "samples-e2e", "-f", samples)
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() {
+			out, err := kubectl("delete", "-n", "samples-e2e", "--wait=false", "-f", samples)
+			Expect(err).NotTo(HaveOccurred(), out)
+		})
+		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/billing created"))
+		Expect(out).To(ContainSubstring("retentionpolicy.privacyoperator.io/usage-400d created"))
+
+		out, err = kubectl("get", "privacy", "-A")
+		Expect(err).NotTo(HaveOccurred(), out)
+		GinkgoWriter.Println(out)
+		for _, header := range []string{
+			"NAMESPACE   NAME                                    READY   REASON", // DataSources
+			"NAME                                             TYPE      PHASE",   // PrivacyRequests
+			"NAME                                        RETAIN-FOR   SCHEDULE",
+		} {
+			Expect(squash(out)).To(ContainSubstring(squash(header)))
+		}
+		for _, name := range []string{"datasource.privacyoperator.io/billing", "privacyrequest.privacyoperator.io/access-ada",
+			"retentionpolicy.privacyoperator.io/usage-400d"} {
+			Expect(out).To(ContainSubstring(name))
+		}
+		// A DataSource in a namespace the operator does not honour says so.
+		Expect(squash(out)).To(ContainSubstring("samples-e2e datasource.privacyoperator.io/billing False NamespaceNotAllowed"))
+	})
+})
+
+var _ = Describe("Requests of each type, with kubectl", func() {
+	for i, tc := range []struct{ typ, extra string }{
+		{"Access", ""},
+		{"Correct", "  corrections:\n  - {field: phone, value: \"+44 20 7946 9999\"}\n"},
+		{"OptOut", "  optOut: {scopes: [email-marketing]}\n"},
+		{"Delete", ""},
+	} {
+		It("kubectl wait --for=condition=Ready returns for "+tc.typ+", and describe shows each source", func() {
+			name := "e2e-" + strings.ToLower(tc.typ)
+			apply(request(name, tc.typ, people[10+i].Email, "shop", tc.extra))
+			out, err := kubectl("wait", "--for=condition=Ready", "--timeout=60s", "privacyrequest/"+name)
+			Expect(err).NotTo(HaveOccurred(), out)
+			Expect(out).To(ContainSubstring("privacyrequest.privacyoperator.io/" + name + " condition met"))
+
+			out, err = kubectl("describe", "privacyrequest", name)
+			Expect(err).NotTo(HaveOccurred(), out)
+			GinkgoWriter.Println(out)
+			Expect(out).To(MatchRegexp(`(?m)^  Phase:\s+Completed$`))
+			// The per-source record: its name, phase, records and conditions.
+			Expect(out).To(MatchRegexp(`(?s)Sources:.*Name:\s+shop.*Namespace:\s+shop-e2e.*Phase:\s+Completed.*Records:\s+[1-9]`))
+			Expect(out).To(MatchRegexp(`(?s)Type:\s+Dispatched.*Type:\s+Completed`))
+			Expect(out).To(MatchRegexp(`(?s)Events:.*Normal\s+\S+`))
+			_, statusAndEvents, _ := strings.Cut(out, "\nStatus:")
+			Expect(statusAndEvents).NotTo(ContainSubstring(people[10+i].Email), "the subject's identity leaked into status or Events")
+
+			Expect(kstatusOf("privacyrequest", name)).To(Equal(status.CurrentStatus), "a finished request is Current for GitOps tools")
+		})
+	}
+})
+
+var _ = Describe("GitOps health (kstatus)", func() {
+	It("is InProgress while a source works, then Current", func() {
+		apply(request("e2e-held", "Access", people[20].Email, "counter", ""))
+		Eventually(func() status.Status { return kstatusOf("privacyrequest", "e2e-held") }).
+			WithTimeout(30 * 1e9).Should(Equal(status.InProgressStatus))
+		Consistently(func() status.Status { return kstatusOf("privacyrequest", "e2e-held") }).
+			WithTimeout(2 * 1e9).Should(Equal(status.InProgressStatus))
+		counter.release()
+		out, err := kubectl("wait", "--for=condition=Ready", "--timeout=60s", "privacyrequest/e2e-held")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(kstatusOf("privacyrequest", "e2e-held")).To(Equal(status.CurrentStatus))
+	})
+
+	It("is Failed for a request a source refuses for good", func() {
+		// The shop may not correct last_seen_at: the source answers 422.
+		apply(request("e2e-refused", "Correct", people[21].Email, "shop", "  corrections:\n  - {field: last_seen_at, value: \"2020-01-01\"}\n"))
+		Eventually(func() status.Status { return kstatusOf("privacyrequest", "e2e-refused") }).
+			WithTimeout(60 * 1e9).Should(Equal(status.FailedStatus))
+		out, err := kubectl("describe", "privacyrequest", "e2e-refused")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring(`field "last_seen_at" may not be corrected here`))
+		Expect(out).To(MatchRegexp(`(?s)Events:.*Warning`))
+	})
+})
+
+// squash collapses runs of spaces, so that column widths do not matter.
+func squash(s string) string { return strings.Join(strings.Fields(s), " ") }

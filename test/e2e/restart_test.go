@@ -1,0 +1,99 @@
+package e2e_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/privacyoperator/privacy-operator/internal/sqlsource"
+)
+
+var _ = Describe("An operator killed mid-run", Serial, func() {
+	It("finishes all 50 requests after a restart, each job applied once", func() {
+		const n = 50
+		var manifests []string
+		for i := range n {
+			manifests = append(manifests, request(fmt.Sprintf("e2e-kill-%02d", i), "Delete", people[60+i].Email, "", ""))
+		}
+		// No selector: each request goes to both the shop and the counter.
+		apply(strings.Join(manifests, "---\n"))
+
+		// Kill the operator (SIGKILL, no shutdown) once some jobs are done
+		// and others are open.
+		Eventually(func() int { return len(counter.counts()) }).WithTimeout(60 * time.Second).WithPolling(20 * time.Millisecond).
+			Should(BeNumerically(">=", 5))
+		op.Kill()
+		done := finishedKillRequests()
+		GinkgoWriter.Printf("operator killed with %d of %d requests finished and %d counter jobs applied\n", done, n, len(counter.counts()))
+		Expect(done).To(BeNumerically("<", n), "every request had finished before the kill: the test proves nothing")
+		Expect(op.Restart(ctx)).To(Succeed())
+
+		Eventually(finishedKillRequests).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Equal(n))
+
+		// Each request completed at both sources...
+		out, err := kubectl("get", "privacyrequests", "-o", "json")
+		Expect(err).NotTo(HaveOccurred())
+		var list struct {
+			Items []struct {
+				Metadata struct{ Name string }
+				Status   struct {
+					Phase   string
+					Sources []struct{ Name, JobID, Phase string }
+				}
+			}
+		}
+		Expect(json.Unmarshal([]byte(out), &list)).To(Succeed())
+		jobs := map[string]bool{}
+		for _, pr := range list.Items {
+			if !strings.HasPrefix(pr.Metadata.Name, "e2e-kill-") {
+				continue
+			}
+			Expect(pr.Status.Phase).To(Equal("Completed"), pr.Metadata.Name)
+			Expect(pr.Status.Sources).To(HaveLen(2), pr.Metadata.Name)
+			for _, s := range pr.Status.Sources {
+				if s.Name == "counter" {
+					jobs[s.JobID] = true
+				}
+			}
+		}
+		Expect(jobs).To(HaveLen(n))
+		// ...and each job was applied exactly once at the counter,
+		counts := counter.counts()
+		for id := range jobs {
+			Expect(counts[id]).To(Equal(1), "job %s applied %d times", id, counts[id])
+		}
+		// and recorded once at the shop, whose customers are gone.
+		db, _, err := sqlsource.Open("sqlite:" + shop.DBPath)
+		Expect(err).NotTo(HaveOccurred())
+		defer db.Close()
+		var gone int
+		for i := range n {
+			var left int
+			Expect(db.QueryRow("SELECT COUNT(*) FROM customers WHERE email = ?", people[60+i].Email).Scan(&left)).To(Succeed())
+			if left == 0 {
+				gone++
+			}
+		}
+		Expect(gone).To(Equal(n))
+	})
+})
+
+// finishedKillRequests counts the e2e-kill requests in a final phase.
+func finishedKillRequests() int {
+	out, err := kubectl("get", "privacyrequests", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase}{\"\\n\"}{end}")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		name, phase, _ := strings.Cut(line, " ")
+		if strings.HasPrefix(name, "e2e-kill-") && (phase == "Completed" || phase == "Failed") {
+			n++
+		}
+	}
+	return n
+}
