@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
 )
@@ -33,6 +36,10 @@ type passEffects struct {
 
 type passEvent struct {
 	eventType, reason, note string
+	// related is the DataSource an event is about, if any. Events are
+	// grouped into series by object, reason and related object, so
+	// without it "finished" at two sources would show as one event (x2).
+	related *corev1.ObjectReference
 }
 
 func newPassEffects(d *dispatch.Dispatcher, owner dispatch.Owner) passEffects {
@@ -40,7 +47,13 @@ func newPassEffects(d *dispatch.Dispatcher, owner dispatch.Owner) passEffects {
 }
 
 func (e *passEffects) event(eventType, reason, format string, args ...any) {
-	e.events = append(e.events, passEvent{eventType, reason, fmt.Sprintf(format, args...)})
+	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...)})
+}
+
+// sourceEvent records an event about one DataSource's part in the pass.
+func (e *passEffects) sourceEvent(namespace, name, eventType, reason, format string, args ...any) {
+	ref := &corev1.ObjectReference{APIVersion: privacyv1alpha1.GroupVersion.String(), Kind: "DataSource", Namespace: namespace, Name: name}
+	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...), related: ref})
 }
 
 // wakeAt asks for another pass at t (the earliest such time wins).
@@ -78,7 +91,11 @@ func (e *passEffects) commit(ctx context.Context, c client.Client, d *dispatch.D
 	}
 	if rec != nil {
 		for _, ev := range e.events {
-			rec.Eventf(after, nil, ev.eventType, ev.reason, ev.reason, "%s", ev.note)
+			var related runtime.Object
+			if ev.related != nil {
+				related = ev.related
+			}
+			rec.Eventf(after, related, ev.eventType, ev.reason, ev.reason, "%s", ev.note)
 		}
 	}
 	for _, observe := range e.observe {

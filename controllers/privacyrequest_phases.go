@@ -301,7 +301,7 @@ func (r *PrivacyRequestReconciler) applyFinal(ctx context.Context, s *requestSco
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionCompleted, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonCompleted, fmt.Sprintf("The source finished the job (%d records).", records))
 	}
-	s.event(corev1.EventTypeNormal, string(src.Phase), "Data source %s/%s finished (%d records)", src.Namespace, src.Name, records)
+	s.sourceEvent(src.Namespace, src.Name, corev1.EventTypeNormal, string(src.Phase), "Data source %s/%s finished (%d records)", src.Namespace, src.Name, records)
 	r.observeJob(s, src)
 	return nil
 }
@@ -311,7 +311,7 @@ func (r *PrivacyRequestReconciler) failSource(s *requestScope, src *privacyv1alp
 	src.NextAttemptAt = nil
 	src.Message = truncate(message, 1024)
 	conditions.Set(&src.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionCompleted, metav1.ConditionFalse, reason, src.Message)
-	s.event(corev1.EventTypeWarning, reason, "Data source %s/%s failed: %s", src.Namespace, src.Name, truncate(message, 256))
+	s.sourceEvent(src.Namespace, src.Name, corev1.EventTypeWarning, reason, "Data source %s/%s failed: %s", src.Namespace, src.Name, truncate(message, 256))
 	r.observeJob(s, src)
 }
 
