@@ -79,6 +79,12 @@ var _ = Describe("The README's commands", Ordered, func() {
 			return out
 		}).WithTimeout(time.Minute).Should(Equal("NoMatchingSources"), "the operator reconciles the request (there is no data source here)")
 
+		By("make install and make uninstall manage the CRDs (the operator runs, so it releases its finalizers)")
+		Expect(run([]string{"KUBECONFIG=" + kubeconfig, "KUBECTL=" + filepath.Join(assets, "kubectl")}, "install")).
+			To(ContainSubstring("customresourcedefinition.apiextensions.k8s.io/privacyrequests.privacyoperator.io serverside-applied"))
+		Expect(run([]string{"KUBECONFIG=" + kubeconfig, "KUBECTL=" + filepath.Join(assets, "kubectl")}, "uninstall")).
+			To(ContainSubstring(`customresourcedefinition.apiextensions.k8s.io "privacyrequests.privacyoperator.io" deleted`))
+
 		By("make deploy installs the operator's manifests")
 		out = run([]string{"KUBECONFIG=" + kubeconfig, "KUBECTL=" + filepath.Join(assets, "kubectl"), "IMG=registry.example.com/privacy-operator:v0.1.0"}, "deploy")
 		Expect(out).To(ContainSubstring("deployment.apps/privacy-operator-controller-manager serverside-applied"))
@@ -90,6 +96,15 @@ var _ = Describe("The README's commands", Ordered, func() {
 	It("make local-down stops it and removes its state", func() {
 		run([]string{"LOCAL_DIR=" + localDir}, "local-down")
 		Expect(localDir).NotTo(BeADirectory())
+	})
+
+	It("make bench runs the benchmarks (here with a small load)", func() {
+		out := run([]string{"BENCH_REQUESTS=20", "BENCH_SOURCES=2", "BENCH_FLAGS=-benchtime=1x"}, "bench")
+		GinkgoWriter.Println(out)
+		Expect(out).To(MatchRegexp(`BenchmarkPostgresDelete\S*\s+1\s+\d+ ns/op\s+[\d.]+ jobs/s`))
+		Expect(out).To(MatchRegexp(`BenchmarkPostgresPurge\S*\s+1\s+\d+ ns/op.* [\d.]+ rows/s`))
+		Expect(out).To(ContainSubstring("requests=20 sources=2"))
+		Expect(out).To(MatchRegexp(`completed_per_second=[\d.]+`))
 	})
 
 	It("make demo shows the whole product and says what happened (DEMO_ONCE=1)", func() {

@@ -41,12 +41,12 @@ var _ = Describe("Deploy manifests", func() {
 		Expect(out).To(ContainSubstring("clusterrole.rbac.authorization.k8s.io/privacy-operator-manager-role created (server dry run)"))
 	})
 
-	It("include the SQL data source example (kubectl apply --dry-run=server -k examples/sql-datasource)", func() {
+	It("include the SQL data source example (kubectl apply -k examples/sql-datasource)", func() {
 		out, err := kubectl("create", "namespace", "example-e2e")
 		Expect(err).NotTo(HaveOccurred(), out)
-		out, err = kubectl("apply", "--dry-run=server", "--namespace", "example-e2e", "-k", filepath.Join(repo, "examples", "sql-datasource"))
+		out, err = kubectl("apply", "--namespace", "example-e2e", "-k", filepath.Join(repo, "examples", "sql-datasource"))
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(out).To(ContainSubstring("deployment.apps/shop-privacy created (server dry run)"))
-		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/shop created (server dry run)"))
+		Expect(out).To(ContainSubstring("deployment.apps/shop-privacy created"))
+		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/shop created"))
 	})
 })

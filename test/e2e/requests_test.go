@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,39 +15,6 @@ func kstatusOf(args ...string) status.Status {
 	Expect(err).NotTo(HaveOccurred())
 	return res.Status
 }
-
-var _ = Describe("The samples, with kubectl", func() {
-	It("apply, and kubectl get privacy lists all three kinds with their columns", func() {
-		samples := filepath.Join(repo, "config", "samples")
-		out, err := kubectl("create", "namespace", "samples-e2e")
-		Expect(err).NotTo(HaveOccurred(), out)
-		out, err = kubectl("apply", "-n", "samples-e2e", "-f", samples)
-		Expect(err).NotTo(HaveOccurred(), out)
-		DeferCleanup(func() {
-			out, err := kubectl("delete", "-n", "samples-e2e", "--wait=false", "-f", samples)
-			Expect(err).NotTo(HaveOccurred(), out)
-		})
-		Expect(out).To(ContainSubstring("datasource.privacyoperator.io/billing created"))
-		Expect(out).To(ContainSubstring("retentionpolicy.privacyoperator.io/usage-400d created"))
-
-		out, err = kubectl("get", "privacy", "-A")
-		Expect(err).NotTo(HaveOccurred(), out)
-		GinkgoWriter.Println(out)
-		for _, header := range []string{
-			"NAMESPACE   NAME                                    READY   REASON", // DataSources
-			"NAME                                             TYPE      PHASE",   // PrivacyRequests
-			"NAME                                        RETAIN-FOR   SCHEDULE",
-		} {
-			Expect(squash(out)).To(ContainSubstring(squash(header)))
-		}
-		for _, name := range []string{"datasource.privacyoperator.io/billing", "privacyrequest.privacyoperator.io/access-ada",
-			"retentionpolicy.privacyoperator.io/usage-400d"} {
-			Expect(out).To(ContainSubstring(name))
-		}
-		// A DataSource in a namespace the operator does not honour says so.
-		Expect(squash(out)).To(ContainSubstring("samples-e2e datasource.privacyoperator.io/billing False NamespaceNotAllowed"))
-	})
-})
 
 var _ = Describe("Requests of each type, with kubectl", func() {
 	for i, tc := range []struct{ typ, extra string }{

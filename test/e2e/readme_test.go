@@ -1,0 +1,88 @@
+package e2e_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Commands of the README's sh blocks that other specs (or CI) run; every
+// other command of those blocks is run here.
+var runElsewhere = map[string]string{
+	"make demo":       "commands_test.go runs it with DEMO_ONCE=1",
+	"make test":       ".ci/run runs it",
+	"make local-up":   "commands_test.go",
+	"make run":        "commands_test.go, against the local control plane",
+	"make local-down": "commands_test.go",
+	"make deploy IMG=registry.example.com/privacy-operator:v0.1.0": "commands_test.go, against the local control plane",
+	`export KUBEBUILDER_ASSETS="$(hack/envtest-binaries.sh)"`:      "make test does this",
+	"go test ./controllers/ -run TestControllers -v":               "make test runs ./controllers",
+}
+
+// readmeCommands returns the lines of the README's ```sh blocks.
+func readmeCommands() []string {
+	GinkgoHelper()
+	f, err := os.Open(filepath.Join(repo, "README.md"))
+	Expect(err).NotTo(HaveOccurred())
+	defer f.Close()
+	var cmds []string
+	in := false
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "```sh":
+			in = true
+		case strings.HasPrefix(line, "```"):
+			in = false
+		case in && line != "" && !strings.HasPrefix(line, "#"):
+			cmds = append(cmds, line)
+		}
+	}
+	return cmds
+}
+
+var _ = Describe("The README", func() {
+	It("has no command that no test runs, and its kubectl commands work as written", func() {
+		cmds := readmeCommands()
+		Expect(cmds).To(ContainElement("make demo"))
+		outputs := map[string]string{}
+		for _, c := range cmds {
+			if _, ok := runElsewhere[c]; ok {
+				continue
+			}
+			Expect(c).To(HavePrefix("kubectl "), "README command %q is run by no test: run it here or in another spec", c)
+			sh := exec.Command("sh", "-c", c)
+			sh.Dir = repo
+			sh.Env = append(os.Environ(), "KUBECONFIG="+cp.KubeconfigPath, "PATH="+assets+string(os.PathListSeparator)+os.Getenv("PATH"))
+			out, err := sh.CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), "README command %q:\n%s", c, out)
+			outputs[c] = string(out)
+			GinkgoWriter.Printf("$ %s\n%s", c, out)
+		}
+
+		list := squash(outputs["kubectl get privacy -A"])
+		for _, want := range []string{
+			"NAMESPACE NAME READY REASON TYPES ENDPOINT AGE",
+			"NAME TYPE PHASE SOURCES DUE AGE",
+			"NAME RETAIN-FOR SCHEDULE LAST-RUN MATCHED AGE",
+			"default datasource.privacyoperator.io/billing False NamespaceNotAllowed",
+			"privacyrequest.privacyoperator.io/access-ada Access",
+			"retentionpolicy.privacyoperator.io/usage-400d 400d 0 3 * * *",
+		} {
+			Expect(list).To(ContainSubstring(want))
+		}
+		Expect(outputs["kubectl describe privacyrequest optout-katherine"]).To(MatchRegexp(`(?s)Sources:.*Type:\s+Dispatched.*Job ID:.*Phase:\s+(Completed|NotFound).*Events:.*Data source \S+ finished`))
+		// Once its namespace is labelled, the operator tries the sample
+		// DataSource's endpoint, which does not exist here.
+		Eventually(func() string {
+			out, _ := kubectl("get", "datasource", "billing", "-n", "default", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)
+			return out
+		}).WithTimeout(time.Minute).Should(Equal("EndpointUnreachable"))
+	})
+})
