@@ -392,9 +392,8 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(paused.jobRuns()).To(BeEmpty())
 
 		Expect(k8sClient.Delete(ctx, gone.ds)).To(Succeed())
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(paused.ds), paused.ds)).To(Succeed())
-		paused.ds.Spec.Suspend = false
-		Expect(k8sClient.Update(ctx, paused.ds)).To(Succeed())
+		// update retries: the DataSource controller writes status meanwhile.
+		update(paused.ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = false })
 
 		pr = finished(pr)
 		Expect(sourceEntry(pr, "paused").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))

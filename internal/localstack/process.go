@@ -104,6 +104,9 @@ func StopLeftovers(dir string) error {
 	return nil
 }
 
+// Running lists the local stack's processes whose command line names dir.
+func Running(dir string) ([]int, error) { return processesNaming(dir) }
+
 // stackPrograms are the programs the local stack starts.
 var stackPrograms = map[string]bool{"etcd": true, "kube-apiserver": true, "manager": true, "sql-datasource": true}
 

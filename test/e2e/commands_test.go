@@ -7,11 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/privacyoperator/privacy-operator/internal/localstack"
 )
 
 // The README's commands, run as a newcomer types them (make reads the
@@ -54,8 +57,8 @@ var _ = Describe("The README's commands", Ordered, func() {
 
 		By("make run runs the operator against it")
 		mk := makeCmd([]string{"KUBECONFIG=" + kubeconfig}, "run")
-		var logs bytes.Buffer
-		mk.Stdout, mk.Stderr = &logs, &logs
+		logs := &syncBuffer{}
+		mk.Stdout, mk.Stderr = logs, logs
 		mk.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		Expect(mk.Start()).To(Succeed())
 		defer func() {
@@ -107,9 +110,27 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`completed_per_second=[\d.]+`))
 	})
 
-	It("make demo shows the whole product and says what happened (DEMO_ONCE=1)", func() {
+	It("make demo shows the whole product and says what happened (DEMO_ONCE=1), also after a crashed run", func() {
 		demoDir := filepath.Join(GinkgoT().TempDir(), "demo")
+
+		By("a first run that crashes (SIGKILL) once its processes are up")
+		first := makeCmd([]string{"DEMO_DIR=" + demoDir}, "demo")
+		firstOut := &syncBuffer{}
+		first.Stdout, first.Stderr = firstOut, firstOut
+		first.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		Expect(first.Start()).To(Succeed())
+		Eventually(firstOut.String).WithTimeout(5*time.Minute).WithPolling(time.Second).Should(ContainSubstring("Waiting for both DataSources"))
+		Expect(syscall.Kill(-first.Process.Pid, syscall.SIGKILL)).To(Succeed())
+		_ = first.Wait()
+		left, err := localstack.Running(demoDir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left).NotTo(BeEmpty(), "the crash left nothing behind: this run proves nothing")
+
+		By("a second run finds and stops the leftovers, rebuilds the state, and ends cleanly")
 		out := run([]string{"DEMO_ONCE=1", "DEMO_DIR=" + demoDir}, "demo")
+		left, err = localstack.Running(demoDir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(left).To(BeEmpty(), "processes of the demo are still running")
 		GinkgoWriter.Println(out)
 		for _, want := range []string{
 			"access-ada   Access    Completed",
@@ -127,3 +148,21 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`usage-365d .* shop-?\S*: [1-9]\d* rows purged`))
 	})
 })
+
+// syncBuffer collects a process's output while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
