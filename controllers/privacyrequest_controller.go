@@ -90,10 +90,10 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("uid", pr.UID))
 
 	if !pr.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, pr)
+		return requeueOnConflict(r.reconcileDelete(ctx, pr))
 	}
 	if controllerutil.AddFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
-		return ctrl.Result{}, r.Update(ctx, pr)
+		return requeueOnConflict(r.Update(ctx, pr))
 	}
 
 	s := &requestScope{
@@ -158,6 +158,16 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 	r.overdue.set(pr.Name, false)
 	controllerutil.RemoveFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs)
 	return client.IgnoreNotFound(r.Update(ctx, pr))
+}
+
+// requeueOnConflict turns a write conflict (the cache was behind) into a
+// quiet retry: it is the normal price of optimistic concurrency, not an
+// error worth an error log.
+func requeueOnConflict(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 func ownerOf(key types.NamespacedName) dispatch.Owner {

@@ -62,13 +62,7 @@ var _ = BeforeSuite(func() {
 
 	op, err = localstack.StartOperator(ctx, cp, filepath.Join(binDir, "manager"))
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
-		op.Stop()
-		if CurrentSpecReport().Failed() {
-			logs, _ := os.ReadFile(op.LogPath)
-			GinkgoWriter.Printf("operator log:\n%s\n", logs)
-		}
-	})
+	DeferCleanup(op.Stop)
 
 	db := filepath.Join(cp.Dir, "shop.db")
 	Expect(localstack.SeedShop(db, people, time.Now())).To(Succeed())
@@ -85,6 +79,19 @@ var _ = BeforeSuite(func() {
 		out, err := kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, ds)
 		Expect(err).NotTo(HaveOccurred(), out)
 	}
+})
+
+// When a spec fails, show the end of the operator's log and the requests.
+var _ = ReportAfterEach(func(r SpecReport) {
+	if !r.Failed() || op == nil {
+		return
+	}
+	logs, _ := os.ReadFile(op.LogPath)
+	if len(logs) > 64<<10 {
+		logs = logs[len(logs)-64<<10:]
+	}
+	list, _ := kubectl("get", "privacyrequests", "-o", "wide")
+	fmt.Fprintf(os.Stderr, "\n--- %s failed; operator log (end):\n%s\n--- privacyrequests:\n%s\n", r.FullText(), logs, list)
 })
 
 // kubectl runs the kubectl built for this control plane against it.
