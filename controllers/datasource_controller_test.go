@@ -102,15 +102,16 @@ func expectReady(ds *privacyv1alpha1.DataSource, status metav1.ConditionStatus, 
 	}).Should(Succeed())
 }
 
-// update re-reads ds, applies change and writes it.
-func update(ds *privacyv1alpha1.DataSource, change func(*privacyv1alpha1.DataSource)) {
+// update re-reads obj, applies change and writes it, again after a
+// conflict with a controller's status write.
+func update[T client.Object](obj T, change func(T)) {
 	GinkgoHelper()
 	Eventually(func() error {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds); err != nil {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
-		change(ds)
-		return k8sClient.Update(ctx, ds)
+		change(obj)
+		return k8sClient.Update(ctx, obj)
 	}).Should(Succeed())
 }
 

@@ -25,8 +25,9 @@ var _ = Describe("PrivacyRequest due dates", func() {
 			g.Expect(pr.Status.DueAt.Time).To(BeTemporally("==", pr.CreationTimestamp.Add(deadline.CCPAPeriod)))
 		}).Should(Succeed())
 
-		pr.Spec.Extension = &privacyv1alpha1.Extension{Days: 45, Reason: "Complex request across many systems."}
-		Expect(k8sClient.Update(ctx, pr)).To(Succeed())
+		update(pr, func(pr *privacyv1alpha1.PrivacyRequest) {
+			pr.Spec.Extension = &privacyv1alpha1.Extension{Days: 45, Reason: "Complex request across many systems."}
+		})
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
 			g.Expect(pr.Status.ObservedGeneration).To(Equal(pr.Generation))

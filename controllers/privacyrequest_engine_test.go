@@ -302,8 +302,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 		}).Should(Succeed())
 		Expect(src.jobRuns()).To(BeEmpty())
 
-		pr.Spec.Suspend = false
-		Expect(k8sClient.Update(ctx, pr)).To(Succeed())
+		update(pr, func(pr *privacyv1alpha1.PrivacyRequest) { pr.Spec.Suspend = false })
 		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
 		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionSuspended)).To(BeNil())
 	})
