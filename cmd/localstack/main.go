@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Printf("stopped; removing %s\n", abs)
-		return os.RemoveAll(abs)
+		return localstack.Clear(abs)
 	case "demo":
 		assets, err := localstack.Assets()
 		if err != nil {

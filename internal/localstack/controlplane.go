@@ -50,8 +50,14 @@ func StartControlPlane(dir, assets, repo string) (*ControlPlane, error) {
 	if err := StopLeftovers(dir); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("clear %s: %w", dir, err)
+	if err := Clear(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, marker), []byte("state of a Privacy Operator local stack; `localstack down` removes this directory\n"), 0o600); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{"etcd", "apiserver", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
@@ -98,6 +104,28 @@ func StartControlPlane(dir, assets, repo string) (*ControlPlane, error) {
 		return nil, fmt.Errorf("write the kubeconfig: %w", err)
 	}
 	return cp, nil
+}
+
+// marker names a state directory as the local stack's own.
+const marker = ".privacy-operator-localstack"
+
+// Clear removes a state directory, refusing one that holds anything but a
+// local stack's state (a mistyped --dir must not delete a project).
+func Clear(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty and is not a local stack's state directory (no %s): refusing to clear it", dir, marker)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clear %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Stop stops the control plane and the processes started in its
