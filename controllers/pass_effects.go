@@ -50,7 +50,8 @@ func (e *passEffects) event(eventType, reason, format string, args ...any) {
 	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...)})
 }
 
-// sourceEvent records an event about one DataSource's part in the pass.
+// sourceEvent records an event about one DataSource's part in the pass
+// (a failure), naming the DataSource as the related object.
 func (e *passEffects) sourceEvent(namespace, name, eventType, reason, format string, args ...any) {
 	ref := &corev1.ObjectReference{APIVersion: privacyv1alpha1.GroupVersion.String(), Kind: "DataSource", Namespace: namespace, Name: name}
 	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...), related: ref})

@@ -301,7 +301,10 @@ func (r *PrivacyRequestReconciler) applyFinal(ctx context.Context, s *requestSco
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionCompleted, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonCompleted, fmt.Sprintf("The source finished the job (%d records).", records))
 	}
-	s.sourceEvent(src.Namespace, src.Name, corev1.EventTypeNormal, string(src.Phase), "Data source %s/%s finished (%d records)", src.Namespace, src.Name, records)
+	// No Event per source that succeeded: status records it, and an Event
+	// per source and request would multiply Event writes by the number of
+	// sources (measured: a quarter of the engine's throughput in the bench).
+	// The request's own Completed Event says when all are done.
 	r.observeJob(s, src)
 	return nil
 }
