@@ -359,12 +359,7 @@ func (m *Mapping) IdentityTypes() []string {
 			set[typ] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for typ := range set {
-		out = append(out, typ)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(set)
 }
 
 // Categories are the data categories the mapping purges.
@@ -375,12 +370,7 @@ func (m *Mapping) Categories() []string {
 			set[t.Retention.Category] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for c := range set {
-		out = append(out, c)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(set)
 }
 
 // columns are the columns of t the mapping names, each once, in a stable

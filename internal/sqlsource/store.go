@@ -49,19 +49,7 @@ const storeTimeout = 10 * time.Second
 
 // Begin returns the recorded status of id, or marks it running.
 func (s *Store) Begin(id string) (*protocol.JobStatus, bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	st, err := recorded(ctx, s.db, s.d, id)
-	if err != nil || st != nil {
-		return st, false, s.unavailable(err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.running[id] {
-		return nil, true, nil
-	}
-	s.running[id] = true
-	return nil, false, nil
+	return s.lookup(id, true)
 }
 
 // Finish records the final status of id. A status that carries the
@@ -97,6 +85,12 @@ func (s *Store) Forget(id string) error {
 
 // Get returns the recorded status of id, or running=true while it runs here.
 func (s *Store) Get(id string) (*protocol.JobStatus, bool, error) {
+	return s.lookup(id, false)
+}
+
+// lookup returns the recorded status of id, else whether it runs here;
+// with mark, an id that does not run yet is marked running.
+func (s *Store) lookup(id string, mark bool) (*protocol.JobStatus, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	st, err := recorded(ctx, s.db, s.d, id)
@@ -105,7 +99,11 @@ func (s *Store) Get(id string) (*protocol.JobStatus, bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return nil, s.running[id], nil
+	running := s.running[id]
+	if mark && !running {
+		s.running[id] = true
+	}
+	return nil, running, nil
 }
 
 // Prune removes records older than age; the operator never retries a job

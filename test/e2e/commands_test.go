@@ -33,6 +33,16 @@ var _ = Describe("The README's commands", Ordered, func() {
 		cmd.Env = append(cmd.Env, env...)
 		return cmd
 	}
+	// startMake starts make in a process group of its own (so that the
+	// whole group can be signalled) and collects its output.
+	startMake := func(env []string, args ...string) (*exec.Cmd, *syncBuffer) {
+		GinkgoHelper()
+		cmd, out := makeCmd(env, args...), &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		Expect(cmd.Start()).To(Succeed())
+		return cmd, out
+	}
 	run := func(env []string, args ...string) string {
 		GinkgoHelper()
 		out, err := makeCmd(env, args...).CombinedOutput()
@@ -56,11 +66,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(got).To(ContainSubstring("privacyrequests.privacyoperator.io"))
 
 		By("make run runs the operator against it")
-		mk := makeCmd([]string{"KUBECONFIG=" + kubeconfig}, "run")
-		logs := &syncBuffer{}
-		mk.Stdout, mk.Stderr = logs, logs
-		mk.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		Expect(mk.Start()).To(Succeed())
+		mk, logs := startMake([]string{"KUBECONFIG=" + kubeconfig}, "run")
 		defer func() {
 			_ = syscall.Kill(-mk.Process.Pid, syscall.SIGINT)
 			_ = mk.Wait()
@@ -119,11 +125,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 		demoDir := filepath.Join(GinkgoT().TempDir(), "demo")
 
 		By("a first run that crashes (SIGKILL) once its processes are up")
-		first := makeCmd([]string{"DEMO_DIR=" + demoDir}, "demo")
-		firstOut := &syncBuffer{}
-		first.Stdout, first.Stderr = firstOut, firstOut
-		first.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		Expect(first.Start()).To(Succeed())
+		first, firstOut := startMake([]string{"DEMO_DIR=" + demoDir}, "demo")
 		Eventually(firstOut.String).WithTimeout(5 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("Waiting for both DataSources"))
 		Expect(syscall.Kill(-first.Process.Pid, syscall.SIGKILL)).To(Succeed())
 		_ = first.Wait()
