@@ -190,16 +190,16 @@ func (s *source) httpRequests() []string {
 	return append([]string(nil), s.requests...)
 }
 
-// signedAnswer writes a signed protocol answer, as a source's own
+// signedAnswer writes a signed protocol answer to r, as a source's own
 // middleware (a rate limiter, say) would.
-func (s *source) signedAnswer(w http.ResponseWriter, code int, body any, header map[string]string) {
+func (s *source) signedAnswer(w http.ResponseWriter, r *http.Request, code int, body any, header map[string]string) {
 	raw, _ := json.Marshal(body)
 	key, _ := protocol.ParseKey(s.secret)
 	for k, v := range header {
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = protocol.Sign(w.Header(), raw, time.Now(), key)
+	_, _ = protocol.Sign(w.Header(), protocol.AnswerPayload(r.Method, r.URL.Path, r.Header.Get(protocol.HeaderID), raw), time.Now(), key)
 	w.WriteHeader(code)
 	_, _ = w.Write(raw)
 }

@@ -27,7 +27,10 @@ type passEffects struct {
 	outcomes map[string]dispatch.Outcome
 	consumed map[string]dispatch.Outcome
 	submit   []dispatch.Work
-	events   []passEvent
+	// ended are the job ids of sources that have finished, whose
+	// dispatcher entries are released once status is stored.
+	ended  []string
+	events []passEvent
 	// observe holds metric updates, so that a pass retried after a write
 	// conflict does not count twice.
 	observe   []func()
@@ -57,6 +60,14 @@ func (e *passEffects) sourceEvent(namespace, name, eventType, reason, format str
 	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...), related: ref})
 }
 
+// releaseEnded notes the job of a source that has finished, so that the
+// dispatcher forgets it once status is stored.
+func (e *passEffects) releaseEnded(phase privacyv1alpha1.SourcePhase, jobID string) {
+	if sourceFinished(phase) {
+		e.ended = append(e.ended, jobID)
+	}
+}
+
 // wakeAt asks for another pass at t (the earliest such time wins).
 func (e *passEffects) wakeAt(t time.Time) {
 	if e.requeueAt.IsZero() || t.Before(e.requeueAt) {
@@ -82,6 +93,7 @@ func (e *passEffects) commit(ctx context.Context, c client.Client, d *dispatch.D
 		return false, err
 	}
 	d.Ack(e.owner, e.consumed)
+	d.Release(e.owner, e.ended)
 	logger := log.FromContext(ctx)
 	for id, o := range e.consumed {
 		logger.V(1).Info("recorded job outcome", "job", id, "source", o.Source.String(), "op", o.Op, "result", o.Result)

@@ -105,6 +105,9 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
 	pr.Status.ObservedGeneration = pr.Generation
+	for _, src := range pr.Status.Sources {
+		s.releaseEnded(src.Phase, src.JobID)
+	}
 
 	// Status first: intent (attempts, job ids) and results are stored
 	// before any job is handed over or any outcome dropped.

@@ -50,7 +50,7 @@ func failingFirst(n int32, code int) sourceOption {
 					if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 						hdr["Retry-After"] = "1"
 					}
-					s.signedAnswer(w, code, protocol.Error{Error: "try again"}, hdr)
+					s.signedAnswer(w, r, code, protocol.Error{Error: "try again"}, hdr)
 					return
 				}
 				next.ServeHTTP(w, r)

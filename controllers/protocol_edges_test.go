@@ -55,19 +55,19 @@ var _ = Describe("Callbacks", func() {
 		By("404 for a job the operator does not know")
 		unknown, _ := json.Marshal(protocol.JobStatus{ID: "pr-unknown", Status: protocol.StatusCompleted})
 		h := http.Header{}
-		Expect(protocol.Sign(h, unknown, time.Now(), key)).To(Succeed())
+		signCallback(h, "pr-unknown", unknown, key)
 		Expect(postCallback("pr-unknown", unknown, h)).To(Equal(http.StatusNotFound))
 
 		By("401 for a missing or forged signature")
 		Expect(postCallback(jobID, done, http.Header{})).To(Equal(http.StatusUnauthorized))
 		h = http.Header{}
-		Expect(protocol.Sign(h, done, time.Now(), forger)).To(Succeed())
+		signCallback(h, jobID, done, forger)
 		Expect(postCallback(jobID, done, h)).To(Equal(http.StatusUnauthorized))
 
 		By("401 for a replayed message")
 		running, _ := json.Marshal(protocol.JobStatus{ID: jobID, Status: protocol.StatusRunning})
 		h = http.Header{}
-		Expect(protocol.Sign(h, running, time.Now(), key)).To(Succeed())
+		signCallback(h, jobID, running, key)
 		Expect(postCallback(jobID, running, h)).To(Equal(http.StatusBadRequest), "validly signed but not final")
 		Expect(postCallback(jobID, running, h)).To(Equal(http.StatusUnauthorized), "the same message again")
 
@@ -90,7 +90,7 @@ var _ = Describe("Callbacks", func() {
 
 		By("accepting the genuine callback")
 		h = http.Header{}
-		Expect(protocol.Sign(h, done, time.Now(), key)).To(Succeed())
+		signCallback(h, jobID, done, key)
 		Expect(postCallback(jobID, done, h)).To(Equal(http.StatusNoContent))
 		pr = finished(pr)
 		Expect(*sourceEntry(pr, "held").Records).To(Equal(int64(99)))
@@ -115,3 +115,11 @@ var _ = Describe("Callbacks", func() {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// signCallback signs a callback for job id as a source does: over
+// "POST /callbacks/{id}" and the body.
+func signCallback(h http.Header, id string, body []byte, key protocol.Key) {
+	GinkgoHelper()
+	_, err := protocol.Sign(h, protocol.RequestPayload(http.MethodPost, protocol.PathCallbacks+"/"+id, body), time.Now(), key)
+	Expect(err).NotTo(HaveOccurred())
+}

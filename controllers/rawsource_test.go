@@ -42,19 +42,22 @@ type rawSource struct {
 	callbackErrors []string
 }
 
-func (s *rawSource) sign(h http.Header, body []byte) {
+// sign signs a message whose canonical line is line ("POST /callbacks/{id}"
+// for a request, "{METHOD} {path} {request's webhook-id}" for an answer).
+func (s *rawSource) sign(h http.Header, line string, body []byte) {
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	msgID := "msg_" + hex.EncodeToString(id)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(msgID + "." + ts + "." + string(body)))
+	mac.Write([]byte(msgID + "." + ts + "." + line + "\n" + string(body)))
 	h.Set("webhook-id", msgID)
 	h.Set("webhook-timestamp", ts)
 	h.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 }
 
-func (s *rawSource) verify(h http.Header, body []byte) error {
+// verify checks a request's signature over "{METHOD} {path}\n{body}".
+func (s *rawSource) verify(h http.Header, line string, body []byte) error {
 	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
 	if id == "" || ts == "" || sigs == "" {
 		return fmt.Errorf("missing signature headers")
@@ -64,7 +67,7 @@ func (s *rawSource) verify(h http.Header, body []byte) error {
 		return fmt.Errorf("bad timestamp")
 	}
 	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(id + "." + ts + "." + string(body)))
+	mac.Write([]byte(id + "." + ts + "." + line + "\n" + string(body)))
 	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	for _, sig := range strings.Fields(sigs) {
 		if hmac.Equal([]byte(sig), []byte(want)) {
@@ -80,28 +83,29 @@ func (s *rawSource) verify(h http.Header, body []byte) error {
 	return fmt.Errorf("no matching signature")
 }
 
-func (s *rawSource) answer(w http.ResponseWriter, code int, v any) {
+// answer signs an answer to r: bound to its method, path and webhook-id.
+func (s *rawSource) answer(w http.ResponseWriter, r *http.Request, code int, v any) {
 	body := []byte{}
 	if v != nil {
 		body, _ = json.Marshal(v)
 		w.Header().Set("Content-Type", "application/json")
 	}
-	s.sign(w.Header(), body)
+	s.sign(w.Header(), r.Method+" "+r.URL.Path+" "+r.Header.Get("webhook-id"), body)
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
 }
 
 func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	if err := s.verify(r.Header, body); err != nil {
+	if err := s.verify(r.Header, r.Method+" "+r.URL.Path, body); err != nil {
 		s.mu.Lock()
 		s.errors = append(s.errors, r.Method+" "+r.URL.Path+": "+err.Error())
 		s.mu.Unlock()
-		s.answer(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
+		s.answer(w, r, http.StatusUnauthorized, map[string]string{"error": err.Error()})
 		return
 	}
 	if r.Method == http.MethodGet && r.URL.Path == "/capabilities" {
-		s.answer(w, http.StatusOK, map[string]any{
+		s.answer(w, r, http.StatusOK, map[string]any{
 			"apiVersion": "privacyoperator.io/v1alpha1", "kind": "Capabilities",
 			"requestTypes": []string{"Access", "Delete"}, "identities": []string{"email"}, "categories": []string{"support"},
 		})
@@ -115,21 +119,21 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		switch {
 		case final != nil:
-			s.answer(w, http.StatusOK, final)
+			s.answer(w, r, http.StatusOK, final)
 		case known:
-			s.answer(w, http.StatusAccepted, nil)
+			s.answer(w, r, http.StatusAccepted, nil)
 		default:
-			s.answer(w, http.StatusNotFound, map[string]string{"error": "unknown job"})
+			s.answer(w, r, http.StatusNotFound, map[string]string{"error": "unknown job"})
 		}
 		return
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/jobs" {
-		s.answer(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		s.answer(w, r, http.StatusNotFound, map[string]string{"error": "not found"})
 		return
 	}
 	job := map[string]any{}
 	if err := json.Unmarshal(body, &job); err != nil {
-		s.answer(w, http.StatusBadRequest, map[string]string{"error": "not JSON"})
+		s.answer(w, r, http.StatusBadRequest, map[string]string{"error": "not JSON"})
 		return
 	}
 	id, _ := job["id"].(string)
@@ -138,7 +142,7 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.jobs[id] = job
 	s.mu.Unlock()
 	if known {
-		s.answer(w, http.StatusConflict, nil)
+		s.answer(w, r, http.StatusConflict, nil)
 		return
 	}
 	final := map[string]any{
@@ -149,11 +153,11 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.final[id] = final
 		s.mu.Unlock()
-		s.answer(w, http.StatusOK, final) // synchronous
+		s.answer(w, r, http.StatusOK, final) // synchronous
 		return
 	}
 	// Asynchronous: accept now, call back once the work is done.
-	s.answer(w, http.StatusAccepted, nil)
+	s.answer(w, r, http.StatusAccepted, nil)
 	callbackURL, _ := job["callbackURL"].(string)
 	go func() {
 		time.Sleep(50 * time.Millisecond) // the work itself
@@ -163,7 +167,7 @@ func (s *rawSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ := json.Marshal(final)
 		req, _ := http.NewRequest(http.MethodPost, callbackURL, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		s.sign(req.Header, body)
+		s.sign(req.Header, "POST /callbacks/"+id, body)
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 		if err == nil {
 			_ = resp.Body.Close()

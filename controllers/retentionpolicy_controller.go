@@ -63,6 +63,11 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	phaseErr := r.runPhases(ctx, s)
 	r.computePolicyStatus(s)
 	rp.Status.ObservedGeneration = rp.Generation
+	for _, run := range rp.Status.History {
+		for _, src := range run.Sources {
+			s.releaseEnded(src.Phase, src.JobID)
+		}
+	}
 
 	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, rp); conflict || err != nil {
 		if err != nil {

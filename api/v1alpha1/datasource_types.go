@@ -61,9 +61,12 @@ type DataSourceSpec struct {
 // +kubebuilder:validation:XValidation:rule="has(self.url) != has(self.service)",message="endpoint must set exactly one of url or service"
 type Endpoint struct {
 	// url of the endpoint, http or https, e.g. https://billing.example.com/privacy.
-	// Jobs go to {url}/jobs.
+	// Jobs go to {url}/jobs. It may not carry a query string, a fragment or
+	// user info: protocol paths are appended to its path.
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && size(url(self).getHostname()) > 0",message="url must be an absolute http:// or https:// URL with a host"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#')",message="url must not carry a query string or a fragment: the operator appends /jobs and /capabilities to its path"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*@')",message="url must not carry user info (user:password@): the operator authenticates with the signing secret"
 	// +optional
 	URL string `json:"url,omitempty"`
 

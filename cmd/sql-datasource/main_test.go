@@ -106,7 +106,7 @@ func TestServesTheExampleMapping(t *testing.T) {
 			raw, _ = json.Marshal(body)
 		}
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader(raw))
-		if err := protocol.SignRequest(req, raw, time.Now(), key); err != nil {
+		if _, err := protocol.SignRequest(req, path, raw, time.Now(), key); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := http.DefaultClient.Do(req)

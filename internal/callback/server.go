@@ -9,9 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,8 +45,20 @@ type Server struct {
 	// CertDir holds tls.crt and tls.key; when set the listener serves
 	// HTTPS. Callbacks carry Access results, so set it in production.
 	CertDir string
+	// MaxConcurrent bounds the callbacks served at once; beyond it the
+	// listener answers 429 with Retry-After. Default 32.
+	MaxConcurrent int
+	// Budget bounds the callback bodies held in memory (shared with the
+	// dispatcher's client); nil: only MaxBodyBytes per callback.
+	Budget *dispatch.Budget
+	// Spool receives verified Access data; nil keeps it in the outcome.
+	Spool dispatch.Spool
+	// BudgetWait is how long a callback waits for memory before it is
+	// answered 503; default 10 s.
+	BudgetWait time.Duration
 
 	replay *protocol.ReplayGuard
+	slots  chan struct{}
 }
 
 // URL returns the callback URL of a job under base.
@@ -65,6 +77,13 @@ func (s *Server) Handler() http.Handler {
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 16 << 20
 	}
+	if s.MaxConcurrent <= 0 {
+		s.MaxConcurrent = 32
+	}
+	if s.BudgetWait <= 0 {
+		s.BudgetWait = 10 * time.Second
+	}
+	s.slots = make(chan struct{}, s.MaxConcurrent)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+PathPrefix+"{id}", s.serve)
 	return mux
@@ -103,21 +122,58 @@ func (s *Server) Start(ctx context.Context) error {
 // retried by the source; polling covers the rest.
 func (s *Server) NeedLeaderElection() bool { return true }
 
+// serve checks everything it can before it reads the body: the job id
+// names an open job, the signature headers are there and the timestamp is
+// fresh, and a slot is free. Only then is the body read, bounded, under the
+// memory budget.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBodyBytes+1))
-	if err != nil || int64(len(body)) > s.MaxBodyBytes {
-		refuse(w, http.StatusRequestEntityTooLarge, "callback body too large or unreadable")
-		return
-	}
 	reg, ok := s.Dispatcher.Lookup(id)
 	if !ok {
-		s.Log.Info("refused a callback for an unknown job", "job", id)
+		s.Log.V(1).Info("refused a callback for an unknown job", "job", id)
 		refuse(w, http.StatusNotFound, "unknown job")
 		return
 	}
 	now := s.Now()
-	msgID, err := protocol.Verify(r.Header, body, now, reg.Keys...)
+	if err := protocol.CheckHeaders(r.Header, now); err != nil {
+		s.reject(reg.Source, id, "callback signature refused: "+err.Error())
+		refuse(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if r.ContentLength > s.MaxBodyBytes {
+		refuse(w, http.StatusRequestEntityTooLarge, "callback body too large")
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		refuse(w, http.StatusTooManyRequests, "too many callbacks at once; retry after the delay")
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.BudgetWait)
+	defer cancel()
+	path := protocol.PathCallbacks + "/" + id
+	body, err := dispatch.ReadBody(ctx, s.Budget, protocol.RequestPayload(http.MethodPost, path, nil),
+		http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), r.ContentLength, s.MaxBodyBytes)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, dispatch.ErrTooLarge), errors.As(err, &tooLarge):
+		refuse(w, http.StatusRequestEntityTooLarge, "callback body too large")
+		return
+	case errors.Is(err, dispatch.ErrBudget):
+		w.Header().Set("Retry-After", "5")
+		refuse(w, http.StatusServiceUnavailable, "the operator is busy reading other large callbacks; retry after the delay")
+		return
+	case err != nil:
+		refuse(w, http.StatusBadRequest, "callback body unreadable")
+		return
+	}
+	defer body.Release()
+
+	msgID, err := protocol.Verify(r.Header, body.Payload, now, reg.Keys...)
 	if err == nil {
 		err = s.replay.Check(msgID, now)
 	}
@@ -126,14 +182,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	st := &protocol.JobStatus{}
-	if err := json.Unmarshal(body, st); err != nil || st.ID != id || !st.Status.Final() {
+	st, file, err := dispatch.DecodeStatus(body.Body, s.Spool)
+	if err != nil || st.ID != id || !st.Status.Final() {
+		if file != "" {
+			_ = os.Remove(file)
+		}
 		s.reject(reg.Source, id, "callback is not a final JobStatus for its job")
 		refuse(w, http.StatusBadRequest, "body must be a final JobStatus for this job")
 		return
 	}
 	s.Dispatcher.Record(reg.Owner, dispatch.Outcome{
-		JobID: id, Source: reg.Source, Op: dispatch.OpCallback, Result: dispatch.ResultFinal, Status: st, At: now,
+		JobID: id, Source: reg.Source, Op: dispatch.OpCallback, Result: dispatch.ResultFinal, Status: st, DataFile: file, At: now,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,15 +8,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
 	"net"
 	"net/http"
-	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+
+	"github.com/privacyoperator/privacy-operator/internal/endpoint"
 	"github.com/privacyoperator/privacy-operator/internal/netguard"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
@@ -36,6 +40,16 @@ type ClientOptions struct {
 	Guard *netguard.Guard
 	// Now tells the time, for signatures.
 	Now func() time.Time
+	// Budget bounds the answer bytes held in memory across all exchanges;
+	// nil: no bound beyond MaxResponseBytes per answer.
+	Budget *Budget
+	// Spool receives verified Access data, so that it does not wait in
+	// memory for the reconciler; nil keeps it in the outcome.
+	Spool Spool
+	// Log receives the details of transport failures at debug level; the
+	// outcome's message stays coarse, so that probe messages in status do
+	// not make the operator a port scanner of other hosts.
+	Log logr.Logger
 }
 
 // Client runs exchanges over HTTP(S). It follows no redirect and verifies
@@ -106,8 +120,9 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 	ctx, cancel := context.WithTimeout(ctx, max(w.Target.Timeout, time.Second))
 	defer cancel()
 	var (
-		method, path string
-		body         []byte
+		method string
+		elems  []string
+		body   []byte
 	)
 	switch w.Op {
 	case OpDeliver:
@@ -119,70 +134,118 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 		if body, err = json.Marshal(job); err != nil {
 			return Outcome{Result: ResultPermanent, Message: "cannot encode job"}
 		}
-		method, path = http.MethodPost, protocol.PathJobs
+		method, elems = http.MethodPost, []string{"jobs"}
 	case OpPoll:
-		method, path = http.MethodGet, protocol.PathJobs+"/"+url.PathEscape(w.JobID)
+		method, elems = http.MethodGet, []string{"jobs", w.JobID}
 	case OpCancel:
-		method, path = http.MethodDelete, protocol.PathJobs+"/"+url.PathEscape(w.JobID)
+		method, elems = http.MethodDelete, []string{"jobs", w.JobID}
 	case OpProbe:
-		method, path = http.MethodGet, protocol.PathCapabilities
+		method, elems = http.MethodGet, []string{"capabilities"}
 	}
+	path := "/" + strings.Join(elems, "/")
 
-	code, header, answer, err := c.roundTrip(ctx, w.Target, method, path, body)
+	ans, err := c.roundTrip(ctx, w.Target, method, elems, body)
 	if w.Op == OpCancel {
+		if ans != nil {
+			ans.body.Release()
+		}
 		return Outcome{Result: ResultCancelled}
 	}
 	if err != nil {
-		reason, msg := describe(err)
+		reason, msg := c.describe(w, err)
 		if reason == ReasonNotAllowed && w.Op != OpProbe {
 			return Outcome{Result: ResultPermanent, Reason: reason, Message: msg}
 		}
+		if errors.Is(err, ErrTooLarge) {
+			return Outcome{Result: ResultPermanent, Reason: ReasonTooLarge, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
+		}
 		return Outcome{Result: ResultRetry, Reason: reason, Message: msg}
 	}
-	if int64(len(answer)) > c.opts.MaxResponseBytes {
-		return Outcome{Result: ResultPermanent, Reason: ReasonTooLarge, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
-	}
-	if _, err := protocol.Verify(header, answer, c.opts.Now(), w.Target.Keys...); err != nil {
-		return Outcome{Result: ResultRetry, Reason: ReasonSignatureMismatch, Message: "answer is not signed with the shared secret: " + err.Error()}
+	defer ans.body.Release()
+	answer := ans.body.Body
+	if _, err := protocol.Verify(ans.header, ans.body.Payload, c.opts.Now(), w.Target.Keys...); err != nil {
+		return Outcome{Result: ResultRetry, Reason: ReasonSignatureMismatch, Message: unsignedMessage(w, method, path, ans.code, err)}
 	}
 	if w.Op == OpProbe {
-		return classifyProbe(code, answer)
+		return classifyProbe(ans.code, answer)
 	}
-	return classify(w, code, header, answer, c.opts.Now())
+	return classify(w, ans.code, ans.header, answer, c.opts.Now(), c.opts.Spool)
 }
 
-// classifyProbe reads a capabilities answer.
+// unsignedMessage names exactly what was wrong with an answer's signature:
+// an implementer reads it in the DataSource's Ready condition or the
+// request's source status.
+func unsignedMessage(w Work, method, path string, code int, err error) string {
+	what := "the answer to " + method + " " + path
+	if w.JobID != "" && w.Op != OpProbe {
+		what = fmt.Sprintf("the answer to job %s (%s %s)", w.JobID, method, path)
+	}
+	switch {
+	case errors.Is(err, protocol.ErrMissingHeaders):
+		return fmt.Sprintf("%s (HTTP %d) was not signed: every answer, errors such as 422 and 503 included, needs webhook-id, webhook-timestamp and webhook-signature", what, code)
+	case errors.Is(err, protocol.ErrStale), errors.Is(err, protocol.ErrBadTimestamp):
+		return fmt.Sprintf("%s (HTTP %d) has a webhook-timestamp more than 5 minutes from the operator's clock", what, code)
+	default:
+		return fmt.Sprintf("%s (HTTP %d) has no signature that matches the signing secret over %q + the request's webhook-id + the body (see docs/protocol.md, Signing)", what, code, method+" "+path)
+	}
+}
+
+// classifyProbe reads a capabilities answer. A document without the
+// requestTypes field is named as such: it is the mistake implementers make.
 func classifyProbe(code int, answer []byte) Outcome {
 	if code != http.StatusOK {
 		return Outcome{Result: ResultRetry, Reason: ReasonUnreachable, Message: fmt.Sprintf("capabilities answered %d: %s", code, errorText(answer))}
 	}
+	fields := map[string]json.RawMessage{}
 	caps := &protocol.Capabilities{}
-	if err := json.Unmarshal(answer, caps); err != nil {
-		return Outcome{Result: ResultRetry, Reason: ReasonUnreachable, Message: "capabilities answer is not a Capabilities document"}
+	if err := json.Unmarshal(answer, &fields); err != nil || json.Unmarshal(answer, caps) != nil {
+		return Outcome{Result: ResultRetry, Reason: ReasonCapabilitiesInvalid, Message: "capabilities answer is not a JSON Capabilities document"}
+	}
+	for _, field := range []string{"requestTypes", "identities"} {
+		if _, ok := fields[field]; !ok {
+			return Outcome{Result: ResultRetry, Reason: ReasonCapabilitiesInvalid,
+				Message: fmt.Sprintf("capabilities answer has no %q field (found: %s)", field, strings.Join(sortedKeys(fields), ", "))}
+		}
 	}
 	return Outcome{Result: ResultFinal, Capabilities: caps}
 }
 
-func classify(w Work, code int, header http.Header, answer []byte, now time.Time) Outcome {
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func classify(w Work, code int, header http.Header, answer []byte, now time.Time, spool Spool) Outcome {
 	switch {
 	case code == http.StatusOK:
-		st := &protocol.JobStatus{}
-		if err := json.Unmarshal(answer, st); err != nil || st.ID != w.JobID {
-			return Outcome{Result: ResultRetry, Message: "answer is not a JobStatus for this job"}
+		st, file, err := DecodeStatus(answer, spool)
+		if err != nil || st.ID != w.JobID {
+			if file != "" {
+				_ = os.Remove(file)
+			}
+			return Outcome{Result: ResultRetry, Message: fmt.Sprintf("the 200 answer to job %s is not a JobStatus with that id", w.JobID)}
 		}
 		if st.Status.Final() {
-			return Outcome{Result: ResultFinal, Status: st}
+			return Outcome{Result: ResultFinal, Status: st, DataFile: file}
+		}
+		if file != "" {
+			_ = os.Remove(file)
 		}
 		if w.Op == OpPoll {
 			return Outcome{Result: ResultRunning}
 		}
 		return Outcome{Result: ResultAccepted}
-	case code == http.StatusAccepted:
+	case code == http.StatusAccepted || (code == http.StatusConflict && w.Op == OpDeliver):
+		if id, ok := answerJobID(answer); ok && id != w.JobID {
+			return Outcome{Result: ResultRetry, Message: fmt.Sprintf("the %d answer to job %s names job %s", code, w.JobID, id)}
+		}
 		if w.Op == OpPoll {
 			return Outcome{Result: ResultRunning}
 		}
-		return Outcome{Result: ResultAccepted}
-	case code == http.StatusConflict && w.Op == OpDeliver:
 		return Outcome{Result: ResultAccepted}
 	case code == http.StatusNotFound && w.Op == OpPoll:
 		return Outcome{Result: ResultUnknown}
@@ -195,41 +258,65 @@ func classify(w Work, code int, header http.Header, answer []byte, now time.Time
 	}
 }
 
-// roundTrip sends one signed request and reads at most MaxResponseBytes+1
-// bytes of the answer.
-func (c *Client) roundTrip(ctx context.Context, t Target, method, path string, body []byte) (int, http.Header, []byte, error) {
+// answerJobID is the id of a JobStatus body, when the body is one.
+func answerJobID(answer []byte) (string, bool) {
+	var st struct {
+		ID *string `json:"id"`
+	}
+	if len(answer) == 0 || json.Unmarshal(answer, &st) != nil || st.ID == nil {
+		return "", false
+	}
+	return *st.ID, true
+}
+
+type answer struct {
+	code   int
+	header http.Header
+	body   *Body
+}
+
+// roundTrip sends one signed request and reads at most MaxResponseBytes of
+// the answer, under the budget, ready to verify against the request's
+// webhook-id.
+func (c *Client) roundTrip(ctx context.Context, t Target, method string, elems []string, body []byte) (*answer, error) {
 	if len(t.Keys) == 0 {
-		return 0, nil, nil, errors.New("no signing key")
+		return nil, errors.New("no signing key")
 	}
 	hc, err := c.httpClient(t.CABundle)
 	if err != nil {
-		return 0, nil, nil, tlsError{err}
+		return nil, tlsError{err}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(t.BaseURL, "/")+path, nil)
+	target, err := endpoint.JoinPath(t.BaseURL, elems...)
 	if err != nil {
-		return 0, nil, nil, err
+		return nil, fmt.Errorf("%w: %w", netguard.ErrNotAllowed, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return nil, err
 	}
 	if c.opts.Guard != nil {
 		if err := c.opts.Guard.CheckURL(req.URL); err != nil {
-			return 0, nil, nil, err
+			return nil, err
 		}
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := protocol.SignRequest(req, body, c.opts.Now(), t.Keys...); err != nil {
-		return 0, nil, nil, err
+	path := "/" + strings.Join(elems, "/")
+	reqID, err := protocol.SignRequest(req, path, body, c.opts.Now(), t.Keys...)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxResponseBytes+1))
+	b, err := ReadBody(ctx, c.opts.Budget, protocol.AnswerPayload(method, path, reqID, nil), resp.Body, resp.ContentLength, c.opts.MaxResponseBytes)
 	if err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
-	return resp.StatusCode, resp.Header, answer, nil
+	return &answer{code: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // errorText is the error message of a protocol.Error body, shortened.
@@ -255,12 +342,23 @@ const (
 	ReasonUnreachable       = "EndpointUnreachable"
 	ReasonSignatureMismatch = "SignatureMismatch"
 	ReasonTooLarge          = "ResultTooLarge"
+	// ReasonCapabilitiesInvalid: the capabilities answer is signed but not
+	// a Capabilities document with the required fields.
+	ReasonCapabilitiesInvalid = "CapabilitiesMismatch"
 )
 
 type tlsError struct{ error }
 
-// describe turns a transport error into a reason and a short message for people.
-func describe(err error) (string, string) {
+// describe turns a transport error into a reason and a coarse message for
+// status; the details go to the debug log only, so that the messages a
+// DataSource's author reads cannot map ports of hosts the operator reaches.
+func (c *Client) describe(w Work, err error) (string, string) {
+	reason, msg := classifyTransport(err)
+	c.opts.Log.V(1).Info("exchange failed", "source", w.Target.Source.String(), "op", string(w.Op), "job", w.JobID, "reason", reason, "error", err.Error())
+	return reason, msg
+}
+
+func classifyTransport(err error) (string, string) {
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
@@ -269,17 +367,21 @@ func describe(err error) (string, string) {
 	switch {
 	case errors.Is(err, netguard.ErrNotAllowed):
 		return ReasonNotAllowed, err.Error()
+	case errors.Is(err, ErrBudget):
+		return ReasonUnreachable, "the operator is busy reading other large answers"
+	case errors.Is(err, ErrTooLarge):
+		return ReasonTooLarge, "answer too large"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT):
 		return ReasonUnreachable, "timed out"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return ReasonUnreachable, "connection refused"
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recordErr), errors.As(err, &tErr):
-		return ReasonTLS, "TLS verification failed: " + err.Error()
+		return ReasonTLS, "TLS verification failed (check spec.endpoint.caBundle and the certificate's names)"
 	default:
 		var netErr net.Error
 		if errors.As(err, &netErr) && netErr.Timeout() {
 			return ReasonUnreachable, "timed out"
 		}
-		return ReasonUnreachable, err.Error()
+		return ReasonUnreachable, "could not complete an HTTP exchange with the endpoint"
 	}
 }

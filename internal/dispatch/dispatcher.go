@@ -8,6 +8,7 @@ package dispatch
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
 
@@ -105,6 +106,9 @@ type Outcome struct {
 	At time.Time
 	// Latency is how long the exchange took.
 	Latency time.Duration
+	// DataFile holds the Access data of a final Status when it was spooled
+	// (Status.Result.Data is then empty).
+	DataFile string
 }
 
 // Exchanger runs one exchange with a source; Client is the real one.
@@ -120,6 +124,14 @@ type Options struct {
 	Notify func(Owner)
 	// MaxInFlight bounds the exchanges open at all sources together.
 	MaxInFlight int
+	// MaxPerSource bounds the exchanges open at one source, whatever its
+	// maxConcurrency asks: a source that hangs every exchange holds at most
+	// this share of MaxInFlight. Default MaxInFlight/4.
+	MaxPerSource int
+	// MaxProbes bounds the readiness probes open at once. Probes have their
+	// own slots, so that jobs filling MaxInFlight never delay a probe (nor
+	// probes a job). Default 8.
+	MaxProbes int
 	// Now tells the time.
 	Now func() time.Time
 }
@@ -129,6 +141,7 @@ type Options struct {
 type Dispatcher struct {
 	opts   Options
 	global chan struct{}
+	probes chan struct{}
 
 	mu       sync.Mutex
 	ctx      context.Context
@@ -161,6 +174,12 @@ func New(opts Options) *Dispatcher {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 256
 	}
+	if opts.MaxPerSource <= 0 {
+		opts.MaxPerSource = max(opts.MaxInFlight/4, 1)
+	}
+	if opts.MaxProbes <= 0 {
+		opts.MaxProbes = 8
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -170,6 +189,7 @@ func New(opts Options) *Dispatcher {
 	return &Dispatcher{
 		opts:     opts,
 		global:   make(chan struct{}, opts.MaxInFlight),
+		probes:   make(chan struct{}, opts.MaxProbes),
 		inflight: map[inflightKey]bool{},
 		sources:  map[types.NamespacedName]*sourceQueue{},
 		outcomes: map[Owner]map[string]Outcome{},
@@ -271,6 +291,9 @@ func (d *Dispatcher) Ack(owner Owner, recorded map[string]Outcome) {
 	for id, o := range recorded {
 		if cur, ok := d.outcomes[owner][id]; ok && cur.At.Equal(o.At) && cur.Op == o.Op {
 			delete(d.outcomes[owner], id)
+			// Filed in the export by the reconciler, or not wanted (the
+			// source had already finished).
+			dropData(cur)
 		}
 		if o.Result == ResultFinal || o.Result == ResultPermanent {
 			delete(d.jobs, id)
@@ -286,6 +309,9 @@ func (d *Dispatcher) Ack(owner Owner, recorded map[string]Outcome) {
 func (d *Dispatcher) Forget(owner Owner) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for _, o := range d.outcomes[owner] {
+		dropData(o)
+	}
 	delete(d.outcomes, owner)
 	for id, r := range d.jobs {
 		if r.Owner == owner {
@@ -294,13 +320,70 @@ func (d *Dispatcher) Forget(owner Owner) {
 	}
 }
 
+// Release drops what is kept for jobs of owner that ended (whatever ended
+// them: an answer, exhausted retries, a deadline, a deleted DataSource):
+// their registrations, so that a late callback is refused, and any outcome
+// not acknowledged. Open exchanges of such jobs are dropped when they end.
+func (d *Dispatcher) Release(owner Owner, jobIDs []string) {
+	if len(jobIDs) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range jobIDs {
+		if r, ok := d.jobs[id]; ok && r.Owner == owner {
+			delete(d.jobs, id)
+		}
+		if o, ok := d.outcomes[owner][id]; ok {
+			dropData(o)
+			delete(d.outcomes[owner], id)
+		}
+	}
+	if len(d.outcomes[owner]) == 0 {
+		delete(d.outcomes, owner)
+	}
+}
+
+// Entries reports how many jobs are registered and how many owners have
+// outcomes waiting: what the dispatcher holds in memory.
+func (d *Dispatcher) Entries() (jobs, owners int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.jobs), len(d.outcomes)
+}
+
+// storeLocked keeps o as the job's latest outcome. A final outcome is never
+// replaced by one that is not (a poll answering Running after the final
+// callback arrived): the job is over.
 func (d *Dispatcher) storeLocked(owner Owner, o Outcome) {
 	m := d.outcomes[owner]
 	if m == nil {
 		m = map[string]Outcome{}
 		d.outcomes[owner] = m
 	}
+	if cur, ok := m[o.JobID]; ok {
+		if cur.final() && !o.final() {
+			dropData(o)
+			return
+		}
+		if cur.DataFile != o.DataFile {
+			dropData(cur)
+		}
+	}
 	m[o.JobID] = o
+}
+
+// final reports an outcome that ends the job at the source.
+func (o Outcome) final() bool {
+	return o.Result == ResultFinal || o.Result == ResultPermanent
+}
+
+// dropData removes the spooled data of an outcome that will never be
+// recorded. A file the reconciler already filed is gone: nothing happens.
+func dropData(o Outcome) {
+	if o.DataFile != "" {
+		_ = os.Remove(o.DataFile)
+	}
 }
 
 // pumpLocked starts queued work of src up to its concurrency limit.
@@ -310,7 +393,7 @@ func (d *Dispatcher) pumpLocked(src types.NamespacedName) {
 	}
 	q := d.sources[src]
 	for len(q.pending) > 0 {
-		limit := max(q.pending[0].Target.MaxConcurrency, 1)
+		limit := min(max(q.pending[0].Target.MaxConcurrency, 1), d.opts.MaxPerSource)
 		if q.active >= limit {
 			return
 		}
@@ -328,10 +411,14 @@ func (d *Dispatcher) pumpLocked(src types.NamespacedName) {
 func (d *Dispatcher) run(w Work) {
 	defer d.wg.Done()
 	var o Outcome
+	slots := d.global
+	if w.Op == OpProbe {
+		slots = d.probes
+	}
 	select {
-	case d.global <- struct{}{}:
+	case slots <- struct{}{}:
 		o = d.opts.Exchanger.Exchange(d.ctx, w)
-		<-d.global
+		<-slots
 	case <-d.ctx.Done():
 		o = Outcome{Result: ResultRetry, Message: "operator shutting down"}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
@@ -31,6 +32,11 @@ func BaseURL(namespace string, ep privacyv1alpha1.Endpoint) (*url.URL, error) {
 		if u.Hostname() == "" {
 			return nil, errors.New("endpoint url has no host")
 		}
+		// Admission refuses these too; checked again here so that an
+		// object stored before that rule cannot steer a path elsewhere.
+		if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+			return nil, errors.New("endpoint url must not carry a query string, a fragment or user info")
+		}
 		return u, nil
 	case ep.Service != nil:
 		scheme := ep.Service.Scheme
@@ -46,6 +52,25 @@ func BaseURL(namespace string, ep privacyv1alpha1.Endpoint) (*url.URL, error) {
 	default:
 		return nil, ErrNoEndpoint
 	}
+}
+
+// JoinPath returns base with the protocol path elements appended, each
+// escaped as one segment, so that no element can add a query or climb out of
+// the endpoint's path.
+func JoinPath(base string, elem ...string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("parse endpoint url: %w", err)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
+		return "", errors.New("endpoint url must not carry a query string, a fragment or user info")
+	}
+	for _, e := range elem {
+		if e == "" || e == "." || e == ".." || strings.Contains(e, "/") {
+			return "", fmt.Errorf("path element %q is not one segment", e)
+		}
+	}
+	return u.JoinPath(elem...).String(), nil
 }
 
 // Host returns the host[:port] jobs go to, for display in status and in

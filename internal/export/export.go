@@ -50,6 +50,8 @@ type Ref struct {
 type Store interface {
 	// WritePart stores one source's data for a request (idempotent).
 	WritePart(ctx context.Context, uid, part string, data []byte) error
+	// AdoptPart files data spooled by Put as one source's part (idempotent).
+	AdoptPart(ctx context.Context, uid, part, file string) error
 	// Assemble writes the request's export from its parts and manifest,
 	// filling in each source's SHA256 and Bytes from its stored part.
 	Assemble(ctx context.Context, m Manifest) (Ref, error)
@@ -93,6 +95,61 @@ func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) er
 	return writeAtomic(filepath.Join(dir, "parts", part+".json"), data)
 }
 
+// spoolDir holds Access data between its arrival and the reconcile that
+// files it as a part. It sits inside the export directory, on the same file
+// system, so that filing a part is a rename.
+const spoolDir = ".spool"
+
+// Put stores verified Access data that has not been filed yet (it
+// implements dispatch.Spool) and returns the file.
+func (s DirStore) Put(data []byte) (string, error) {
+	dir := filepath.Join(s.Dir, spoolDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(dir, "data-*.json")
+	if err != nil {
+		return "", err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+// AdoptPart files spooled data (a file Put returned) as a source's part of
+// a request, by rename. A part that is already filed (the pass that filed it
+// failed to store status and runs again) is kept.
+func (s DirStore) AdoptPart(_ context.Context, uid, part, file string) error {
+	dir, err := s.requestDir(uid)
+	if err != nil {
+		return err
+	}
+	if !safeName.MatchString(part) {
+		return fmt.Errorf("invalid export part %q", part)
+	}
+	if filepath.Dir(file) != filepath.Join(s.Dir, spoolDir) {
+		return fmt.Errorf("file %q is not in this store's spool", file)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o700); err != nil {
+		return err
+	}
+	target := filepath.Join(dir, "parts", part+".json")
+	err = os.Rename(file, target)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(target); statErr == nil {
+			return nil
+		}
+	}
+	return err
+}
+
 // Assemble implements Store. The document is
 // {"manifest": {...}, "data": {"<namespace>/<name>": <source data>, ...}},
 // streamed from the parts so that large exports do not sit in memory.
@@ -116,15 +173,14 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 
 	for i := range m.Sources {
 		src := &m.Sources[i]
-		data, err := os.ReadFile(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
+		sum, n, err := hashFile(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
 		}
-		sum := sha256.Sum256(data)
-		src.SHA256, src.Bytes = hex.EncodeToString(sum[:]), int64(len(data))
+		src.SHA256, src.Bytes = sum, n
 	}
 	head, err := json.Marshal(m)
 	if err != nil {
@@ -187,6 +243,22 @@ func (s DirStore) Delete(_ context.Context, uid string) error {
 		return err
 	}
 	return nil
+}
+
+// hashFile streams a file through sha256, so that a large part is never
+// held in memory.
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 type countWriter struct{ n int64 }

@@ -32,8 +32,45 @@ var metadataHosts = map[string]bool{
 	"metadata.platformequinix.com": true,
 }
 
-// awsIPv6Metadata is the IPv6 address of the EC2 instance metadata service.
-var awsIPv6Metadata = netip.MustParseAddr("fd00:ec2::254")
+// metadataAddrs are cloud metadata and platform services outside the
+// link-local range: EC2's IPv6 metadata, Alibaba Cloud's metadata and Azure's
+// WireServer.
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("fd00:ec2::254"):   true,
+	netip.MustParseAddr("100.100.100.200"): true,
+	netip.MustParseAddr("168.63.129.16"):   true,
+}
+
+// IPv6 ranges that carry an IPv4 address inside them: a forbidden IPv4
+// address written in one of these forms is refused as the address itself.
+var (
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")   // RFC 6052
+	nat64Local     = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215
+	sixToFour      = netip.MustParsePrefix("2002::/16")      // RFC 3056
+	teredo         = netip.MustParsePrefix("2001::/32")      // RFC 4380
+	ipv4Compatible = netip.MustParsePrefix("::/96")          // deprecated, RFC 4291
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address carries by one of
+// the translation or tunnelling conventions, if any.
+func embeddedIPv4(addr netip.Addr) (netip.Addr, bool) {
+	if !addr.Is6() {
+		return netip.Addr{}, false
+	}
+	b := addr.As16()
+	switch {
+	case nat64WellKnown.Contains(addr), nat64Local.Contains(addr):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixToFour.Contains(addr):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	case teredo.Contains(addr):
+		// The client's address is stored inverted in the last 32 bits.
+		return netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}), true
+	case ipv4Compatible.Contains(addr) && !addr.IsUnspecified() && !addr.IsLoopback():
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	}
+	return netip.Addr{}, false
+}
 
 // Guard decides which addresses may be dialled.
 type Guard struct {
@@ -82,15 +119,21 @@ func (g *Guard) checkDenied(ap netip.AddrPort) error {
 	return nil
 }
 
-// CheckAddr refuses forbidden addresses.
+// CheckAddr refuses forbidden addresses, also when written as an IPv4
+// address embedded in IPv6 (NAT64, 6to4, Teredo, IPv4-compatible).
 func (g *Guard) CheckAddr(addr netip.Addr) error {
 	addr = addr.Unmap()
+	if v4, ok := embeddedIPv4(addr); ok {
+		if err := g.CheckAddr(v4); err != nil {
+			return fmt.Errorf("%w (embedded in %s)", err, addr)
+		}
+	}
 	switch {
 	case addr.IsLoopback() && !g.AllowLoopback:
 		return fmt.Errorf("%w: %s is a loopback address", ErrNotAllowed, addr)
 	case addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast():
 		return fmt.Errorf("%w: %s is link-local (cloud metadata lives there)", ErrNotAllowed, addr)
-	case addr == awsIPv6Metadata:
+	case metadataAddrs[addr]:
 		return fmt.Errorf("%w: %s is the cloud metadata service", ErrNotAllowed, addr)
 	case addr.IsUnspecified() || addr.IsMulticast() || addr.IsInterfaceLocalMulticast():
 		return fmt.Errorf("%w: %s is not a unicast address", ErrNotAllowed, addr)

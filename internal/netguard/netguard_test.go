@@ -20,12 +20,18 @@ func TestCheckAddr(t *testing.T) {
 	if err := g.Control("tcp", "10.96.0.1:8443", nil); err != nil {
 		t.Errorf("another port on the API server's address: %v", err)
 	}
-	for _, bad := range []string{"169.254.169.254", "127.0.0.1", "::1", "fd00:ec2::254", "fe80::1", "0.0.0.0", "::ffff:169.254.169.254", "::ffff:127.0.0.1"} {
+	for _, bad := range []string{"169.254.169.254", "127.0.0.1", "::1", "fd00:ec2::254", "fe80::1", "0.0.0.0", "::ffff:169.254.169.254", "::ffff:127.0.0.1",
+		// Cloud metadata outside link-local: Alibaba, Azure WireServer.
+		"100.100.100.200", "168.63.129.16",
+		// IPv4 embedded in IPv6: NAT64 (well-known and local-use), 6to4,
+		// Teredo (inverted client address), IPv4-compatible.
+		"64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1", "2002:7f00:1::",
+		"2001:0:4136:e378:8000:63bf:5601:5601", "::a9fe:a9fe", "64:ff9b::6464:64c8", "2002:a83f:8110::"} {
 		if err := g.CheckAddr(netip.MustParseAddr(bad)); !errors.Is(err, ErrNotAllowed) {
 			t.Errorf("CheckAddr(%s) = %v, want refusal", bad, err)
 		}
 	}
-	for _, good := range []string{"10.0.0.5", "192.168.1.10", "8.8.8.8", "2001:db8::1"} {
+	for _, good := range []string{"10.0.0.5", "192.168.1.10", "8.8.8.8", "2001:db8::1", "64:ff9b::808:808", "2002:808:808::1"} {
 		if err := g.CheckAddr(netip.MustParseAddr(good)); err != nil {
 			t.Errorf("CheckAddr(%s) = %v, want allowed", good, err)
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	ExportTTL, RequestTTL, PollInterval, NoSourcesRetry time.Duration
 	// MaxResultBytes bounds a source's answer.
 	MaxResultBytes int64
+	// BodyBudgetBytes bounds the answer and callback bytes held in memory
+	// at once; at least three times MaxResultBytes (the default).
+	BodyBudgetBytes int64
 	// MaxInFlight bounds the open HTTP exchanges.
 	MaxInFlight int
 	// RequestWorkers is the number of PrivacyRequests reconciled at once.
@@ -78,6 +81,14 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		o.RetentionClock = clock.RealClock{}
 	}
 
+	if o.MaxResultBytes <= 0 {
+		o.MaxResultBytes = 16 << 20
+	}
+	exports := export.DirStore{Dir: o.ExportDir}
+	// Answers and callbacks share one memory budget: enough for two of the
+	// largest answers being read at once (a read in progress may hold twice
+	// its size while its buffer grows), however many arrive together.
+	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 3*o.MaxResultBytes+(1<<20)))
 	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
 	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}
 	var callbackURL func(string) string
@@ -89,7 +100,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
-		Exports:   export.DirStore{Dir: o.ExportDir},
+		Exports:   exports,
 		Keys:      keys,
 		Config: controllers.EngineConfig{
 			Policy:                  o.Namespaces,
@@ -121,6 +132,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	d := dispatch.New(dispatch.Options{
 		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
 			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
+			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"),
 		}),
 		Notify: func(owner dispatch.Owner) {
 			switch owner.Kind {
@@ -147,6 +159,8 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			CertDir:      o.CallbackCertDir,
 			Dispatcher:   d,
 			MaxBodyBytes: o.MaxResultBytes,
+			Budget:       budget,
+			Spool:        exports,
 			Log:          ctrl.Log.WithName("callback"),
 			Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
 		}); err != nil {

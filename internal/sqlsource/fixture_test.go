@@ -271,7 +271,7 @@ func (s *signer) post(t *testing.T, job *protocol.Job) (*http.Response, []byte) 
 	t.Helper()
 	body, _ := json.Marshal(job)
 	req, _ := http.NewRequest(http.MethodPost, s.url+protocol.PathJobs, bytes.NewReader(body))
-	if err := protocol.SignRequest(req, body, time.Now(), s.key); err != nil {
+	if _, err := protocol.SignRequest(req, protocol.PathJobs, body, time.Now(), s.key); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)

@@ -158,33 +158,50 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP verifies the request's signature and serves it.
+// ServeHTTP verifies the request's signature and serves it. The headers and
+// timestamp are checked before the body is read, and the body is read
+// through http.MaxBytesReader.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.cfg.MaxRequestBytes+1))
-	if err != nil {
-		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "cannot read request body"})
-		return
-	}
-	if int64(len(body)) > h.cfg.MaxRequestBytes {
-		h.reply(w, http.StatusRequestEntityTooLarge, protocol.Error{Error: "request body too large"})
-		return
-	}
 	now := h.cfg.Now()
-	id, err := protocol.Verify(r.Header, body, now, h.keys...)
+	// Answers are signed over the request's method, path and webhook-id,
+	// which the context carries to reply.
+	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, requestLine{
+		method: r.Method, path: r.URL.Path, id: r.Header.Get(protocol.HeaderID),
+	}))
+	if err := protocol.CheckHeaders(r.Header, now); err != nil {
+		h.reply(w, r, http.StatusUnauthorized, protocol.Error{Error: err.Error()})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.reply(w, r, http.StatusRequestEntityTooLarge, protocol.Error{Error: "request body too large"})
+			return
+		}
+		h.reply(w, r, http.StatusBadRequest, protocol.Error{Error: "cannot read request body"})
+		return
+	}
+	id, err := protocol.Verify(r.Header, protocol.RequestPayload(r.Method, r.URL.Path, body), now, h.keys...)
 	if err == nil {
 		err = h.replay.Check(id, now)
 	}
 	if err != nil {
-		h.reply(w, http.StatusUnauthorized, protocol.Error{Error: err.Error()})
+		h.reply(w, r, http.StatusUnauthorized, protocol.Error{Error: err.Error()})
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, body))
 	if _, pattern := h.mux.Handler(r); pattern == "" {
-		h.reply(w, http.StatusNotFound, protocol.Error{Error: "no such path in the job protocol: " + r.Method + " " + r.URL.Path})
+		h.reply(w, r, http.StatusNotFound, protocol.Error{Error: "no such path in the job protocol: " + r.Method + " " + r.URL.Path})
 		return
 	}
 	h.mux.ServeHTTP(w, r)
 }
+
+type requestKey struct{}
+
+// requestLine is what an answer's signature binds it to.
+type requestLine struct{ method, path, id string }
 
 // Close cancels running asynchronous jobs and waits for them and their
 // callbacks to end.
@@ -195,7 +212,7 @@ func (h *Handler) Close() {
 
 type bodyKey struct{}
 
-func (h *Handler) capabilities(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) capabilities(w http.ResponseWriter, r *http.Request) {
 	caps := protocol.Capabilities{
 		APIVersion: protocol.APIVersion, Kind: protocol.KindCapabilities,
 		Identities: h.cfg.Identities, Categories: h.cfg.Categories,
@@ -205,50 +222,51 @@ func (h *Handler) capabilities(w http.ResponseWriter, _ *http.Request) {
 			caps.RequestTypes = append(caps.RequestTypes, t)
 		}
 	}
-	h.reply(w, http.StatusOK, caps)
+	h.reply(w, r, http.StatusOK, caps)
 }
 
 func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 	job := &protocol.Job{}
 	if err := json.Unmarshal(r.Context().Value(bodyKey{}).([]byte), job); err != nil {
-		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "body is not a JSON job"})
+		h.reply(w, r, http.StatusBadRequest, protocol.Error{Error: "body is not a JSON job"})
 		return
 	}
 	if job.Kind != protocol.KindJob || job.ID == "" {
-		h.reply(w, http.StatusBadRequest, protocol.Error{Error: "body must be a Job with an id"})
+		h.reply(w, r, http.StatusBadRequest, protocol.Error{Error: "body must be a Job with an id"})
 		return
 	}
 	fn := h.funcs[job.Type]
 	if fn == nil {
-		h.reply(w, http.StatusUnprocessableEntity, protocol.Error{Error: fmt.Sprintf("job type %q is not served here", job.Type)})
+		h.reply(w, r, http.StatusUnprocessableEntity, protocol.Error{Error: fmt.Sprintf("job type %q is not served here", job.Type)})
 		return
 	}
 	if h.cfg.Validate != nil {
 		if err := h.cfg.Validate(job); err != nil {
-			h.reply(w, http.StatusUnprocessableEntity, protocol.Error{Error: err.Error()})
+			h.reply(w, r, http.StatusUnprocessableEntity, protocol.Error{Error: err.Error()})
 			return
 		}
 	}
 	prior, running, err := h.cfg.Store.Begin(job.ID)
 	switch {
 	case err != nil:
-		h.replyRetry(w, job.ID, storeUnavailable(err))
+		h.replyRetry(w, r, job.ID, storeUnavailable(err))
 		return
 	case prior != nil:
-		h.reply(w, http.StatusOK, prior)
+		h.reply(w, r, http.StatusOK, prior)
 		return
 	case running:
-		h.reply(w, http.StatusConflict, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
+		h.reply(w, r, http.StatusConflict, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
 		return
 	}
 
 	if !h.cfg.Async && !slices.Contains(h.cfg.AsyncTypes, job.Type) {
 		st, retry := h.run(r.Context(), fn, job)
 		if retry != nil {
-			h.replyRetry(w, job.ID, retry)
+			h.replyRetry(w, r, job.ID, retry)
 			return
 		}
-		h.reply(w, http.StatusOK, st)
+		h.reply(w, r, http.StatusOK, st)
+		h.forgetAccess(job)
 		return
 	}
 
@@ -272,8 +290,9 @@ func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.callback(ctx, job, st)
+		h.forgetAccess(job)
 	}()
-	h.reply(w, http.StatusAccepted, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
+	h.reply(w, r, http.StatusAccepted, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
 }
 
 // retryable is a failure the operator should retry; the job is forgotten.
@@ -285,7 +304,7 @@ type retryable struct {
 // run calls fn and records a final status, or forgets the job and returns
 // the retryable failure.
 func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*protocol.JobStatus, *retryable) {
-	res, err := fn(ctx, job)
+	res, err := h.call(ctx, fn, job)
 	st := &protocol.JobStatus{APIVersion: protocol.APIVersion, Kind: protocol.KindJobStatus, ID: job.ID}
 	var perm *permanentError
 	var unavail *unavailableError
@@ -314,11 +333,38 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*prot
 		h.cfg.Logger.Warn("job failed; the operator will retry", "job", job.ID, "type", job.Type, "error", err)
 		return nil, &retryable{err: err}
 	}
+	if job.Type == protocol.JobAccess {
+		// Access changes nothing, so running it again is harmless; keeping
+		// its answer would keep the subject's data beyond the answer. The
+		// job is forgotten once answered (see forgetAccess).
+		return st, nil
+	}
 	if err := h.cfg.Store.Finish(job.ID, *st); err != nil {
 		_ = h.cfg.Store.Forget(job.ID)
 		return nil, &retryable{err: fmt.Errorf("record job: %w", err)}
 	}
 	return st, nil
+}
+
+// call runs fn, turning a panic into a permanent failure: a job that
+// panics once will panic again, and must neither stay running forever nor
+// take the service down.
+func (h *Handler) call(ctx context.Context, fn JobFunc, job *protocol.Job) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.cfg.Logger.Error("job function panicked", "job", job.ID, "type", job.Type, "panic", fmt.Sprintf("%T", p))
+			res, err = Result{}, Permanent("the data source failed on this job (the job function panicked)")
+		}
+	}()
+	return fn(ctx, job)
+}
+
+// forgetAccess drops a finished Access job from the store once it was
+// answered, so that its data is held nowhere.
+func (h *Handler) forgetAccess(job *protocol.Job) {
+	if job.Type == protocol.JobAccess {
+		_ = h.cfg.Store.Forget(job.ID)
+	}
 }
 
 // storeUnavailable is the answer to a failing Store: 503, with the
@@ -332,13 +378,13 @@ func storeUnavailable(err error) *retryable {
 	return r
 }
 
-func (h *Handler) replyRetry(w http.ResponseWriter, id string, r *retryable) {
-	if r.after > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((r.after+time.Second-1)/time.Second)))
-		h.reply(w, http.StatusServiceUnavailable, protocol.Error{Error: r.err.Error()})
+func (h *Handler) replyRetry(w http.ResponseWriter, r *http.Request, id string, retry *retryable) {
+	if retry.after > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry.after+time.Second-1)/time.Second)))
+		h.reply(w, r, http.StatusServiceUnavailable, protocol.Error{Error: retry.err.Error()})
 		return
 	}
-	h.reply(w, http.StatusInternalServerError, protocol.Error{Error: r.err.Error()})
+	h.reply(w, r, http.StatusInternalServerError, protocol.Error{Error: retry.err.Error()})
 }
 
 func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) {
@@ -346,13 +392,13 @@ func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) {
 	st, running, err := h.cfg.Store.Get(id)
 	switch {
 	case err != nil:
-		h.replyRetry(w, id, storeUnavailable(err))
+		h.replyRetry(w, r, id, storeUnavailable(err))
 	case st != nil:
-		h.reply(w, http.StatusOK, st)
+		h.reply(w, r, http.StatusOK, st)
 	case running:
-		h.reply(w, http.StatusAccepted, protocol.JobStatus{ID: id, Status: protocol.StatusRunning})
+		h.reply(w, r, http.StatusAccepted, protocol.JobStatus{ID: id, Status: protocol.StatusRunning})
 	default:
-		h.reply(w, http.StatusNotFound, protocol.Error{Error: "unknown job"})
+		h.reply(w, r, http.StatusNotFound, protocol.Error{Error: "unknown job"})
 	}
 }
 
@@ -379,7 +425,7 @@ func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.
 	}
 	wait := h.cfg.CallbackBackoff
 	for attempt := 1; attempt <= h.cfg.CallbackAttempts; attempt++ {
-		code, err := h.postCallback(ctx, job.CallbackURL, body)
+		code, err := h.postCallback(ctx, job.CallbackURL, job.ID, body)
 		if err == nil && code < 300 {
 			return
 		}
@@ -396,13 +442,15 @@ func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.
 	}
 }
 
-func (h *Handler) postCallback(ctx context.Context, url string, body []byte) (int, error) {
+func (h *Handler) postCallback(ctx context.Context, url, jobID string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if err := protocol.SignRequest(req, body, h.cfg.Now(), h.keys[0]); err != nil {
+	// Signed over the protocol path, whatever prefix the operator's
+	// callback URL has.
+	if _, err := protocol.SignRequest(req, protocol.PathCallbacks+"/"+jobID, body, h.cfg.Now(), h.keys[0]); err != nil {
 		return 0, err
 	}
 	resp, err := h.cfg.Client.Do(req)
@@ -414,14 +462,15 @@ func (h *Handler) postCallback(ctx context.Context, url string, body []byte) (in
 	return resp.StatusCode, nil
 }
 
-// reply writes v as signed JSON.
-func (h *Handler) reply(w http.ResponseWriter, code int, v any) {
+// reply writes v as JSON, signed as the answer to r.
+func (h *Handler) reply(w http.ResponseWriter, r *http.Request, code int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		code, body = http.StatusInternalServerError, []byte(`{"error":"cannot encode answer"}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := protocol.Sign(w.Header(), body, h.cfg.Now(), h.keys[0]); err != nil {
+	line, _ := r.Context().Value(requestKey{}).(requestLine)
+	if _, err := protocol.Sign(w.Header(), protocol.AnswerPayload(line.method, line.path, line.id, body), h.cfg.Now(), h.keys[0]); err != nil {
 		h.cfg.Logger.Error("cannot sign answer", "error", err)
 	}
 	w.WriteHeader(code)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func (o *operator) do(method, path string, body any) (int, []byte) {
 		raw, _ = json.Marshal(body)
 	}
 	req, _ := http.NewRequest(method, o.url+path, nil)
-	if err := protocol.SignRequest(req, raw, time.Now(), o.key); err != nil {
+	if _, err := protocol.SignRequest(req, path, raw, time.Now(), o.key); err != nil {
 		o.t.Fatal(err)
 	}
 	o.last = req.Header.Clone()
@@ -59,7 +60,8 @@ func (o *operator) send(req *http.Request) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	if _, err := protocol.Verify(resp.Header, out, time.Now(), o.key); err != nil {
+	payload := protocol.AnswerPayload(req.Method, req.URL.Path, req.Header.Get(protocol.HeaderID), out)
+	if _, err := protocol.Verify(resp.Header, payload, time.Now(), o.key); err != nil {
 		o.t.Errorf("answer to %s %s is not signed: %v", req.Method, req.URL.Path, err)
 	}
 	return resp.StatusCode, out
@@ -86,9 +88,9 @@ func TestSyncJobRunsOnce(t *testing.T) {
 	var calls atomic.Int32
 	h, err := datasource.New(datasource.Config{
 		Secrets: []string{secret}, Identities: []string{"email"},
-		Access: func(_ context.Context, j *protocol.Job) (datasource.Result, error) {
+		Delete: func(_ context.Context, j *protocol.Job) (datasource.Result, error) {
 			calls.Add(1)
-			return datasource.Result{Records: 2, Data: map[string]any{"orders": []int{1, 2}}}, nil
+			return datasource.Result{Records: 2}, nil
 		},
 	})
 	if err != nil {
@@ -96,17 +98,101 @@ func TestSyncJobRunsOnce(t *testing.T) {
 	}
 	op := newOperator(t, h)
 	for range 2 {
-		code, body := op.do(http.MethodPost, protocol.PathJobs, job("job-1", protocol.JobAccess))
+		code, body := op.do(http.MethodPost, protocol.PathJobs, job("job-1", protocol.JobDelete))
 		if code != http.StatusOK {
 			t.Fatalf("POST /jobs = %d %s", code, body)
 		}
 		st := decode[protocol.JobStatus](t, body)
-		if st.Status != protocol.StatusCompleted || st.Result.Records != 2 || string(st.Result.Data) != `{"orders":[1,2]}` {
+		if st.Status != protocol.StatusCompleted || st.Result.Records != 2 {
 			t.Errorf("status = %+v", st)
 		}
 	}
 	if n := calls.Load(); n != 1 {
-		t.Errorf("Access ran %d times for one job id, want 1", n)
+		t.Errorf("Delete ran %d times for one job id, want 1", n)
+	}
+}
+
+// Access data is personal data: the SDK answers it and keeps none of it,
+// so a poll after the answer finds nothing and a redelivery runs again.
+func TestAccessDataIsNotKept(t *testing.T) {
+	var calls atomic.Int32
+	h, _ := datasource.New(datasource.Config{
+		Secrets: []string{secret}, Identities: []string{"email"},
+		Access: func(_ context.Context, j *protocol.Job) (datasource.Result, error) {
+			calls.Add(1)
+			return datasource.Result{Records: 2, Data: map[string]any{"orders": []int{1, 2}}}, nil
+		},
+	})
+	op := newOperator(t, h)
+	code, body := op.do(http.MethodPost, protocol.PathJobs, job("job-1", protocol.JobAccess))
+	if st := decode[protocol.JobStatus](t, body); code != http.StatusOK || string(st.Result.Data) != `{"orders":[1,2]}` {
+		t.Fatalf("POST /jobs = %d %s", code, body)
+	}
+	if code, body := op.do(http.MethodGet, protocol.PathJobs+"/job-1", nil); code != http.StatusNotFound || strings.Contains(string(body), "orders") {
+		t.Errorf("GET after the answer = %d %s: the data must not be kept", code, body)
+	}
+	if code, _ := op.do(http.MethodPost, protocol.PathJobs, job("job-1", protocol.JobAccess)); code != http.StatusOK || calls.Load() != 2 {
+		t.Errorf("redelivery = %d, ran %d times: an Access job is answered by running it again", code, calls.Load())
+	}
+}
+
+// A panicking job function fails its job for good (sync and async) and
+// leaves the service serving.
+func TestPanicBecomesFailed(t *testing.T) {
+	got := make(chan protocol.JobStatus, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- decode[protocol.JobStatus](t, body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(cb.Close)
+	h, _ := datasource.New(datasource.Config{
+		Secrets: []string{secret}, AsyncTypes: []protocol.JobType{protocol.JobPurge},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { panic("nil map") },
+		Purge:  func(context.Context, *protocol.Job) (datasource.Result, error) { panic("nil map") },
+	})
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+	code, body := op.do(http.MethodPost, protocol.PathJobs, job("sync-panic", protocol.JobDelete))
+	if st := decode[protocol.JobStatus](t, body); code != http.StatusOK || st.Status != protocol.StatusFailed {
+		t.Errorf("sync panic: %d %s, want 200 Failed", code, body)
+	}
+	if code, body := op.do(http.MethodGet, protocol.PathJobs+"/sync-panic", nil); code != http.StatusOK || !strings.Contains(string(body), "Failed") {
+		t.Errorf("GET after a sync panic = %d %s, want the Failed status (not running forever)", code, body)
+	}
+	j := job("async-panic", protocol.JobPurge)
+	j.CallbackURL = cb.URL + "/callbacks/async-panic"
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
+		t.Fatalf("POST async = %d %s", code, body)
+	}
+	select {
+	case st := <-got:
+		if st.Status != protocol.StatusFailed {
+			t.Errorf("async panic called back %+v, want Failed", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no callback after an async panic")
+	}
+}
+
+// The in-memory store forgets the oldest finished jobs, never a running one.
+func TestMemoryStoreKeepsRunningJobs(t *testing.T) {
+	s := datasource.NewMemoryStore(2)
+	if _, running, _ := s.Begin("long"); running {
+		t.Fatal("a new job reported running")
+	}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		_, _, _ = s.Begin(id)
+		_ = s.Finish(id, protocol.JobStatus{ID: id, Status: protocol.StatusCompleted})
+	}
+	if _, running, _ := s.Begin("long"); !running {
+		t.Error("a running job was evicted: a redelivery would run it twice")
+	}
+	if st, _, _ := s.Get("a"); st != nil {
+		t.Error("the oldest finished job was kept beyond the limit")
+	}
+	if st, _, _ := s.Get("d"); st == nil || st.Status != protocol.StatusCompleted {
+		t.Errorf("the latest finished job = %+v", st)
 	}
 }
 
@@ -138,7 +224,7 @@ func TestOutcomes(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, op.url+protocol.PathJobs, nil)
 	raw, _ := json.Marshal(job("o", protocol.JobOptOut))
-	_ = protocol.SignRequest(req, raw, time.Now(), op.key)
+	_, _ = protocol.SignRequest(req, protocol.PathJobs, raw, time.Now(), op.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -210,8 +296,8 @@ func TestAsyncJobCallsBack(t *testing.T) {
 	got := make(chan protocol.JobStatus, 1)
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if _, err := protocol.Verify(r.Header, body, time.Now(), op.key); err != nil {
-			t.Errorf("callback not signed: %v", err)
+		if _, err := protocol.Verify(r.Header, protocol.RequestPayload(http.MethodPost, protocol.PathCallbacks+"/async-1", body), time.Now(), op.key); err != nil {
+			t.Errorf("callback not signed over POST /callbacks/{id}: %v", err)
 		}
 		got <- decode[protocol.JobStatus](t, body)
 		w.WriteHeader(http.StatusNoContent)

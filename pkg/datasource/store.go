@@ -24,12 +24,15 @@ type Store interface {
 	Get(id string) (final *protocol.JobStatus, running bool, err error)
 }
 
-// MemoryStore is a Store in memory that keeps the latest jobs up to a limit.
+// MemoryStore is a Store in memory. It keeps every running job and the
+// latest finished ones up to a limit: a running job is never forgotten, so
+// a redelivery while it runs is answered 409 instead of running it twice.
 type MemoryStore struct {
-	mu    sync.Mutex
-	limit int
-	jobs  map[string]*list.Element
-	order *list.List // of *memoryJob, oldest first
+	mu      sync.Mutex
+	limit   int
+	running map[string]bool
+	jobs    map[string]*list.Element
+	order   *list.List // of *memoryJob, finished, oldest first
 }
 
 type memoryJob struct {
@@ -40,7 +43,7 @@ type memoryJob struct {
 // NewMemoryStore returns a MemoryStore that forgets the oldest finished jobs
 // beyond limit.
 func NewMemoryStore(limit int) *MemoryStore {
-	return &MemoryStore{limit: limit, jobs: map[string]*list.Element{}, order: list.New()}
+	return &MemoryStore{limit: max(limit, 1), running: map[string]bool{}, jobs: map[string]*list.Element{}, order: list.New()}
 }
 
 // Begin implements Store.
@@ -48,15 +51,12 @@ func (s *MemoryStore) Begin(id string) (*protocol.JobStatus, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.jobs[id]; ok {
-		j := e.Value.(*memoryJob)
-		return j.final, j.final == nil, nil
+		return e.Value.(*memoryJob).final, false, nil
 	}
-	s.jobs[id] = s.order.PushBack(&memoryJob{id: id})
-	for s.order.Len() > s.limit {
-		oldest := s.order.Front()
-		s.order.Remove(oldest)
-		delete(s.jobs, oldest.Value.(*memoryJob).id)
+	if s.running[id] {
+		return nil, true, nil
 	}
+	s.running[id] = true
 	return nil, false, nil
 }
 
@@ -64,11 +64,16 @@ func (s *MemoryStore) Begin(id string) (*protocol.JobStatus, bool, error) {
 func (s *MemoryStore) Finish(id string, st protocol.JobStatus) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.running, id)
 	if e, ok := s.jobs[id]; ok {
-		e.Value.(*memoryJob).final = &st
-		return nil
+		s.order.Remove(e)
 	}
 	s.jobs[id] = s.order.PushBack(&memoryJob{id: id, final: &st})
+	for s.order.Len() > s.limit {
+		oldest := s.order.Front()
+		s.order.Remove(oldest)
+		delete(s.jobs, oldest.Value.(*memoryJob).id)
+	}
 	return nil
 }
 
@@ -76,6 +81,7 @@ func (s *MemoryStore) Finish(id string, st protocol.JobStatus) error {
 func (s *MemoryStore) Forget(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.running, id)
 	if e, ok := s.jobs[id]; ok {
 		s.order.Remove(e)
 		delete(s.jobs, id)
@@ -88,8 +94,7 @@ func (s *MemoryStore) Get(id string) (*protocol.JobStatus, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.jobs[id]; ok {
-		j := e.Value.(*memoryJob)
-		return j.final, j.final == nil, nil
+		return e.Value.(*memoryJob).final, false, nil
 	}
-	return nil, false, nil
+	return nil, s.running[id], nil
 }

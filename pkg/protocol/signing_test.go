@@ -47,7 +47,7 @@ func TestSignMatchesHandWrittenHMAC(t *testing.T) {
 	h := http.Header{}
 	now := time.Unix(specTimestamp, 0)
 	body := []byte(`{"kind":"Job"}`)
-	if err := Sign(h, body, now, key); err != nil {
+	if _, err := Sign(h, body, now, key); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(specSecret, SecretPrefix))
@@ -106,7 +106,7 @@ func TestKeyRotation(t *testing.T) {
 	// A sender in the middle of a rotation signs with both keys; a receiver
 	// that knows either one accepts.
 	h := http.Header{}
-	if err := Sign(h, body, now, oldKey, newKey); err != nil {
+	if _, err := Sign(h, body, now, oldKey, newKey); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(strings.Fields(h.Get(HeaderSignature))); n != 2 {
@@ -119,7 +119,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// A receiver that holds both keys accepts a message signed with one.
 	h = http.Header{}
-	_ = Sign(h, body, now, newKey)
+	_, _ = Sign(h, body, now, newKey)
 	if _, err := Verify(h, body, now, oldKey, newKey); err != nil {
 		t.Errorf("Verify with both keys: %v", err)
 	}
@@ -158,5 +158,67 @@ func TestReplayGuard(t *testing.T) {
 	g.Check("msg_3", now.Add(20*time.Minute))
 	if len(g.seen) != 1 {
 		t.Errorf("guard keeps %d ids after the window, want 1", len(g.seen))
+	}
+}
+
+// A signature is bound to the method and protocol path of its request, and
+// an answer's to the request it answers: a captured GET cannot be replayed
+// as a DELETE or for another job, and an answer cannot be reused for
+// another request.
+func TestSignatureBinding(t *testing.T) {
+	key, _ := ParseKey(NewSecret())
+	now := time.Now()
+	req, _ := http.NewRequest(http.MethodGet, "https://billing.example.com/privacy/jobs/pr-1", nil)
+	reqID, err := SignRequest(req, "/jobs/pr-1", nil, now, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(req.Header, RequestPayload("GET", "/jobs/pr-1", nil), now, key); err != nil {
+		t.Fatalf("the request as signed: %v", err)
+	}
+	for _, forged := range [][2]string{{"DELETE", "/jobs/pr-1"}, {"GET", "/jobs/pr-2"}, {"GET", "/admin/flush"}} {
+		if _, err := Verify(req.Header, RequestPayload(forged[0], forged[1], nil), now, key); !errors.Is(err, ErrNoMatch) {
+			t.Errorf("GET /jobs/pr-1's signature verified as %s %s: %v", forged[0], forged[1], err)
+		}
+	}
+
+	answer := []byte(`{"id":"pr-1","status":"Running"}`)
+	h := http.Header{}
+	if _, err := Sign(h, AnswerPayload("GET", "/jobs/pr-1", reqID, answer), now, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(h, AnswerPayload("GET", "/jobs/pr-1", reqID, answer), now, key); err != nil {
+		t.Errorf("the answer to its request: %v", err)
+	}
+	if _, err := Verify(h, AnswerPayload("GET", "/jobs/pr-1", NewMessageID(), answer), now, key); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("an answer replayed for another request verified: %v", err)
+	}
+	if _, err := Verify(h, answer, now, key); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("an answer verified over its bare body: %v", err)
+	}
+}
+
+// The canonical payload as docs/protocol.md states it, computed by hand.
+func TestPayloadsAsDocumented(t *testing.T) {
+	if got := string(RequestPayload("POST", "/jobs", []byte(`{"id":"pr-1"}`))); got != "POST /jobs\n{\"id\":\"pr-1\"}" {
+		t.Errorf("RequestPayload = %q", got)
+	}
+	if got := string(AnswerPayload("GET", "/jobs/pr-1", "msg_1", nil)); got != "GET /jobs/pr-1 msg_1\n" {
+		t.Errorf("AnswerPayload = %q", got)
+	}
+}
+
+func TestCheckHeadersBeforeBody(t *testing.T) {
+	now := time.Unix(specTimestamp, 0)
+	if err := CheckHeaders(specHeaders(), now); err != nil {
+		t.Errorf("valid headers: %v", err)
+	}
+	h := specHeaders()
+	h.Del(HeaderID)
+	if err := CheckHeaders(h, now); !errors.Is(err, ErrMissingHeaders) {
+		t.Errorf("missing id: %v", err)
+	}
+	if err := CheckHeaders(specHeaders(), now.Add(time.Hour)); !errors.Is(err, ErrStale) {
+		t.Errorf("stale: %v", err)
 	}
 }

@@ -30,6 +30,9 @@ const (
 	PathJobs = "/jobs"
 	// PathCapabilities describes what the source serves (GET).
 	PathCapabilities = "/capabilities"
+	// PathCallbacks, below the operator's callback base URL: a source POSTs
+	// an asynchronous job's final status to PathCallbacks + "/" + id.
+	PathCallbacks = "/callbacks"
 )
 
 // JobType is what a job asks of a source.

@@ -1,0 +1,191 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// Budget bounds the bytes of answer and callback bodies held in memory at
+// once, across every exchange and callback. A body is read into memory only
+// as far as the budget allows; once verified, Access data goes to the Spool
+// and its bytes are returned to the budget, so that many large answers at
+// once wait for each other instead of exhausting the operator's memory.
+type Budget struct {
+	sem  *semaphore.Weighted
+	size int64
+}
+
+// NewBudget returns a budget of size bytes.
+func NewBudget(size int64) *Budget {
+	return &Budget{sem: semaphore.NewWeighted(size), size: size}
+}
+
+// ErrBudget is returned when a body could not get memory before its
+// context ended: the operator is busy reading other large bodies.
+var ErrBudget = errors.New("the operator is busy reading other large answers")
+
+// ErrTooLarge is returned for a body above its limit.
+var ErrTooLarge = errors.New("body exceeds the size limit")
+
+// minChunk is the first allocation of a body of unknown length.
+const minChunk = 64 << 10
+
+// Body is a message read into memory under a Budget: Payload is the signed
+// payload (the canonical line, then the body); Body is the body within it.
+type Body struct {
+	Payload []byte
+	Body    []byte
+	held    int64
+	budget  *Budget
+}
+
+// Release returns the body's bytes to the budget; the body must not be used
+// afterwards. It is safe to call more than once.
+func (b *Body) Release() {
+	if b.budget != nil && b.held > 0 {
+		b.budget.sem.Release(b.held)
+	}
+	b.held, b.Payload, b.Body = 0, nil, nil
+}
+
+// ReadBody reads r (at most limit bytes, declared the length hint when it
+// is known, -1 otherwise) after the canonical line prefix, charging every
+// allocation to the budget (nil: no budget). A body longer than limit is
+// refused with ErrTooLarge; a budget that stays exhausted until ctx ends
+// with ErrBudget.
+func ReadBody(ctx context.Context, budget *Budget, prefix []byte, r io.Reader, hint, limit int64) (*Body, error) {
+	if hint > limit {
+		return nil, ErrTooLarge
+	}
+	b := &Body{budget: budget}
+	capacity := int64(minChunk)
+	if hint >= 0 {
+		capacity = hint + 1 // +1 to see the end without growing
+	}
+	capacity += int64(len(prefix))
+	if err := b.grow(ctx, capacity); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, capacity)
+	buf = append(buf, prefix...)
+	for {
+		if len(buf) == cap(buf) {
+			next := min(2*int64(cap(buf)), int64(len(prefix))+limit+1)
+			if next <= int64(cap(buf)) {
+				b.Release()
+				return nil, ErrTooLarge
+			}
+			// Both buffers exist during the copy: both are charged.
+			if err := b.grow(ctx, next); err != nil {
+				b.Release()
+				return nil, err
+			}
+			bigger := make([]byte, len(buf), next)
+			copy(bigger, buf)
+			old := int64(cap(buf))
+			buf = bigger
+			b.shrink(old)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)-len(prefix)) > limit {
+			b.Release()
+			return nil, ErrTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.Release()
+			return nil, err
+		}
+	}
+	b.Payload, b.Body = buf, buf[len(prefix):]
+	return b, nil
+}
+
+func (b *Body) grow(ctx context.Context, n int64) error {
+	if b.budget == nil {
+		return nil
+	}
+	if n > b.budget.size {
+		return ErrTooLarge
+	}
+	if err := b.budget.sem.Acquire(ctx, n); err != nil {
+		return fmt.Errorf("%w: %w", ErrBudget, err)
+	}
+	b.held += n
+	return nil
+}
+
+func (b *Body) shrink(n int64) {
+	if b.budget == nil {
+		return
+	}
+	b.budget.sem.Release(n)
+	b.held -= n
+}
+
+// Spool keeps verified Access data on disk from the moment it arrives
+// until the reconciler files it in the request's export, so that it never
+// waits in memory.
+type Spool interface {
+	// Put stores data and returns where; data is valid JSON.
+	Put(data []byte) (string, error)
+}
+
+// rawData captures the data of a JobStatus's result as a slice of the body
+// it was decoded from, without the copy json.RawMessage makes.
+type rawData []byte
+
+func (d *rawData) UnmarshalJSON(b []byte) error {
+	*d = b
+	return nil
+}
+
+type wireStatus struct {
+	APIVersion string          `json:"apiVersion,omitempty"`
+	Kind       string          `json:"kind,omitempty"`
+	ID         string          `json:"id"`
+	Status     protocol.Status `json:"status"`
+	Message    string          `json:"message,omitempty"`
+	Result     *struct {
+		Records int64   `json:"records"`
+		Data    rawData `json:"data,omitempty"`
+	} `json:"result,omitempty"`
+}
+
+// DecodeStatus decodes a JobStatus. Its result data is not copied into the
+// returned status: it is stored in spool (and the status names the file),
+// or, without a spool, copied into Result.Data.
+func DecodeStatus(body []byte, spool Spool) (*protocol.JobStatus, string, error) {
+	w := &wireStatus{}
+	if err := json.Unmarshal(body, w); err != nil {
+		return nil, "", err
+	}
+	st := &protocol.JobStatus{APIVersion: w.APIVersion, Kind: w.Kind, ID: w.ID, Status: w.Status, Message: w.Message}
+	if w.Result == nil {
+		return st, "", nil
+	}
+	st.Result = &protocol.Result{Records: w.Result.Records}
+	data := []byte(w.Result.Data)
+	if len(data) == 0 || string(data) == "null" {
+		return st, "", nil
+	}
+	if spool == nil {
+		st.Result.Data = append([]byte(nil), data...)
+		return st, "", nil
+	}
+	file, err := spool.Put(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("spool result data: %w", err)
+	}
+	return st, file, nil
+}
