@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +50,7 @@ type flags struct {
 	dataSourceNamespaces, dataSourceSelector    string
 	allowLoopback                               bool
 	probeInterval                               time.Duration
+	subjectSecretNamespaces                     string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -89,6 +91,9 @@ func parseFlags() (flags, zap.Options) {
 		"Let DataSource endpoints resolve to loopback addresses (local development only). Link-local, cloud metadata and the API server's addresses are always refused.")
 	flag.DurationVar(&f.probeInterval, "probe-interval", 5*time.Minute,
 		"Period of the DataSource readiness probe (jittered; a failing endpoint is probed ten times as often).")
+	flag.StringVar(&f.subjectSecretNamespaces, "subject-secret-namespaces", ownNamespace(),
+		"Comma-separated namespaces whose Secrets a PrivacyRequest's subject.secretRef may name (each Secret must also carry the label "+
+			privacyv1alpha1.LabelSubjectSecret+"=true). Default: the namespace the operator runs in.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -130,6 +135,34 @@ func metricsOptions(f flags) metricsserver.Options {
 	return opts
 }
 
+// defaultNamespace is the operator's namespace in the shipped manifests,
+// used when it runs outside a cluster (make run).
+const defaultNamespace = "privacy-operator-system"
+
+// ownNamespace is the namespace the operator runs in: POD_NAMESPACE (the
+// Deployment sets it), the service account's namespace, or the one the
+// shipped manifests use.
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	return defaultNamespace
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // setup wires the operator into the manager.
 func setup(mgr manager.Manager, f flags) error {
 	callbackAddr := f.callbackAddr
@@ -141,20 +174,21 @@ func setup(mgr manager.Manager, f flags) error {
 		return err
 	}
 	_, err = operator.Setup(mgr, operator.Options{
-		Namespaces:             policy,
-		AllowLoopbackEndpoints: f.allowLoopback,
-		APIServerHost:          mgr.GetConfig().Host,
-		ProbeInterval:          f.probeInterval,
-		CallbackBindAddress:    callbackAddr,
-		CallbackBaseURL:        f.callbackBaseURL,
-		CallbackCertDir:        f.callbackCert,
-		ExportDir:              f.exportDir,
-		ExportTTL:              f.exportTTL,
-		RequestTTL:             f.requestTTL,
-		PollInterval:           f.pollInterval,
-		MaxResultBytes:         f.maxResultBytes,
-		MaxInFlight:            f.maxInFlight,
-		RequestWorkers:         f.requestWorkers,
+		Namespaces:              policy,
+		AllowLoopbackEndpoints:  f.allowLoopback,
+		APIServerHost:           mgr.GetConfig().Host,
+		ProbeInterval:           f.probeInterval,
+		CallbackBindAddress:     callbackAddr,
+		CallbackBaseURL:         f.callbackBaseURL,
+		CallbackCertDir:         f.callbackCert,
+		ExportDir:               f.exportDir,
+		ExportTTL:               f.exportTTL,
+		RequestTTL:              f.requestTTL,
+		PollInterval:            f.pollInterval,
+		MaxResultBytes:          f.maxResultBytes,
+		MaxInFlight:             f.maxInFlight,
+		RequestWorkers:          f.requestWorkers,
+		SubjectSecretNamespaces: splitList(f.subjectSecretNamespaces),
 	})
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/identity"
 	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 )
 
@@ -49,6 +50,8 @@ type EngineConfig struct {
 	NoSourcesRetry time.Duration
 	// Workers is the number of requests reconciled at once.
 	Workers int
+	// SubjectSecrets says which Secrets subject.secretRef may name.
+	SubjectSecrets identity.SecretPolicy
 }
 
 // PrivacyRequestReconciler drives a PrivacyRequest from creation to a true

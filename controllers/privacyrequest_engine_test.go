@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,32 @@ func failingFirst(n int32, code int) sourceOption {
 						hdr["Retry-After"] = "1"
 					}
 					s.signedAnswer(w, r, code, protocol.Error{Error: "try again"}, hdr)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+}
+
+// retryingAfter answers the first n job deliveries 503 with the given
+// Retry-After value and records when each delivery arrived.
+func retryingAfter(n int32, retryAfter string, arrivals *[]time.Time, mu *sync.Mutex) sourceOption {
+	return func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+		spec.Retry.MaxAttempts = n + 1
+		spec.Retry.MaxBackoff = &metav1.Duration{Duration: 3 * time.Second}
+		var seen atomic.Int32
+		s.wrapper = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost {
+					next.ServeHTTP(w, r)
+					return
+				}
+				mu.Lock()
+				*arrivals = append(*arrivals, time.Now())
+				mu.Unlock()
+				if seen.Add(1) <= n {
+					s.signedAnswer(w, r, http.StatusServiceUnavailable, protocol.Error{Error: "busy"}, map[string]string{"Retry-After": retryAfter})
 					return
 				}
 				next.ServeHTTP(w, r)
@@ -217,6 +244,50 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(flaky.jobRuns()).To(HaveLen(1))
 	})
 
+	It("never retries before Retry-After (stored times round up), and caps it at maxBackoff", func() {
+		var mu sync.Mutex
+		arrivals := map[string]*[]time.Time{"one": {}, "two": {}, "huge": {}}
+		newSource(ns, "one", retryingAfter(2, "1", arrivals["one"], &mu))
+		newSource(ns, "two", retryingAfter(1, "2", arrivals["two"], &mu))
+		// 246 years: clamped to the source's maxBackoff of 3 s.
+		newSource(ns, "huge", retryingAfter(1, "99999999999", arrivals["huge"], &mu))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		mu.Lock()
+		defer mu.Unlock()
+		for name, want := range map[string]time.Duration{"one": time.Second, "two": 2 * time.Second, "huge": 0} {
+			times := *arrivals[name]
+			Expect(times).To(HaveLen(int(sourceEntry(pr, name).Attempts)), name)
+			for i := 1; i < len(times); i++ {
+				gap := times[i].Sub(times[i-1])
+				Expect(gap).To(BeNumerically(">=", want), "%s: retry %d came %v after the previous delivery; Retry-After asked for %v", name, i, gap, want)
+				Expect(gap).To(BeNumerically("<", 5*time.Second), "%s: Retry-After is capped at maxBackoff (3s)", name)
+			}
+		}
+	})
+
+	It("signs for each DataSource with its own key when two share one Secret under different keys", func() {
+		shared := func(key string) sourceOption {
+			return func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+				spec.SigningSecretRef = privacyv1alpha1.SecretKeySelector{Name: "shared-signing", Key: key}
+			}
+		}
+		a := newSource(ns, "team-a", shared("a"))
+		b := newSource(ns, "team-b", shared("b"))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "shared-signing", Namespace: ns},
+			StringData: map[string]string{"a": a.secret, "b": b.secret},
+		})).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted), "each source verified jobs signed with its own key")
+		Expect(a.jobs()).To(HaveLen(1))
+		Expect(b.jobs()).To(HaveLen(1))
+	})
+
 	It("fails a source that refuses the job with 4xx, keeping its message", func() {
 		newSource(ns, "strict", failingFirst(100, http.StatusUnprocessableEntity))
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
@@ -340,6 +411,24 @@ var _ = Describe("PrivacyRequest engine", func() {
 		}).Should(BeTrue(), "the finished request is deleted after its TTL")
 	})
 
+	It("deletes a request with ttlSecondsAfterFinished 0 as soon as it finished, as batch/v1 Job does; unset keeps it under a default of 0", func() {
+		src := newSource(ns, "quick")
+		now := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		now.Spec.TTLSecondsAfterFinished = ptrTo[int32](0)
+		Expect(k8sClient.Create(ctx, now)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(now), &privacyv1alpha1.PrivacyRequest{}))
+		}).Should(BeTrue(), "ttlSecondsAfterFinished: 0 deletes the finished request")
+		Expect(src.jobs()).To(HaveLen(1), "it was carried out before it was deleted")
+
+		kept := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		Expect(k8sClient.Create(ctx, kept)).To(Succeed())
+		Expect(finished(kept).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Consistently(func() error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(kept), &privacyv1alpha1.PrivacyRequest{})
+		}, 2*time.Second).Should(Succeed(), "unset, with the suite's --request-ttl of 0, keeps the request")
+	})
+
 	It("never writes the subject's identities or corrections into logs, Events or conditions", func() {
 		newSource(ns, "audit", async)
 		pr := request(ns, privacyv1alpha1.RequestTypeCorrect, ada)
@@ -360,17 +449,58 @@ var _ = Describe("PrivacyRequest engine", func() {
 		}
 	})
 
-	It("reads identities from a Secret named by subject.secretRef", func() {
+	It("reads identities from a labelled Secret in a subject namespace, only its identity-type keys", func() {
 		src := newSource(ns, "vault", identities("email"))
+		name := "subject-" + ns
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "subject", Namespace: ns},
-			StringData: map[string]string{"email": adaEmail, "userId": "1815"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: subjectNamespace,
+				Labels: map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"}},
+			StringData: map[string]string{"email": adaEmail, "userId": "1815", "tls.crt": "not an identity"},
 		})).To(Succeed())
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, nil)
-		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: ns, Name: "subject"}}
+		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: subjectNamespace, Name: name}}
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
 		Expect(src.jobs()[0].Subject.Identities).To(Equal(map[string]string{"email": adaEmail}))
+	})
+
+	It("refuses a subject Secret outside the subject namespaces or without the label, without telling whether it exists", func() {
+		// A tenant who may edit ns registers a source that declares the
+		// key names of another team's Secrets as identity types.
+		src := newSource(ns, "exfil", identities("token", "signingSecret"))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "victim", Namespace: ns, Labels: map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"}},
+			StringData: map[string]string{"token": "victim-token-value", "signingSecret": "victim-signing-value"},
+		})).To(Succeed())
+		unlabelled := "unlabelled-" + ns
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: unlabelled, Namespace: subjectNamespace},
+			StringData: map[string]string{"token": "victim-token-value"},
+		})).To(Succeed())
+
+		messages := map[string]string{}
+		for name, ref := range map[string]privacyv1alpha1.NamespacedSecretReference{
+			"other-namespace": {Namespace: ns, Name: "victim"},
+			"unlabelled":      {Namespace: subjectNamespace, Name: unlabelled},
+			"missing":         {Namespace: subjectNamespace, Name: "no-such-secret"},
+			"missing-other":   {Namespace: ns, Name: "no-such-secret"},
+		} {
+			pr := request(ns, privacyv1alpha1.RequestTypeAccess, nil)
+			pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &ref}
+			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+			Eventually(func(g Gomega) {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+				g.Expect(pr.Status.Sources).To(HaveLen(1))
+				c := condition(pr.Status.Sources[0].Conditions, privacyv1alpha1.SourceConditionDispatched)
+				g.Expect(c).NotTo(BeNil())
+				g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonSubjectSecretRefused), name)
+				messages[name] = strings.ReplaceAll(c.Message, ref.Namespace+"/"+ref.Name, "<ref>")
+			}).Should(Succeed())
+		}
+		Expect(messages["missing"]).To(Equal(messages["unlabelled"]), "a missing and an unlabelled Secret read the same")
+		Expect(messages["missing-other"]).To(Equal(messages["other-namespace"]), "a missing and an existing Secret elsewhere read the same")
+		Expect(messages["missing"]).To(ContainSubstring(privacyv1alpha1.LabelSubjectSecret), "the message says how to fix it")
+		Expect(src.jobs()).To(BeEmpty(), "nothing was sent")
 	})
 
 	It("holds jobs for a suspended DataSource and fails the entry of a deleted one", func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -223,12 +224,12 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 	case dispatch.ResultAccepted:
 		src.Phase = privacyv1alpha1.SourcePhaseDispatched
 		src.Message = ""
-		next := metav1.NewTime(s.now.Add(r.Config.PollInterval))
+		next := attemptAt(s.now.Add(r.Config.PollInterval))
 		src.NextAttemptAt = &next
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonAccepted, "The source accepted the job and works on it.")
 	case dispatch.ResultRunning:
-		next := metav1.NewTime(s.now.Add(r.Config.PollInterval))
+		next := attemptAt(s.now.Add(r.Config.PollInterval))
 		src.NextAttemptAt = &next
 	case dispatch.ResultUnknown:
 		// The source lost the job (it restarted without a durable store):
@@ -246,7 +247,7 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 		src.Message = o.Message
 		if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
 			// A failed poll: ask again later.
-			next := metav1.NewTime(s.now.Add(max(o.RetryAfter, r.Config.PollInterval)))
+			next := attemptAt(s.now.Add(max(min(o.RetryAfter, retry.max), r.Config.PollInterval)))
 			src.NextAttemptAt = &next
 			return nil
 		}
@@ -255,11 +256,11 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 				fmt.Sprintf("%d deliveries failed; the last: %s", src.Attempts, o.Message))
 			return nil
 		}
-		wait := o.RetryAfter
+		wait := min(o.RetryAfter, retry.max) // a source may not ask for more than maxBackoff
 		if wait <= 0 {
 			wait = dispatch.Backoff(int(src.Attempts), retry.initial, retry.max)
 		}
-		next := metav1.NewTime(s.now.Add(wait))
+		next := attemptAt(s.now.Add(wait))
 		src.NextAttemptAt = &next
 		conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse,
 			privacyv1alpha1.ReasonRetrying, fmt.Sprintf("Attempt %d of %d failed (%s); next at %s.",
@@ -415,7 +416,11 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 	}
 	ids, err := r.subjectIdentities(ctx, s)
 	if err != nil {
-		r.holdSource(s, src, privacyv1alpha1.ReasonSubjectError, err.Error())
+		reason := privacyv1alpha1.ReasonSubjectError
+		if errors.Is(err, identity.ErrSecretRefused) {
+			reason = privacyv1alpha1.ReasonSubjectSecretRefused
+		}
+		r.holdSource(s, src, reason, err.Error())
 		return
 	}
 	sent, missing := identity.Minimise(ids, ds.Spec.Identities)
@@ -438,7 +443,7 @@ func (r *PrivacyRequestReconciler) queueDelivery(ctx context.Context, s *request
 	}
 
 	src.Attempts++
-	lease := metav1.NewTime(s.now.Add(target.Timeout + leaseMargin))
+	lease := attemptAt(s.now.Add(target.Timeout + leaseMargin))
 	src.NextAttemptAt = &lease
 	conditions.Set(&src.Conditions, gen, privacyv1alpha1.SourceConditionDispatched, metav1.ConditionFalse,
 		privacyv1alpha1.ReasonDelivering, fmt.Sprintf("Delivering attempt %d of %d.", src.Attempts, retry.maxAttempts))
@@ -474,7 +479,7 @@ func (r *PrivacyRequestReconciler) holdSource(s *requestScope, src *privacyv1alp
 }
 
 func (r *PrivacyRequestReconciler) queuePoll(ctx context.Context, s *requestScope, src *privacyv1alpha1.SourceStatus, ds *privacyv1alpha1.DataSource) {
-	next := metav1.NewTime(s.now.Add(r.Config.PollInterval))
+	next := attemptAt(s.now.Add(r.Config.PollInterval))
 	src.NextAttemptAt = &next
 	s.wakeAt(next.Time)
 	if r.Dispatcher.InFlight(src.JobID, dispatch.OpPoll) {
@@ -497,7 +502,7 @@ func (r *PrivacyRequestReconciler) queueCancel(ctx context.Context, s *requestSc
 // subjectIdentities resolves the subject once per pass.
 func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *requestScope) (map[string]string, error) {
 	if s.identities == nil && s.subjectErr == nil {
-		s.identities, s.subjectErr = identity.Resolve(ctx, r.APIReader, s.pr.Spec.Subject)
+		s.identities, s.subjectErr = identity.Resolve(ctx, r.APIReader, r.Config.SubjectSecrets, s.pr.Spec.Subject)
 	}
 	return s.identities, s.subjectErr
 }
@@ -578,11 +583,14 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 			s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Access export expired and was deleted")
 		}
 	}
-	ttl := r.Config.DefaultTTLAfterFinished
+	// As in batch/v1 Job: an explicit ttlSecondsAfterFinished, 0 included,
+	// deletes the request that long after it finished. Unset, the
+	// operator's default applies, and a default of 0 keeps it.
+	ttl, keep := r.Config.DefaultTTLAfterFinished, r.Config.DefaultTTLAfterFinished <= 0
 	if pr.Spec.TTLSecondsAfterFinished != nil {
-		ttl = time.Duration(*pr.Spec.TTLSecondsAfterFinished) * time.Second
+		ttl, keep = time.Duration(*pr.Spec.TTLSecondsAfterFinished)*time.Second, false
 	}
-	if ttl > 0 && pr.Status.CompletedAt != nil {
+	if !keep && pr.Status.CompletedAt != nil {
 		expiry := pr.Status.CompletedAt.Add(ttl)
 		if s.now.Before(expiry) {
 			s.wakeAt(expiry)
@@ -591,6 +599,17 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 		}
 	}
 	return nil
+}
+
+// attemptAt is the time of a next attempt as status stores it: rounded up
+// to the whole second, because metav1.Time keeps seconds only. Rounding
+// down would wake the next pass early and spend one of maxAttempts before
+// the wait a source asked for (Retry-After) was over.
+func attemptAt(t time.Time) metav1.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		t = r.Add(time.Second)
+	}
+	return metav1.NewTime(t)
 }
 
 // JobID is the id of the job of request uid at a DataSource: stable across

@@ -254,7 +254,7 @@ func (r *RetentionPolicyReconciler) applyRunOutcomes(s *policyScope, run *privac
 			}
 		case dispatch.ResultAccepted, dispatch.ResultRunning:
 			src.Phase = privacyv1alpha1.SourcePhaseDispatched
-			next := metav1.NewTime(s.wall.Add(r.PollInterval))
+			next := attemptAt(s.wall.Add(r.PollInterval))
 			src.NextAttemptAt = &next
 		case dispatch.ResultUnknown:
 			src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhasePending, nil
@@ -263,17 +263,17 @@ func (r *RetentionPolicyReconciler) applyRunOutcomes(s *policyScope, run *privac
 		case dispatch.ResultRetry:
 			src.Message = truncate(o.Message, 1024)
 			if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
-				next := metav1.NewTime(s.wall.Add(max(o.RetryAfter, r.PollInterval)))
+				next := attemptAt(s.wall.Add(max(min(o.RetryAfter, retry.max), r.PollInterval)))
 				src.NextAttemptAt = &next
 			} else if src.Attempts >= retry.maxAttempts {
 				src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhaseFailed, nil
 				src.Message = truncate(fmt.Sprintf("%d deliveries failed; the last: %s", src.Attempts, o.Message), 1024)
 			} else {
-				wait := o.RetryAfter
+				wait := min(o.RetryAfter, retry.max) // a source may not ask for more than maxBackoff
 				if wait <= 0 {
 					wait = dispatch.Backoff(int(src.Attempts), retry.initial, retry.max)
 				}
-				next := metav1.NewTime(s.wall.Add(wait))
+				next := attemptAt(s.wall.Add(wait))
 				src.NextAttemptAt = &next
 			}
 		}
@@ -304,7 +304,7 @@ func (r *RetentionPolicyReconciler) dispatchRun(ctx context.Context, s *policySc
 			continue
 		case !conditions.IsTrue(ds.Status.Conditions, privacyv1alpha1.ConditionReady):
 			src.Message = "The DataSource is not Ready; the purge waits for it until the next slot."
-			next := metav1.NewTime(s.wall.Add(r.PollInterval))
+			next := attemptAt(s.wall.Add(r.PollInterval))
 			src.NextAttemptAt = &next
 			s.retryAfter(next.Time)
 			continue
@@ -315,7 +315,7 @@ func (r *RetentionPolicyReconciler) dispatchRun(ctx context.Context, s *policySc
 			continue
 		}
 		if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
-			next := metav1.NewTime(s.wall.Add(r.PollInterval))
+			next := attemptAt(s.wall.Add(r.PollInterval))
 			src.NextAttemptAt = &next
 			s.retryAfter(next.Time)
 			s.submit = append(s.submit, dispatch.Work{Owner: s.owner, Op: dispatch.OpPoll, JobID: src.JobID, Target: target})
@@ -330,7 +330,7 @@ func (r *RetentionPolicyReconciler) dispatchRun(ctx context.Context, s *policySc
 			continue
 		}
 		src.Attempts++
-		lease := metav1.NewTime(s.wall.Add(target.Timeout + leaseMargin))
+		lease := attemptAt(s.wall.Add(target.Timeout + leaseMargin))
 		src.NextAttemptAt = &lease
 		s.retryAfter(lease.Time)
 		s.submit = append(s.submit, dispatch.Work{

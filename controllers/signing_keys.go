@@ -32,7 +32,14 @@ type cachedKey struct {
 type KeyRing struct {
 	Reader client.Reader
 	mu     sync.Mutex
-	keys   map[types.NamespacedName]cachedKey
+	keys   map[keyRef]cachedKey
+}
+
+// keyRef names one key of one Secret: two DataSources sharing a Secret
+// under different keys have different signing keys.
+type keyRef struct {
+	types.NamespacedName
+	key string
 }
 
 // Keys returns the signing keys of ds: the Secret's value holds one
@@ -42,8 +49,9 @@ type KeyRing struct {
 func (k *KeyRing) Keys(ctx context.Context, ds *privacyv1alpha1.DataSource, now time.Time) ([]protocol.Key, error) {
 	ref := ds.Spec.SigningSecretRef
 	name := types.NamespacedName{Namespace: ds.Namespace, Name: ref.Name}
+	cacheKey := keyRef{NamespacedName: name, key: signingKeyName(ref.Key)}
 	k.mu.Lock()
-	if c, ok := k.keys[name]; ok && now.Sub(c.fetched) < keyCacheTTL {
+	if c, ok := k.keys[cacheKey]; ok && now.Sub(c.fetched) < keyCacheTTL {
 		k.mu.Unlock()
 		return c.keys, nil
 	}
@@ -59,19 +67,32 @@ func (k *KeyRing) Keys(ctx context.Context, ds *privacyv1alpha1.DataSource, now 
 	}
 	k.mu.Lock()
 	if k.keys == nil {
-		k.keys = map[types.NamespacedName]cachedKey{}
+		k.keys = map[keyRef]cachedKey{}
 	}
-	k.keys[name] = cachedKey{keys: keys, fetched: now}
+	k.keys[cacheKey] = cachedKey{keys: keys, fetched: now}
 	k.mu.Unlock()
 	return keys, nil
 }
 
-// Invalidate drops the cached keys of a Secret, so that the next use reads
-// it again (the DataSource controller calls it when it sees a change).
+// Invalidate drops the cached keys of a Secret (every key of it), so that
+// the next use reads it again (the DataSource controller calls it when it
+// sees a change).
 func (k *KeyRing) Invalidate(name types.NamespacedName) {
 	k.mu.Lock()
-	delete(k.keys, name)
+	for ref := range k.keys {
+		if ref.NamespacedName == name {
+			delete(k.keys, ref)
+		}
+	}
 	k.mu.Unlock()
+}
+
+// signingKeyName is the Secret key a SecretKeySelector names, with its default.
+func signingKeyName(key string) string {
+	if key == "" {
+		return "signingSecret"
+	}
+	return key
 }
 
 // errSecretKeyMissing marks a Secret without the named key.
@@ -81,9 +102,7 @@ var errSecretKeyMissing = errors.New("key missing")
 // spaces during a rotation) under keyName (default signingSecret). Errors
 // never contain the value.
 func ParseSigningKeys(secret *corev1.Secret, keyName string) ([]protocol.Key, error) {
-	if keyName == "" {
-		keyName = "signingSecret"
-	}
+	keyName = signingKeyName(keyName)
 	raw, ok := secret.Data[keyName]
 	if !ok {
 		return nil, fmt.Errorf("%w: the Secret has no key %q", errSecretKeyMissing, keyName)

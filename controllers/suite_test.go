@@ -12,6 +12,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -50,6 +52,9 @@ const (
 	exportTTL      = 3 * time.Second
 	maxResultBytes = 64 << 10
 	probeInterval  = 2 * time.Second
+	// subjectNamespace is the one namespace whose (labelled) Secrets may
+	// hold a subject's identities.
+	subjectNamespace = "privacy-subjects"
 )
 
 var logsTo = flag.String("logs-to", "", "write the managers' logs to this file")
@@ -74,6 +79,7 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(env.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: subjectNamespace}})).To(Succeed())
 	exportDir := GinkgoT().TempDir()
 	op = startOperator(exportDir)
 })
@@ -115,18 +121,19 @@ func startOperator(exportDir string) *runningOperator {
 	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
 	Expect(err).NotTo(HaveOccurred())
 	wired, err := operator.Setup(mgr, operator.Options{
-		Namespaces:             policy,
-		AllowLoopbackEndpoints: true, // the data sources of the tests listen on loopback
-		APIServerHost:          env.Config.Host,
-		ProbeInterval:          probeInterval,
-		CallbackListener:       listener,
-		CallbackBaseURL:        base,
-		ExportDir:              exportDir,
-		ExportTTL:              exportTTL,
-		PollInterval:           pollInterval,
-		NoSourcesRetry:         time.Second,
-		MaxResultBytes:         maxResultBytes,
-		RetentionClock:         fakeClock,
+		Namespaces:              policy,
+		AllowLoopbackEndpoints:  true, // the data sources of the tests listen on loopback
+		APIServerHost:           env.Config.Host,
+		ProbeInterval:           probeInterval,
+		CallbackListener:        listener,
+		CallbackBaseURL:         base,
+		ExportDir:               exportDir,
+		ExportTTL:               exportTTL,
+		PollInterval:            pollInterval,
+		NoSourcesRetry:          time.Second,
+		MaxResultBytes:          maxResultBytes,
+		RetentionClock:          fakeClock,
+		SubjectSecretNamespaces: []string{subjectNamespace},
 	})
 	Expect(err).NotTo(HaveOccurred())
 

@@ -100,6 +100,13 @@ const (
 	ReasonRunFailed = "RunFailed"
 )
 
+// LabelSubjectSecret must be set to "true" on a Secret that a
+// PrivacyRequest's subject.secretRef names: the opt-in that marks it as
+// holding a person's identities. Without it, and outside the namespaces the
+// operator is configured for (--subject-secret-namespaces), the Secret is
+// never read.
+const LabelSubjectSecret = "privacyoperator.io/subject"
+
 // FinalizerCancelJobs holds a PrivacyRequest until the jobs still open at
 // its sources have been cancelled and its export removed.
 const FinalizerCancelJobs = "privacyoperator.io/cancel-jobs"
@@ -146,6 +153,10 @@ const (
 	ReasonSigningSecretError = "SigningSecretError"
 	// ReasonSubjectError: the subject's identities cannot be read.
 	ReasonSubjectError = "SubjectError"
+	// ReasonSubjectSecretRefused: subject.secretRef names a Secret the
+	// operator may not read as a subject (namespace not configured, label
+	// missing, or no such Secret: the message does not say which).
+	ReasonSubjectSecretRefused = "SubjectSecretRefused"
 	// ReasonResultTooLarge: the source's answer exceeded the size limit.
 	ReasonResultTooLarge = "ResultTooLarge"
 	// ReasonExportExpired: the Access export passed its expiry and was deleted.

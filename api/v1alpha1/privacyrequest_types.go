@@ -86,7 +86,11 @@ type PrivacyRequestSpec struct {
 	Suspend bool `json:"suspend,omitempty"`
 
 	// ttlSecondsAfterFinished deletes the request this many seconds after it
-	// finished. Unset: kept until deleted by a person.
+	// finished (Completed, Failed or Cancelled), as in batch/v1 Job: 0
+	// deletes it as soon as it finished. Unset: the operator's default
+	// applies (its --request-ttl flag, 30 days unless configured; a default
+	// of 0 keeps such requests until a person deletes them). A finished
+	// request holds personal data, so leaving it unset is the safer choice.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`

@@ -32,7 +32,9 @@ func TestHangingSourceDoesNotStarveOthers(t *testing.T) {
 	secret := protocol.NewSecret()
 	key, _ := protocol.ParseKey(secret)
 	h, err := datasource.New(datasource.Config{Secrets: []string{secret}, Identities: []string{"email"},
-		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{Records: 1}, nil }})
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{Records: 1}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,37 +4,73 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
 
+// typePattern is what an identity type looks like (the API's IdentityType
+// pattern). Only Secret keys of this shape are read as identities: keys
+// such as tls.crt or .dockerconfigjson never are.
+var typePattern = regexp.MustCompile(`^[a-z][a-zA-Z0-9]{0,62}$`)
+
+// ErrSecretRefused marks a subject Secret the operator will not read. Its
+// message is the same whether the Secret is missing, unlabelled or in a
+// namespace not configured, so that a request cannot probe for Secrets.
+var ErrSecretRefused = errors.New("subject Secret refused")
+
+// SecretPolicy says which Secrets may hold a subject's identities.
+type SecretPolicy struct {
+	// Namespaces are the namespaces subject Secrets may live in.
+	Namespaces []string
+}
+
+func (p SecretPolicy) refusal(ref *privacyv1alpha1.NamespacedSecretReference) error {
+	return fmt.Errorf("%w: subject.secretRef %s/%s cannot be used. Subject Secrets must exist in one of the namespaces %s "+
+		"(the operator's --subject-secret-namespaces) and carry the label %s=true",
+		ErrSecretRefused, ref.Namespace, ref.Name, strings.Join(p.Namespaces, ", "), privacyv1alpha1.LabelSubjectSecret)
+}
+
 // Resolve returns the subject's identities: the inline map, or the keys of
-// the referenced Secret. The Secret is read through reader, which should be
-// uncached so that the operator does not cache Secrets cluster-wide. Errors
-// name the Secret, never its values.
-func Resolve(ctx context.Context, reader client.Reader, subject privacyv1alpha1.Subject) (map[string]string, error) {
+// the referenced Secret that are identity type names. The Secret is read
+// through reader, which should be uncached so that the operator does not
+// cache Secrets cluster-wide, and only when policy allows its namespace.
+// Errors name the Secret, never its values.
+func Resolve(ctx context.Context, reader client.Reader, policy SecretPolicy, subject privacyv1alpha1.Subject) (map[string]string, error) {
 	if subject.SecretRef == nil {
 		return subject.Identities, nil
 	}
 	ref := subject.SecretRef
+	if !slices.Contains(policy.Namespaces, ref.Namespace) {
+		return nil, policy.refusal(ref)
+	}
 	secret := &corev1.Secret{}
 	if err := reader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+			return nil, policy.refusal(ref)
+		}
 		return nil, fmt.Errorf("read subject Secret %s/%s: %w", ref.Namespace, ref.Name, err)
+	}
+	if secret.Labels[privacyv1alpha1.LabelSubjectSecret] != "true" {
+		return nil, policy.refusal(ref)
 	}
 	ids := make(map[string]string, len(secret.Data))
 	for k, v := range secret.Data {
-		if len(v) > 0 {
+		if len(v) > 0 && typePattern.MatchString(k) {
 			ids[k] = string(v)
 		}
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("subject Secret %s/%s holds no identity", ref.Namespace, ref.Name)
+		return nil, fmt.Errorf("subject Secret %s/%s holds no identity (keys must be identity types such as email or userId)", ref.Namespace, ref.Name)
 	}
 	return ids, nil
 }

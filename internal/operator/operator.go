@@ -19,6 +19,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/callback"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/identity"
 	"github.com/privacyoperator/privacy-operator/internal/netguard"
 	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	MaxInFlight int
 	// RequestWorkers is the number of PrivacyRequests reconciled at once.
 	RequestWorkers int
+	// SubjectSecretNamespaces are the namespaces whose Secrets (labelled
+	// privacyoperator.io/subject=true) a request's subject.secretRef may name.
+	SubjectSecretNamespaces []string
 	// RetentionClock drives the RetentionPolicy schedule (tests freeze it);
 	// default: the real clock.
 	RetentionClock clock.PassiveClock
@@ -109,6 +113,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			DefaultTTLAfterFinished: o.RequestTTL,
 			NoSourcesRetry:          o.NoSourcesRetry,
 			Workers:                 o.RequestWorkers,
+			SubjectSecrets:          identity.SecretPolicy{Namespaces: o.SubjectSecretNamespaces},
 		},
 	}
 	sources := &controllers.DataSourceReconciler{
