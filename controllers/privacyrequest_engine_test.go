@@ -19,8 +19,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
@@ -599,3 +602,31 @@ var _ = Describe("PrivacyRequest engine", func() {
 })
 
 func ptrTo[T any](v T) *T { return &v }
+
+var _ = Describe("Export sweep", func() {
+	It("removes the exports of requests that no longer exist and old unfiled spool data, and keeps the rest", func() {
+		ns := newNamespace()
+		newSource(ns, "kept")
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Export).NotTo(BeNil())
+
+		store := export.DirStore{Dir: GinkgoT().TempDir()}
+		Expect(store.WritePart(ctx, string(pr.UID), "a_b", []byte(`{}`))).To(Succeed())
+		Expect(store.WritePart(ctx, "0f1e2d3c-gone", "a_b", []byte(`{"x":1}`))).To(Succeed())
+		old, err := store.Put([]byte(`{"old":true}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.Chtimes(old, time.Now().Add(-48*time.Hour), time.Now().Add(-48*time.Hour))).To(Succeed())
+		fresh, err := store.Put([]byte(`{"fresh":true}`))
+		Expect(err).NotTo(HaveOccurred())
+
+		sweeper := &controllers.ExportSweeper{Reader: k8sClient, Store: store, Log: logf.Log}
+		Expect(sweeper.Sweep(ctx)).To(Succeed())
+		uids, err := store.Requests()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(uids).To(ConsistOf(string(pr.UID)), "the orphan is gone, the live request's export stays")
+		Expect(old).NotTo(BeAnExistingFile())
+		Expect(fresh).To(BeAnExistingFile())
+	})
+})

@@ -173,6 +173,9 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		}
 	}
 
+	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: exports, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
+		return nil, err
+	}
 	if err := sources.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}

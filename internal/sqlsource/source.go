@@ -144,6 +144,9 @@ func (s *Source) Config() datasource.Config {
 func (s *Source) validate(job *protocol.Job) error {
 	switch job.Type {
 	case protocol.JobCorrect:
+		if job.Subject == nil || len(job.Subject.Identities) == 0 {
+			return errors.New("a Correct job needs a subject")
+		}
 		if len(job.Corrections) == 0 {
 			return errors.New("a Correct job needs at least one correction")
 		}

@@ -172,6 +172,16 @@ func TestCorrectChangesOnlyMappedColumns(t *testing.T) {
 		if got := f.str(t, "SELECT name FROM users WHERE id = 1"); got.String != "Augusta Ada King" {
 			t.Errorf("a refused job changed data: name = %q", got.String)
 		}
+
+		// A Correct job without a subject is refused with 422 as the docs
+		// promise (it used to crash the handler with a nil pointer).
+		orphan := subjectJob("correct-3", protocol.JobCorrect, nil)
+		orphan.Subject = nil
+		orphan.Corrections = []protocol.Correction{{Field: "name", Value: "Mallory"}}
+		resp, body = op.post(t, orphan)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "needs a subject") {
+			t.Fatalf("Correct without subject answered %d %s, want 422", resp.StatusCode, body)
+		}
 	})
 }
 

@@ -1,0 +1,87 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/export"
+)
+
+// ExportSweeper removes what the export directory holds for requests that
+// no longer exist (deleted while the operator was down, or with their
+// finalizer removed by hand) and spooled Access data that was never filed:
+// personal data must not outlive its request because a cleanup was missed.
+type ExportSweeper struct {
+	// Reader lists PrivacyRequests (the manager's cache).
+	Reader client.Reader
+	Store  export.DirStore
+	// Interval between sweeps; default one hour.
+	Interval time.Duration
+	// SpoolMaxAge is how old unfiled spooled data may get; default 24 h.
+	SpoolMaxAge time.Duration
+	Log         logr.Logger
+}
+
+// Start sweeps at once, then every Interval, until ctx ends. It implements
+// manager.Runnable.
+func (s *ExportSweeper) Start(ctx context.Context) error {
+	if s.Interval <= 0 {
+		s.Interval = time.Hour
+	}
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Sweep(ctx); err != nil {
+			s.Log.Error(err, "export sweep failed; trying again at the next interval")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// NeedLeaderElection keeps the sweep on the leader, which owns the exports.
+func (s *ExportSweeper) NeedLeaderElection() bool { return true }
+
+// Sweep runs one sweep. The directory is listed before the requests, so
+// that a request created meanwhile (whose directory cannot be in the first
+// list) is never taken for an orphan.
+func (s *ExportSweeper) Sweep(ctx context.Context) error {
+	uids, err := s.Store.Requests()
+	if err != nil {
+		return err
+	}
+	list := &privacyv1alpha1.PrivacyRequestList{}
+	if err := s.Reader.List(ctx, list); err != nil {
+		return err
+	}
+	live := make(map[string]bool, len(list.Items))
+	for _, pr := range list.Items {
+		live[string(pr.UID)] = true
+	}
+	for _, uid := range uids {
+		if live[uid] {
+			continue
+		}
+		if err := s.Store.Delete(ctx, uid); err != nil {
+			return err
+		}
+		s.Log.Info("removed the export of a request that no longer exists", "uid", uid)
+	}
+	maxAge := s.SpoolMaxAge
+	if maxAge <= 0 {
+		maxAge = 24 * time.Hour
+	}
+	if n, err := s.Store.SweepSpool(time.Now().Add(-maxAge)); err != nil {
+		return err
+	} else if n > 0 {
+		s.Log.Info("removed spooled Access data that was never filed", "files", n)
+	}
+	return nil
+}
