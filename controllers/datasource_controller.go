@@ -272,7 +272,7 @@ func (r *DataSourceReconciler) applyProbe(s *sourceScope) {
 		ds.Status.Capabilities = caps
 		if missing := missingTypes(ds.Spec.RequestTypes, caps.RequestTypes); len(missing) > 0 {
 			conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionReady, metav1.ConditionFalse,
-				privacyv1alpha1.ReasonCapabilitiesMismatch, fmt.Sprintf("The endpoint does not serve the declared request types %v.", missing))
+				privacyv1alpha1.ReasonCapabilitiesMismatch, fmt.Sprintf("The endpoint does not serve the declared request types %v: its capabilities list requestTypes %v.", missing, caps.RequestTypes))
 		} else {
 			conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionReady, metav1.ConditionTrue,
 				privacyv1alpha1.ReasonProbeSucceeded, "The endpoint answered a signed capabilities probe and serves every declared request type.")

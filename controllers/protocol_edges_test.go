@@ -123,3 +123,66 @@ func signCallback(h http.Header, id string, body []byte, key protocol.Key) {
 	_, err := protocol.Sign(h, protocol.RequestPayload(http.MethodPost, protocol.PathCallbacks+"/"+id, body), time.Now(), key)
 	Expect(err).NotTo(HaveOccurred())
 }
+
+// The three mistakes an outside implementer of docs/protocol.md made, each
+// of which used to fail silently: the status now names each one exactly.
+var _ = Describe("Mistakes a data source author makes", func() {
+	It("names a capabilities document without requestTypes in the Ready condition", func() {
+		ns := newNamespace()
+		src := newSource(ns, "typos", func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			s.wrapper = func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == protocol.PathCapabilities {
+						s.signedAnswer(w, r, http.StatusOK, map[string]any{"types": []string{"Delete"}, "identities": []string{"email"}}, nil)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+		})
+		Eventually(func(g Gomega) {
+			ds := &privacyv1alpha1.DataSource{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), ds)).To(Succeed())
+			ready := condition(ds.Status.Conditions, privacyv1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonCapabilitiesMismatch))
+			g.Expect(ready.Message).To(ContainSubstring(`no "requestTypes" field (found: identities, types)`))
+		}).Should(Succeed())
+	})
+
+	It("names an unsigned error answer, and an error body that is not a string", func() {
+		ns := newNamespace()
+		unsigned := newSource(ns, "unsigned", func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Retry.MaxAttempts = 1
+			s.wrapper = func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPost {
+						w.Header().Set("Retry-After", "1")
+						w.WriteHeader(http.StatusServiceUnavailable)
+						_, _ = w.Write([]byte(`{"error":"busy"}`))
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+		})
+		newSource(ns, "nested", func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			s.wrapper = func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodPost {
+						s.signedAnswer(w, r, http.StatusUnprocessableEntity, map[string]any{"error": map[string]string{"message": "no such field"}}, nil)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			}
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		jobID := sourceEntry(pr, "unsigned").JobID
+		Expect(sourceEntry(pr, "unsigned").Message).To(ContainSubstring("the answer to job " + jobID + " (POST /jobs) (HTTP 503) was not signed"))
+		Expect(sourceEntry(pr, "nested").Message).To(ContainSubstring(`the error body should be {"error": "text"}`))
+		Expect(unsigned.jobs()).To(BeEmpty())
+	})
+})

@@ -319,12 +319,21 @@ func (c *Client) roundTrip(ctx context.Context, t Target, method string, elems [
 	return &answer{code: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// errorText is the error message of a protocol.Error body, shortened.
+// errorText is the error message of a protocol.Error body, shortened. A
+// body whose error is not a string (such as {"error": {"message": ...}}) is
+// shown as it is, with a note on the documented form.
 func errorText(answer []byte) string {
-	e := protocol.Error{}
+	var e struct {
+		Error json.RawMessage `json:"error"`
+	}
 	msg := strings.TrimSpace(string(answer))
-	if json.Unmarshal(answer, &e) == nil && e.Error != "" {
-		msg = e.Error
+	if json.Unmarshal(answer, &e) == nil && len(e.Error) > 0 {
+		var text string
+		if json.Unmarshal(e.Error, &text) == nil {
+			msg = text
+		} else {
+			msg = `(the error body should be {"error": "text"}, with a string) ` + msg
+		}
 	}
 	if len(msg) > 256 {
 		msg = msg[:256] + "..."
