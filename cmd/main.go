@@ -51,6 +51,7 @@ type flags struct {
 	allowLoopback                               bool
 	probeInterval                               time.Duration
 	subjectSecretNamespaces                     string
+	minRetainFor                                time.Duration
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -94,6 +95,8 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.subjectSecretNamespaces, "subject-secret-namespaces", ownNamespace(),
 		"Comma-separated namespaces whose Secrets a PrivacyRequest's subject.secretRef may name (each Secret must also carry the label "+
 			privacyv1alpha1.LabelSubjectSecret+"=true). Default: the namespace the operator runs in.")
+	flag.DurationVar(&f.minRetainFor, "min-retain-for", 24*time.Hour,
+		"Shortest retainFor a RetentionPolicy may ask for; a policy below it is Stalled (RetainForBelowMinimum) and never runs, so that a typo cannot purge data that must be kept.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -189,6 +192,7 @@ func setup(mgr manager.Manager, f flags) error {
 		MaxInFlight:             f.maxInFlight,
 		RequestWorkers:          f.requestWorkers,
 		SubjectSecretNamespaces: splitList(f.subjectSecretNamespaces),
+		MinRetainFor:            f.minRetainFor,
 	})
 	return err
 }

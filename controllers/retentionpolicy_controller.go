@@ -37,6 +37,10 @@ type RetentionPolicyReconciler struct {
 	Clock clock.PassiveClock
 	// PollInterval is how long an accepted purge waits for its callback.
 	PollInterval time.Duration
+	// MinRetainFor is the shortest retainFor a policy may ask for: a typo
+	// such as 1h for 1y must not purge a year of data. A policy below it
+	// is Stalled and never runs.
+	MinRetainFor time.Duration
 	// Wake receives an event per policy with new dispatcher outcomes.
 	Wake chan event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy]
 }

@@ -134,6 +134,23 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		Entry("unknown time zone", "0 3 * * *", ptr.To("Mars/Olympus_Mons"), `unknown time zone "Mars/Olympus_Mons"`),
 	)
 
+	It("refuses a retainFor below the operator's minimum: Stalled, and no purge is sent", func() {
+		ns := newNamespace()
+		src := newSource(ns, "usage", purging("usage"))
+		rp := newPolicy(ns, "* * * * *", nil)
+		rp.Spec.RetainFor = "1h" // the suite's --min-retain-for is 24h
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			stalled := condition(rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonRetainForBelowMinimum))
+			g.Expect(stalled.Message).To(ContainSubstring("retainFor 1h is shorter than the operator's minimum of 24h0m0s"))
+			g.Expect(rp.Status.NextScheduleTime).To(BeNil(), "nothing is scheduled")
+		}).Should(Succeed())
+		Expect(src.jobs()).To(BeEmpty())
+	})
+
 	It("runs the due slot once at each matching source with the right cutoff", func() {
 		ns := newNamespace()
 		src := newSource(ns, "events", purging("usage", "contact"))

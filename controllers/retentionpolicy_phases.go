@@ -33,13 +33,15 @@ type policyScope struct {
 	wall    time.Time
 	retryAt time.Time // on the wall clock
 
-	sched       cron.Schedule
-	retainFor   time.Duration
-	invalid     error
-	matched     map[types.NamespacedName][]privacyv1alpha1.DataCategory
-	nsLabels    map[string]labels.Set // read once per pass
-	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
-	overlaps    []string
+	sched     cron.Schedule
+	retainFor time.Duration
+	// invalidReason is the condition reason of invalid.
+	invalidReason string
+	invalid       error
+	matched       map[types.NamespacedName][]privacyv1alpha1.DataCategory
+	nsLabels      map[string]labels.Set // read once per pass
+	dataSources   map[types.NamespacedName]*privacyv1alpha1.DataSource
+	overlaps      []string
 }
 
 // retryAfter asks for another pass at wall-clock time t.
@@ -89,9 +91,15 @@ func (r *RetentionPolicyReconciler) parseSpec(s *policyScope) bool {
 	if s.rp.Spec.TimeZone != nil {
 		tz = *s.rp.Spec.TimeZone
 	}
+	s.invalidReason = privacyv1alpha1.ReasonInvalidSchedule
 	s.sched, s.invalid = schedule.Parse(s.rp.Spec.Schedule, tz)
 	if s.invalid == nil {
 		s.retainFor, s.invalid = schedule.ParsePeriod(string(s.rp.Spec.RetainFor))
+	}
+	if s.invalid == nil && s.retainFor < r.MinRetainFor {
+		s.invalidReason = privacyv1alpha1.ReasonRetainForBelowMinimum
+		s.invalid = fmt.Errorf("retainFor %s is shorter than the operator's minimum of %s (its --min-retain-for flag): the policy does not run, so that a typo cannot purge data that must be kept",
+			s.rp.Spec.RetainFor, r.MinRetainFor)
 	}
 	return s.invalid == nil
 }

@@ -21,8 +21,8 @@ func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 	}
 	if s.invalid != nil {
 		// The message names the bad field; the spec holds no personal data.
-		set(privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSchedule, s.invalid.Error())
-		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSchedule, s.invalid.Error())
+		set(privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, s.invalidReason, s.invalid.Error())
+		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, s.invalidReason, s.invalid.Error())
 		conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		rp.Status.NextScheduleTime = nil
 		return

@@ -134,6 +134,7 @@ func startOperator(exportDir string) *runningOperator {
 		MaxResultBytes:          maxResultBytes,
 		RetentionClock:          fakeClock,
 		SubjectSecretNamespaces: []string{subjectNamespace},
+		MinRetainFor:            24 * time.Hour,
 	})
 	Expect(err).NotTo(HaveOccurred())
 

@@ -94,6 +94,9 @@ const (
 	ReasonSourcesMatched = "SourcesMatched"
 	// ReasonInvalidSchedule: the schedule or time zone cannot be parsed.
 	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonRetainForBelowMinimum: retainFor is shorter than the operator's
+	// floor (--min-retain-for); the policy never runs.
+	ReasonRetainForBelowMinimum = "RetainForBelowMinimum"
 	// ReasonScheduled: the policy is waiting for its next scheduled run.
 	ReasonScheduled = "Scheduled"
 	// ReasonRunFailed: the last run failed at one or more sources.

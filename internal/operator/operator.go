@@ -62,6 +62,8 @@ type Options struct {
 	// SubjectSecretNamespaces are the namespaces whose Secrets (labelled
 	// privacyoperator.io/subject=true) a request's subject.secretRef may name.
 	SubjectSecretNamespaces []string
+	// MinRetainFor is the shortest retainFor a RetentionPolicy may ask for.
+	MinRetainFor time.Duration
 	// RetentionClock drives the RetentionPolicy schedule (tests freeze it);
 	// default: the real clock.
 	RetentionClock clock.PassiveClock
@@ -133,6 +135,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Policy:       o.Namespaces,
 		Clock:        o.RetentionClock,
 		PollInterval: o.PollInterval,
+		MinRetainFor: o.MinRetainFor,
 	}
 	d := dispatch.New(dispatch.Options{
 		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
