@@ -112,6 +112,7 @@ func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 
 	ds.Status.EndpointHost = endpoint.Host(ds.Namespace, ds.Spec.Endpoint)
+	reconcileInsecure(ds)
 	err := r.reconcileReadiness(ctx, s)
 	if err == nil {
 		err = r.reconcileActiveJobs(ctx, ds)
@@ -187,6 +188,9 @@ func (r *DataSourceReconciler) reconcileReadiness(ctx context.Context, s *source
 		return notReady(privacyv1alpha1.ReasonSuspended, "spec.suspend is true: no job is sent to this source.")
 	}
 	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
+	if err == nil {
+		err = endpoint.CheckScheme(base, ds.Spec.Endpoint)
+	}
 	if err != nil {
 		return notReady(privacyv1alpha1.ReasonEndpointNotAllowed, err.Error())
 	}
@@ -245,6 +249,19 @@ func (r *DataSourceReconciler) reconcileReadiness(ctx context.Context, s *source
 			privacyv1alpha1.ReasonInitializing, "The endpoint is being probed.")
 	}
 	return nil
+}
+
+// reconcileInsecure warns, as a condition of its own, that an http
+// endpoint carries personal data unencrypted. It is the only writer of
+// ConditionInsecure.
+func reconcileInsecure(ds *privacyv1alpha1.DataSource) {
+	if base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint); err == nil && base.Scheme == "http" && ds.Spec.Endpoint.Insecure {
+		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionInsecure, metav1.ConditionTrue,
+			privacyv1alpha1.ReasonPlaintextEndpoint,
+			"The endpoint is plain HTTP (spec.endpoint.insecure): jobs, identities and Access data cross the network unencrypted. Use https in production.")
+		return
+	}
+	conditions.Remove(&ds.Status.Conditions, privacyv1alpha1.ConditionInsecure)
 }
 
 // applyProbe turns a probe's outcome into Ready and capabilities. Only a

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -229,7 +230,7 @@ var _ = Describe("DataSource readiness", func() {
 		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointUnreachable)
 
-		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Endpoint.URL = "http://169.254.169.254/latest" })
+		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Endpoint.URL = "https://169.254.169.254/latest" })
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointNotAllowed)
 
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Endpoint.URL = e.srv.URL })
@@ -282,5 +283,26 @@ var _ = Describe("DataSource readiness", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
 			g.Expect(ds.ResourceVersion).To(Equal(settled))
 		}, time.Second).Should(Succeed(), "an unchanged probe must not write status")
+	})
+})
+
+var _ = Describe("Plain-HTTP endpoints", func() {
+	It("carry an Insecure warning condition only while spec.endpoint.insecure allows http", func() {
+		ns := newNamespace()
+		src := newSource(ns, "plain") // an httptest server: http:// with insecure: true
+		ds := &privacyv1alpha1.DataSource{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), ds)).To(Succeed())
+			c := condition(ds.Status.Conditions, privacyv1alpha1.ConditionInsecure)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonPlaintextEndpoint))
+			g.Expect(c.Message).To(ContainSubstring("unencrypted"))
+		}).Should(Succeed())
+
+		By("refusing at admission to drop insecure while the endpoint is http")
+		err := k8sClient.Patch(ctx, ds, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"endpoint":{"insecure":false}}}`)))
+		Expect(err).To(HaveOccurred())
+		Expect(err.Error()).To(ContainSubstring("set insecure: true to accept that explicitly"))
 	})
 })

@@ -159,6 +159,7 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 	if spec.Endpoint.URL == "" && spec.Endpoint.Service == nil {
 		spec.Endpoint.URL = s.server.URL
+		spec.Endpoint.Insecure = true // httptest serves plain HTTP on loopback
 	}
 	if spec.Endpoint.Timeout == nil {
 		spec.Endpoint.Timeout = &metav1.Duration{Duration: 2 * time.Second}

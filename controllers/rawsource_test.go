@@ -201,7 +201,7 @@ var _ = Describe("A data source written from docs/protocol.md alone", func() {
 		Expect(k8sClient.Create(ctx, &privacyv1alpha1.DataSource{
 			ObjectMeta: metav1.ObjectMeta{Name: "tickets", Namespace: ns},
 			Spec: privacyv1alpha1.DataSourceSpec{
-				Endpoint:         privacyv1alpha1.Endpoint{URL: srv.URL},
+				Endpoint:         privacyv1alpha1.Endpoint{URL: srv.URL, Insecure: true},
 				SigningSecretRef: privacyv1alpha1.SecretKeySelector{Name: "tickets-signing"},
 				RequestTypes:     []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeAccess, privacyv1alpha1.RequestTypeDelete},
 				Identities:       []privacyv1alpha1.IdentityType{"email"},

@@ -133,6 +133,9 @@ func (k *KeyRing) Target(ctx context.Context, ds *privacyv1alpha1.DataSource, no
 // targetFor describes how to reach ds with the given signing keys.
 func targetFor(ds *privacyv1alpha1.DataSource, keys []protocol.Key) (dispatch.Target, error) {
 	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
+	if err == nil {
+		err = endpoint.CheckScheme(base, ds.Spec.Endpoint)
+	}
 	if err != nil {
 		return dispatch.Target{}, err
 	}

@@ -50,6 +50,14 @@ const (
 	ReasonEndpointNotAllowed = "EndpointNotAllowed"
 )
 
+// ConditionInsecure is True on a DataSource whose endpoint is plain HTTP
+// (spec.endpoint.insecure): a warning that personal data crosses the
+// network unencrypted. It is absent for https endpoints.
+const ConditionInsecure = "Insecure"
+
+// ReasonPlaintextEndpoint: the endpoint is http:// (spec.endpoint.insecure).
+const ReasonPlaintextEndpoint = "PlaintextEndpoint"
+
 // PrivacyRequest reasons.
 const (
 	// ReasonPending: the request has not dispatched any job yet.

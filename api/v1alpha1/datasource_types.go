@@ -59,6 +59,7 @@ type DataSourceSpec struct {
 
 // Endpoint is exactly one of a URL or a Service in the DataSource's namespace.
 // +kubebuilder:validation:XValidation:rule="has(self.url) != has(self.service)",message="endpoint must set exactly one of url or service"
+// +kubebuilder:validation:XValidation:rule="(has(self.insecure) && self.insecure) || (has(self.url) && !self.url.lowerAscii().startsWith('http://')) || (has(self.service) && (!has(self.service.scheme) || self.service.scheme != 'http'))",message="an http endpoint would carry personal data unencrypted: use https, or set insecure: true to accept that explicitly"
 type Endpoint struct {
 	// url of the endpoint, http or https, e.g. https://billing.example.com/privacy.
 	// Jobs go to {url}/jobs. It may not carry a query string, a fragment or
@@ -80,6 +81,13 @@ type Endpoint struct {
 	// verification cannot be turned off.
 	// +optional
 	CABundle []byte `json:"caBundle,omitempty"`
+
+	// insecure allows an http:// endpoint (or a Service with scheme http):
+	// jobs, identities and Access data then cross the network
+	// unencrypted. Without it, admission refuses http endpoints. The
+	// DataSource carries an Insecure=True condition while it is set.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
 
 	// timeout bounds one HTTP exchange with the endpoint.
 	// +kubebuilder:default="30s"

@@ -73,6 +73,19 @@ func JoinPath(base string, elem ...string) (string, error) {
 	return u.JoinPath(elem...).String(), nil
 }
 
+// ErrPlaintext is returned for an http endpoint that does not set
+// insecure: admission refuses it, so it means an object stored before that
+// rule.
+var ErrPlaintext = errors.New("the endpoint is http:// without spec.endpoint.insecure: true; use https, or set insecure to accept unencrypted personal data")
+
+// CheckScheme refuses a plain-HTTP base URL unless ep allows it.
+func CheckScheme(base *url.URL, ep privacyv1alpha1.Endpoint) error {
+	if base.Scheme == "http" && !ep.Insecure {
+		return ErrPlaintext
+	}
+	return nil
+}
+
 // Host returns the host[:port] jobs go to, for display in status and in
 // kubectl get; empty when the endpoint does not resolve.
 func Host(namespace string, ep privacyv1alpha1.Endpoint) string {

@@ -131,6 +131,8 @@ metadata:
 spec:
   endpoint:
     url: %[4]s
+    # The local stack's data sources serve plain HTTP on loopback.
+    insecure: true
     timeout: 30s
   signingSecretRef:
     name: %[2]s-signing

@@ -219,7 +219,7 @@ func startSource(ctx context.Context, c client.Client, name string, executed *at
 	return c.Create(ctx, &privacyv1alpha1.DataSource{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
 		Spec: privacyv1alpha1.DataSourceSpec{
-			Endpoint:         privacyv1alpha1.Endpoint{URL: srv.URL},
+			Endpoint:         privacyv1alpha1.Endpoint{URL: srv.URL, Insecure: true},
 			SigningSecretRef: privacyv1alpha1.SecretKeySelector{Name: name, Key: "signingSecret"},
 			RequestTypes:     []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeDelete},
 			Identities:       []privacyv1alpha1.IdentityType{"email"},

@@ -97,6 +97,7 @@ metadata:
 spec:
   endpoint:
     url: %[3]s
+    insecure: true
     timeout: 10s
   signingSecretRef: {name: counter-signing, key: signingSecret}
   requestTypes: [Access, Delete]
