@@ -75,13 +75,18 @@ build: manifests generate fmt vet ## Build the manager, the SQL data source and 
 	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
 	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
 
-# Flags for `make run`: exports under tmp/ (the default /var/lib/... needs
-# root), probes and callbacks on loopback ports.
-RUN_ARGS ?= --export-dir=$(CURDIR)/tmp/exports --health-probe-bind-address=127.0.0.1:8081 --callback-bind-address=127.0.0.1:9443
+# The defaults of `make run`, for a laptop: exports under tmp/ (the default
+# /var/lib/... needs root), probes and callbacks on loopback (the callback
+# URL is derived from the listener's address), plain-HTTP callbacks on
+# loopback only, and data sources on loopback allowed. RUN_FLAGS adds flags
+# after these (a repeated flag wins), e.g. RUN_FLAGS=--zap-log-level=debug.
+RUN_DEFAULTS = --export-dir=$(CURDIR)/tmp/exports --health-probe-bind-address=127.0.0.1:8081 \
+	--callback-bind-address=127.0.0.1:9443 --callback-insecure --allow-loopback-endpoints
+RUN_FLAGS ?=
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_ARGS adds flags).
-	$(GO) run ./cmd $(RUN_ARGS)
+run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_FLAGS adds flags).
+	$(GO) run ./cmd $(RUN_DEFAULTS) $(RUN_FLAGS)
 
 ##@ Local stack (no cluster, no container engine)
 

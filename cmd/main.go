@@ -6,7 +6,9 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -43,6 +45,8 @@ type flags struct {
 	leaderElectionNS                            string
 	secureMetrics, enableHTTP2                  bool
 	callbackAddr, callbackBaseURL, callbackCert string
+	callbackInsecure                            bool
+	callbackCAName                              string
 	exportDir                                   string
 	exportTTL, requestTTL, pollInterval         time.Duration
 	maxResultBytes                              int64
@@ -70,11 +74,19 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.callbackAddr, "callback-bind-address", ":9443",
 		"The address the callback listener binds to (data sources POST async job results there). 0 disables it.")
 	flag.StringVar(&f.callbackBaseURL, "callback-base-url", "",
-		"The URL data sources reach the callback listener at, e.g. https://privacy-operator-callbacks.privacy-operator-system.svc:9443. Empty: no callbackURL is sent and async jobs are polled.")
+		"The URL data sources reach the callback listener at, e.g. https://privacy-operator-callbacks.privacy-operator-system.svc:9443. "+
+			"Empty: derived from --callback-bind-address when that names a host (127.0.0.1:9443); otherwise no callbackURL is sent and async jobs are polled.")
 	flag.StringVar(&f.callbackCert, "callback-cert-dir", "",
-		"Directory with tls.crt and tls.key for the callback listener; empty serves plain HTTP (callbacks carry Access results: use TLS in production).")
-	flag.StringVar(&f.exportDir, "export-dir", "/var/lib/privacy-operator/exports",
-		"Directory where Access exports are written (a PersistentVolume in a cluster).")
+		"Directory with tls.crt and tls.key for the callback listener (e.g. a cert-manager Certificate's Secret), reloaded when they change. "+
+			"Empty: the operator serves a certificate of its own CA, kept in the Secret --callback-ca-name and published as ca.crt in the ConfigMap of the same name.")
+	flag.BoolVar(&f.callbackInsecure, "callback-insecure", false,
+		"Serve callbacks over plain HTTP. Not for production: callbacks carry Access results (personal data) and would cross the network unencrypted. "+
+			"Only for local development on loopback (make run, the local stack).")
+	flag.StringVar(&f.callbackCAName, "callback-ca-name", "privacy-operator-callback-ca",
+		"Name of the Secret (CA key) and ConfigMap (ca.crt, the caBundle data sources trust) of the operator's own callback CA, in the operator's namespace.")
+	flag.StringVar(&f.exportDir, "export-dir", defaultExportDir,
+		"Directory where Access exports are written (a PersistentVolume in a cluster). When the default cannot be created (not root), "+
+			"$XDG_STATE_HOME/privacy-operator/exports (~/.local/state/...) is used and the log says so.")
 	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
 	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,
 		"Default ttlSecondsAfterFinished: finished PrivacyRequests (which hold personal data) are deleted after it. 0 keeps them.")
@@ -155,6 +167,39 @@ func ownNamespace() string {
 	return defaultNamespace
 }
 
+// defaultExportDir is --export-dir's default, the PersistentVolume's mount
+// point in the shipped Deployment.
+const defaultExportDir = "/var/lib/privacy-operator/exports"
+
+// exportDir is the directory Access exports go to. The default needs root
+// on a laptop; when it cannot be created and the flag was not given, the
+// exports go to the user's state directory instead, and the log says so
+// with the flag to use. A directory given explicitly that cannot be made is
+// an error.
+func exportDir(dir, def string) (string, error) {
+	explicit := false
+	flag.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "export-dir" })
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		return dir, nil
+	}
+	if explicit || dir != def {
+		return "", fmt.Errorf("--export-dir %s cannot be created (%w): pass a directory the operator may write", dir, err)
+	}
+	state := os.Getenv("XDG_STATE_HOME")
+	if state == "" {
+		home, herr := os.UserHomeDir()
+		if herr != nil {
+			return "", fmt.Errorf("--export-dir %s cannot be created (%w): pass a directory the operator may write", dir, err)
+		}
+		state = filepath.Join(home, ".local", "state")
+	}
+	fallback := filepath.Join(state, "privacy-operator", "exports")
+	setupLog.Info("the default export directory cannot be created here (it needs root); Access exports go to the user's state directory instead. Set --export-dir to choose.",
+		"default", dir, "using", fallback, "reason", err.Error())
+	return fallback, nil
+}
+
 // splitList splits a comma-separated flag value, dropping empty entries.
 func splitList(v string) []string {
 	var out []string
@@ -176,6 +221,10 @@ func setup(mgr manager.Manager, f flags) error {
 	if err != nil {
 		return err
 	}
+	exports, err := exportDir(f.exportDir, defaultExportDir)
+	if err != nil {
+		return err
+	}
 	_, err = operator.Setup(mgr, operator.Options{
 		Namespaces:              policy,
 		AllowLoopbackEndpoints:  f.allowLoopback,
@@ -184,7 +233,10 @@ func setup(mgr manager.Manager, f flags) error {
 		CallbackBindAddress:     callbackAddr,
 		CallbackBaseURL:         f.callbackBaseURL,
 		CallbackCertDir:         f.callbackCert,
-		ExportDir:               f.exportDir,
+		CallbackInsecure:        f.callbackInsecure,
+		CallbackCAName:          f.callbackCAName,
+		OperatorNamespace:       ownNamespace(),
+		ExportDir:               exports,
 		ExportTTL:               f.exportTTL,
 		RequestTTL:              f.requestTTL,
 		PollInterval:            f.pollInterval,

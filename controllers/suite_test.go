@@ -127,6 +127,7 @@ func startOperator(exportDir string) *runningOperator {
 		ProbeInterval:           probeInterval,
 		CallbackListener:        listener,
 		CallbackBaseURL:         base,
+		CallbackInsecure:        true, // the test sources call back over loopback
 		ExportDir:               exportDir,
 		ExportTTL:               exportTTL,
 		PollInterval:            pollInterval,

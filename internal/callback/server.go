@@ -7,12 +7,12 @@ package callback
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -42,9 +42,13 @@ type Server struct {
 	Now func() time.Time
 	// Log receives refusals (job ids and sources only).
 	Log logr.Logger
-	// CertDir holds tls.crt and tls.key; when set the listener serves
-	// HTTPS. Callbacks carry Access results, so set it in production.
-	CertDir string
+	// TLS, when set, makes the listener serve HTTPS with it (its
+	// GetCertificate supplies the certificate). Callbacks carry Access
+	// results: only local development serves plain HTTP.
+	TLS *tls.Config
+	// Prepare, when set, runs before the listener starts (the self-signed
+	// issuer loads or creates its CA then).
+	Prepare func(context.Context) error
 	// MaxConcurrent bounds the callbacks served at once; beyond it the
 	// listener answers 429 with Retry-After. Default 32.
 	MaxConcurrent int
@@ -91,6 +95,11 @@ func (s *Server) Handler() http.Handler {
 
 // Start listens until ctx ends. It implements manager.Runnable.
 func (s *Server) Start(ctx context.Context) error {
+	if s.Prepare != nil {
+		if err := s.Prepare(ctx); err != nil {
+			return err
+		}
+	}
 	l := s.Listener
 	if l == nil {
 		var err error
@@ -106,8 +115,9 @@ func (s *Server) Start(ctx context.Context) error {
 		_ = srv.Shutdown(shutdown)
 	}()
 	var err error
-	if s.CertDir != "" {
-		err = srv.ServeTLS(l, filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+	if s.TLS != nil {
+		srv.TLSConfig = s.TLS
+		err = srv.ServeTLS(l, "", "")
 	} else {
 		err = srv.Serve(l)
 	}

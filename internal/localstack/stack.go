@@ -48,6 +48,8 @@ func (op *Operator) start(ctx context.Context) error {
 		"--health-probe-bind-address", op.HealthAddr,
 		"--metrics-bind-address", op.MetricsAddr, "--metrics-secure=false",
 		"--callback-bind-address", op.CallbackAddr, "--callback-base-url", "http://"+op.CallbackAddr,
+		// Plain HTTP on loopback: the local stack's data sources call back there.
+		"--callback-insecure",
 	)
 	if err != nil {
 		return err

@@ -6,7 +6,10 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/privacyoperator/privacy-operator/controllers"
 	"github.com/privacyoperator/privacy-operator/internal/callback"
+	"github.com/privacyoperator/privacy-operator/internal/callbacktls"
 	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/internal/identity"
@@ -43,8 +47,18 @@ type Options struct {
 	// CallbackBaseURL is the URL sources reach the listener at; empty sends
 	// no callbackURL, so async jobs are polled.
 	CallbackBaseURL string
-	// CallbackCertDir holds tls.crt and tls.key for the listener.
+	// CallbackCertDir holds tls.crt and tls.key for the listener (mounted,
+	// e.g. by cert-manager; reloaded when they change).
 	CallbackCertDir string
+	// CallbackInsecure serves callbacks over plain HTTP. Without it and
+	// without CallbackCertDir, the operator serves a certificate of its own
+	// CA (see internal/callbacktls).
+	CallbackInsecure bool
+	// OperatorNamespace holds the self-signed callback CA's Secret and the
+	// ConfigMap that publishes its certificate.
+	OperatorNamespace string
+	// CallbackCAName names that Secret and ConfigMap.
+	CallbackCAName string
 	// ExportDir holds Access exports.
 	ExportDir string
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
@@ -97,9 +111,17 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 3*o.MaxResultBytes+(1<<20)))
 	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
 	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}
+	callbackTLS, prepare, err := callbackTLS(mgr, o)
+	if err != nil {
+		return nil, err
+	}
+	baseURL, err := callbackBaseURL(o)
+	if err != nil {
+		return nil, err
+	}
 	var callbackURL func(string) string
-	if o.CallbackBaseURL != "" {
-		base := strings.TrimSuffix(o.CallbackBaseURL, "/")
+	if baseURL != "" {
+		base := strings.TrimSuffix(baseURL, "/")
 		callbackURL = func(id string) string { return callback.URL(base, id) }
 	}
 	requests := &controllers.PrivacyRequestReconciler{
@@ -164,7 +186,8 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		if err := mgr.Add(&callback.Server{
 			BindAddress:  o.CallbackBindAddress,
 			Listener:     o.CallbackListener,
-			CertDir:      o.CallbackCertDir,
+			TLS:          callbackTLS,
+			Prepare:      prepare,
 			Dispatcher:   d,
 			MaxBodyBytes: o.MaxResultBytes,
 			Budget:       budget,
@@ -189,6 +212,71 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		return nil, err
 	}
 	return &Operator{Dispatcher: d, Requests: requests}, nil
+}
+
+// callbackBaseURL is the URL sources reach the listener at: the one given,
+// or, when none is and the listener binds an explicit host (make run's
+// 127.0.0.1:9443), that address. An unspecified host (:9443) cannot be
+// derived: async jobs are then polled.
+func callbackBaseURL(o Options) (string, error) {
+	scheme := "https"
+	if o.CallbackInsecure {
+		scheme = "http"
+	}
+	if o.CallbackBaseURL != "" {
+		u, err := url.Parse(o.CallbackBaseURL)
+		if err != nil || u.Host == "" {
+			return "", fmt.Errorf("--callback-base-url %q is not an absolute URL", o.CallbackBaseURL)
+		}
+		if u.Scheme != scheme && (o.CallbackListener != nil || o.CallbackBindAddress != "") {
+			return "", fmt.Errorf("--callback-base-url is %s:// but the callback listener serves %s: use %s:// (or --callback-insecure for plain HTTP)", u.Scheme, scheme, scheme)
+		}
+		return o.CallbackBaseURL, nil
+	}
+	addr := o.CallbackBindAddress
+	if o.CallbackListener != nil {
+		addr = o.CallbackListener.Addr().String()
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		return "", nil
+	}
+	return scheme + "://" + addr, nil
+}
+
+// callbackTLS decides how the listener serves: a mounted certificate, plain
+// HTTP when explicitly asked, or else a certificate of the operator's own
+// CA, for the host of the callback URL and loopback.
+func callbackTLS(mgr manager.Manager, o Options) (*tls.Config, func(context.Context) error, error) {
+	switch {
+	case o.CallbackInsecure:
+		return nil, nil, nil
+	case o.CallbackCertDir != "":
+		files := &callbacktls.Files{Dir: o.CallbackCertDir}
+		if err := files.Load(); err != nil {
+			return nil, nil, err
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: files.GetCertificate}, nil, nil
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if u, err := url.Parse(o.CallbackBaseURL); err == nil && u.Hostname() != "" {
+		hosts = append([]string{u.Hostname()}, hosts...)
+	}
+	if h, _, err := net.SplitHostPort(o.CallbackBindAddress); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	if o.OperatorNamespace == "" {
+		return nil, nil, fmt.Errorf("the operator's namespace is unknown: set POD_NAMESPACE, mount a certificate with --callback-cert-dir, or use --callback-insecure")
+	}
+	name := o.CallbackCAName
+	if name == "" {
+		name = "privacy-operator-callback-ca"
+	}
+	issuer := &callbacktls.Issuer{
+		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
+		Namespace: o.OperatorNamespace, SecretName: name, ConfigMapName: name, Hosts: hosts,
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: issuer.GetCertificate}, issuer.Ensure, nil
 }
 
 // leaderOnly runs the dispatcher on the leader only, like the controllers.

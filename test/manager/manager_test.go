@@ -6,6 +6,8 @@ package manager_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -64,6 +67,8 @@ func managerIdentity(t *testing.T, env *testenv.Env) string {
 		{"create", "namespace", "system"},
 		{"apply", "-f", filepath.Join(rbac, "leader_election_role.yaml")},
 		{"create", "rolebinding", "leader-election-test", "-n", "system", "--role=leader-election-role", "--user=privacy-operator-manager"},
+		{"apply", "-f", filepath.Join(rbac, "callback_ca_role.yaml")},
+		{"create", "rolebinding", "callback-ca-test", "-n", "system", "--role=callback-ca-role", "--user=privacy-operator-manager"},
 	} {
 		if out, err := env.Kubectl(args...); err != nil {
 			t.Fatalf("%v: %s", err, out)
@@ -106,6 +111,9 @@ func TestManagerProcess(t *testing.T) {
 		"--metrics-bind-address", metricsAddr, "--metrics-secure=false",
 		"--callback-bind-address", callbackAddr, "--export-dir", t.TempDir(),
 	)
+	// The manager's namespace (the Deployment sets POD_NAMESPACE): its own
+	// callback CA lives there.
+	mgr.Env = append(os.Environ(), "POD_NAMESPACE=system")
 	mgr.Stdout, mgr.Stderr = logs, logs
 	mgr.Cancel = func() error { return mgr.Process.Signal(os.Interrupt) }
 	mgr.WaitDelay = 10 * time.Second
@@ -185,6 +193,25 @@ func TestManagerProcess(t *testing.T) {
 					"%T %s has no Ready condition", o.obj, o.obj.GetName())
 			}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
 		}
+	})
+
+	t.Run("serves callbacks over TLS by default, under the CA it publishes", func(t *testing.T) {
+		g := NewWithT(t)
+		cm := &corev1.ConfigMap{}
+		g.Eventually(func() error {
+			return c.Get(context.Background(), client.ObjectKey{Namespace: "system", Name: "privacy-operator-callback-ca"}, cm)
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		pool := x509.NewCertPool()
+		g.Expect(pool.AppendCertsFromPEM([]byte(cm.Data["ca.crt"]))).To(BeTrue(), "ca.crt holds the CA")
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+		g.Eventually(func() (int, error) {
+			resp, err := hc.Post("https://"+callbackAddr+"/callbacks/pr-unknown", "application/json", strings.NewReader("{}"))
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusNotFound), "a verified TLS handshake, then the listener's own answer")
 	})
 
 	t.Run("needs no permission beyond config/rbac", func(t *testing.T) {
