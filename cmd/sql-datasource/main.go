@@ -37,6 +37,7 @@ func main() {
 
 type config struct {
 	mapping, dsn, secretsFile, listen, basePath, tlsCert, tlsKey, hashKeyFile string
+	callbackCAFile                                                            string
 	purgeBatch                                                                int
 	recordTTL, startupTimeout, retryAfter                                     time.Duration
 }
@@ -54,6 +55,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.basePath, "base-path", "", "path prefix of the job protocol, as in the DataSource's endpoint path (e.g. /privacy)")
 	fs.StringVar(&c.tlsCert, "tls-cert-file", "", "serve HTTPS with this certificate (and --tls-key-file)")
 	fs.StringVar(&c.tlsKey, "tls-key-file", "", "private key for --tls-cert-file")
+	fs.StringVar(&c.callbackCAFile, "callback-ca-file", os.Getenv("SQL_DATASOURCE_CALLBACK_CA_FILE"),
+		"PEM of the CA that signs the operator's callback listener, trusted besides the system roots: mount ca.crt of the ConfigMap privacy-operator-callback-ca (default $SQL_DATASOURCE_CALLBACK_CA_FILE)")
 	fs.StringVar(&c.hashKeyFile, "hash-key-file", "",
 		"key for \"hash\" anonymization; without it a random key is made at start, so the same value hashes differently after a restart")
 	fs.IntVar(&c.purgeBatch, "purge-batch", 1000, "rows one purge transaction changes at most (bounds lock time)")
@@ -122,6 +125,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	cfg := src.Config()
 	cfg.Secrets = secrets
 	cfg.Logger = log
+	if c.callbackCAFile != "" {
+		if cfg.CallbackCABundle, err = os.ReadFile(c.callbackCAFile); err != nil {
+			return fmt.Errorf("--callback-ca-file: %w", err)
+		}
+	}
 	handler, err := datasource.New(cfg)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ package datasource
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,8 +74,14 @@ type Config struct {
 	Validate func(job *protocol.Job) error
 	// Store remembers job ids; default: in memory, the latest 10000 jobs.
 	Store Store
-	// Client sends callbacks; default: a client with a 30 s timeout.
+	// Client sends callbacks; default: a client with a 30 s timeout that
+	// trusts the system roots and CallbackCABundle.
 	Client *http.Client
+	// CallbackCABundle is PEM of the CAs that sign the operator's callback
+	// listener: by default the operator's own CA, published as ca.crt in
+	// the ConfigMap privacy-operator-callback-ca of its namespace. Mount it
+	// and pass its content here. Ignored when Client is set.
+	CallbackCABundle []byte
 	// CallbackAttempts bounds callback deliveries per job; default 5.
 	CallbackAttempts int
 	// CallbackBackoff is the first wait between callback attempts (doubled
@@ -131,7 +139,11 @@ func New(cfg Config) (*Handler, error) {
 		h.cfg.Store = NewMemoryStore(10000)
 	}
 	if h.cfg.Client == nil {
-		h.cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		client, err := callbackClient(h.cfg.CallbackCABundle)
+		if err != nil {
+			return nil, err
+		}
+		h.cfg.Client = client
 	}
 	if h.cfg.CallbackAttempts <= 0 {
 		h.cfg.CallbackAttempts = 5
@@ -202,6 +214,23 @@ type requestKey struct{}
 
 // requestLine is what an answer's signature binds it to.
 type requestLine struct{ method, path, id string }
+
+// callbackClient trusts the system roots and the given CAs.
+func callbackClient(caBundle []byte) (*http.Client, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	if len(caBundle) == 0 {
+		return c, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(caBundle) {
+		return nil, errors.New("datasource: CallbackCABundle holds no PEM certificate")
+	}
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return c, nil
+}
 
 // Close cancels running asynchronous jobs and waits for them and their
 // callbacks to end.

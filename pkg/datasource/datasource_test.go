@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -375,5 +376,40 @@ func TestValidateRefusesBeforeRunning(t *testing.T) {
 	j.Corrections = []protocol.Correction{{Field: "name", Value: "Ada"}}
 	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
 		t.Fatalf("job of an async type answered %d %s, want 202", code, body)
+	}
+}
+
+// A callback to an operator whose listener serves a certificate of its own
+// CA goes through once that CA is given as CallbackCABundle.
+func TestCallbackTrustsTheGivenCA(t *testing.T) {
+	got := make(chan struct{}, 1)
+	cb := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- struct{}{}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(cb.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cb.Certificate().Raw})
+	h, err := datasource.New(datasource.Config{Secrets: []string{secret}, Async: true, CallbackCABundle: caPEM,
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{Records: 1}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+	j := job("tls-1", protocol.JobDelete)
+	j.CallbackURL = cb.URL + "/callbacks/tls-1"
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the callback did not reach the TLS listener whose CA was given")
+	}
+	if _, err := datasource.New(datasource.Config{Secrets: []string{secret}, CallbackCABundle: []byte("not pem"),
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }}); err == nil {
+		t.Error("a CallbackCABundle without a certificate was accepted")
 	}
 }
