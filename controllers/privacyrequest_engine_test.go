@@ -23,6 +23,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/export"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -289,6 +290,23 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted), "each source verified jobs signed with its own key")
 		Expect(a.jobs()).To(HaveLen(1))
 		Expect(b.jobs()).To(HaveLen(1))
+	})
+
+	It("leaves no dispatcher entry for a job that ended by exhausted retries", func() {
+		newSource(ns, "broken", failingFirst(100, http.StatusInternalServerError), func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Retry.MaxAttempts = 2
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		e := sourceEntry(pr, "broken")
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonRetriesExhausted))
+		owner := dispatch.Owner{Kind: controllers.KindPrivacyRequest, NamespacedName: client.ObjectKeyFromObject(pr)}
+		Eventually(func() bool {
+			_, registered := op.dispatcher.Lookup(e.JobID)
+			_, outcome := op.dispatcher.Outcomes(owner)[e.JobID]
+			return registered || outcome
+		}).Should(BeFalse(), "a late callback for the ended job is refused and nothing is kept for it")
 	})
 
 	It("fails a source that refuses the job with 4xx, keeping its message", func() {
