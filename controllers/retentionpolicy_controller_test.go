@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -240,6 +241,27 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
 		Expect(run.Sources[0].Attempts).To(Equal(int32(2)))
 		Expect(src.jobRuns()).To(HaveLen(1))
+		fakeClock.SetTime(slot.Add(time.Minute))
+	})
+
+	It("never retries a purge before Retry-After, as requests do", func() {
+		ns := newNamespace()
+		var mu sync.Mutex
+		var arrivals []time.Time
+		src := newSource(ns, "busy", purging("usage"), retryingAfter(2, "1", &arrivals, &mu))
+		ready(src.ds)
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		slot := time.Date(fakeClock.Now().Year(), fakeClock.Now().Month(), fakeClock.Now().Day()+1, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(time.Minute), rp)
+		run := lastRun(rp, slot)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(arrivals).To(HaveLen(3))
+		for i := 1; i < len(arrivals); i++ {
+			Expect(arrivals[i].Sub(arrivals[i-1])).To(BeNumerically(">=", time.Second), "retry %d came early", i)
+		}
 		fakeClock.SetTime(slot.Add(time.Minute))
 	})
 
