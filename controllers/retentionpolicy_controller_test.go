@@ -68,6 +68,20 @@ func at(t time.Time, rps ...*privacyv1alpha1.RetentionPolicy) {
 }
 
 // lastRun waits until the newest run ended and returns the policy.
+// runNextSlot makes src Ready, creates a daily policy over it, moves the
+// schedule's clock past the next slot and returns that slot's run.
+func runNextSlot(ns string, src *source) privacyv1alpha1.RetentionRun {
+	GinkgoHelper()
+	ready(src.ds)
+	rp := newPolicy(ns, "0 3 * * *", nil)
+	Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+	slot := time.Date(fakeClock.Now().Year(), fakeClock.Now().Month(), fakeClock.Now().Day()+1, 3, 0, 0, 0, time.UTC)
+	at(slot.Add(time.Minute), rp)
+	run := lastRun(rp, slot)
+	fakeClock.SetTime(slot.Add(time.Minute))
+	return run
+}
+
 func lastRun(rp *privacyv1alpha1.RetentionPolicy, slot time.Time) privacyv1alpha1.RetentionRun {
 	GinkgoHelper()
 	Eventually(func(g Gomega) {
@@ -232,16 +246,10 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 	It("retries a source that fails within the slot", func() {
 		ns := newNamespace()
 		src := newSource(ns, "flaky", purging("usage"), failingFirst(1, http.StatusServiceUnavailable))
-		ready(src.ds)
-		rp := newPolicy(ns, "0 3 * * *", nil)
-		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
-		slot := time.Date(fakeClock.Now().Year(), fakeClock.Now().Month(), fakeClock.Now().Day()+1, 3, 0, 0, 0, time.UTC)
-		at(slot.Add(time.Minute), rp)
-		run := lastRun(rp, slot)
+		run := runNextSlot(ns, src)
 		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
 		Expect(run.Sources[0].Attempts).To(Equal(int32(2)))
 		Expect(src.jobRuns()).To(HaveLen(1))
-		fakeClock.SetTime(slot.Add(time.Minute))
 	})
 
 	It("never retries a purge before Retry-After, as requests do", func() {
@@ -249,12 +257,7 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		var mu sync.Mutex
 		var arrivals []time.Time
 		src := newSource(ns, "busy", purging("usage"), retryingAfter(2, "1", &arrivals, &mu))
-		ready(src.ds)
-		rp := newPolicy(ns, "0 3 * * *", nil)
-		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
-		slot := time.Date(fakeClock.Now().Year(), fakeClock.Now().Month(), fakeClock.Now().Day()+1, 3, 0, 0, 0, time.UTC)
-		at(slot.Add(time.Minute), rp)
-		run := lastRun(rp, slot)
+		run := runNextSlot(ns, src)
 		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
 		mu.Lock()
 		defer mu.Unlock()
@@ -262,7 +265,6 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		for i := 1; i < len(arrivals); i++ {
 			Expect(arrivals[i].Sub(arrivals[i-1])).To(BeNumerically(">=", time.Second), "retry %d came early", i)
 		}
-		fakeClock.SetTime(slot.Add(time.Minute))
 	})
 
 	It("reports overlapping policies on each, and runs both", func() {
