@@ -433,6 +433,8 @@ func (d *Dispatcher) run(w Work) {
 	keep := w.Op == OpProbe || (w.Op != OpCancel && registered)
 	if keep {
 		d.storeLocked(w.Owner, o)
+	} else {
+		dropData(o) // the job ended meanwhile: nobody will file its data
 	}
 	if q := d.sources[w.Target.Source]; q != nil {
 		q.active--
