@@ -163,10 +163,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.BudgetWait)
-	defer cancel()
 	path := protocol.PathCallbacks + "/" + id
-	body, err := dispatch.ReadBody(ctx, s.Budget, protocol.RequestPayload(http.MethodPost, path, nil),
+	body, err := dispatch.ReadBody(r.Context(), []*dispatch.Budget{s.Budget}, s.BudgetWait, protocol.RequestPayload(http.MethodPost, path, nil),
 		http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), r.ContentLength, s.MaxBodyBytes)
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -201,9 +199,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, "body must be a final JobStatus for this job")
 		return
 	}
-	s.Dispatcher.Record(reg.Owner, dispatch.Outcome{
+	if !s.Dispatcher.Record(reg.Owner, dispatch.Outcome{
 		JobID: id, Source: reg.Source, Op: dispatch.OpCallback, Result: dispatch.ResultFinal, Status: st, DataFile: file, At: now,
-	})
+	}) {
+		// The job ended (or its request was deleted) while the body was
+		// read: nothing is kept, and the source stops retrying.
+		refuse(w, http.StatusNotFound, "unknown job")
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -2,11 +2,14 @@ package callback
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,6 +98,7 @@ func (f *fixture) post(t *testing.T, id string, body io.Reader, length int64, h 
 func TestCallbackFloodStaysWithinMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(56 << 20))
 	f := newFixture(t, 2*maxBody+(1<<20))
+	f.server.BudgetWait = 2 * time.Second // shorter than the operator's 10 s: the test waits for it
 	runtime.GC()
 
 	var peak atomic.Uint64
@@ -256,4 +260,51 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// A declared length reserves nothing: senders that declare 16 MiB and send
+// nothing (they know a job id, not the key) hold no budget, and a genuine
+// callback still goes through.
+func TestDeclaredLengthReservesNothing(t *testing.T) {
+	f := newFixture(t, 2*maxBody+(1<<20))
+	for range 8 {
+		c, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /callbacks/pr-1 HTTP/1.1\r\nHost: x\r\nwebhook-id: msg_forged\r\nwebhook-timestamp: %d\r\nwebhook-signature: v1,AAAA\r\nContent-Length: %d\r\n\r\n",
+			time.Now().Unix(), maxBody)
+	}
+	// Nothing the listener exposes marks that it has read those headers;
+	// give it a moment so that they are in before the genuine callback.
+	time.Sleep(200 * time.Millisecond)
+	body, _ := json.Marshal(protocol.JobStatus{ID: "pr-1", Status: protocol.StatusCompleted})
+	h := http.Header{}
+	_, _ = protocol.Sign(h, protocol.RequestPayload(http.MethodPost, "/callbacks/pr-1", body), time.Now(), f.key)
+	if code := f.post(t, "pr-1", bytesReader(body), int64(len(body)), h); code != http.StatusNoContent {
+		t.Errorf("a genuine callback while 8 senders declared 16 MiB and sent nothing: %d, want 204", code)
+	}
+}
+
+// A slow sender is not refused for being slow: the wait for memory applies
+// to each allocation, not to the whole read.
+func TestSlowChunkedCallbackIsAccepted(t *testing.T) {
+	f := newFixture(t, 2*maxBody+(1<<20))
+	f.server.BudgetWait = 200 * time.Millisecond
+	data := `{"rows":"` + strings.Repeat("x", 200<<10) + `"}`
+	body, _ := json.Marshal(protocol.JobStatus{ID: "pr-1", Status: protocol.StatusCompleted,
+		Result: &protocol.Result{Records: 1, Data: json.RawMessage(data)}})
+	h := http.Header{}
+	_, _ = protocol.Sign(h, protocol.RequestPayload(http.MethodPost, "/callbacks/pr-1", body), time.Now(), f.key)
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write(body[:100])
+		time.Sleep(time.Second) // five times BudgetWait
+		_, _ = pw.Write(body[100:])
+		pw.Close()
+	}()
+	if code := f.post(t, "pr-1", pr, -1, h); code != http.StatusNoContent {
+		t.Errorf("a slow chunked callback: %d, want 204", code)
+	}
 }

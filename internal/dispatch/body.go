@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -37,39 +38,48 @@ var ErrTooLarge = errors.New("body exceeds the size limit")
 // minChunk is the first allocation of a body of unknown length.
 const minChunk = 64 << 10
 
-// Body is a message read into memory under a Budget: Payload is the signed
+// Body is a message read into memory under budgets: Payload is the signed
 // payload (the canonical line, then the body); Body is the body within it.
 type Body struct {
 	Payload []byte
 	Body    []byte
 	held    int64
-	budget  *Budget
+	budgets []*Budget
+	wait    time.Duration
 }
 
-// Release returns the body's bytes to the budget; the body must not be used
-// afterwards. It is safe to call more than once.
+// Release returns the body's bytes to its budgets; the body must not be
+// used afterwards. It is safe to call more than once.
 func (b *Body) Release() {
-	if b.budget != nil && b.held > 0 {
-		b.budget.sem.Release(b.held)
-	}
-	b.held, b.Payload, b.Body = 0, nil, nil
+	b.shrink(b.held)
+	b.Payload, b.Body = nil, nil
 }
 
-// ReadBody reads r (at most limit bytes, declared the length hint when it
-// is known, -1 otherwise) after the canonical line prefix, charging every
-// allocation to the budget (nil: no budget). A body longer than limit is
-// refused with ErrTooLarge; a budget that stays exhausted until ctx ends
-// with ErrBudget.
-func ReadBody(ctx context.Context, budget *Budget, prefix []byte, r io.Reader, hint, limit int64) (*Body, error) {
+// ReadBody reads r (at most limit bytes; hint is the declared length, -1
+// when unknown) after the canonical line prefix. Memory is allocated, and
+// charged to every one of budgets (nil entries are skipped), only as bytes
+// arrive: a declared length reserves nothing, so a sender that declares
+// 16 MiB and sends nothing holds almost nothing. A body longer than limit
+// is refused with ErrTooLarge; a budget that stays exhausted for wait (per
+// allocation; 0: until ctx ends) with ErrBudget.
+func ReadBody(ctx context.Context, budgets []*Budget, wait time.Duration, prefix []byte, r io.Reader, hint, limit int64) (*Body, error) {
 	if hint > limit {
 		return nil, ErrTooLarge
 	}
-	b := &Body{budget: budget}
-	capacity := int64(minChunk)
-	if hint >= 0 {
-		capacity = hint + 1 // +1 to see the end without growing
+	b := &Body{wait: wait}
+	for _, bg := range budgets {
+		if bg != nil {
+			b.budgets = append(b.budgets, bg)
+		}
 	}
-	capacity += int64(len(prefix))
+	// The most the buffer may grow to: the declared length (+1 to see the
+	// end without growing), or the limit (+1 to see that it is exceeded).
+	target := limit + 1
+	if hint >= 0 {
+		target = hint + 1
+	}
+	target += int64(len(prefix))
+	capacity := min(int64(len(prefix))+minChunk, target)
 	if err := b.grow(ctx, capacity); err != nil {
 		return nil, err
 	}
@@ -77,7 +87,7 @@ func ReadBody(ctx context.Context, budget *Budget, prefix []byte, r io.Reader, h
 	buf = append(buf, prefix...)
 	for {
 		if len(buf) == cap(buf) {
-			next := min(2*int64(cap(buf)), int64(len(prefix))+limit+1)
+			next := min(2*int64(cap(buf)), target)
 			if next <= int64(cap(buf)) {
 				b.Release()
 				return nil, ErrTooLarge
@@ -111,25 +121,43 @@ func ReadBody(ctx context.Context, budget *Budget, prefix []byte, r io.Reader, h
 	return b, nil
 }
 
+// grow charges n more bytes to every budget, waiting at most b.wait for
+// each.
 func (b *Body) grow(ctx context.Context, n int64) error {
-	if b.budget == nil {
-		return nil
-	}
-	if n > b.budget.size {
-		return ErrTooLarge
-	}
-	if err := b.budget.sem.Acquire(ctx, n); err != nil {
-		return fmt.Errorf("%w: %w", ErrBudget, err)
+	for i, bg := range b.budgets {
+		if n > bg.size {
+			b.undo(i, n)
+			return ErrTooLarge
+		}
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if b.wait > 0 {
+			actx, cancel = context.WithTimeout(ctx, b.wait)
+		}
+		err := bg.sem.Acquire(actx, n)
+		cancel()
+		if err != nil {
+			b.undo(i, n)
+			return fmt.Errorf("%w: %w", ErrBudget, err)
+		}
 	}
 	b.held += n
 	return nil
 }
 
+// undo releases n bytes of the first i budgets (a grow that failed half way).
+func (b *Body) undo(i int, n int64) {
+	for _, bg := range b.budgets[:i] {
+		bg.sem.Release(n)
+	}
+}
+
 func (b *Body) shrink(n int64) {
-	if b.budget == nil {
+	if n <= 0 {
 		return
 	}
-	b.budget.sem.Release(n)
+	for _, bg := range b.budgets {
+		bg.sem.Release(n)
+	}
 	b.held -= n
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/privacyoperator/privacy-operator/internal/endpoint"
 	"github.com/privacyoperator/privacy-operator/internal/netguard"
@@ -58,6 +59,10 @@ type Client struct {
 	opts    ClientOptions
 	mu      sync.Mutex
 	clients map[[32]byte]*http.Client
+	// perSource bounds the answer bytes one source holds in memory, so
+	// that a source that stalls in the middle of large answers cannot take
+	// the whole shared budget from the others.
+	perSource map[types.NamespacedName]*Budget
 }
 
 // NewClient returns a Client.
@@ -74,7 +79,7 @@ func NewClient(opts ClientOptions) *Client {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Client{opts: opts, clients: map[[32]byte]*http.Client{}}
+	return &Client{opts: opts, clients: map[[32]byte]*http.Client{}, perSource: map[types.NamespacedName]*Budget{}}
 }
 
 // httpClient returns the client for a CA bundle, one per distinct bundle so
@@ -106,6 +111,22 @@ func (c *Client) httpClient(caBundle []byte) (*http.Client, error) {
 	}
 	c.clients[sum] = hc
 	return hc, nil
+}
+
+// sourceBudget is the memory share of one source: one largest answer (and
+// the growth of its buffer), whatever its maxConcurrency.
+func (c *Client) sourceBudget(src types.NamespacedName) *Budget {
+	if c.opts.Budget == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.perSource[src]
+	if b == nil {
+		b = NewBudget(2*c.opts.MaxResponseBytes + (1 << 20))
+		c.perSource[src] = b
+	}
+	return b
 }
 
 // Exchange runs one exchange and classifies its outcome.
@@ -144,7 +165,7 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 	}
 	path := "/" + strings.Join(elems, "/")
 
-	ans, err := c.roundTrip(ctx, w.Target, method, elems, body)
+	ans, err := c.roundTrip(ctx, w, method, elems, body)
 	if w.Op == OpCancel {
 		if ans != nil {
 			ans.body.Release()
@@ -278,7 +299,8 @@ type answer struct {
 // roundTrip sends one signed request and reads at most MaxResponseBytes of
 // the answer, under the budget, ready to verify against the request's
 // webhook-id.
-func (c *Client) roundTrip(ctx context.Context, t Target, method string, elems []string, body []byte) (*answer, error) {
+func (c *Client) roundTrip(ctx context.Context, w Work, method string, elems []string, body []byte) (*answer, error) {
+	t := w.Target
 	if len(t.Keys) == 0 {
 		return nil, errors.New("no signing key")
 	}
@@ -312,7 +334,13 @@ func (c *Client) roundTrip(ctx context.Context, t Target, method string, elems [
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := ReadBody(ctx, c.opts.Budget, protocol.AnswerPayload(method, path, reqID, nil), resp.Body, resp.ContentLength, c.opts.MaxResponseBytes)
+	if err := protocol.CheckHeaders(resp.Header, c.opts.Now()); err != nil {
+		// Unsigned (or stale): its body is not read, so it costs no memory;
+		// Verify reports the same error to the caller.
+		return &answer{code: resp.StatusCode, header: resp.Header, body: &Body{}}, nil
+	}
+	b, err := ReadBody(ctx, []*Budget{c.sourceBudget(w.Target.Source), c.opts.Budget}, 0,
+		protocol.AnswerPayload(method, path, reqID, nil), resp.Body, resp.ContentLength, c.opts.MaxResponseBytes)
 	if err != nil {
 		return nil, err
 	}

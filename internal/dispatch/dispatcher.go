@@ -263,12 +263,20 @@ func (d *Dispatcher) Lookup(jobID string) (Registration, bool) {
 }
 
 // Record stores an outcome that arrived another way (a callback) and
-// notifies its owner.
-func (d *Dispatcher) Record(owner Owner, o Outcome) {
+// notifies its owner. It reports false, and keeps nothing, when the job is
+// no longer registered to owner (it ended, or owner was deleted, while the
+// callback was read).
+func (d *Dispatcher) Record(owner Owner, o Outcome) bool {
 	d.mu.Lock()
+	if r, ok := d.jobs[o.JobID]; !ok || r.Owner != owner {
+		d.mu.Unlock()
+		dropData(o)
+		return false
+	}
 	d.storeLocked(owner, o)
 	d.mu.Unlock()
 	d.opts.Notify(owner)
+	return true
 }
 
 // Outcomes returns the outcomes stored for owner, one per job id (the latest).
@@ -362,7 +370,9 @@ func (d *Dispatcher) storeLocked(owner Owner, o Outcome) {
 		d.outcomes[owner] = m
 	}
 	if cur, ok := m[o.JobID]; ok {
-		if cur.final() && !o.final() {
+		// A final answer is kept against anything but another final
+		// answer; a refusal (Permanent) against anything not final.
+		if cur.Result == ResultFinal && o.Result != ResultFinal || cur.final() && !o.final() {
 			dropData(o)
 			return
 		}

@@ -107,6 +107,7 @@ func TestPerSourceConcurrencyAndIsolation(t *testing.T) {
 func TestAckKeepsNewerOutcome(t *testing.T) {
 	d := New(Options{})
 	owner := Owner{Kind: "PrivacyRequest", NamespacedName: types.NamespacedName{Name: "r"}}
+	register(d, owner, "j")
 	t0 := time.Unix(100, 0)
 	d.Record(owner, Outcome{JobID: "j", Op: OpDeliver, Result: ResultAccepted, At: t0})
 	seen := d.Outcomes(owner)
@@ -139,4 +140,10 @@ func TestPendingCoversOpenAndUnacknowledged(t *testing.T) {
 	if d.Pending(owner, "j", OpDeliver) {
 		t.Error("an acknowledged exchange is still pending")
 	}
+}
+
+// register makes jobID an open job of owner, without running anything (the
+// dispatcher is not started).
+func register(d *Dispatcher, owner Owner, jobID string) {
+	d.Submit(Work{Owner: owner, Op: OpPoll, JobID: jobID, Target: Target{Source: types.NamespacedName{Name: "src"}}})
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +23,28 @@ var testOwner = Owner{Kind: "PrivacyRequest", NamespacedName: types.NamespacedNa
 // replace it: the job is over.
 func TestFinalOutcomeIsNeverReplacedByALaterNonFinalOne(t *testing.T) {
 	d := New(Options{})
+	register(d, testOwner, "j")
 	t0 := time.Unix(100, 0)
 	d.Record(testOwner, Outcome{JobID: "j", Op: OpCallback, Result: ResultFinal, Status: &protocol.JobStatus{ID: "j", Status: protocol.StatusCompleted}, At: t0})
-	d.mu.Lock()
-	d.storeLocked(testOwner, Outcome{JobID: "j", Op: OpPoll, Result: ResultRunning, At: t0.Add(time.Second)})
-	d.mu.Unlock()
-	if got := d.Outcomes(testOwner)["j"]; got.Result != ResultFinal {
-		t.Errorf("kept %+v after a Running poll; want the final callback", got)
+	for _, later := range []Result{ResultRunning, ResultAccepted, ResultRetry, ResultPermanent} {
+		d.mu.Lock()
+		d.storeLocked(testOwner, Outcome{JobID: "j", Op: OpPoll, Result: later, At: t0.Add(time.Second)})
+		d.mu.Unlock()
+		if got := d.Outcomes(testOwner)["j"]; got.Result != ResultFinal {
+			t.Errorf("kept %+v after a later %s; want the final callback", got, later)
+		}
+	}
+
+	// A callback for a job that ended (released, or its owner deleted)
+	// while it was read is not kept, nor its spooled data.
+	spooled := filepath.Join(t.TempDir(), "data.json")
+	_ = os.WriteFile(spooled, []byte(`{"email":"ada@example.com"}`), 0o600)
+	d.Forget(testOwner)
+	if d.Record(testOwner, Outcome{JobID: "j", Op: OpCallback, Result: ResultFinal, DataFile: spooled, At: t0}) {
+		t.Error("a callback for a forgotten job was recorded")
+	}
+	if _, err := os.Stat(spooled); !os.IsNotExist(err) {
+		t.Errorf("the spooled data of a late callback is still on disk: %v", err)
 	}
 }
 

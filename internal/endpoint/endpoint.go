@@ -65,12 +65,16 @@ func JoinPath(base string, elem ...string) (string, error) {
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.User != nil {
 		return "", errors.New("endpoint url must not carry a query string, a fragment or user info")
 	}
-	for _, e := range elem {
+	escaped := make([]string, len(elem))
+	for i, e := range elem {
 		if e == "" || e == "." || e == ".." || strings.Contains(e, "/") {
 			return "", fmt.Errorf("path element %q is not one segment", e)
 		}
+		// url.URL.JoinPath takes escaped elements: escape each, so that
+		// "%2e%2e" or "a%2fb" stay one literal segment.
+		escaped[i] = url.PathEscape(e)
 	}
-	return u.JoinPath(elem...).String(), nil
+	return u.JoinPath(escaped...).String(), nil
 }
 
 // ErrPlaintext is returned for an http endpoint that does not set

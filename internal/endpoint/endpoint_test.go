@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -63,6 +64,13 @@ func TestJoinPath(t *testing.T) {
 	}
 	if got, err := JoinPath("https://billing.example.com/privacy?x=/admin", "jobs"); err == nil {
 		t.Errorf("JoinPath on a base with a query = %q, want refusal", got)
+	}
+	for _, elem := range []string{"%2e%2e", "a%2fb", "..%2f..%2fadmin"} {
+		got, err := JoinPath("https://billing.example.com/base", "jobs", elem)
+		u, _ := url.Parse(got)
+		if err != nil || u.Path != "/base/jobs/"+elem {
+			t.Errorf("JoinPath with %q = %q (path %q), %v; want one literal segment", elem, got, u.Path, err)
+		}
 	}
 	got, err := JoinPath("https://billing.example.com/p", "jobs", "a?b#c")
 	if err != nil || got != "https://billing.example.com/p/jobs/a%3Fb%23c" {

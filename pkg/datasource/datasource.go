@@ -180,6 +180,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, requestLine{
 		method: r.Method, path: r.URL.Path, id: r.Header.Get(protocol.HeaderID),
 	}))
+	if !protocol.ValidPath(r.URL.Path) {
+		h.reply(w, r, http.StatusNotFound, protocol.Error{Error: "no such path in the job protocol"})
+		return
+	}
 	if err := protocol.CheckHeaders(r.Header, now); err != nil {
 		h.reply(w, r, http.StatusUnauthorized, protocol.Error{Error: err.Error()})
 		return
@@ -289,7 +293,7 @@ func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if !h.cfg.Async && !slices.Contains(h.cfg.AsyncTypes, job.Type) {
-		st, retry := h.run(r.Context(), fn, job)
+		st, retry := h.run(r.Context(), fn, job, false)
 		if retry != nil {
 			h.replyRetry(w, r, job.ID, retry)
 			return
@@ -312,14 +316,15 @@ func (h *Handler) postJob(w http.ResponseWriter, r *http.Request) {
 			h.mu.Unlock()
 			cancel()
 		}()
-		st, retry := h.run(ctx, fn, job)
+		st, retry := h.run(ctx, fn, job, true)
 		if retry != nil {
 			// Forgotten: the operator's next poll gets 404 and sends the
 			// job again.
 			return
 		}
-		h.callback(ctx, job, st)
-		h.forgetAccess(job)
+		if h.callback(ctx, job, st) {
+			h.forgetAccess(job)
+		}
 	}()
 	h.reply(w, r, http.StatusAccepted, protocol.JobStatus{ID: job.ID, Status: protocol.StatusRunning})
 }
@@ -332,8 +337,8 @@ type retryable struct {
 
 // run calls fn and records a final status, or forgets the job and returns
 // the retryable failure.
-func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*protocol.JobStatus, *retryable) {
-	res, err := h.call(ctx, fn, job)
+func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job, async bool) (*protocol.JobStatus, *retryable) {
+	res, data, err := h.call(ctx, fn, job)
 	st := &protocol.JobStatus{APIVersion: protocol.APIVersion, Kind: protocol.KindJobStatus, ID: job.ID}
 	var perm *permanentError
 	var unavail *unavailableError
@@ -343,15 +348,7 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*prot
 		if res.NotFound {
 			st.Status = protocol.StatusNotFound
 		}
-		st.Result = &protocol.Result{Records: res.Records}
-		if res.Data != nil {
-			data, merr := json.Marshal(res.Data)
-			if merr != nil {
-				st.Status, st.Message, st.Result = protocol.StatusFailed, "result data is not JSON-encodable", nil
-			} else {
-				st.Result.Data = data
-			}
-		}
+		st.Result = &protocol.Result{Records: res.Records, Data: data}
 	case errors.As(err, &perm):
 		st.Status, st.Message = protocol.StatusFailed, perm.Error()
 	case errors.As(err, &unavail):
@@ -362,10 +359,11 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*prot
 		h.cfg.Logger.Warn("job failed; the operator will retry", "job", job.ID, "type", job.Type, "error", err)
 		return nil, &retryable{err: err}
 	}
-	if job.Type == protocol.JobAccess {
+	if job.Type == protocol.JobAccess && !async {
 		// Access changes nothing, so running it again is harmless; keeping
 		// its answer would keep the subject's data beyond the answer. The
-		// job is forgotten once answered (see forgetAccess).
+		// job is forgotten once answered (see forgetAccess). An async
+		// Access result is kept until a callback or a poll delivered it.
 		return st, nil
 	}
 	if err := h.cfg.Store.Finish(job.ID, *st); err != nil {
@@ -378,14 +376,24 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job) (*prot
 // call runs fn, turning a panic into a permanent failure: a job that
 // panics once will panic again, and must neither stay running forever nor
 // take the service down.
-func (h *Handler) call(ctx context.Context, fn JobFunc, job *protocol.Job) (res Result, err error) {
+//
+// The result's data is encoded here too, under the same recovery: a
+// MarshalJSON that panics is the job function's failure as well.
+func (h *Handler) call(ctx context.Context, fn JobFunc, job *protocol.Job) (res Result, data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.cfg.Logger.Error("job function panicked", "job", job.ID, "type", job.Type, "panic", fmt.Sprintf("%T", p))
-			res, err = Result{}, Permanent("the data source failed on this job (the job function panicked)")
+			res, data, err = Result{}, nil, Permanent("the data source failed on this job (the job function panicked)")
 		}
 	}()
-	return fn(ctx, job)
+	res, err = fn(ctx, job)
+	if err != nil || res.Data == nil {
+		return res, nil, err
+	}
+	if data, err = json.Marshal(res.Data); err != nil {
+		return Result{}, nil, Permanent("result data is not JSON-encodable")
+	}
+	return res, data, nil
 }
 
 // forgetAccess drops a finished Access job from the store once it was
@@ -424,6 +432,10 @@ func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) {
 		h.replyRetry(w, r, id, storeUnavailable(err))
 	case st != nil:
 		h.reply(w, r, http.StatusOK, st)
+		if st.Result != nil && len(st.Result.Data) > 0 {
+			// An async Access result: delivered now, kept no longer.
+			_ = h.cfg.Store.Forget(id)
+		}
 	case running:
 		h.reply(w, r, http.StatusAccepted, protocol.JobStatus{ID: id, Status: protocol.StatusRunning})
 	default:
@@ -442,33 +454,35 @@ func (h *Handler) deleteJob(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// callback POSTs the final status to the operator, retrying with backoff.
-// When every attempt fails the operator's poll still finds the status.
-func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.JobStatus) {
+// callback POSTs the final status to the operator, retrying with backoff,
+// and reports whether it was delivered. When every attempt fails the
+// operator's poll still finds the status.
+func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.JobStatus) bool {
 	if job.CallbackURL == "" {
-		return
+		return false
 	}
 	body, err := json.Marshal(st)
 	if err != nil {
-		return
+		return false
 	}
 	wait := h.cfg.CallbackBackoff
 	for attempt := 1; attempt <= h.cfg.CallbackAttempts; attempt++ {
 		code, err := h.postCallback(ctx, job.CallbackURL, job.ID, body)
 		if err == nil && code < 300 {
-			return
+			return true
 		}
 		if err == nil && code >= 400 && code < 500 && code != http.StatusTooManyRequests {
 			h.cfg.Logger.Warn("operator refused the callback", "job", job.ID, "status", code)
-			return
+			return false
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
+	return false
 }
 
 func (h *Handler) postCallback(ctx context.Context, url, jobID string, body []byte) (int, error) {

@@ -413,3 +413,81 @@ func TestCallbackTrustsTheGivenCA(t *testing.T) {
 		t.Error("a CallbackCABundle without a certificate was accepted")
 	}
 }
+
+// An async Access job whose callback cannot be delivered (no callbackURL:
+// the operator polls) is answered once by a poll, then forgotten.
+func TestAsyncAccessIsDeliveredByPollOnce(t *testing.T) {
+	done := make(chan struct{})
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret}, Async: true,
+		Access: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			defer close(done)
+			return datasource.Result{Records: 1, Data: map[string]int{"orders": 1}}, nil
+		}})
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, job("pr-async", protocol.JobAccess)); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	<-done
+	var code int
+	var body []byte
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(10 * time.Millisecond) {
+		if code, body = op.do(http.MethodGet, protocol.PathJobs+"/pr-async", nil); code == http.StatusOK {
+			break
+		}
+	}
+	if st := decode[protocol.JobStatus](t, body); code != http.StatusOK || string(st.Result.Data) != `{"orders":1}` {
+		t.Fatalf("poll after the job finished = %d %s; want the result", code, body)
+	}
+	if code, body := op.do(http.MethodGet, protocol.PathJobs+"/pr-async", nil); code != http.StatusNotFound {
+		t.Errorf("second poll = %d %s; the data is kept no longer than its delivery", code, body)
+	}
+}
+
+// A result whose encoding panics fails the job like a panicking function.
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("boom") }
+
+func TestPanicWhileEncodingTheResultFailsTheJob(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) {
+			return datasource.Result{Data: panicky{}}, nil
+		}})
+	op := newOperator(t, h)
+	code, body := op.do(http.MethodPost, protocol.PathJobs, job("pr-enc", protocol.JobDelete))
+	if st := decode[protocol.JobStatus](t, body); code != http.StatusOK || st.Status != protocol.StatusFailed {
+		t.Errorf("encoding panic: %d %s; want 200 Failed", code, body)
+	}
+}
+
+// The SDK's own signed answer cannot be sent back to it as a request: a
+// path with a space is refused before verification.
+func TestAnswerCannotBeReplayedAsRequest(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }})
+	op := newOperator(t, h)
+	req, _ := http.NewRequest(http.MethodGet, op.url+protocol.PathJobs+"/pr-1", nil)
+	reqID, _ := protocol.SignRequest(req, protocol.PathJobs+"/pr-1", nil, time.Now(), op.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	forged, _ := http.NewRequest(http.MethodGet, op.url+protocol.PathJobs+"/pr-1%20"+reqID, bytes.NewReader(answer))
+	for _, k := range []string{protocol.HeaderID, protocol.HeaderTimestamp, protocol.HeaderSignature} {
+		forged.Header.Set(k, resp.Header.Get(k))
+	}
+	resp, err = http.DefaultClient.Do(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Verified, it would reach the job lookup ("unknown job"); refused, it
+	// never gets past the path check.
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(out), "no such path in the job protocol") {
+		t.Errorf("an answer replayed as a request: %d %s, want 404 before any verification", resp.StatusCode, out)
+	}
+}

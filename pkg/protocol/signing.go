@@ -100,6 +100,23 @@ func NewMessageID() string {
 // request therefore cannot be replayed with another method or path, and an
 // answer is accepted only for the request it answers.
 
+// ValidPath reports whether path may appear in a canonical line: it starts
+// with / and holds no space or control character. Protocol paths never do
+// (job ids are hex), and a receiver refuses a request whose path does, so
+// that no request line can be read as an answer line or the other way
+// round.
+func ValidPath(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	for _, r := range path {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // RequestPayload is what a request's signature covers.
 func RequestPayload(method, path string, body []byte) []byte {
 	p := make([]byte, 0, len(method)+len(path)+2+len(body))
