@@ -51,8 +51,9 @@ type fixture struct {
 	server   *Server
 }
 
-// newFixture serves a callback listener as the operator wires it: a 16 MiB
-// body limit and a budget of twice that plus 1 MiB, on loopback.
+// newFixture serves a callback listener as the operator wires it
+// (internal/operator): a 16 MiB body limit and a budget of twice that plus
+// 1 MiB, on loopback.
 func newFixture(t *testing.T, budget int64) *fixture {
 	t.Helper()
 	key, _ := protocol.ParseKey(protocol.NewSecret())
@@ -96,7 +97,7 @@ func (f *fixture) post(t *testing.T, id string, body io.Reader, length int64, h 
 // limit, as the shipped Deployment does (GOMEMLIMIT), so that the garbage of
 // refused bodies is collected rather than counted.
 func TestCallbackFloodStaysWithinMemory(t *testing.T) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(56 << 20))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(48 << 20))
 	f := newFixture(t, 2*maxBody+(1<<20))
 	f.server.BudgetWait = 2 * time.Second // shorter than the operator's 10 s: the test waits for it
 	runtime.GC()

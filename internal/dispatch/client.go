@@ -113,8 +113,9 @@ func (c *Client) httpClient(caBundle []byte) (*http.Client, error) {
 	return hc, nil
 }
 
-// sourceBudget is the memory share of one source: one largest answer (and
-// the growth of its buffer), whatever its maxConcurrency.
+// sourceBudget is the memory share of one source: one largest answer
+// while its buffer grows (1.5 times the limit), whatever its
+// maxConcurrency, so that the rest of the shared budget stays for others.
 func (c *Client) sourceBudget(src types.NamespacedName) *Budget {
 	if c.opts.Budget == nil {
 		return nil
@@ -123,7 +124,7 @@ func (c *Client) sourceBudget(src types.NamespacedName) *Budget {
 	defer c.mu.Unlock()
 	b := c.perSource[src]
 	if b == nil {
-		b = NewBudget(2*c.opts.MaxResponseBytes + (1 << 20))
+		b = NewBudget(c.opts.MaxResponseBytes + c.opts.MaxResponseBytes/2 + (1 << 20))
 		c.perSource[src] = b
 	}
 	return b

@@ -67,7 +67,7 @@ type Options struct {
 	// MaxResultBytes bounds a source's answer.
 	MaxResultBytes int64
 	// BodyBudgetBytes bounds the answer and callback bytes held in memory
-	// at once; at least three times MaxResultBytes (the default).
+	// at once; at least twice MaxResultBytes plus 1 MiB (the default).
 	BodyBudgetBytes int64
 	// MaxInFlight bounds the open HTTP exchanges.
 	MaxInFlight int
@@ -105,10 +105,10 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		o.MaxResultBytes = 16 << 20
 	}
 	exports := export.DirStore{Dir: o.ExportDir}
-	// Answers and callbacks share one memory budget: enough for two of the
-	// largest answers being read at once (a read in progress may hold twice
-	// its size while its buffer grows), however many arrive together.
-	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 3*o.MaxResultBytes+(1<<20)))
+	// Answers and callbacks share one memory budget: two of the largest
+	// answers at once (or one whose buffer is growing), however many arrive
+	// together. The flood test in internal/callback measures this size.
+	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 2*o.MaxResultBytes+(1<<20)))
 	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
 	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}
 	callbackTLS, prepare, err := callbackTLS(mgr, o)
