@@ -451,6 +451,11 @@ func (h *Handler) deleteJob(w http.ResponseWriter, r *http.Request) {
 	if ok {
 		cancel()
 	}
+	// Signed like every answer, over an empty body.
+	line, _ := r.Context().Value(requestKey{}).(requestLine)
+	if _, err := protocol.Sign(w.Header(), protocol.AnswerPayload(line.method, line.path, line.id, nil), h.cfg.Now(), h.keys[0]); err != nil {
+		h.cfg.Logger.Error("cannot sign answer", "error", err)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -491,3 +491,13 @@ func TestAnswerCannotBeReplayedAsRequest(t *testing.T) {
 		t.Errorf("an answer replayed as a request: %d %s, want 404 before any verification", resp.StatusCode, out)
 	}
 }
+
+// A cancellation's 204 is signed like every other answer (op.send checks).
+func TestCancelAnswerIsSigned(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{Secrets: []string{secret},
+		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }})
+	op := newOperator(t, h)
+	if code, _ := op.do(http.MethodDelete, protocol.PathJobs+"/pr-unknown", nil); code != http.StatusNoContent {
+		t.Errorf("DELETE = %d, want 204", code)
+	}
+}
