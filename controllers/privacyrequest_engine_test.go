@@ -309,6 +309,27 @@ var _ = Describe("PrivacyRequest engine", func() {
 		}).Should(BeFalse(), "a late callback for the ended job is refused and nothing is kept for it")
 	})
 
+	It("stalls a request whose selector admission let through but does not parse, until it is fixed", func() {
+		newSource(ns, "picky")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		good := pr.Spec.DataSourceSelector
+		pr.Spec.DataSourceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Roughly", Values: []string{"gold"}}}}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			stalled := condition(pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
+			g.Expect(stalled).NotTo(BeNil())
+			g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonInvalidSpec))
+			g.Expect(stalled.Message).To(ContainSubstring("spec.dataSourceSelector cannot be used"))
+			g.Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)).To(BeNil())
+		}).Should(Succeed())
+
+		update(pr, func(p *privacyv1alpha1.PrivacyRequest) { p.Spec.DataSourceSelector = good })
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil())
+	})
+
 	It("fails a source that refuses the job with 4xx, keeping its message", func() {
 		newSource(ns, "strict", failingFirst(100, http.StatusUnprocessableEntity))
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)

@@ -42,6 +42,10 @@ type requestScope struct {
 
 	overdue   bool
 	noSources bool
+	// invalidSpec is a spec that passed admission but can never work (a
+	// selector that does not parse): the request is Stalled until it is
+	// changed, instead of failing every pass.
+	invalidSpec error
 	deleteNow bool
 
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
@@ -132,6 +136,11 @@ func (r *PrivacyRequestReconciler) reconcileSources(ctx context.Context, s *requ
 	}
 
 	matched, err := r.matchingSources(ctx, pr, list.Items)
+	var invalid *invalidSelectorError
+	if errors.As(err, &invalid) {
+		s.invalidSpec = err
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -159,11 +168,11 @@ func (r *PrivacyRequestReconciler) reconcileSources(ctx context.Context, s *requ
 func (r *PrivacyRequestReconciler) matchingSources(ctx context.Context, pr *privacyv1alpha1.PrivacyRequest, all []privacyv1alpha1.DataSource) ([]*privacyv1alpha1.DataSource, error) {
 	dsSel, err := selectorOf(pr.Spec.DataSourceSelector)
 	if err != nil {
-		return nil, fmt.Errorf("dataSourceSelector: %w", err)
+		return nil, &invalidSelectorError{field: "spec.dataSourceSelector", err: err}
 	}
 	nsSel, err := selectorOf(pr.Spec.NamespaceSelector)
 	if err != nil {
-		return nil, fmt.Errorf("namespaceSelector: %w", err)
+		return nil, &invalidSelectorError{field: "spec.namespaceSelector", err: err}
 	}
 	nsLabels := map[string]labels.Set{}
 	var out []*privacyv1alpha1.DataSource
@@ -672,6 +681,19 @@ func retryPolicy(ds *privacyv1alpha1.DataSource) retrySettings {
 func handles(ds *privacyv1alpha1.DataSource, t privacyv1alpha1.RequestType) bool {
 	return slices.Contains(ds.Spec.RequestTypes, t)
 }
+
+// invalidSelectorError is a selector that admission let through but that
+// does not parse (an unknown operator, say): no pass can ever succeed.
+type invalidSelectorError struct {
+	field string
+	err   error
+}
+
+func (e *invalidSelectorError) Error() string {
+	return fmt.Sprintf("%s cannot be used: %v; change it to a valid label selector", e.field, e.err)
+}
+
+func (e *invalidSelectorError) Unwrap() error { return e.err }
 
 func selectorOf(sel *metav1.LabelSelector) (labels.Selector, error) {
 	if sel == nil {

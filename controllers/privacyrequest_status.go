@@ -62,13 +62,19 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonFailed, msg)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonFailed, msg)
+	case s.invalidSpec != nil:
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSpec, s.invalidSpec.Error())
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec, s.invalidSpec.Error())
 	case pr.Spec.Suspend && sum.Total == 0:
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonSuspended, "Suspended: no job has been dispatched.")
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case s.noSources:
 		msg := fmt.Sprintf("No DataSource handles %s and matches the selectors; looking again until the due date.", pr.Spec.Type)
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonNoMatchingSources, msg)
 		setReconciling(privacyv1alpha1.ReasonNoMatchingSources, msg)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	default:
 		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed, sum.Total)
 		reason := privacyv1alpha1.ReasonInProgress
@@ -77,6 +83,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		}
 		setReady(metav1.ConditionFalse, reason, msg)
 		setReconciling(reason, msg)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	}
 }
 
