@@ -244,3 +244,17 @@ func dispatchedRequest(ns string) *privacyv1alpha1.PrivacyRequest {
 	}).Should(Succeed())
 	return pr
 }
+
+// expectStalled waits until obj (read again through conds) is Stalled with
+// the given reason and a message holding want.
+func expectStalled(obj client.Object, conds func() []metav1.Condition, reason, want string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		stalled := condition(conds(), privacyv1alpha1.ConditionStalled)
+		g.Expect(stalled).NotTo(BeNil())
+		g.Expect(stalled.Reason).To(Equal(reason))
+		g.Expect(stalled.Message).To(ContainSubstring(want))
+		g.Expect(condition(conds(), privacyv1alpha1.ConditionReconciling)).To(BeNil())
+	}).Should(Succeed())
+}

@@ -315,14 +315,8 @@ var _ = Describe("PrivacyRequest engine", func() {
 		good := pr.Spec.DataSourceSelector
 		pr.Spec.DataSourceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Roughly", Values: []string{"gold"}}}}
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			stalled := condition(pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
-			g.Expect(stalled).NotTo(BeNil())
-			g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonInvalidSpec))
-			g.Expect(stalled.Message).To(ContainSubstring("spec.dataSourceSelector cannot be used"))
-			g.Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)).To(BeNil())
-		}).Should(Succeed())
+		expectStalled(pr, func() []metav1.Condition { return pr.Status.Conditions },
+			privacyv1alpha1.ReasonInvalidSpec, "spec.dataSourceSelector cannot be used")
 
 		update(pr, func(p *privacyv1alpha1.PrivacyRequest) { p.Spec.DataSourceSelector = good })
 		pr = finished(pr)

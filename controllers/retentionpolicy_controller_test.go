@@ -155,14 +155,9 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		rp := newPolicy(ns, "* * * * *", nil)
 		rp.Spec.RetainFor = "1h" // the suite's --min-retain-for is 24h
 		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
-			stalled := condition(rp.Status.Conditions, privacyv1alpha1.ConditionStalled)
-			g.Expect(stalled).NotTo(BeNil())
-			g.Expect(stalled.Reason).To(Equal(privacyv1alpha1.ReasonRetainForBelowMinimum))
-			g.Expect(stalled.Message).To(ContainSubstring("retainFor 1h is shorter than the operator's minimum of 24h0m0s"))
-			g.Expect(rp.Status.NextScheduleTime).To(BeNil(), "nothing is scheduled")
-		}).Should(Succeed())
+		expectStalled(rp, func() []metav1.Condition { return rp.Status.Conditions },
+			privacyv1alpha1.ReasonRetainForBelowMinimum, "retainFor 1h is shorter than the operator's minimum of 24h0m0s")
+		Expect(rp.Status.NextScheduleTime).To(BeNil(), "nothing is scheduled")
 		Expect(src.jobs()).To(BeEmpty())
 	})
 
