@@ -267,7 +267,8 @@ var _ = Describe("PrivacyRequest engine", func() {
 			for i := 1; i < len(times); i++ {
 				gap := times[i].Sub(times[i-1])
 				Expect(gap).To(BeNumerically(">=", want), "%s: retry %d came %v after the previous delivery; Retry-After asked for %v", name, i, gap, want)
-				Expect(gap).To(BeNumerically("<", 5*time.Second), "%s: Retry-After is capped at maxBackoff (3s)", name)
+				// Well below the 246 years asked for; loose enough for a busy machine.
+				Expect(gap).To(BeNumerically("<", 10*time.Second), "%s: Retry-After is capped at maxBackoff (3s)", name)
 			}
 		}
 	})

@@ -46,7 +46,7 @@ type requestScope struct {
 	// selector that does not parse): the request is Stalled until it is
 	// changed, instead of failing every pass.
 	invalidSpec error
-	deleteNow bool
+	deleteNow   bool
 
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
