@@ -11,9 +11,6 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
 
-// ReasonCallbackRejected is the Event reason for a refused callback.
-const ReasonCallbackRejected = "CallbackRejected"
-
 // CallbackRejectedEvents returns the callback listener's Rejected hook: it
 // records a Warning Event on the DataSource whose job got a refused
 // callback, so its owners see forged or misconfigured callbacks.
@@ -23,6 +20,6 @@ func CallbackRejectedEvents(reader client.Reader, recorder events.EventRecorder)
 		if err := reader.Get(context.Background(), source, ds); err != nil {
 			return
 		}
-		recorder.Eventf(ds, nil, corev1.EventTypeWarning, ReasonCallbackRejected, ReasonCallbackRejected, "%s", message)
+		recorder.Eventf(ds, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonCallbackRejected, privacyv1alpha1.ReasonCallbackRejected, "%s", message)
 	}
 }

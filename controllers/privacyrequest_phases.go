@@ -248,7 +248,7 @@ func (r *PrivacyRequestReconciler) applyOutcome(ctx context.Context, s *requestS
 		src.Message = "The source no longer knows the job; delivering it again."
 	case dispatch.ResultPermanent:
 		reason := privacyv1alpha1.ReasonRefused
-		if o.Reason == dispatch.ReasonTooLarge {
+		if o.Reason == privacyv1alpha1.ReasonResultTooLarge {
 			reason = privacyv1alpha1.ReasonResultTooLarge
 		}
 		r.failSource(s, src, reason, o.Message)

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/controllers"
 	"github.com/privacyoperator/privacy-operator/internal/callback"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -85,7 +84,7 @@ var _ = Describe("Callbacks", func() {
 					reasons = append(reasons, e.Reason)
 				}
 			}
-			g.Expect(reasons).To(ContainElement(controllers.ReasonCallbackRejected))
+			g.Expect(reasons).To(ContainElement(privacyv1alpha1.ReasonCallbackRejected))
 		}).Should(Succeed())
 
 		By("accepting the genuine callback")

@@ -50,6 +50,10 @@ const (
 	ReasonEndpointNotAllowed = "EndpointNotAllowed"
 )
 
+// ReasonCallbackRejected is the Event reason, on the DataSource, for a
+// callback the operator refused (bad signature, replay, wrong body).
+const ReasonCallbackRejected = "CallbackRejected"
+
 // ConditionInsecure is True on a DataSource whose endpoint is plain HTTP
 // (spec.endpoint.insecure): a warning that personal data crosses the
 // network unencrypted. It is absent for https endpoints.

@@ -21,6 +21,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/endpoint"
 	"github.com/privacyoperator/privacy-operator/internal/netguard"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -175,18 +176,18 @@ func (c *Client) exchange(ctx context.Context, w Work) Outcome {
 	}
 	if err != nil {
 		reason, msg := c.describe(w, err)
-		if reason == ReasonNotAllowed && w.Op != OpProbe {
+		if reason == privacyv1alpha1.ReasonEndpointNotAllowed && w.Op != OpProbe {
 			return Outcome{Result: ResultPermanent, Reason: reason, Message: msg}
 		}
 		if errors.Is(err, ErrTooLarge) {
-			return Outcome{Result: ResultPermanent, Reason: ReasonTooLarge, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
+			return Outcome{Result: ResultPermanent, Reason: privacyv1alpha1.ReasonResultTooLarge, Message: fmt.Sprintf("answer exceeds the limit of %d bytes", c.opts.MaxResponseBytes)}
 		}
 		return Outcome{Result: ResultRetry, Reason: reason, Message: msg}
 	}
 	defer ans.body.Release()
 	answer := ans.body.Body
 	if _, err := protocol.Verify(ans.header, ans.body.Payload, c.opts.Now(), w.Target.Keys...); err != nil {
-		return Outcome{Result: ResultRetry, Reason: ReasonSignatureMismatch, Message: unsignedMessage(w, method, path, ans.code, err)}
+		return Outcome{Result: ResultRetry, Reason: privacyv1alpha1.ReasonSignatureMismatch, Message: unsignedMessage(w, method, path, ans.code, err)}
 	}
 	if w.Op == OpProbe {
 		return classifyProbe(ans.code, answer)
@@ -216,16 +217,16 @@ func unsignedMessage(w Work, method, path string, code int, err error) string {
 // requestTypes field is named as such: it is the mistake implementers make.
 func classifyProbe(code int, answer []byte) Outcome {
 	if code != http.StatusOK {
-		return Outcome{Result: ResultRetry, Reason: ReasonUnreachable, Message: fmt.Sprintf("capabilities answered %d: %s", code, errorText(answer))}
+		return Outcome{Result: ResultRetry, Reason: privacyv1alpha1.ReasonEndpointUnreachable, Message: fmt.Sprintf("capabilities answered %d: %s", code, errorText(answer))}
 	}
 	fields := map[string]json.RawMessage{}
 	caps := &protocol.Capabilities{}
 	if err := json.Unmarshal(answer, &fields); err != nil || json.Unmarshal(answer, caps) != nil {
-		return Outcome{Result: ResultRetry, Reason: ReasonCapabilitiesInvalid, Message: "capabilities answer is not a JSON Capabilities document"}
+		return Outcome{Result: ResultRetry, Reason: privacyv1alpha1.ReasonCapabilitiesMismatch, Message: "capabilities answer is not a JSON Capabilities document"}
 	}
 	for _, field := range []string{"requestTypes", "identities"} {
 		if _, ok := fields[field]; !ok {
-			return Outcome{Result: ResultRetry, Reason: ReasonCapabilitiesInvalid,
+			return Outcome{Result: ResultRetry, Reason: privacyv1alpha1.ReasonCapabilitiesMismatch,
 				Message: fmt.Sprintf("capabilities answer has no %q field (found: %s)", field, strings.Join(sortedKeys(fields), ", "))}
 		}
 	}
@@ -373,18 +374,6 @@ func errorText(answer []byte) string {
 	return msg
 }
 
-// Failure reasons of an exchange, named as the DataSource Ready reasons.
-const (
-	ReasonNotAllowed        = "EndpointNotAllowed"
-	ReasonTLS               = "TLSError"
-	ReasonUnreachable       = "EndpointUnreachable"
-	ReasonSignatureMismatch = "SignatureMismatch"
-	ReasonTooLarge          = "ResultTooLarge"
-	// ReasonCapabilitiesInvalid: the capabilities answer is signed but not
-	// a Capabilities document with the required fields.
-	ReasonCapabilitiesInvalid = "CapabilitiesMismatch"
-)
-
 type tlsError struct{ error }
 
 // describe turns a transport error into a reason and a coarse message for
@@ -404,22 +393,22 @@ func classifyTransport(err error) (string, string) {
 	var tErr tlsError
 	switch {
 	case errors.Is(err, netguard.ErrNotAllowed):
-		return ReasonNotAllowed, err.Error()
+		return privacyv1alpha1.ReasonEndpointNotAllowed, err.Error()
 	case errors.Is(err, ErrBudget):
-		return ReasonUnreachable, "the operator is busy reading other large answers"
+		return privacyv1alpha1.ReasonEndpointUnreachable, "the operator is busy reading other large answers"
 	case errors.Is(err, ErrTooLarge):
-		return ReasonTooLarge, "answer too large"
+		return privacyv1alpha1.ReasonResultTooLarge, "answer too large"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT):
-		return ReasonUnreachable, "timed out"
+		return privacyv1alpha1.ReasonEndpointUnreachable, "timed out"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ReasonUnreachable, "connection refused"
+		return privacyv1alpha1.ReasonEndpointUnreachable, "connection refused"
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &recordErr), errors.As(err, &tErr):
-		return ReasonTLS, "TLS verification failed (check spec.endpoint.caBundle and the certificate's names)"
+		return privacyv1alpha1.ReasonTLSError, "TLS verification failed (check spec.endpoint.caBundle and the certificate's names)"
 	default:
 		var netErr net.Error
 		if errors.As(err, &netErr) && netErr.Timeout() {
-			return ReasonUnreachable, "timed out"
+			return privacyv1alpha1.ReasonEndpointUnreachable, "timed out"
 		}
-		return ReasonUnreachable, "could not complete an HTTP exchange with the endpoint"
+		return privacyv1alpha1.ReasonEndpointUnreachable, "could not complete an HTTP exchange with the endpoint"
 	}
 }

@@ -98,7 +98,8 @@ type Outcome struct {
 	RetryAfter time.Duration
 	// Message explains a failure for people; it never holds identities.
 	Message string
-	// Reason classifies a failed exchange (ReasonTLS, ...); empty on success.
+	// Reason classifies a failed exchange with a DataSource Ready reason of
+	// api/v1alpha1 (ReasonTLSError, ...); empty on success.
 	Reason string
 	// Capabilities is what a probe found.
 	Capabilities *protocol.Capabilities

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -109,7 +110,7 @@ func TestReplayedAnswerIsRefused(t *testing.T) {
 	o := c.Exchange(context.Background(), Work{Op: OpDeliver, JobID: "pr-1",
 		Job:    &protocol.Job{APIVersion: protocol.APIVersion, Kind: protocol.KindJob, ID: "pr-1", Type: protocol.JobDelete},
 		Target: Target{BaseURL: replayer.URL, Keys: []protocol.Key{key}, Timeout: 5 * time.Second}})
-	if o.Result != ResultRetry || o.Reason != ReasonSignatureMismatch {
+	if o.Result != ResultRetry || o.Reason != privacyv1alpha1.ReasonSignatureMismatch {
 		t.Errorf("replayed 202: %+v; want a signature mismatch", o)
 	}
 }
@@ -153,7 +154,7 @@ func TestTransportFailuresAreCoarse(t *testing.T) {
 	key, _ := protocol.ParseKey(protocol.NewSecret())
 	o := NewClient(ClientOptions{}).Exchange(context.Background(), Work{Op: OpProbe, JobID: "probe",
 		Target: Target{BaseURL: "http://" + l.Addr().String(), Keys: []protocol.Key{key}, Timeout: 5 * time.Second}})
-	if o.Reason != ReasonUnreachable || o.Message != "could not complete an HTTP exchange with the endpoint" {
+	if o.Reason != privacyv1alpha1.ReasonEndpointUnreachable || o.Message != "could not complete an HTTP exchange with the endpoint" {
 		t.Errorf("probe of a non-HTTP service: %q %q; want the coarse reason and message", o.Reason, o.Message)
 	}
 	if strings.Contains(o.Message, "SSH") || strings.Contains(o.Message, l.Addr().String()) {
