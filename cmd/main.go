@@ -55,7 +55,9 @@ type flags struct {
 	allowLoopback                               bool
 	probeInterval                               time.Duration
 	subjectSecretNamespaces                     string
-	minRetainFor                                time.Duration
+	// namespace is the operator's own (ownNamespace), read once.
+	namespace    string
+	minRetainFor time.Duration
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -104,7 +106,8 @@ func parseFlags() (flags, zap.Options) {
 		"Let DataSource endpoints resolve to loopback addresses (local development only). Link-local, cloud metadata and the API server's addresses are always refused.")
 	flag.DurationVar(&f.probeInterval, "probe-interval", 5*time.Minute,
 		"Period of the DataSource readiness probe (jittered; a failing endpoint is probed ten times as often).")
-	flag.StringVar(&f.subjectSecretNamespaces, "subject-secret-namespaces", ownNamespace(),
+	f.namespace = ownNamespace()
+	flag.StringVar(&f.subjectSecretNamespaces, "subject-secret-namespaces", f.namespace,
 		"Comma-separated namespaces whose Secrets a PrivacyRequest's subject.secretRef may name (each Secret must also carry the label "+
 			privacyv1alpha1.LabelSubjectSecret+"=true). Default: the namespace the operator runs in.")
 	flag.DurationVar(&f.minRetainFor, "min-retain-for", 24*time.Hour,
@@ -235,7 +238,7 @@ func setup(mgr manager.Manager, f flags) error {
 		CallbackCertDir:         f.callbackCert,
 		CallbackInsecure:        f.callbackInsecure,
 		CallbackCAName:          f.callbackCAName,
-		OperatorNamespace:       ownNamespace(),
+		OperatorNamespace:       f.namespace,
 		ExportDir:               exports,
 		ExportTTL:               f.exportTTL,
 		RequestTTL:              f.requestTTL,

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -190,11 +189,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusUnauthorized, err.Error())
 		return
 	}
-	st, file, err := dispatch.DecodeStatus(body.Body, s.Spool)
-	if err != nil || st.ID != id || !st.Status.Final() {
-		if file != "" {
-			_ = os.Remove(file)
-		}
+	st, file, err := dispatch.DecodeStatus(body.Body, id, s.Spool)
+	if err != nil || !st.Status.Final() {
 		s.reject(reg.Source, id, "callback is not a final JobStatus for its job")
 		refuse(w, http.StatusBadRequest, "body must be a final JobStatus for this job")
 		return

@@ -54,13 +54,12 @@ type Issuer struct {
 	// Now tells the time; default time.Now.
 	Now func() time.Time
 
-	mu       sync.Mutex
-	ca       *x509.Certificate
-	caKey    crypto.Signer
-	caPEM    []byte
-	serving  *tls.Certificate
-	renewAt  time.Time
-	notAfter time.Time
+	mu      sync.Mutex
+	ca      *x509.Certificate
+	caKey   crypto.Signer
+	caPEM   []byte
+	serving *tls.Certificate
+	renewAt time.Time
 }
 
 // Ensure loads the CA from its Secret, creating it when missing, and
@@ -230,8 +229,7 @@ func (i *Issuer) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) 
 	if err != nil {
 		return nil, err
 	}
-	i.serving = &tls.Certificate{Certificate: [][]byte{der, i.ca.Raw}, PrivateKey: k, Leaf: nil}
-	i.notAfter = tmpl.NotAfter
+	i.serving = &tls.Certificate{Certificate: [][]byte{der, i.ca.Raw}, PrivateKey: k}
 	i.renewAt = now.Add(i.Validity * 2 / 3)
 	return i.serving, nil
 }

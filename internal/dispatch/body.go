@@ -190,16 +190,23 @@ type wireStatus struct {
 	} `json:"result,omitempty"`
 }
 
-// DecodeStatus decodes a JobStatus. Its result data is not copied into the
-// returned status: it is stored in spool (and the status names the file),
-// or, without a spool, copied into Result.Data.
-func DecodeStatus(body []byte, spool Spool) (*protocol.JobStatus, string, error) {
+// ErrNotThisJob is returned for a body that is not a JobStatus of the job
+// it answers.
+var ErrNotThisJob = errors.New("not a JobStatus of this job")
+
+// DecodeStatus decodes the JobStatus of job jobID (ErrNotThisJob for
+// another job or no JobStatus). The result data of a final status is not
+// copied into the returned status: it is stored in spool (and the second
+// result names the file), or, without a spool, copied into Result.Data.
+// The data of a status that is not final is dropped: only a final one is
+// ever filed.
+func DecodeStatus(body []byte, jobID string, spool Spool) (*protocol.JobStatus, string, error) {
 	w := &wireStatus{}
-	if err := json.Unmarshal(body, w); err != nil {
-		return nil, "", err
+	if err := json.Unmarshal(body, w); err != nil || w.ID != jobID {
+		return nil, "", ErrNotThisJob
 	}
 	st := &protocol.JobStatus{APIVersion: w.APIVersion, Kind: w.Kind, ID: w.ID, Status: w.Status, Message: w.Message}
-	if w.Result == nil {
+	if w.Result == nil || !st.Status.Final() {
 		return st, "", nil
 	}
 	st.Result = &protocol.Result{Records: w.Result.Records}

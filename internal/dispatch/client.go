@@ -11,7 +11,6 @@ import (
 
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -245,18 +244,12 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 func classify(w Work, code int, header http.Header, answer []byte, now time.Time, spool Spool) Outcome {
 	switch {
 	case code == http.StatusOK:
-		st, file, err := DecodeStatus(answer, spool)
-		if err != nil || st.ID != w.JobID {
-			if file != "" {
-				_ = os.Remove(file)
-			}
+		st, file, err := DecodeStatus(answer, w.JobID, spool)
+		if err != nil {
 			return Outcome{Result: ResultRetry, Message: fmt.Sprintf("the 200 answer to job %s is not a JobStatus with that id", w.JobID)}
 		}
 		if st.Status.Final() {
 			return Outcome{Result: ResultFinal, Status: st, DataFile: file}
-		}
-		if file != "" {
-			_ = os.Remove(file)
 		}
 		if w.Op == OpPoll {
 			return Outcome{Result: ResultRunning}
