@@ -11,7 +11,7 @@ COPY cmd/ cmd/
 COPY controllers/ controllers/
 COPY internal/ internal/
 COPY pkg/ pkg/
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/manager ./cmd && \
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/manager ./cmd/manager && \
     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/sql-datasource ./cmd/sql-datasource
 
 FROM gcr.io/distroless/static:nonroot

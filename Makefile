@@ -71,7 +71,7 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager, the SQL data source and localstack into bin/.
-	$(GO) build -o $(LOCALBIN)/manager ./cmd
+	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
 	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
 	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
 
@@ -86,7 +86,7 @@ RUN_FLAGS ?=
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_FLAGS adds flags).
-	$(GO) run ./cmd $(RUN_DEFAULTS) $(RUN_FLAGS)
+	$(GO) run ./cmd/manager $(RUN_DEFAULTS) $(RUN_FLAGS)
 
 ##@ Local stack (no cluster, no container engine)
 

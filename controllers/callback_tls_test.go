@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/privacyoperator/privacy-operator/internal/callback"
-	"github.com/privacyoperator/privacy-operator/internal/callbacktls"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/callback"
+	"github.com/privacyoperator/privacy-operator/internal/operator/callbacktls"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 

@@ -30,13 +30,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/endpoint"
-	"github.com/privacyoperator/privacy-operator/internal/netguard"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/retention"
-	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/endpoint"
+	"github.com/privacyoperator/privacy-operator/internal/operator/netguard"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/retention"
+	"github.com/privacyoperator/privacy-operator/internal/operator/statuspatch"
 )
 
 // KindDataSource names DataSources as dispatcher owners (their probes).

@@ -8,7 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 )
 
 // ExportSweeper removes what the export directory holds for requests that

@@ -20,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
-	"github.com/privacyoperator/privacy-operator/internal/identity"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
 // KindPrivacyRequest names PrivacyRequests as dispatcher owners.
@@ -33,7 +33,7 @@ const KindPrivacyRequest = "PrivacyRequest"
 // cache was behind) runs again.
 const conflictRetry = 100 * time.Millisecond
 
-// EngineConfig tunes the PrivacyRequest engine; cmd/main.go fills it from flags.
+// EngineConfig tunes the PrivacyRequest engine; cmd/manager fills it from flags.
 type EngineConfig struct {
 	// Policy decides which namespaces' DataSources are honoured.
 	Policy nspolicy.Policy
@@ -180,7 +180,7 @@ func ownerOf(key types.NamespacedName) dispatch.Owner {
 	return dispatch.Owner{Kind: KindPrivacyRequest, NamespacedName: key}
 }
 
-// NotifyOwner wakes the reconciler of a dispatcher owner; cmd/main.go passes
+// NotifyOwner wakes the reconciler of a dispatcher owner; cmd/manager passes
 // it to the Dispatcher as Notify.
 func (r *PrivacyRequestReconciler) NotifyOwner(owner dispatch.Owner) {
 	if owner.Kind != KindPrivacyRequest {

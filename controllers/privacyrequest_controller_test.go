@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/deadline"
+	"github.com/privacyoperator/privacy-operator/internal/operator/deadline"
 )
 
 var _ = Describe("PrivacyRequest due dates", func() {

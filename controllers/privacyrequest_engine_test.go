@@ -23,8 +23,8 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/controllers"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )

@@ -19,11 +19,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/deadline"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
-	"github.com/privacyoperator/privacy-operator/internal/identity"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/deadline"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/callback"
+	"github.com/privacyoperator/privacy-operator/internal/operator/callback"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )

@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
 // KindRetentionPolicy names RetentionPolicies as dispatcher owners.

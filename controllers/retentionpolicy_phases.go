@@ -15,10 +15,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/retention"
-	"github.com/privacyoperator/privacy-operator/internal/schedule"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/retention"
+	"github.com/privacyoperator/privacy-operator/internal/operator/schedule"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 

@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
 )
 
 // computePolicyStatus derives the kstatus conditions and Matched and

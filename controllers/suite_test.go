@@ -26,10 +26,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/operator"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 var (
@@ -98,7 +98,7 @@ var _ = AfterSuite(func() {
 })
 
 // runningOperator is one running manager with the whole operator, wired as
-// cmd/main.go wires it, with its callback listener on loopback.
+// cmd/manager wires it, with its callback listener on loopback.
 type runningOperator struct {
 	cancel      context.CancelFunc
 	done        chan struct{}
@@ -120,7 +120,7 @@ func startOperator(exportDir string) *runningOperator {
 	base := "http://" + listener.Addr().String()
 	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
 	Expect(err).NotTo(HaveOccurred())
-	wired, err := operator.Setup(mgr, operator.Options{
+	wired, err := wiring.Setup(mgr, wiring.Options{
 		Namespaces:              policy,
 		AllowLoopbackEndpoints:  true, // the data sources of the tests listen on loopback
 		APIServerHost:           env.Config.Host,

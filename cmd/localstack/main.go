@@ -26,8 +26,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/privacyoperator/privacy-operator/internal/demo"
-	"github.com/privacyoperator/privacy-operator/internal/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/demo"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
 )
 
 func main() {

@@ -1,7 +1,7 @@
 // Command sql-datasource is the reference data source for services that
 // keep personal data in PostgreSQL or SQLite: it serves the Privacy
 // Operator's job protocol and executes each job against the database
-// according to a declarative mapping file (see internal/sqlsource and
+// according to a declarative mapping file (see internal/datasource/sqlsource and
 // docs/sql-datasource.md). Run it beside the database, as a sidecar or a
 // Deployment of its own, and register it with a DataSource.
 package main
@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/privacyoperator/privacy-operator/internal/sqlsource"
+	"github.com/privacyoperator/privacy-operator/internal/datasource/sqlsource"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 )
 

@@ -36,11 +36,11 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/operator"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 var workers int
@@ -93,7 +93,7 @@ func run(m, n int, timeout time.Duration) error {
 		return err
 	}
 	defer os.RemoveAll(exportDir)
-	if _, err := operator.Setup(mgr, operator.Options{
+	if _, err := wiring.Setup(mgr, wiring.Options{
 		CallbackListener: listener, CallbackBaseURL: "http://" + listener.Addr().String(), CallbackInsecure: true,
 		ExportDir: exportDir, PollInterval: time.Second, MaxResultBytes: 16 << 20, RequestWorkers: workers,
 		Namespaces: policy, AllowLoopbackEndpoints: true, APIServerHost: env.Config.Host,
@@ -192,8 +192,12 @@ func run(m, n int, timeout time.Duration) error {
 	fmt.Printf("completed_per_second=%.1f elapsed=%s\n", float64(m)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	fmt.Printf("latency_p50=%s latency_p99=%s latency_max=%s\n",
 		all[len(all)/2].Round(time.Millisecond), all[len(all)*99/100].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond))
+	per := func(resource string) float64 {
+		return float64(writesAfter[resource]-writesBefore[resource]) / float64(m)
+	}
 	fmt.Printf("api_writes_per_request=%.2f (privacyrequests POST/PUT/PATCH/DELETE incl. status, from apiserver_request_total)\n",
-		float64(writesAfter-writesBefore)/float64(m))
+		per("privacyrequests"))
+	fmt.Printf("datasource_writes_per_request=%.2f event_writes_per_request=%.2f\n", per("datasources"), per("events"))
 	fmt.Printf("peak_heap_inuse=%dMiB peak_rss=%dMiB (one process: operator, %d sources, bench client)\n",
 		peak.heap.Load()>>20, peakRSS()>>10, n)
 	return nil
@@ -228,29 +232,39 @@ func startSource(ctx context.Context, c client.Client, name string, executed *at
 	})
 }
 
-var writeMetric = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+var (
+	writeMetric   = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+	writeVerb     = regexp.MustCompile(`verb="(POST|PUT|PATCH|DELETE|APPLY|UPDATE|CREATE)"`)
+	writeResource = regexp.MustCompile(`resource="([a-z]+)"`)
+)
 
-// apiWrites sums the API server's count of write requests on privacyrequests.
-func apiWrites(ctx context.Context, cs *kubernetes.Clientset) (int64, error) {
+// apiWrites sums the API server's count of write requests per resource
+// (privacyrequests, datasources, events, ...), status subresource included.
+func apiWrites(ctx context.Context, cs *kubernetes.Clientset) (map[string]int64, error) {
 	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("read apiserver metrics: %w", err)
+		return nil, fmt.Errorf("read apiserver metrics: %w", err)
 	}
-	var total float64
+	totals := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		m := writeMetric.FindStringSubmatch(sc.Text())
-		if m == nil || !strings.Contains(m[1], `resource="privacyrequests"`) {
+		if m == nil || !writeVerb.MatchString(m[1]) {
 			continue
 		}
-		if !regexp.MustCompile(`verb="(POST|PUT|PATCH|DELETE|APPLY|UPDATE|CREATE)"`).MatchString(m[1]) {
+		r := writeResource.FindStringSubmatch(m[1])
+		if r == nil {
 			continue
 		}
 		v, _ := strconv.ParseFloat(m[2], 64)
-		total += v
+		totals[r[1]] += v
 	}
-	return int64(total), sc.Err()
+	out := make(map[string]int64, len(totals))
+	for k, v := range totals {
+		out[k] = int64(v)
+	}
+	return out, sc.Err()
 }
 
 type peakMemory struct{ heap atomic.Uint64 }

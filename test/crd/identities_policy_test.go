@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 // The ValidatingAdmissionPolicy of config/admission, enforced by the real

@@ -18,7 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 var samplesDir = filepath.Join(testenv.RepoRoot(), "config", "samples")

@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/privacyoperator/privacy-operator/internal/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
 )
 
 // The README's commands, run as a newcomer types them (make reads the

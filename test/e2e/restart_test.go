@@ -10,7 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/privacyoperator/privacy-operator/internal/sqlsource"
+	"github.com/privacyoperator/privacy-operator/internal/datasource/sqlsource"
 )
 
 var _ = Describe("An operator killed mid-run", Serial, func() {

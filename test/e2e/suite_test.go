@@ -19,9 +19,9 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	sqlexample "github.com/privacyoperator/privacy-operator/examples/sql-datasource"
-	"github.com/privacyoperator/privacy-operator/internal/localstack"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/demo/fixtures"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 var (
@@ -33,7 +33,7 @@ var (
 	op      *localstack.Operator
 	shop    *localstack.SQLSource
 	counter *countingSource
-	people  = localstack.People(120)
+	people  = fixtures.People(120)
 )
 
 func TestE2E(t *testing.T) {
@@ -48,7 +48,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	binDir = GinkgoT().TempDir()
-	for name, pkg := range map[string]string{"manager": "./cmd", "sql-datasource": "./cmd/sql-datasource"} {
+	for name, pkg := range map[string]string{"manager": "./cmd/manager", "sql-datasource": "./cmd/sql-datasource"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
 		build.Dir = repo
 		out, err := build.CombinedOutput()
@@ -65,8 +65,8 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(op.Stop)
 
 	db := filepath.Join(cp.Dir, "shop.db")
-	Expect(localstack.SeedShop(db, people, time.Now())).To(Succeed())
-	shop, err = localstack.StartSQLSource(ctx, cp.Dir, "shop", filepath.Join(binDir, "sql-datasource"), db, sqlexample.ShopMapping)
+	Expect(fixtures.SeedShop(db, people, time.Now())).To(Succeed())
+	shop, err = localstack.StartSQLSource(ctx, cp.Dir, "shop", filepath.Join(binDir, "sql-datasource"), db, fixtures.ShopMapping)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(shop.Stop)
 	apply(shop.Manifest("shop-e2e", []string{"Access", "Delete", "Correct", "OptOut", "Purge"}, []string{"email", "userId"}, []string{"billing", "contact", "usage"}))

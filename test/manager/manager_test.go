@@ -30,7 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 func freeAddr(t *testing.T) string {
@@ -94,10 +94,10 @@ func TestManagerProcess(t *testing.T) {
 	t.Cleanup(func() { _ = env.Stop() })
 
 	bin := filepath.Join(t.TempDir(), "manager")
-	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
 	build.Dir = testenv.RepoRoot()
 	out, err := build.CombinedOutput()
-	g.Expect(err).NotTo(HaveOccurred(), "go build ./cmd: %s", out)
+	g.Expect(err).NotTo(HaveOccurred(), "go build ./cmd/manager: %s", out)
 
 	kubeconfig := managerIdentity(t, env)
 	probeAddr, metricsAddr, callbackAddr := freeAddr(t), freeAddr(t), freeAddr(t)

@@ -17,7 +17,7 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 

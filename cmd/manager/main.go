@@ -24,8 +24,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
-	"github.com/privacyoperator/privacy-operator/internal/operator"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
 )
 
 var (
@@ -228,7 +228,7 @@ func setup(mgr manager.Manager, f flags) error {
 	if err != nil {
 		return err
 	}
-	_, err = operator.Setup(mgr, operator.Options{
+	_, err = wiring.Setup(mgr, wiring.Options{
 		Namespaces:              policy,
 		AllowLoopbackEndpoints:  f.allowLoopback,
 		APIServerHost:           mgr.GetConfig().Host,

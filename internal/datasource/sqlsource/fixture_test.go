@@ -34,7 +34,7 @@ var (
 func TestMain(m *testing.M) {
 	postgresDSN = os.Getenv("PRIVACY_TEST_POSTGRES_DSN")
 	if postgresDSN == "" {
-		out, err := exec.Command("../../hack/postgres.sh", "start").Output()
+		out, err := exec.Command("../../../hack/postgres.sh", "start").Output()
 		postgresDSN = strings.TrimSpace(string(out))
 		if err != nil || postgresDSN == "" {
 			postgresDown = fmt.Sprintf("hack/postgres.sh start failed: %v", err)

@@ -1,8 +1,8 @@
-// Package operator wires the whole operator into a controller-runtime
+// Package wiring wires the whole operator into a controller-runtime
 // manager: field indexes, the dispatcher, the callback listener and the
-// three controllers. cmd/main.go, the envtest suites and the benchmark use
+// three controllers. cmd/manager, the envtest suites and the benchmark use
 // it alike, so that what is tested is what runs.
-package operator
+package wiring
 
 import (
 	"context"
@@ -16,15 +16,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/privacyoperator/privacy-operator/controllers"
-	"github.com/privacyoperator/privacy-operator/internal/callback"
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
-	"github.com/privacyoperator/privacy-operator/internal/identity"
-	"github.com/privacyoperator/privacy-operator/internal/netguard"
-	"github.com/privacyoperator/privacy-operator/internal/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/callback"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
+	"github.com/privacyoperator/privacy-operator/internal/operator/netguard"
+	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
-// Options configure the operator; cmd/main.go fills them from flags.
+// Options configure the operator; cmd/manager fills them from flags.
 type Options struct {
 	// Namespaces decides which namespaces' DataSources are honoured.
 	Namespaces nspolicy.Policy
@@ -48,7 +48,7 @@ type Options struct {
 	CallbackCertDir string
 	// CallbackInsecure serves callbacks over plain HTTP. Without it and
 	// without CallbackCertDir, the operator serves a certificate of its own
-	// CA (see internal/callbacktls).
+	// CA (see internal/operator/callbacktls).
 	CallbackInsecure bool
 	// OperatorNamespace holds the self-signed callback CA's Secret and the
 	// ConfigMap that publishes its certificate.
@@ -103,7 +103,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	exports := export.DirStore{Dir: o.ExportDir}
 	// Answers and callbacks share one memory budget: two of the largest
 	// answers at once (or one whose buffer is growing), however many arrive
-	// together. The flood test in internal/callback measures this size.
+	// together. The flood test in internal/operator/callback measures this size.
 	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 2*o.MaxResultBytes+(1<<20)))
 	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
 	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}

@@ -17,8 +17,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/privacyoperator/privacy-operator/internal/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -53,7 +53,7 @@ type fixture struct {
 }
 
 // newFixture serves a callback listener as the operator wires it
-// (internal/operator): a 16 MiB body limit and a budget of twice that plus
+// (internal/operator/wiring): a 16 MiB body limit and a budget of twice that plus
 // 1 MiB, on loopback.
 func newFixture(t *testing.T, budget int64) *fixture {
 	t.Helper()

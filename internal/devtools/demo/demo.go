@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	sqlexample "github.com/privacyoperator/privacy-operator/examples/sql-datasource"
-	"github.com/privacyoperator/privacy-operator/internal/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/demo/fixtures"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
 )
 
 // Options configure a demo run.
@@ -129,15 +129,15 @@ func (r *run) stop() error {
 // startSources seeds the shop and CRM databases and starts a SQL data
 // source on each.
 func (r *run) startSources(ctx context.Context) error {
-	people := localstack.People(200)
+	people := fixtures.People(200)
 	now := time.Now()
 	for _, s := range []struct {
 		name    string
 		mapping []byte
-		seed    func(string, []localstack.Person, time.Time) error
+		seed    func(string, []fixtures.Person, time.Time) error
 	}{
-		{"shop", sqlexample.ShopMapping, localstack.SeedShop},
-		{"crm", sqlexample.CRMMapping, localstack.SeedCRM},
+		{"shop", fixtures.ShopMapping, fixtures.SeedShop},
+		{"crm", fixtures.CRMMapping, fixtures.SeedCRM},
 	} {
 		db := filepath.Join(r.Dir, s.name+".db")
 		r.step("Seeding %s with %d people and their data; starting its SQL data source", db, len(people))

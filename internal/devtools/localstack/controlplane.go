@@ -33,8 +33,15 @@ type ControlPlane struct {
 	KubeconfigPath string
 	// Config is the same admin's rest config.
 	Config *rest.Config
+	// Assets is the folder of the envtest binaries (kubectl among them).
+	Assets string
 
 	env *envtest.Environment
+}
+
+// AddUser adds a user to the control plane (for tests that act as one).
+func (cp *ControlPlane) AddUser(user envtest.User, base *rest.Config) (*envtest.AuthenticatedUser, error) {
+	return cp.env.AddUser(user, base)
 }
 
 // StartControlPlane stops whatever an earlier run left in dir, then starts
@@ -91,7 +98,7 @@ func StartControlPlane(dir, assets, repo string) (*ControlPlane, error) {
 		_ = StopLeftovers(dir)
 		return nil, fmt.Errorf("start the control plane with the binaries in %s: %w (logs in %s)", assets, err, filepath.Join(dir, "logs"))
 	}
-	cp := &ControlPlane{Dir: dir, Config: cfg, env: env, KubeconfigPath: filepath.Join(dir, "kubeconfig")}
+	cp := &ControlPlane{Dir: dir, Config: cfg, Assets: assets, env: env, KubeconfigPath: filepath.Join(dir, "kubeconfig")}
 	user, err := env.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
 	if err == nil {
 		var kubeconfig []byte

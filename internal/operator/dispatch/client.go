@@ -21,8 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/endpoint"
-	"github.com/privacyoperator/privacy-operator/internal/netguard"
+	"github.com/privacyoperator/privacy-operator/internal/operator/endpoint"
+	"github.com/privacyoperator/privacy-operator/internal/operator/netguard"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 

@@ -1,4 +1,4 @@
-package operator
+package wiring
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/privacyoperator/privacy-operator/internal/callbacktls"
+	"github.com/privacyoperator/privacy-operator/internal/operator/callbacktls"
 )
 
 // callbackBaseURL is the URL sources reach the listener at: the one given,

@@ -10,8 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/statuspatch"
-	"github.com/privacyoperator/privacy-operator/internal/testenv"
+	"github.com/privacyoperator/privacy-operator/internal/operator/statuspatch"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 func TestPatch(t *testing.T) {

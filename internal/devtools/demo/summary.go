@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/sqlsource"
+	"github.com/privacyoperator/privacy-operator/internal/datasource/sqlsource"
 )
 
 // verbs say what a job's records mean, per request type.
