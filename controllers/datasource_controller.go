@@ -344,10 +344,10 @@ func (r *DataSourceReconciler) reconcileCoverage(ctx context.Context, ds *privac
 	uncoveredCategories.WithLabelValues(ds.Namespace, ds.Name).Set(float64(len(uncovered)))
 	if len(uncovered) > 0 {
 		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionFalse,
-			"UncoveredCategories", "No RetentionPolicy covers: "+strings.Join(uncovered, ", ")+".")
+			privacyv1alpha1.ReasonUncoveredCategories, "No RetentionPolicy covers: "+strings.Join(uncovered, ", ")+".")
 	} else {
 		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionTrue,
-			"AllCategoriesCovered", "Every declared category has a RetentionPolicy.")
+			privacyv1alpha1.ReasonAllCategoriesCovered, "Every declared category has a RetentionPolicy.")
 	}
 	return nil
 }

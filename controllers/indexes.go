@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 )
 
 // IndexRequestActiveSource indexes PrivacyRequests by the DataSources
@@ -28,7 +29,7 @@ func RequestActiveSources(obj client.Object) []string {
 	}
 	var keys []string
 	for _, s := range pr.Status.Sources {
-		if !sourceFinished(s.Phase) {
+		if !jobs.Finished(s.Phase) {
 			keys = append(keys, s.Namespace+"/"+s.Name)
 		}
 	}

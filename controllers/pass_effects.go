@@ -9,11 +9,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/statuspatch"
 )
 
@@ -60,12 +62,22 @@ func (e *passEffects) sourceEvent(namespace, name, eventType, reason, format str
 	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...), related: ref})
 }
 
-// releaseEnded notes the job of a source that has finished, so that the
-// dispatcher forgets it once status is stored.
-func (e *passEffects) releaseEnded(phase privacyv1alpha1.SourcePhase, jobID string) {
-	if sourceFinished(phase) {
-		e.ended = append(e.ended, jobID)
+// releaseEnded notes the jobs of the entries that have finished, so that
+// the dispatcher forgets them once status is stored.
+func (e *passEffects) releaseEnded(entries []jobs.Entry) {
+	for _, src := range entries {
+		if jobs.Finished(src.Phase) {
+			e.ended = append(e.ended, src.JobID)
+		}
 	}
+}
+
+// result asks for the next pass at the earliest wake-up time, if any.
+func (e *passEffects) result(now time.Time) ctrl.Result {
+	if e.requeueAt.IsZero() {
+		return ctrl.Result{}
+	}
+	return ctrl.Result{RequeueAfter: max(e.requeueAt.Sub(now), 100*time.Millisecond)}
 }
 
 // wakeAt asks for another pass at t (the earliest such time wins).

@@ -23,6 +23,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
@@ -99,18 +100,20 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return requeueOnConflict(r.Update(ctx, pr))
 	}
 
+	pass := r.ledger().Pass(pr.Generation)
 	s := &requestScope{
 		passEffects: newPassEffects(r.Dispatcher, ownerOf(req.NamespacedName)),
+		pass:        pass,
 		pr:          pr,
 		before:      pr.DeepCopy(),
-		now:         r.Clock.Now(),
+		now:         pass.Now(),
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
-	pr.Status.ObservedGeneration = pr.Generation
-	for _, src := range pr.Status.Sources {
-		s.releaseEnded(src.Phase, src.JobID)
+	if phaseErr == nil {
+		pr.Status.ObservedGeneration = pr.Generation
 	}
+	s.releaseEnded(pr.Status.Sources)
 
 	// Status first: intent (attempts, job ids) and results are stored
 	// before any job is handed over or any outcome dropped.
@@ -130,7 +133,12 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if s.deleteNow {
 		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, pr))
 	}
-	return s.result(), nil
+	return s.result(s.now), nil
+}
+
+// ledger is the job ledger on this reconciler's clock and poll interval.
+func (r *PrivacyRequestReconciler) ledger() jobs.Ledger {
+	return jobs.Ledger{Clock: r.Clock, PollInterval: r.Config.PollInterval}
 }
 
 // reconcileDelete cancels the jobs still open at their sources (fire and
@@ -142,7 +150,7 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 	}
 	owner := ownerOf(types.NamespacedName{Name: pr.Name})
 	for _, src := range pr.Status.Sources {
-		if sourceFinished(src.Phase) || src.Attempts == 0 {
+		if jobs.Finished(src.Phase) || src.Attempts == 0 {
 			continue
 		}
 		ds := &privacyv1alpha1.DataSource{}

@@ -8,6 +8,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 )
 
 // computeStatus derives the request-level summary, phase and kstatus
@@ -38,7 +39,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	if !requestFinished(pr) {
 		pr.Status.Phase = privacyv1alpha1.RequestPhasePending
 		for _, src := range pr.Status.Sources {
-			if src.Attempts > 0 || sourceFinished(src.Phase) {
+			if src.Attempts > 0 || jobs.Finished(src.Phase) {
 				pr.Status.Phase = privacyv1alpha1.RequestPhaseInProgress
 				break
 			}
@@ -95,4 +96,10 @@ func countPhase(pr *privacyv1alpha1.PrivacyRequest, p privacyv1alpha1.SourcePhas
 		}
 	}
 	return n
+}
+
+// requestFinished reports a request that has ended: its finish time is set
+// once, by reconcileFinish, and the phase follows from it.
+func requestFinished(pr *privacyv1alpha1.PrivacyRequest) bool {
+	return pr.Status.CompletedAt != nil
 }

@@ -17,6 +17,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
@@ -33,7 +34,7 @@ type RetentionPolicyReconciler struct {
 	Dispatcher *dispatch.Dispatcher
 	Keys       *KeyRing
 	Policy     nspolicy.Policy
-	// Clock tells the time of the schedule; tests inject a fake one.
+	// Clock tells the time of the schedule and of the purge jobs' attempts.
 	Clock clock.PassiveClock
 	// PollInterval is how long an accepted purge waits for its callback.
 	PollInterval time.Duration
@@ -57,20 +58,21 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	pass := jobs.Ledger{Clock: r.Clock, PollInterval: r.PollInterval}.Pass(rp.Generation)
 	s := &policyScope{
 		passEffects: newPassEffects(r.Dispatcher, retentionOwner(req.Name)),
+		pass:        pass,
 		rp:          rp,
 		before:      rp.DeepCopy(),
-		now:         r.Clock.Now(),
-		wall:        time.Now(),
+		now:         pass.Now(),
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computePolicyStatus(s)
-	rp.Status.ObservedGeneration = rp.Generation
+	if phaseErr == nil {
+		rp.Status.ObservedGeneration = rp.Generation
+	}
 	for _, run := range rp.Status.History {
-		for _, src := range run.Sources {
-			s.releaseEnded(src.Phase, src.JobID)
-		}
+		s.releaseEnded(run.Sources)
 	}
 
 	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, rp); conflict || err != nil {
@@ -82,7 +84,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if phaseErr != nil {
 		return ctrl.Result{}, phaseErr
 	}
-	return s.result(), nil
+	return s.result(s.now), nil
 }
 
 func (r *RetentionPolicyReconciler) forget(name string) {

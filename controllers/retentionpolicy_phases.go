@@ -12,11 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
-	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/retention"
 	"github.com/privacyoperator/privacy-operator/internal/operator/schedule"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -24,14 +22,13 @@ import (
 
 // policyScope carries one pass over a RetentionPolicy.
 type policyScope struct {
-	passEffects // requeueAt is on the schedule's clock
-	rp          *privacyv1alpha1.RetentionPolicy
-	before      *privacyv1alpha1.RetentionPolicy
-	// now is the schedule's clock (injectable); wall is real time, which
-	// paces deliveries, retries and polls.
-	now     time.Time
-	wall    time.Time
-	retryAt time.Time // on the wall clock
+	passEffects
+	// pass is the job ledger at this pass's instant (now): the schedule
+	// and the purge jobs run on the same clock.
+	pass   *jobs.Pass
+	rp     *privacyv1alpha1.RetentionPolicy
+	before *privacyv1alpha1.RetentionPolicy
+	now    time.Time
 
 	sched     cron.Schedule
 	retainFor time.Duration
@@ -42,27 +39,6 @@ type policyScope struct {
 	nsLabels      map[string]labels.Set // read once per pass
 	dataSources   map[types.NamespacedName]*privacyv1alpha1.DataSource
 	overlaps      []string
-}
-
-// retryAfter asks for another pass at wall-clock time t.
-func (s *policyScope) retryAfter(t time.Time) {
-	if s.retryAt.IsZero() || t.Before(s.retryAt) {
-		s.retryAt = t
-	}
-}
-
-func (s *policyScope) result() ctrl.Result {
-	var wait time.Duration
-	if !s.requeueAt.IsZero() {
-		wait = s.requeueAt.Sub(s.now)
-	}
-	if !s.retryAt.IsZero() && (wait == 0 || s.retryAt.Sub(s.wall) < wait) {
-		wait = s.retryAt.Sub(s.wall)
-	}
-	if s.requeueAt.IsZero() && s.retryAt.IsZero() {
-		return ctrl.Result{}
-	}
-	return ctrl.Result{RequeueAfter: max(wait, 100*time.Millisecond)}
 }
 
 // runPhases: check the spec, match sources, find overlaps, advance the
@@ -78,12 +54,11 @@ func (r *RetentionPolicyReconciler) runPhases(ctx context.Context, s *policyScop
 		return err
 	}
 	if run := activeRun(s.rp); run != nil {
-		r.applyRunOutcomes(s, run)
-		r.dispatchRun(ctx, s, run)
-		r.finishRun(s, run)
+		if err := r.reconcileRun(ctx, s, run); err != nil {
+			return err
+		}
 	}
-	r.startDueSlot(ctx, s)
-	return nil
+	return r.startDueSlot(ctx, s)
 }
 
 func (r *RetentionPolicyReconciler) parseSpec(s *policyScope) bool {
@@ -175,17 +150,17 @@ func (r *RetentionPolicyReconciler) findOverlaps(ctx context.Context, s *policyS
 
 // startDueSlot starts a run for the latest slot that is due (missed slots
 // collapse into one) unless a run is under way or the policy is suspended.
-func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyScope) {
+func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyScope) error {
 	rp := s.rp
 	if rp.Spec.Suspend {
 		rp.Status.NextScheduleTime = nil
-		return
+		return nil
 	}
 	next := metav1.NewTime(s.sched.Next(s.now).UTC())
 	rp.Status.NextScheduleTime = &next
 	s.wakeAt(next.Time)
 	if activeRun(rp) != nil {
-		return
+		return nil
 	}
 	// Slots count from the last run; before the first one, from the first
 	// slot announced in status; on first sight, from now: a new policy
@@ -202,7 +177,7 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 	}
 	slot, ok := schedule.LatestSlot(s.sched, after, s.now)
 	if !ok {
-		return
+		return nil
 	}
 	slotTime := metav1.NewTime(slot.UTC())
 	before := metav1.NewTime(slot.Add(-s.retainFor).UTC())
@@ -214,7 +189,7 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, key := range keys {
-		run.Sources = append(run.Sources, privacyv1alpha1.RetentionRunSource{
+		run.Sources = append(run.Sources, privacyv1alpha1.SourceStatus{
 			Namespace: key.Namespace, Name: key.Name,
 			JobID: retention.JobID(rp.UID, slot, key), Phase: privacyv1alpha1.SourcePhasePending,
 		})
@@ -224,128 +199,34 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 	if limit := int(max(rp.Spec.HistoryLimit, 1)); len(rp.Status.History) > limit {
 		rp.Status.History = rp.Status.History[:limit]
 	}
-	s.event(corev1.EventTypeNormal, "PurgeStarted", "Purging data older than %s at %d data sources (slot %s)",
+	s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonPurgeStarted, "Purging data older than %s at %d data sources (slot %s)",
 		before.Format(time.RFC3339), len(run.Sources), slotTime.Format(time.RFC3339))
-	active := activeRun(rp)
-	r.dispatchRun(ctx, s, active)
-	r.finishRun(s, active) // a run with no source ends at once
+	// A run with no source ends at once.
+	return r.reconcileRun(ctx, s, activeRun(rp))
 }
 
-// applyRunOutcomes records what the dispatcher brought for the active run.
-func (r *RetentionPolicyReconciler) applyRunOutcomes(s *policyScope, run *privacyv1alpha1.RetentionRun) {
-	for i := range run.Sources {
-		src := &run.Sources[i]
-		o, ok := s.outcomes[src.JobID]
-		if !ok {
-			continue
-		}
-		s.consumed[src.JobID] = o
-		if sourceFinished(src.Phase) {
-			continue
-		}
-		retry := retryPolicy(s.dataSources[types.NamespacedName{Namespace: src.Namespace, Name: src.Name}])
-		switch o.Result {
-		case dispatch.ResultFinal:
-			var records int64
-			if o.Status.Result != nil {
-				records = o.Status.Result.Records
-			}
-			src.Records, src.NextAttemptAt, src.Message = &records, nil, truncate(o.Status.Message, 1024)
-			switch o.Status.Status {
-			case protocol.StatusFailed:
-				src.Phase = privacyv1alpha1.SourcePhaseFailed
-				src.Message = truncate("The source reported failure: "+o.Status.Message, 1024)
-			case protocol.StatusNotFound:
-				src.Phase = privacyv1alpha1.SourcePhaseNotFound
-			default:
-				src.Phase = privacyv1alpha1.SourcePhaseCompleted
-			}
-		case dispatch.ResultAccepted, dispatch.ResultRunning:
-			src.Phase = privacyv1alpha1.SourcePhaseDispatched
-			next := attemptAt(s.wall.Add(r.PollInterval))
-			src.NextAttemptAt = &next
-		case dispatch.ResultUnknown:
-			src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhasePending, nil
-		case dispatch.ResultPermanent:
-			src.Phase, src.NextAttemptAt, src.Message = privacyv1alpha1.SourcePhaseFailed, nil, truncate(o.Message, 1024)
-		case dispatch.ResultRetry:
-			src.Message = truncate(o.Message, 1024)
-			if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
-				next := attemptAt(s.wall.Add(max(min(o.RetryAfter, retry.max), r.PollInterval)))
-				src.NextAttemptAt = &next
-			} else if src.Attempts >= retry.maxAttempts {
-				src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhaseFailed, nil
-				src.Message = truncate(fmt.Sprintf("%d deliveries failed; the last: %s", src.Attempts, o.Message), 1024)
-			} else {
-				wait := min(o.RetryAfter, retry.max) // a source may not ask for more than maxBackoff
-				if wait <= 0 {
-					wait = dispatch.Backoff(int(src.Attempts), retry.initial, retry.max)
-				}
-				next := attemptAt(s.wall.Add(wait))
-				src.NextAttemptAt = &next
-			}
-		}
+// reconcileRun runs the job ledger over the active run's sources, as for
+// a request's, then ends the run once every source has finished.
+func (r *RetentionPolicyReconciler) reconcileRun(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun) error {
+	j := &jobPass{
+		Pass: s.pass, effects: &s.passEffects, dispatcher: r.Dispatcher, keys: r.Keys, dataSources: s.dataSources,
+		buildJob: func(_ context.Context, e *jobs.Entry, _ *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
+			return purgeJob(s.rp, run, e.JobID, s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]), jobs.Change{}, true
+		},
 	}
-}
-
-// dispatchRun hands due deliveries and polls of the run to the dispatcher,
-// after counting the attempt in status.
-func (r *RetentionPolicyReconciler) dispatchRun(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun) {
-	for i := range run.Sources {
-		src := &run.Sources[i]
-		if sourceFinished(src.Phase) {
-			continue
-		}
-		key := types.NamespacedName{Namespace: src.Namespace, Name: src.Name}
-		ds := s.dataSources[key]
-		switch {
-		case run.Deadline != nil && !s.now.Before(run.Deadline.Time):
-			src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhaseFailed, nil
-			src.Message = "The next slot came before the source finished this one."
-			continue
-		case ds == nil:
-			src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhaseFailed, nil
-			src.Message = "The DataSource was deleted before its purge finished."
-			continue
-		case src.NextAttemptAt != nil && s.wall.Before(src.NextAttemptAt.Time):
-			s.retryAfter(src.NextAttemptAt.Time)
-			continue
-		case !conditions.IsTrue(ds.Status.Conditions, privacyv1alpha1.ConditionReady):
-			src.Message = "The DataSource is not Ready; the purge waits for it until the next slot."
-			next := attemptAt(s.wall.Add(r.PollInterval))
-			src.NextAttemptAt = &next
-			s.retryAfter(next.Time)
-			continue
-		}
-		target, err := r.Keys.Target(ctx, ds, s.wall)
-		if err != nil {
-			src.Message = truncate(err.Error(), 1024)
-			continue
-		}
-		if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
-			next := attemptAt(s.wall.Add(r.PollInterval))
-			src.NextAttemptAt = &next
-			s.retryAfter(next.Time)
-			s.submit = append(s.submit, dispatch.Work{Owner: s.owner, Op: dispatch.OpPoll, JobID: src.JobID, Target: target})
-			continue
-		}
-		if r.Dispatcher.InFlight(src.JobID, dispatch.OpDeliver) {
-			continue
-		}
-		if retry := retryPolicy(ds); src.Attempts >= retry.maxAttempts {
-			src.Phase, src.NextAttemptAt = privacyv1alpha1.SourcePhaseFailed, nil
-			src.Message = fmt.Sprintf("%d deliveries got no answer.", src.Attempts)
-			continue
-		}
-		src.Attempts++
-		lease := attemptAt(s.wall.Add(target.Timeout + leaseMargin))
-		src.NextAttemptAt = &lease
-		s.retryAfter(lease.Time)
-		s.submit = append(s.submit, dispatch.Work{
-			Owner: s.owner, Op: dispatch.OpDeliver, JobID: src.JobID, Target: target,
-			Job: purgeJob(s.rp, run, src.JobID, s.matched[key]),
-		})
+	if err := j.recordOutcomes(ctx, run.Sources); err != nil {
+		return err
 	}
+	var deadline time.Time
+	if run.Deadline != nil {
+		deadline = run.Deadline.Time
+	}
+	j.advance(ctx, run.Sources, jobs.Facts{
+		Deadline:        deadline,
+		DeadlineMessage: "The next slot came before the source finished this one.",
+	})
+	r.finishRun(s, run)
+	return nil
 }
 
 // finishRun ends the run once every source has finished.
@@ -355,7 +236,7 @@ func (r *RetentionPolicyReconciler) finishRun(s *policyScope, run *privacyv1alph
 	var failedNames []string
 	for _, src := range run.Sources {
 		switch {
-		case !sourceFinished(src.Phase):
+		case !jobs.Finished(src.Phase):
 			return
 		case src.Phase == privacyv1alpha1.SourcePhaseFailed:
 			failed++
@@ -374,7 +255,7 @@ func (r *RetentionPolicyReconciler) finishRun(s *policyScope, run *privacyv1alph
 		run.Outcome = privacyv1alpha1.RunOutcomeSucceeded
 		last := run.ScheduledTime
 		s.rp.Status.LastSuccessfulTime = &last
-		s.event(corev1.EventTypeNormal, "PurgeSucceeded", "Slot %s: %d records purged at %d data sources",
+		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonPurgeSucceeded, "Slot %s: %d records purged at %d data sources",
 			run.ScheduledTime.Format(time.RFC3339), records, ok)
 	case ok == 0:
 		run.Outcome = privacyv1alpha1.RunOutcomeFailed

@@ -42,14 +42,14 @@ func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 			fmt.Sprintf("The policy applies to %d DataSources.", len(s.matched)))
 	}
 	if len(s.overlaps) > 0 {
-		set(privacyv1alpha1.ConditionOverlapping, metav1.ConditionTrue, "OverlappingPolicies",
+		set(privacyv1alpha1.ConditionOverlapping, metav1.ConditionTrue, privacyv1alpha1.ReasonOverlappingPolicies,
 			truncate("Other policies cover the same data (both run; the shorter retainFor wins): "+strings.Join(s.overlaps, "; "), 32768))
 	} else {
-		set(privacyv1alpha1.ConditionOverlapping, metav1.ConditionFalse, "NoOverlap", "No other policy covers the same data.")
+		set(privacyv1alpha1.ConditionOverlapping, metav1.ConditionFalse, privacyv1alpha1.ReasonNoOverlap, "No other policy covers the same data.")
 	}
 
 	if run := activeRun(rp); run != nil {
-		set(privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, "Purging",
+		set(privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonPurging,
 			fmt.Sprintf("Purging slot %s.", run.ScheduledTime.Format(time.RFC3339)))
 	} else {
 		conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionReconciling)

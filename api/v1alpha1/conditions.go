@@ -80,7 +80,8 @@ const (
 	ReasonDeadlineExceeded = "DeadlineExceeded"
 )
 
-// Per-source condition types on PrivacyRequest.status.sources[].conditions.
+// Per-source condition types on status.sources[].conditions of a
+// PrivacyRequest and of a RetentionPolicy run.
 const (
 	// SourceConditionDispatched is True once the source accepted the job.
 	SourceConditionDispatched = "Dispatched"
@@ -176,4 +177,30 @@ const (
 	ReasonResultTooLarge = "ResultTooLarge"
 	// ReasonExportExpired: the Access export passed its expiry and was deleted.
 	ReasonExportExpired = "ExportExpired"
+)
+
+// Event reasons (and the condition reasons they go with) that the
+// constants above do not cover.
+const (
+	// ReasonResumed: spec.suspend was cleared; dispatch resumes.
+	ReasonResumed = "Resumed"
+	// ReasonDispatching: a request fixed its sources and starts sending jobs.
+	ReasonDispatching = "Dispatching"
+	// ReasonExportWritten: an Access export was assembled.
+	ReasonExportWritten = "ExportWritten"
+	// ReasonPurgeStarted: a RetentionPolicy slot's run started.
+	ReasonPurgeStarted = "PurgeStarted"
+	// ReasonPurgeSucceeded: a run finished at every source.
+	ReasonPurgeSucceeded = "PurgeSucceeded"
+	// ReasonPurging: a run is under way (Reconciling).
+	ReasonPurging = "Purging"
+	// ReasonOverlappingPolicies: another policy covers the same data.
+	ReasonOverlappingPolicies = "OverlappingPolicies"
+	// ReasonNoOverlap: no other policy covers the same data.
+	ReasonNoOverlap = "NoOverlap"
+	// ReasonUncoveredCategories: a DataSource holds categories no
+	// RetentionPolicy covers.
+	ReasonUncoveredCategories = "UncoveredCategories"
+	// ReasonAllCategoriesCovered: every declared category has a policy.
+	ReasonAllCategoriesCovered = "AllCategoriesCovered"
 )

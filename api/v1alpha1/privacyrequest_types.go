@@ -247,7 +247,8 @@ type PrivacyRequestStatus struct {
 	Export *ExportReference `json:"export,omitempty"`
 }
 
-// SourceStatus is one DataSource's progress on the request.
+// SourceStatus is one DataSource's job: its part in a PrivacyRequest, or
+// its purge in a RetentionPolicy run.
 type SourceStatus struct {
 	// namespace of the DataSource.
 	// +required
@@ -258,7 +259,9 @@ type SourceStatus struct {
 	Name string `json:"name"`
 
 	// jobID identifies the job at the source; the same on every retry, so
-	// the source can use it as an idempotency key.
+	// the source can use it as an idempotency key. A purge's id derives
+	// from the policy, the slot and the source, so a restart never runs a
+	// slot twice at a source.
 	// +optional
 	JobID string `json:"jobID,omitempty"`
 
@@ -270,11 +273,12 @@ type SourceStatus struct {
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
 
-	// nextAttemptAt is when the next delivery is due, while retrying.
+	// nextAttemptAt is when the next delivery or poll is due: a delivery's
+	// lease, a poll's time, or a retry's backoff.
 	// +optional
 	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
 
-	// records is how many records the source returned or changed.
+	// records is how many records the source returned, changed or purged.
 	// +optional
 	Records *int64 `json:"records,omitempty"`
 
@@ -283,7 +287,8 @@ type SourceStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// conditions of this source's job: Dispatched, Completed.
+	// conditions of this source's job: Dispatched, Completed, and for
+	// requests IdentitiesComplete.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -118,42 +118,13 @@ type RetentionRun struct {
 	// +optional
 	Outcome RunOutcome `json:"outcome,omitempty"`
 
-	// sources has one entry per matched DataSource.
+	// sources has one entry per matched DataSource: its purge job, kept
+	// by the same job ledger as a request's (records are rows purged).
 	// +listType=map
 	// +listMapKey=namespace
 	// +listMapKey=name
 	// +optional
-	Sources []RetentionRunSource `json:"sources,omitempty"`
-}
-
-// RetentionRunSource is one source's part in a run.
-type RetentionRunSource struct {
-	// namespace of the DataSource.
-	// +required
-	Namespace string `json:"namespace"`
-	// name of the DataSource.
-	// +required
-	Name string `json:"name"`
-	// jobID of the purge job: derived from the policy, the slot and the
-	// source, so a restart never runs a slot twice at a source.
-	// +optional
-	JobID string `json:"jobID,omitempty"`
-	// phase of the source's purge job.
-	// +optional
-	Phase SourcePhase `json:"phase,omitempty"`
-	// attempts counts deliveries of the job.
-	// +optional
-	Attempts int32 `json:"attempts,omitempty"`
-	// nextAttemptAt is when the next delivery (or poll) is due.
-	// +optional
-	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
-	// records purged at the source.
-	// +optional
-	Records *int64 `json:"records,omitempty"`
-	// message from the source or the operator.
-	// +kubebuilder:validation:MaxLength=1024
-	// +optional
-	Message string `json:"message,omitempty"`
+	Sources []SourceStatus `json:"sources,omitempty"`
 }
 
 // RetentionPolicyStatus records the policy's schedule and runs.

@@ -1,0 +1,136 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
+	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+)
+
+// requestJob is what a PrivacyRequest sends a source: the subject's
+// identities, minimised to the types the source declared. A request whose
+// subject cannot be read waits (the Secret may appear); one that has none
+// of the source's identity types fails that source.
+func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestScope, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
+	ids, err := r.subjectIdentities(ctx, s)
+	if err != nil {
+		reason := privacyv1alpha1.ReasonSubjectError
+		if errors.Is(err, identity.ErrSecretRefused) {
+			reason = privacyv1alpha1.ReasonSubjectSecretRefused
+		}
+		return nil, s.pass.Hold(e, reason, err.Error()), false
+	}
+	sent, missing := identity.Minimise(ids, ds.Spec.Identities)
+	if len(sent) == 0 {
+		return nil, s.pass.Fail(e, privacyv1alpha1.ReasonMissingIdentities,
+			"The request has none of the identity types the source needs: "+strings.Join(missing, ", ")+"."), false
+	}
+	if len(missing) > 0 {
+		conditions.Set(&e.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionFalse,
+			privacyv1alpha1.ReasonMissingIdentities, "The request lacks identity types the source declared: "+strings.Join(missing, ", ")+".")
+	} else {
+		conditions.Set(&e.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionTrue,
+			privacyv1alpha1.ReasonAllIdentitiesPresent, "The request has every identity type the source declared.")
+	}
+	return buildJob(s.pr, e.JobID, sent), jobs.Change{}, true
+}
+
+// subjectIdentities resolves the subject once per pass.
+func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *requestScope) (map[string]string, error) {
+	if s.identities == nil && s.subjectErr == nil {
+		s.identities, s.subjectErr = identity.Resolve(ctx, r.APIReader, r.Config.SubjectSecrets, s.pr.Spec.Subject)
+	}
+	return s.identities, s.subjectErr
+}
+
+// fileAccessData files an Access answer's data as the source's part of the
+// export: spooled data by rename, data kept in the outcome by a write.
+func (r *PrivacyRequestReconciler) fileAccessData(ctx context.Context, s *requestScope, e *jobs.Entry, o dispatch.Outcome) error {
+	pr := s.pr
+	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess || r.Exports == nil {
+		return nil
+	}
+	part := export.PartName(e.Namespace, e.Name)
+	var err error
+	switch {
+	case o.DataFile != "":
+		err = r.Exports.AdoptPart(ctx, string(pr.UID), part, o.DataFile)
+	case o.Status.Result != nil && len(o.Status.Result.Data) > 0:
+		err = r.Exports.WritePart(ctx, string(pr.UID), part, o.Status.Result.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("store access data of %s/%s: %w", e.Namespace, e.Name, err)
+	}
+	return nil
+}
+
+func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestScope) error {
+	pr := s.pr
+	m := export.Manifest{Request: pr.Name, UID: string(pr.UID), CreatedAt: s.now.UTC()}
+	for _, src := range pr.Status.Sources {
+		var records int64
+		if src.Records != nil {
+			records = *src.Records
+		}
+		m.Sources = append(m.Sources, export.Source{Namespace: src.Namespace, Name: src.Name, Status: string(src.Phase), Records: records})
+	}
+	ref, err := r.Exports.Assemble(ctx, m)
+	if err != nil {
+		return fmt.Errorf("write access export: %w", err)
+	}
+	pr.Status.Export = &privacyv1alpha1.ExportReference{
+		Location: ref.Location, SHA256: ref.SHA256, Bytes: ref.Bytes,
+		ExpiresAt: metav1.NewTime(s.now.Add(r.Config.ExportTTL)),
+	}
+	s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonExportWritten, "Access export written (%d bytes), kept until %s",
+		ref.Bytes, pr.Status.Export.ExpiresAt.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// JobID is the id of the job of request uid at a DataSource: stable across
+// retries and restarts, so that sources can deduplicate by it.
+func JobID(uid types.UID, namespace, name string) string {
+	sum := sha256.Sum256([]byte(string(uid) + "/" + namespace + "/" + name))
+	return "pr-" + hex.EncodeToString(sum[:16])
+}
+
+func buildJob(pr *privacyv1alpha1.PrivacyRequest, jobID string, identities map[string]string) *protocol.Job {
+	due := pr.Status.DueAt.UTC()
+	job := &protocol.Job{
+		APIVersion: protocol.APIVersion,
+		Kind:       protocol.KindJob,
+		ID:         jobID,
+		Type:       protocol.JobType(pr.Spec.Type),
+		Request:    protocol.RequestRef{Kind: KindPrivacyRequest, Name: pr.Name, UID: string(pr.UID)},
+		Subject:    &protocol.Subject{Identities: identities},
+		Deadline:   &due,
+	}
+	switch pr.Spec.Type {
+	case privacyv1alpha1.RequestTypeCorrect:
+		for _, c := range pr.Spec.Corrections {
+			job.Corrections = append(job.Corrections, protocol.Correction{Field: c.Field, Value: c.Value})
+		}
+	case privacyv1alpha1.RequestTypeOptOut:
+		scopes := []string{privacyv1alpha1.DefaultOptOutScope}
+		if pr.Spec.OptOut != nil && len(pr.Spec.OptOut.Scopes) > 0 {
+			scopes = pr.Spec.OptOut.Scopes
+		}
+		job.OptOut = &protocol.OptOut{Scopes: scopes}
+	}
+	return job
+}
