@@ -68,7 +68,7 @@ var _ = Describe("The callback listener's own CA", func() {
 		var first *x509.Certificate
 		Eventually(func(g Gomega) {
 			req, _ := http.NewRequest(http.MethodPost, "https://"+l.Addr().String()+"/callbacks/pr-tls", bytes.NewReader(body))
-			_, err := protocol.SignRequest(req, "/callbacks/pr-tls", body, time.Now(), key)
+			_, err := protocol.SignRequest(req, "/callbacks/pr-tls", body, fakeClock.Now(), key)
 			g.Expect(err).NotTo(HaveOccurred())
 			resp, err := hc.Do(req)
 			g.Expect(err).NotTo(HaveOccurred())

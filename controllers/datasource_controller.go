@@ -22,12 +22,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
@@ -74,8 +72,8 @@ type DataSourceReconciler struct {
 	Clock clock.PassiveClock
 	// ProbeInterval is the period of the readiness probe (jittered by up to 10%).
 	ProbeInterval time.Duration
-	// Wake receives an event per DataSource whose probe finished.
-	Wake chan event.TypedGenericEvent[*privacyv1alpha1.DataSource]
+	// Wakeups carries probe outcomes back to this reconciler.
+	Wakeups *Wakeups
 
 	mu     sync.Mutex
 	probes map[types.NamespacedName]probeRecord
@@ -426,19 +424,6 @@ func (r *DataSourceReconciler) emitReadyTransition(before, after *privacyv1alpha
 	r.Recorder.Eventf(after, nil, eventType, cur.Reason, "Probe", "Ready=%s: %s", cur.Status, cur.Message)
 }
 
-// NotifyOwner wakes the reconciler of a DataSource whose probe finished.
-func (r *DataSourceReconciler) NotifyOwner(owner dispatch.Owner) {
-	if owner.Kind != KindDataSource {
-		return
-	}
-	ds := &privacyv1alpha1.DataSource{}
-	ds.Namespace, ds.Name = owner.Namespace, owner.Name
-	select {
-	case r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.DataSource]{Object: ds}:
-	case <-time.After(time.Second):
-	}
-}
-
 // SetupWithManager registers the reconciler. Secrets are watched as
 // metadata only, so no Secret data is cached; they are read uncached when a
 // DataSource needs its key.
@@ -449,8 +434,8 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.ProbeInterval <= 0 {
 		r.ProbeInterval = 5 * time.Minute
 	}
-	if r.Wake == nil {
-		r.Wake = make(chan event.TypedGenericEvent[*privacyv1alpha1.DataSource], 1024)
+	if r.Wakeups == nil {
+		r.Wakeups = &Wakeups{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.DataSource{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
@@ -458,7 +443,7 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesInNamespace)).
 		Watches(&privacyv1alpha1.PrivacyRequest{}, handler.EnqueueRequestsFromMapFunc(dataSourcesOfRequest)).
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allDataSources)).
-		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.DataSource]{})).
+		WatchesRawSource(wakeSource(r.Wakeups, KindDataSource, func() *privacyv1alpha1.DataSource { return &privacyv1alpha1.DataSource{} })).
 		Named("datasource").
 		Complete(r)
 }

@@ -54,7 +54,7 @@ func (e *endpointServer) serve(secret string, types ...protocol.JobType) {
 		types = []protocol.JobType{protocol.JobAccess, protocol.JobDelete}
 	}
 	ok := func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }
-	cfg := datasource.Config{Secrets: []string{secret}, Identities: []string{"email"}}
+	cfg := datasource.Config{Secrets: []string{secret}, Identities: []string{"email"}, Now: fakeClock.Now}
 	for _, t := range types {
 		switch t {
 		case protocol.JobAccess:

@@ -114,6 +114,7 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 		Secrets: []string{s.secret}, Identities: []string{"email"},
 		Access: run, Delete: run, Correct: run, OptOut: run, Purge: run,
 		CallbackBackoff: 50 * time.Millisecond,
+		Now:             fakeClock.Now,
 	}
 	spec := privacyv1alpha1.DataSourceSpec{
 		SigningSecretRef: privacyv1alpha1.SecretKeySelector{Name: name + "-signing", Key: "signingSecret"},
@@ -200,7 +201,7 @@ func (s *source) signedAnswer(w http.ResponseWriter, r *http.Request, code int, 
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = protocol.Sign(w.Header(), protocol.AnswerPayload(r.Method, r.URL.Path, r.Header.Get(protocol.HeaderID), raw), time.Now(), key)
+	_, _ = protocol.Sign(w.Header(), protocol.AnswerPayload(r.Method, r.URL.Path, r.Header.Get(protocol.HeaderID), raw), fakeClock.Now(), key)
 	w.WriteHeader(code)
 	_, _ = w.Write(raw)
 }

@@ -13,11 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
@@ -69,8 +67,8 @@ type PrivacyRequestReconciler struct {
 	Clock      clock.PassiveClock
 	Config     EngineConfig
 
-	// Wake receives an event per request with new dispatcher outcomes.
-	Wake    chan event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]
+	// Wakeups carries the dispatcher's outcomes back to this reconciler.
+	Wakeups *Wakeups
 	overdue overdueSet
 }
 
@@ -188,32 +186,14 @@ func ownerOf(key types.NamespacedName) dispatch.Owner {
 	return dispatch.Owner{Kind: KindPrivacyRequest, NamespacedName: key}
 }
 
-// NotifyOwner wakes the reconciler of a dispatcher owner; cmd/manager passes
-// it to the Dispatcher as Notify.
-func (r *PrivacyRequestReconciler) NotifyOwner(owner dispatch.Owner) {
-	if owner.Kind != KindPrivacyRequest {
-		return
-	}
-	pr := &privacyv1alpha1.PrivacyRequest{}
-	pr.Name = owner.Name
-	// Never block a dispatcher worker for long (the controller may be
-	// stopping): a dropped wake-up only delays the outcome, which stays
-	// stored until the request's next pass (every open job has a requeue
-	// time: its delivery lease or its poll interval).
-	select {
-	case r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest]{Object: pr}:
-	case <-time.After(time.Second):
-	}
-}
-
 // SetupWithManager registers the reconciler with the manager. The field
 // indexes must be registered first (SetupIndexes).
 func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
-	if r.Wake == nil {
-		r.Wake = make(chan event.TypedGenericEvent[*privacyv1alpha1.PrivacyRequest], 1024)
+	if r.Wakeups == nil {
+		r.Wakeups = &Wakeups{}
 	}
 	if r.Keys == nil {
 		r.Keys = &KeyRing{Reader: r.APIReader}
@@ -230,7 +210,7 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.PrivacyRequest{}).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource)).
-		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.PrivacyRequest]{})).
+		WatchesRawSource(wakeSource(r.Wakeups, KindPrivacyRequest, func() *privacyv1alpha1.PrivacyRequest { return &privacyv1alpha1.PrivacyRequest{} })).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Config.Workers, 1)}).
 		Named("privacyrequest").
 		Complete(r)

@@ -42,9 +42,6 @@ type requestScope struct {
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
 	subjectErr  error
-	// finished is the request's outcome once every source finished (the
-	// status step turns it into phase).
-	finished privacyv1alpha1.RequestPhase
 }
 
 func (s *requestScope) dueAt() time.Time { return s.pr.Status.DueAt.Time }
@@ -249,16 +246,16 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 	}
 	completed := metav1.NewTime(s.now)
 	pr.Status.CompletedAt = &completed
+	outcome := privacyv1alpha1.RequestPhaseCompleted
 	if len(failed) > 0 {
-		s.finished = privacyv1alpha1.RequestPhaseFailed
+		outcome = privacyv1alpha1.RequestPhaseFailed
 		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonFailed, "Request failed at %d of %d data sources: %s",
 			len(failed), len(pr.Status.Sources), strings.Join(failed, ", "))
 	} else {
-		s.finished = privacyv1alpha1.RequestPhaseCompleted
 		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompleted, "Request completed at all %d data sources", len(pr.Status.Sources))
 	}
-	reqType, outcome := string(pr.Spec.Type), string(s.finished)
-	s.observe = append(s.observe, func() { requestsTotal.WithLabelValues(reqType, outcome).Inc() })
+	reqType := string(pr.Spec.Type)
+	s.observe = append(s.observe, func() { requestsTotal.WithLabelValues(reqType, string(outcome)).Inc() })
 	s.overdue = false
 	return r.reconcileFinished(ctx, s)
 }

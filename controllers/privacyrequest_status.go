@@ -36,15 +36,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed, sum.Total)
 	}
 
-	if !requestFinished(pr) {
-		pr.Status.Phase = privacyv1alpha1.RequestPhasePending
-		for _, src := range pr.Status.Sources {
-			if src.Attempts > 0 || jobs.Finished(src.Phase) {
-				pr.Status.Phase = privacyv1alpha1.RequestPhaseInProgress
-				break
-			}
-		}
-	}
+	pr.Status.Phase = requestPhase(pr, sum)
 
 	setReady := func(status metav1.ConditionStatus, reason, message string) {
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionReady, status, reason, message)
@@ -96,6 +88,23 @@ func countPhase(pr *privacyv1alpha1.PrivacyRequest, p privacyv1alpha1.SourcePhas
 		}
 	}
 	return n
+}
+
+// requestPhase is the only writer of status.phase: Completed or Failed
+// once the request finished, InProgress once a job was sent, else Pending.
+func requestPhase(pr *privacyv1alpha1.PrivacyRequest, sum privacyv1alpha1.RequestSummary) privacyv1alpha1.RequestPhase {
+	switch {
+	case requestFinished(pr) && sum.Failed > 0:
+		return privacyv1alpha1.RequestPhaseFailed
+	case requestFinished(pr):
+		return privacyv1alpha1.RequestPhaseCompleted
+	}
+	for _, src := range pr.Status.Sources {
+		if src.Attempts > 0 || jobs.Finished(src.Phase) {
+			return privacyv1alpha1.RequestPhaseInProgress
+		}
+	}
+	return privacyv1alpha1.RequestPhasePending
 }
 
 // requestFinished reports a request that has ended: its finish time is set

@@ -119,7 +119,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // "POST /callbacks/{id}" and the body.
 func signCallback(h http.Header, id string, body []byte, key protocol.Key) {
 	GinkgoHelper()
-	_, err := protocol.Sign(h, protocol.RequestPayload(http.MethodPost, protocol.PathCallbacks+"/"+id, body), time.Now(), key)
+	_, err := protocol.Sign(h, protocol.RequestPayload(http.MethodPost, protocol.PathCallbacks+"/"+id, body), fakeClock.Now(), key)
 	Expect(err).NotTo(HaveOccurred())
 }
 

@@ -48,7 +48,7 @@ func (s *rawSource) sign(h http.Header, line string, body []byte) {
 	id := make([]byte, 12)
 	_, _ = rand.Read(id)
 	msgID := "msg_" + hex.EncodeToString(id)
-	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	ts := strconv.FormatInt(fakeClock.Now().Unix(), 10)
 	mac := hmac.New(sha256.New, s.key)
 	mac.Write([]byte(msgID + "." + ts + "." + line + "\n" + string(body)))
 	h.Set("webhook-id", msgID)

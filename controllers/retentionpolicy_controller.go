@@ -10,10 +10,8 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
@@ -42,8 +40,8 @@ type RetentionPolicyReconciler struct {
 	// such as 1h for 1y must not purge a year of data. A policy below it
 	// is Stalled and never runs.
 	MinRetainFor time.Duration
-	// Wake receives an event per policy with new dispatcher outcomes.
-	Wake chan event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy]
+	// Wakeups carries the dispatcher's outcomes back to this reconciler.
+	Wakeups *Wakeups
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch
@@ -96,19 +94,6 @@ func retentionOwner(name string) dispatch.Owner {
 	return dispatch.Owner{Kind: KindRetentionPolicy, NamespacedName: types.NamespacedName{Name: name}}
 }
 
-// NotifyOwner wakes the reconciler of a policy whose purge made progress.
-func (r *RetentionPolicyReconciler) NotifyOwner(owner dispatch.Owner) {
-	if owner.Kind != KindRetentionPolicy {
-		return
-	}
-	rp := &privacyv1alpha1.RetentionPolicy{}
-	rp.Name = owner.Name
-	select {
-	case r.Wake <- event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy]{Object: rp}:
-	case <-time.After(time.Second):
-	}
-}
-
 // SetupWithManager registers the reconciler with the manager.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
@@ -117,13 +102,13 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.PollInterval <= 0 {
 		r.PollInterval = 30 * time.Second
 	}
-	if r.Wake == nil {
-		r.Wake = make(chan event.TypedGenericEvent[*privacyv1alpha1.RetentionPolicy], 1024)
+	if r.Wakeups == nil {
+		r.Wakeups = &Wakeups{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies)).
-		WatchesRawSource(source.TypedChannel(r.Wake, &handler.TypedEnqueueRequestForObject[*privacyv1alpha1.RetentionPolicy]{})).
+		WatchesRawSource(wakeSource(r.Wakeups, KindRetentionPolicy, func() *privacyv1alpha1.RetentionPolicy { return &privacyv1alpha1.RetentionPolicy{} })).
 		Named("retentionpolicy").
 		Complete(r)
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,8 +37,10 @@ var (
 	k8sClient client.Client
 	ctx       context.Context
 	scheme    = runtime.NewScheme()
-	// fakeClock drives the RetentionPolicy controller's notion of now.
-	fakeClock = clocktesting.NewFakePassiveClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	// fakeClock is the operator's one clock, and the test sources' (their
+	// signatures must agree with it): real time until the RetentionPolicy
+	// specs move it to their schedule slots.
+	fakeClock = &shiftClock{}
 	// logs captures everything the managers log, for the privacy checks.
 	logs = &syncBuffer{}
 	// op is the running operator.
@@ -133,7 +135,7 @@ func startOperator(exportDir string) *runningOperator {
 		PollInterval:            pollInterval,
 		NoSourcesRetry:          time.Second,
 		MaxResultBytes:          maxResultBytes,
-		RetentionClock:          fakeClock,
+		Clock:                   fakeClock,
 		SubjectSecretNamespaces: []string{subjectNamespace},
 		MinRetainFor:            24 * time.Hour,
 	})
@@ -171,3 +173,17 @@ func (b *syncBuffer) Bytes() []byte {
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
 }
+
+// shiftClock is real time plus an offset that a test sets: it runs like a
+// real clock (retries and polls are paced in real time) and jumps when a
+// spec needs tomorrow's schedule slot.
+type shiftClock struct{ offset atomic.Int64 }
+
+func (c *shiftClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *shiftClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// SetTime makes it t now.
+func (c *shiftClock) SetTime(t time.Time) { c.offset.Store(int64(time.Until(t))) }
+
+// Reset goes back to real time.
+func (c *shiftClock) Reset() { c.offset.Store(0) }

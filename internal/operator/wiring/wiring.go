@@ -74,9 +74,10 @@ type Options struct {
 	SubjectSecretNamespaces []string
 	// MinRetainFor is the shortest retainFor a RetentionPolicy may ask for.
 	MinRetainFor time.Duration
-	// RetentionClock drives the RetentionPolicy schedule (tests freeze it);
-	// default: the real clock.
-	RetentionClock clock.PassiveClock
+	// Clock is the one clock of the operator: the three reconcilers, the
+	// dispatcher, its HTTP client (signatures) and the callback listener
+	// read it. Default: the real clock; tests move it.
+	Clock clock.PassiveClock
 }
 
 // Operator is what Setup wired.
@@ -93,9 +94,10 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if err := os.MkdirAll(o.ExportDir, 0o700); err != nil {
 		return nil, err
 	}
-	if o.RetentionClock == nil {
-		o.RetentionClock = clock.RealClock{}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
+	wakeups := &controllers.Wakeups{}
 
 	if o.MaxResultBytes <= 0 {
 		o.MaxResultBytes = 16 << 20
@@ -126,6 +128,8 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
 		Exports:   exports,
 		Keys:      keys,
+		Clock:     o.Clock,
+		Wakeups:   wakeups,
 		Config: controllers.EngineConfig{
 			Policy:                  o.Namespaces,
 			PollInterval:            o.PollInterval,
@@ -143,6 +147,8 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Keys:          keys,
 		Policy:        o.Namespaces,
 		Guard:         guard,
+		Clock:         o.Clock,
+		Wakeups:       wakeups,
 		ProbeInterval: o.ProbeInterval,
 	}
 	policies := &controllers.RetentionPolicyReconciler{
@@ -151,25 +157,18 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Recorder:     mgr.GetEventRecorder("retentionpolicy-controller"),
 		Keys:         keys,
 		Policy:       o.Namespaces,
-		Clock:        o.RetentionClock,
+		Clock:        o.Clock,
+		Wakeups:      wakeups,
 		PollInterval: o.PollInterval,
 		MinRetainFor: o.MinRetainFor,
 	}
 	d := dispatch.New(dispatch.Options{
 		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
 			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
-			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"),
+			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"), Now: o.Clock.Now,
 		}),
-		Notify: func(owner dispatch.Owner) {
-			switch owner.Kind {
-			case controllers.KindPrivacyRequest:
-				requests.NotifyOwner(owner)
-			case controllers.KindDataSource:
-				sources.NotifyOwner(owner)
-			case controllers.KindRetentionPolicy:
-				policies.NotifyOwner(owner)
-			}
-		},
+		Notify:      wakeups.Notify,
+		Now:         o.Clock.Now,
 		MaxInFlight: o.MaxInFlight,
 	})
 	requests.Dispatcher = d
@@ -185,6 +184,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			TLS:          callbackTLS,
 			Prepare:      prepare,
 			Dispatcher:   d,
+			Now:          o.Clock.Now,
 			MaxBodyBytes: o.MaxResultBytes,
 			Budget:       budget,
 			Spool:        exports,
