@@ -33,9 +33,10 @@ type passEffects struct {
 	// dispatcher entries are released once status is stored.
 	ended  []string
 	events []passEvent
-	// observe holds metric updates, so that a pass retried after a write
-	// conflict does not count twice.
-	observe   []func()
+	// after runs once status is stored: metric updates and in-memory
+	// bookkeeping, so that a pass retried after a write conflict does
+	// neither twice.
+	after     []func()
 	requeueAt time.Time
 }
 
@@ -123,8 +124,8 @@ func (e *passEffects) commit(ctx context.Context, c client.Client, d *dispatch.D
 			rec.Eventf(after, related, ev.eventType, ev.reason, ev.reason, "%s", ev.note)
 		}
 	}
-	for _, observe := range e.observe {
-		observe()
+	for _, f := range e.after {
+		f()
 	}
 	return false, nil
 }

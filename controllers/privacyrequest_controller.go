@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -209,7 +210,7 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.PrivacyRequest{}).
-		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource)).
+		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource), builder.WithPredicates(dataSourceJobFacts)).
 		WatchesRawSource(wakeSource(r.Wakeups, KindPrivacyRequest, func() *privacyv1alpha1.PrivacyRequest { return &privacyv1alpha1.PrivacyRequest{} })).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Config.Workers, 1)}).
 		Named("privacyrequest").

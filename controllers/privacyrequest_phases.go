@@ -214,7 +214,7 @@ func (r *PrivacyRequestReconciler) observeJob(s *requestScope, e *jobs.Entry) {
 	if st := s.pr.Status.StartedAt; st != nil {
 		took = s.now.Sub(st.Time).Seconds()
 	}
-	s.observe = append(s.observe, func() {
+	s.after = append(s.after, func() {
 		jobsTotal.WithLabelValues(ns, name, phase).Inc()
 		if took >= 0 {
 			jobDuration.WithLabelValues(reqType).Observe(took)
@@ -255,7 +255,7 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompleted, "Request completed at all %d data sources", len(pr.Status.Sources))
 	}
 	reqType := string(pr.Spec.Type)
-	s.observe = append(s.observe, func() { requestsTotal.WithLabelValues(reqType, string(outcome)).Inc() })
+	s.after = append(s.after, func() { requestsTotal.WithLabelValues(reqType, string(outcome)).Inc() })
 	s.overdue = false
 	return r.reconcileFinished(ctx, s)
 }

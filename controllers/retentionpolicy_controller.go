@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -107,7 +108,7 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
-		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies)).
+		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(dataSourceJobFacts)).
 		WatchesRawSource(wakeSource(r.Wakeups, KindRetentionPolicy, func() *privacyv1alpha1.RetentionPolicy { return &privacyv1alpha1.RetentionPolicy{} })).
 		Named("retentionpolicy").
 		Complete(r)

@@ -267,7 +267,7 @@ func (r *RetentionPolicyReconciler) finishRun(s *policyScope, run *privacyv1alph
 			run.ScheduledTime.Format(time.RFC3339), strings.Join(failedNames, ", "))
 	}
 	name, outcome, slot := s.rp.Name, string(run.Outcome), run.ScheduledTime.Time
-	s.observe = append(s.observe, func() { observeRun(name, outcome, records, slot) })
+	s.after = append(s.after, func() { observeRun(name, outcome, records, slot) })
 }
 
 func purgeJob(rp *privacyv1alpha1.RetentionPolicy, run *privacyv1alpha1.RetentionRun, jobID string, cats []privacyv1alpha1.DataCategory) *protocol.Job {

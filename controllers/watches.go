@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"maps"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
+)
+
+// A write wakes only who cares: every status write is an event for every
+// watcher, so each watch here passes only the changes its reconciler can
+// act on.
+
+// dataSourceJobFacts passes the DataSource changes that can change what a
+// job owner (a request, a policy) decides: creation, deletion, spec,
+// labels, and Ready's status or reason. A status write that only moves
+// activeJobs, lastProbeTime, capabilities or coverage wakes no owner.
+var dataSourceJobFacts = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*privacyv1alpha1.DataSource)
+		cur, curOK := e.ObjectNew.(*privacyv1alpha1.DataSource)
+		if !oldOK || !curOK {
+			return true
+		}
+		if old.Generation != cur.Generation || !maps.Equal(old.Labels, cur.Labels) || !cur.DeletionTimestamp.IsZero() {
+			return true
+		}
+		return !sameReadiness(conditions.Get(old.Status.Conditions, privacyv1alpha1.ConditionReady),
+			conditions.Get(cur.Status.Conditions, privacyv1alpha1.ConditionReady))
+	},
+}
+
+func sameReadiness(a, b *metav1.Condition) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Status == b.Status && a.Reason == b.Reason
+}
+
+// activeJobsHandler wakes the DataSources whose count of active requests
+// a PrivacyRequest change moved (a source entry became active or finished,
+// or the request came or went), one activeJobsPeriod later: the delay
+// merges the changes of many requests into one pass per DataSource. A
+// request's status write that leaves its set of active sources as it was
+// (an attempt counted, a poll scheduled) wakes none.
+type activeJobsHandler struct{}
+
+var _ handler.EventHandler = activeJobsHandler{}
+
+type requestQueue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+func (activeJobsHandler) Create(_ context.Context, e event.CreateEvent, q requestQueue) {
+	enqueueSources(q, activeSourceSet(e.Object), nil)
+}
+
+func (activeJobsHandler) Update(_ context.Context, e event.UpdateEvent, q requestQueue) {
+	enqueueSources(q, activeSourceSet(e.ObjectOld), activeSourceSet(e.ObjectNew))
+}
+
+func (activeJobsHandler) Delete(_ context.Context, e event.DeleteEvent, q requestQueue) {
+	enqueueSources(q, activeSourceSet(e.Object), nil)
+}
+
+func (activeJobsHandler) Generic(context.Context, event.GenericEvent, requestQueue) {}
+
+// activeSourceSet is the set of DataSources ("namespace/name") at which the
+// request has an unfinished job.
+func activeSourceSet(obj client.Object) map[string]bool {
+	set := map[string]bool{}
+	for _, key := range RequestActiveSources(obj) {
+		if key != IndexValueAwaitingSources {
+			set[key] = true
+		}
+	}
+	return set
+}
+
+// enqueueSources wakes the DataSources in exactly one of a and b.
+func enqueueSources(q requestQueue, a, b map[string]bool) {
+	for key := range a {
+		if !b[key] {
+			q.AddAfter(sourceRequest(key), activeJobsPeriod)
+		}
+	}
+	for key := range b {
+		if !a[key] {
+			q.AddAfter(sourceRequest(key), activeJobsPeriod)
+		}
+	}
+}
+
+func sourceRequest(key string) reconcile.Request {
+	ns, name, _ := strings.Cut(key, "/")
+	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
+}
