@@ -5,10 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +16,6 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/netguard"
-	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
 // KindDataSource names DataSources as dispatcher owners (their probes).
@@ -43,22 +39,11 @@ func DataSourceSecretName(obj client.Object) []string {
 // Dispatcher) on create, on a spec or Secret change and periodically, and
 // reports Ready with a reason a person can act on.
 type DataSourceReconciler struct {
-	client.Client
-	// APIReader reads Secrets uncached.
-	APIReader  client.Reader
-	Recorder   events.EventRecorder
-	Dispatcher *dispatch.Dispatcher
-	// Keys is the PrivacyRequest engine's key cache, invalidated on change.
-	Keys *KeyRing
-	// Policy decides which namespaces are honoured.
-	Policy nspolicy.Policy
+	Shared
 	// Guard refuses endpoints the operator must not call.
 	Guard *netguard.Guard
-	Clock clock.PassiveClock
 	// ProbeInterval is the period of the readiness probe (jittered by up to 10%).
 	ProbeInterval time.Duration
-	// Wakeups carries probe outcomes back to this reconciler.
-	Wakeups *Wakeups
 
 	probes     probeScheduler
 	activeJobs activeJobsPacer
@@ -75,34 +60,13 @@ type DataSourceReconciler struct {
 // pass decided, as the other two reconcilers do.
 func (r *DataSourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ds := &privacyv1alpha1.DataSource{}
-	if err := r.Get(ctx, req.NamespacedName, ds); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.fetch(ctx, req.NamespacedName, ds, func() { r.forget(req.NamespacedName) }); !found {
+		return ctrl.Result{}, err
 	}
-	s := &sourceScope{
-		passEffects: newPassEffects(r.Dispatcher, dataSourceOwner(req.NamespacedName)),
-		ds:          ds,
-		before:      ds.DeepCopy(),
-		key:         req.NamespacedName,
-		now:         r.Clock.Now(),
-	}
+	s := &sourceScope{passEffects: r.newPass(dataSourceOwner(req.NamespacedName), ds.Generation, 0), ds: ds, before: ds.DeepCopy(), key: req.NamespacedName}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
-	if phaseErr == nil {
-		ds.Status.ObservedGeneration = ds.Generation
-	}
-	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, ds); conflict || err != nil {
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
-	if phaseErr != nil {
-		return ctrl.Result{}, phaseErr
-	}
-	return s.result(s.now), nil
+	return s.finish(ctx, &r.Shared, s.before, ds, phaseErr)
 }
 
 func (r *DataSourceReconciler) forget(key types.NamespacedName) {
@@ -116,16 +80,11 @@ func (r *DataSourceReconciler) forget(key types.NamespacedName) {
 // metadata only, so no Secret data is cached; they are read uncached when a
 // DataSource needs its key.
 func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
+	r.defaults()
 	if r.ProbeInterval <= 0 {
 		r.ProbeInterval = 5 * time.Minute
 	}
 	r.probes.interval = r.ProbeInterval
-	if r.Wakeups == nil {
-		r.Wakeups = &Wakeups{}
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.DataSource{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesForSecret)).

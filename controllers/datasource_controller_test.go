@@ -133,11 +133,7 @@ var _ = Describe("DataSource readiness", func() {
 	})
 
 	It("is Ready over HTTPS with its caBundle, and reports the endpoint and capabilities", func() {
-		e := newEndpointServer(secret)
-		Expect(k8sClient.Create(ctx, signingSecret(ns, "crm-signing", secret))).To(Succeed())
-		ds := httpsDataSource(ns, "crm", e.srv.URL, e.caBundle)
-		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
-		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+		e, ds := readyHTTPSSource(ns, secret)
 		Expect(ds.Status.Capabilities.RequestTypes).To(ConsistOf(privacyv1alpha1.RequestTypeAccess, privacyv1alpha1.RequestTypeDelete))
 		Expect(ds.Status.LastProbeTime).NotTo(BeNil())
 		Expect(ds.Status.EndpointHost).To(Equal(e.srv.Listener.Addr().String()))
@@ -267,11 +263,7 @@ var _ = Describe("DataSource readiness", func() {
 	})
 
 	It("writes nothing when a probe finds nothing new", func() {
-		e := newEndpointServer(secret)
-		Expect(k8sClient.Create(ctx, signingSecret(ns, "crm-signing", secret))).To(Succeed())
-		ds := httpsDataSource(ns, "crm", e.srv.URL, e.caBundle)
-		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
-		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+		e, ds := readyHTTPSSource(ns, secret)
 		settled := ds.ResourceVersion
 
 		// Periodic probes (every probeInterval) and one forced by a Secret
@@ -306,3 +298,15 @@ var _ = Describe("Plain-HTTP endpoints", func() {
 		Expect(err.Error()).To(ContainSubstring("set insecure: true to accept that explicitly"))
 	})
 })
+
+// readyHTTPSSource serves an SDK endpoint over HTTPS, registers it as the
+// DataSource crm in ns with its caBundle and waits until it is Ready.
+func readyHTTPSSource(ns, secret string) (*endpointServer, *privacyv1alpha1.DataSource) {
+	GinkgoHelper()
+	e := newEndpointServer(secret)
+	Expect(k8sClient.Create(ctx, signingSecret(ns, "crm-signing", secret))).To(Succeed())
+	ds := httpsDataSource(ns, "crm", e.srv.URL, e.caBundle)
+	Expect(k8sClient.Create(ctx, ds)).To(Succeed())
+	expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+	return e, ds
+}

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,7 +29,6 @@ type sourceScope struct {
 	ds     *privacyv1alpha1.DataSource
 	before *privacyv1alpha1.DataSource
 	key    types.NamespacedName
-	now    time.Time
 
 	// blocked is why the DataSource cannot be Ready whatever its endpoint
 	// answers (namespace, suspension, endpoint, Secret); nil if nothing.
@@ -38,16 +36,6 @@ type sourceScope struct {
 	// probed is the verdict of a probe that finished since the last pass.
 	probed   *verdict
 	secretRV string
-}
-
-// verdict is what one fact says about Ready.
-type verdict struct {
-	status          metav1.ConditionStatus
-	reason, message string
-}
-
-func notReady(reason, message string) *verdict {
-	return &verdict{status: metav1.ConditionFalse, reason: reason, message: message}
 }
 
 // runPhases gathers the facts of a pass in order.

@@ -11,6 +11,16 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/endpoint"
 )
 
+// verdict is what one fact says about Ready.
+type verdict struct {
+	status          metav1.ConditionStatus
+	reason, message string
+}
+
+func notReady(reason, message string) *verdict {
+	return &verdict{status: metav1.ConditionFalse, reason: reason, message: message}
+}
+
 // computeStatus derives the DataSource's endpoint facts and Ready from what
 // the pass gathered. It is the only writer of Ready, Insecure,
 // endpointHost and lastProbeTime.

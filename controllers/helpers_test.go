@@ -232,6 +232,16 @@ func condition(conds []metav1.Condition, t string) *metav1.Condition {
 	return meta.FindStatusCondition(conds, t)
 }
 
+// onlySourceCondition reads pr and returns condition t of its one source,
+// failing g while there is none yet.
+func onlySourceCondition(g Gomega, pr *privacyv1alpha1.PrivacyRequest, t string) *metav1.Condition {
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+	g.Expect(pr.Status.Sources).To(HaveLen(1))
+	c := condition(pr.Status.Sources[0].Conditions, t)
+	g.Expect(c).NotTo(BeNil())
+	return c
+}
+
 // dispatchedRequest creates a Delete request for the single source of ns
 // and waits until the source has accepted its job.
 func dispatchedRequest(ns string) *privacyv1alpha1.PrivacyRequest {

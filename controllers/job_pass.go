@@ -73,6 +73,10 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 		f.DeliveryKnown = j.dispatcher.Pending(j.effects.owner, e.JobID, dispatch.OpDeliver)
 		step, c := j.Next(e, f)
 		j.note(e, c)
+		if jobs.Finished(e.Phase) {
+			// The dispatcher forgets a finished job once status is stored.
+			j.effects.ended = append(j.effects.ended, e.JobID)
+		}
 		switch step {
 		case jobs.StepCancel:
 			if target, err := j.keys.Target(ctx, f.Source, j.Now()); err == nil {

@@ -12,14 +12,12 @@ import (
 // Labels carry request types, outcomes and DataSource names only: never
 // identities.
 var (
-	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "privacyoperator_requests_total",
-		Help: "Finished PrivacyRequests by type and outcome (Completed, Failed).",
-	}, []string{"type", "outcome"})
-	jobsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "privacyoperator_jobs_total",
-		Help: "Finished jobs by DataSource and outcome (Completed, NotFound, Failed).",
-	}, []string{"source_namespace", "source", "outcome"})
+	requestsTotal = counterVec("privacyoperator_requests_total",
+		"Finished PrivacyRequests by type and outcome (Completed, Failed).",
+		"type", "outcome")
+	jobsTotal = counterVec("privacyoperator_jobs_total",
+		"Finished jobs by DataSource and outcome (Completed, NotFound, Failed).",
+		"source_namespace", "source", "outcome")
 	jobDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "privacyoperator_job_duration_seconds",
 		Help:    "Time from a request's first dispatch to a source's final answer, by request type.",
@@ -32,7 +30,20 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(requestsTotal, jobsTotal, jobDuration, overdueRequests)
+	metrics.Registry.MustRegister(jobDuration, overdueRequests)
+}
+
+// counterVec and gaugeVec make a metric and register it.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	metrics.Registry.MustRegister(c)
+	return c
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	metrics.Registry.MustRegister(g)
+	return g
 }
 
 // overdueSet tracks which requests are overdue, for the gauge.
@@ -57,31 +68,22 @@ func (o *overdueSet) set(name string, overdue bool) {
 
 // RetentionPolicy and coverage metrics.
 var (
-	purgeRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "privacyoperator_retention_runs_total",
-		Help: "Finished retention runs by policy and outcome (Succeeded, PartiallyFailed, Failed).",
-	}, []string{"policy", "outcome"})
-	recordsPurgedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "privacyoperator_retention_records_purged_total",
-		Help: "Records purged (deleted or anonymized) by policy.",
-	}, []string{"policy"})
-	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "privacyoperator_retention_last_success_timestamp_seconds",
-		Help: "Slot (Unix time) of the policy's latest run that succeeded at every source.",
-	}, []string{"policy"})
-	schedulePeriod = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "privacyoperator_retention_schedule_period_seconds",
-		Help: "Time between the policy's next two slots, for alerts on missed runs.",
-	}, []string{"policy"})
-	uncoveredCategories = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "privacyoperator_datasource_uncovered_categories",
-		Help: "Data categories a DataSource holds that no RetentionPolicy covers; the sum counts uncovered (source, category) pairs.",
-	}, []string{"namespace", "datasource"})
+	purgeRunsTotal = counterVec("privacyoperator_retention_runs_total",
+		"Finished retention runs by policy and outcome (Succeeded, PartiallyFailed, Failed).",
+		"policy", "outcome")
+	recordsPurgedTotal = counterVec("privacyoperator_retention_records_purged_total",
+		"Records purged (deleted or anonymized) by policy.",
+		"policy")
+	lastSuccessTimestamp = gaugeVec("privacyoperator_retention_last_success_timestamp_seconds",
+		"Slot (Unix time) of the policy's latest run that succeeded at every source.",
+		"policy")
+	schedulePeriod = gaugeVec("privacyoperator_retention_schedule_period_seconds",
+		"Time between the policy's next two slots, for alerts on missed runs.",
+		"policy")
+	uncoveredCategories = gaugeVec("privacyoperator_datasource_uncovered_categories",
+		"Data categories a DataSource holds that no RetentionPolicy covers; the sum counts uncovered (source, category) pairs.",
+		"namespace", "datasource")
 )
-
-func init() {
-	metrics.Registry.MustRegister(purgeRunsTotal, recordsPurgedTotal, lastSuccessTimestamp, schedulePeriod, uncoveredCategories)
-}
 
 func observeRun(policy, outcome string, records int64, slot time.Time) {
 	purgeRunsTotal.WithLabelValues(policy, outcome).Inc()

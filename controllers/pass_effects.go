@@ -24,6 +24,9 @@ import (
 // state is recorded before side effects.
 type passEffects struct {
 	owner dispatch.Owner
+	// pass is the job ledger at this pass's instant, now.
+	pass *jobs.Pass
+	now  time.Time
 	// outcomes are the dispatcher's outcomes the pass read; consumed are
 	// those it recorded in status.
 	outcomes map[string]dispatch.Outcome
@@ -38,6 +41,8 @@ type passEffects struct {
 	// neither twice.
 	after     []func()
 	requeueAt time.Time
+	// committed: the status was stored and the effects carried out.
+	committed bool
 }
 
 type passEvent struct {
@@ -63,22 +68,12 @@ func (e *passEffects) sourceEvent(namespace, name, eventType, reason, format str
 	e.events = append(e.events, passEvent{eventType: eventType, reason: reason, note: fmt.Sprintf(format, args...), related: ref})
 }
 
-// releaseEnded notes the jobs of the entries that have finished, so that
-// the dispatcher forgets them once status is stored.
-func (e *passEffects) releaseEnded(entries []jobs.Entry) {
-	for _, src := range entries {
-		if jobs.Finished(src.Phase) {
-			e.ended = append(e.ended, src.JobID)
-		}
-	}
-}
-
 // result asks for the next pass at the earliest wake-up time, if any.
-func (e *passEffects) result(now time.Time) ctrl.Result {
+func (e *passEffects) result() ctrl.Result {
 	if e.requeueAt.IsZero() {
 		return ctrl.Result{}
 	}
-	return ctrl.Result{RequeueAfter: max(e.requeueAt.Sub(now), 100*time.Millisecond)}
+	return ctrl.Result{RequeueAfter: max(e.requeueAt.Sub(e.now), 100*time.Millisecond)}
 }
 
 // wakeAt asks for another pass at t (the earliest such time wins).
@@ -86,6 +81,28 @@ func (e *passEffects) wakeAt(t time.Time) {
 	if e.requeueAt.IsZero() || t.Before(e.requeueAt) {
 		e.requeueAt = t
 	}
+}
+
+// finish ends a reconcile pass: status first (intent, such as attempts
+// and job ids, and results are stored before any job is handed over or any
+// outcome dropped), then the effects. On a write conflict the cache was
+// behind; nothing was submitted or dropped, and the pass runs again
+// shortly on fresher data. A phase's error is returned once status is
+// stored; else the pass asks to run again at its earliest wake-up time.
+func (e *passEffects) finish(ctx context.Context, w *Shared, before, after client.Object, phaseErr error) (ctrl.Result, error) {
+	if phaseErr == nil {
+		observeGeneration(after)
+	}
+	if conflict, err := e.commit(ctx, w.Client, w.Dispatcher, w.Recorder, before, after); conflict || err != nil {
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: conflictRetry}, nil
+	}
+	if phaseErr != nil {
+		return ctrl.Result{}, phaseErr
+	}
+	return e.result(), nil
 }
 
 // commit stores the status (verified when outcomes were consumed, so that a
@@ -127,5 +144,33 @@ func (e *passEffects) commit(ctx context.Context, c client.Client, d *dispatch.D
 	for _, f := range e.after {
 		f()
 	}
+	e.committed = true
 	return false, nil
+}
+
+// observeGeneration records that status describes the spec's generation.
+// finish calls it only after a pass without error, so that a pass that
+// failed half-way never claims to have seen the spec.
+func observeGeneration(obj client.Object) {
+	switch o := obj.(type) {
+	case *privacyv1alpha1.PrivacyRequest:
+		o.Status.ObservedGeneration = o.Generation
+	case *privacyv1alpha1.RetentionPolicy:
+		o.Status.ObservedGeneration = o.Generation
+	case *privacyv1alpha1.DataSource:
+		o.Status.ObservedGeneration = o.Generation
+	}
+}
+
+// fetch reads the object of a reconcile request; when it is gone, forget
+// drops what the reconciler kept about it, and found is false.
+func (s *Shared) fetch(ctx context.Context, key client.ObjectKey, obj client.Object, forget func()) (found bool, err error) {
+	if err := s.Get(ctx, key, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			forget()
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }

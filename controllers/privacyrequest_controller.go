@@ -7,8 +7,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,7 +21,6 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
-	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
 // KindPrivacyRequest names PrivacyRequests as dispatcher owners.
@@ -35,8 +32,6 @@ const conflictRetry = 100 * time.Millisecond
 
 // EngineConfig tunes the PrivacyRequest engine; cmd/manager fills it from flags.
 type EngineConfig struct {
-	// Policy decides which namespaces' DataSources are honoured.
-	Policy nspolicy.Policy
 	// PollInterval is how long an accepted job waits for its callback
 	// before the operator asks the source.
 	PollInterval time.Duration
@@ -58,18 +53,9 @@ type EngineConfig struct {
 // account of every source. It never blocks on HTTP: it records intent in
 // status, then hands jobs to the Dispatcher, whose outcomes wake it up again.
 type PrivacyRequestReconciler struct {
-	client.Client
-	// APIReader reads Secrets uncached, so that no Secret informer runs.
-	APIReader  client.Reader
-	Recorder   events.EventRecorder
-	Dispatcher *dispatch.Dispatcher
-	Exports    export.Store
-	Keys       *KeyRing
-	Clock      clock.PassiveClock
-	Config     EngineConfig
-
-	// Wakeups carries the dispatcher's outcomes back to this reconciler.
-	Wakeups *Wakeups
+	Shared
+	Exports export.Store
+	Config  EngineConfig
 	overdue overdueSet
 }
 
@@ -82,12 +68,11 @@ type PrivacyRequestReconciler struct {
 // Reconcile moves one PrivacyRequest forward.
 func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	pr := &privacyv1alpha1.PrivacyRequest{}
-	if err := r.Get(ctx, req.NamespacedName, pr); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Dispatcher.Forget(ownerOf(req.NamespacedName))
-			r.overdue.set(req.Name, false)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.fetch(ctx, req.NamespacedName, pr, func() {
+		r.Dispatcher.Forget(ownerOf(req.NamespacedName))
+		r.overdue.set(req.Name, false)
+	}); !found {
+		return ctrl.Result{}, err
 	}
 	// Log a request by name and uid only: its spec holds personal data.
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("uid", pr.UID))
@@ -99,45 +84,16 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return requeueOnConflict(r.Update(ctx, pr))
 	}
 
-	pass := r.ledger().Pass(pr.Generation)
-	s := &requestScope{
-		passEffects: newPassEffects(r.Dispatcher, ownerOf(req.NamespacedName)),
-		pass:        pass,
-		pr:          pr,
-		before:      pr.DeepCopy(),
-		now:         pass.Now(),
-	}
+	s := &requestScope{passEffects: r.newPass(ownerOf(req.NamespacedName), pr.Generation, r.Config.PollInterval), pr: pr, before: pr.DeepCopy()}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
-	if phaseErr == nil {
-		pr.Status.ObservedGeneration = pr.Generation
-	}
-	s.releaseEnded(pr.Status.Sources)
-
-	// Status first: intent (attempts, job ids) and results are stored
-	// before any job is handed over or any outcome dropped.
-	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, pr); conflict || err != nil {
-		// On a conflict the cache was behind; nothing was submitted or
-		// dropped, so the next pass, on fresher data, redoes this one.
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
-	r.overdue.set(pr.Name, s.overdue)
-
-	if phaseErr != nil {
-		return ctrl.Result{}, phaseErr
-	}
-	if s.deleteNow {
+	overdue := s.overdue
+	s.after = append(s.after, func() { r.overdue.set(pr.Name, overdue) })
+	res, err := s.finish(ctx, &r.Shared, s.before, pr, phaseErr)
+	if err == nil && s.committed && s.deleteNow {
 		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, pr))
 	}
-	return s.result(s.now), nil
-}
-
-// ledger is the job ledger on this reconciler's clock and poll interval.
-func (r *PrivacyRequestReconciler) ledger() jobs.Ledger {
-	return jobs.Ledger{Clock: r.Clock, PollInterval: r.Config.PollInterval}
+	return res, err
 }
 
 // reconcileDelete cancels the jobs still open at their sources (fire and
@@ -190,15 +146,7 @@ func ownerOf(key types.NamespacedName) dispatch.Owner {
 // SetupWithManager registers the reconciler with the manager. The field
 // indexes must be registered first (SetupIndexes).
 func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	if r.Wakeups == nil {
-		r.Wakeups = &Wakeups{}
-	}
-	if r.Keys == nil {
-		r.Keys = &KeyRing{Reader: r.APIReader}
-	}
+	r.defaults()
 	if r.Config.PollInterval <= 0 {
 		r.Config.PollInterval = 30 * time.Second
 	}

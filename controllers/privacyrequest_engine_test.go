@@ -526,10 +526,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 			pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &ref}
 			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 			Eventually(func(g Gomega) {
-				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-				g.Expect(pr.Status.Sources).To(HaveLen(1))
-				c := condition(pr.Status.Sources[0].Conditions, privacyv1alpha1.SourceConditionDispatched)
-				g.Expect(c).NotTo(BeNil())
+				c := onlySourceCondition(g, pr, privacyv1alpha1.SourceConditionDispatched)
 				g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonSubjectSecretRefused), name)
 				messages[name] = strings.ReplaceAll(c.Message, ref.Namespace+"/"+ref.Name, "<ref>")
 			}).Should(Succeed())
@@ -603,10 +600,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			g.Expect(pr.Status.Sources).To(HaveLen(1))
-			held := condition(pr.Status.Sources[0].Conditions, privacyv1alpha1.SourceConditionDispatched)
-			g.Expect(held).NotTo(BeNil())
+			held := onlySourceCondition(g, pr, privacyv1alpha1.SourceConditionDispatched)
 			g.Expect(held.Reason).To(Equal(privacyv1alpha1.ReasonSourceNotReady))
 			g.Expect(held.Message).To(ContainSubstring(privacyv1alpha1.ReasonInvalidSecret))
 		}).Should(Succeed())

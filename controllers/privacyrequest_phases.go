@@ -25,11 +25,8 @@ import (
 // and the side effects to run once status is stored.
 type requestScope struct {
 	passEffects
-	// pass is the job ledger at this pass's instant (now).
-	pass   *jobs.Pass
 	pr     *privacyv1alpha1.PrivacyRequest
 	before *privacyv1alpha1.PrivacyRequest
-	now    time.Time
 
 	overdue   bool
 	noSources bool
@@ -168,7 +165,7 @@ func (r *PrivacyRequestReconciler) matchingSources(ctx context.Context, pr *priv
 		}
 		// A namespace the operator does not honour never receives a job,
 		// whatever the request selects.
-		if !r.Config.Policy.Allows(ds.Namespace, set) || !nsSel.Matches(set) {
+		if !r.Policy.Allows(ds.Namespace, set) || !nsSel.Matches(set) {
 			continue
 		}
 		out = append(out, ds)

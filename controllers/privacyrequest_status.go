@@ -13,7 +13,7 @@ import (
 
 // computeStatus derives the request-level summary, phase and kstatus
 // conditions from the per-source entries. It is the only writer of
-// summary, progress, Ready, Reconciling and Stalled.
+// summary, progress, phase, Ready, Reconciling, Stalled.
 func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	pr := s.pr
 	gen := pr.Generation

@@ -4,10 +4,7 @@ import (
 	"context"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,8 +13,6 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
-	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 )
 
 // KindRetentionPolicy names RetentionPolicies as dispatcher owners.
@@ -27,22 +22,13 @@ const KindRetentionPolicy = "RetentionPolicy"
 // schedule it sends a Purge job to every matching DataSource through the
 // same Dispatcher as PrivacyRequests, and records each run in status.
 type RetentionPolicyReconciler struct {
-	client.Client
-	APIReader  client.Reader
-	Recorder   events.EventRecorder
-	Dispatcher *dispatch.Dispatcher
-	Keys       *KeyRing
-	Policy     nspolicy.Policy
-	// Clock tells the time of the schedule and of the purge jobs' attempts.
-	Clock clock.PassiveClock
+	Shared
 	// PollInterval is how long an accepted purge waits for its callback.
 	PollInterval time.Duration
 	// MinRetainFor is the shortest retainFor a policy may ask for: a typo
 	// such as 1h for 1y must not purge a year of data. A policy below it
 	// is Stalled and never runs.
 	MinRetainFor time.Duration
-	// Wakeups carries the dispatcher's outcomes back to this reconciler.
-	Wakeups *Wakeups
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch
@@ -51,39 +37,13 @@ type RetentionPolicyReconciler struct {
 // Reconcile moves one RetentionPolicy forward.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rp := &privacyv1alpha1.RetentionPolicy{}
-	if err := r.Get(ctx, req.NamespacedName, rp); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := r.fetch(ctx, req.NamespacedName, rp, func() { r.forget(req.Name) }); !found {
+		return ctrl.Result{}, err
 	}
-	pass := jobs.Ledger{Clock: r.Clock, PollInterval: r.PollInterval}.Pass(rp.Generation)
-	s := &policyScope{
-		passEffects: newPassEffects(r.Dispatcher, retentionOwner(req.Name)),
-		pass:        pass,
-		rp:          rp,
-		before:      rp.DeepCopy(),
-		now:         pass.Now(),
-	}
+	s := &policyScope{passEffects: r.newPass(retentionOwner(req.Name), rp.Generation, r.PollInterval), rp: rp, before: rp.DeepCopy()}
 	phaseErr := r.runPhases(ctx, s)
 	r.computePolicyStatus(s)
-	if phaseErr == nil {
-		rp.Status.ObservedGeneration = rp.Generation
-	}
-	for _, run := range rp.Status.History {
-		s.releaseEnded(run.Sources)
-	}
-
-	if conflict, err := s.commit(ctx, r.Client, r.Dispatcher, r.Recorder, s.before, rp); conflict || err != nil {
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: conflictRetry}, nil
-	}
-	if phaseErr != nil {
-		return ctrl.Result{}, phaseErr
-	}
-	return s.result(s.now), nil
+	return s.finish(ctx, &r.Shared, s.before, rp, phaseErr)
 }
 
 func (r *RetentionPolicyReconciler) forget(name string) {
@@ -97,14 +57,9 @@ func retentionOwner(name string) dispatch.Owner {
 
 // SetupWithManager registers the reconciler with the manager.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
+	r.defaults()
 	if r.PollInterval <= 0 {
 		r.PollInterval = 30 * time.Second
-	}
-	if r.Wakeups == nil {
-		r.Wakeups = &Wakeups{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).

@@ -23,12 +23,8 @@ import (
 // policyScope carries one pass over a RetentionPolicy.
 type policyScope struct {
 	passEffects
-	// pass is the job ledger at this pass's instant (now): the schedule
-	// and the purge jobs run on the same clock.
-	pass   *jobs.Pass
 	rp     *privacyv1alpha1.RetentionPolicy
 	before *privacyv1alpha1.RetentionPolicy
-	now    time.Time
 
 	sched     cron.Schedule
 	retainFor time.Duration

@@ -11,8 +11,9 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
 )
 
-// computePolicyStatus derives the kstatus conditions and Matched and
-// Overlapping; it is their only writer.
+// computePolicyStatus derives the kstatus conditions, Matched and
+// Overlapping; it is their
+// only writer.
 func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 	rp := s.rp
 	gen := rp.Generation

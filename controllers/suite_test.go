@@ -1,12 +1,10 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,7 +40,7 @@ var (
 	// specs move it to their schedule slots.
 	fakeClock = &shiftClock{}
 	// logs captures everything the managers log, for the privacy checks.
-	logs = &syncBuffer{}
+	logs = &testenv.SyncBuffer{}
 	// op is the running operator.
 	op *runningOperator
 )
@@ -154,24 +152,6 @@ func startOperator(exportDir string) *runningOperator {
 func (o *runningOperator) stop() {
 	o.cancel()
 	<-o.done
-}
-
-// syncBuffer is a bytes.Buffer safe for the managers' concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }
 
 // shiftClock is real time plus an offset that a test sets: it runs like a

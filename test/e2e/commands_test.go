@@ -1,13 +1,11 @@
 package e2e_test
 
 import (
-	"bytes"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 // The README's commands, run as a newcomer types them (make reads the
@@ -35,9 +34,9 @@ var _ = Describe("The README's commands", Ordered, func() {
 	}
 	// startMake starts make in a process group of its own (so that the
 	// whole group can be signalled) and collects its output.
-	startMake := func(env []string, args ...string) (*exec.Cmd, *syncBuffer) {
+	startMake := func(env []string, args ...string) (*exec.Cmd, *testenv.SyncBuffer) {
 		GinkgoHelper()
-		cmd, out := makeCmd(env, args...), &syncBuffer{}
+		cmd, out := makeCmd(env, args...), &testenv.SyncBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		Expect(cmd.Start()).To(Succeed())
@@ -155,21 +154,3 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`usage-365d .* shop-?\S*: [1-9]\d* rows purged`))
 	})
 })
-
-// syncBuffer collects a process's output while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

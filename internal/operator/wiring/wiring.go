@@ -97,8 +97,6 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	wakeups := &controllers.Wakeups{}
-
 	if o.MaxResultBytes <= 0 {
 		o.MaxResultBytes = 16 << 20
 	}
@@ -108,11 +106,38 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	// together. The flood test in internal/operator/callback measures this size.
 	budget := dispatch.NewBudget(max(o.BodyBudgetBytes, 2*o.MaxResultBytes+(1<<20)))
 	guard := &netguard.Guard{AllowLoopback: o.AllowLoopbackEndpoints, Denied: netguard.APIServerAddrs(o.APIServerHost)}
-	keys := &controllers.KeyRing{Reader: mgr.GetAPIReader()}
-	callbackTLS, prepare, err := callbackTLS(mgr, o)
+	shared := controllers.Shared{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Keys:      &controllers.KeyRing{Reader: mgr.GetAPIReader()},
+		Policy:    o.Namespaces,
+		Clock:     o.Clock,
+		Wakeups:   &controllers.Wakeups{},
+	}
+	d, err := newDispatcher(o, shared.Wakeups, guard, budget, exports)
 	if err != nil {
 		return nil, err
 	}
+	shared.Dispatcher = d
+	if err := mgr.Add(leaderOnly{d}); err != nil {
+		return nil, err
+	}
+	if err := addCallbackListener(mgr, o, d, budget, exports); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: exports, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
+		return nil, err
+	}
+	requests, err := addReconcilers(mgr, o, shared, guard, exports)
+	if err != nil {
+		return nil, err
+	}
+	return &Operator{Dispatcher: d, Requests: requests}, nil
+}
+
+// newDispatcher builds the dispatcher and its HTTP client, which sends
+// sources the callback URL of each job when the listener has one.
+func newDispatcher(o Options, wakeups *controllers.Wakeups, guard *netguard.Guard, budget *dispatch.Budget, exports export.DirStore) (*dispatch.Dispatcher, error) {
 	baseURL, err := callbackBaseURL(o)
 	if err != nil {
 		return nil, err
@@ -122,16 +147,54 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		base := strings.TrimSuffix(baseURL, "/")
 		callbackURL = func(id string) string { return callback.URL(base, id) }
 	}
+	return dispatch.New(dispatch.Options{
+		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
+			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
+			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"), Now: o.Clock.Now,
+		}),
+		Notify:      wakeups.Notify,
+		Now:         o.Clock.Now,
+		MaxInFlight: o.MaxInFlight,
+	}), nil
+}
+
+// addCallbackListener serves the callbacks of async jobs, when configured.
+func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher, budget *dispatch.Budget, exports export.DirStore) error {
+	if o.CallbackListener == nil && o.CallbackBindAddress == "" {
+		return nil
+	}
+	tlsConfig, prepare, err := callbackTLS(mgr, o)
+	if err != nil {
+		return err
+	}
+	return mgr.Add(&callback.Server{
+		BindAddress:  o.CallbackBindAddress,
+		Listener:     o.CallbackListener,
+		TLS:          tlsConfig,
+		Prepare:      prepare,
+		Dispatcher:   d,
+		Now:          o.Clock.Now,
+		MaxBodyBytes: o.MaxResultBytes,
+		Budget:       budget,
+		Spool:        exports,
+		Log:          ctrl.Log.WithName("callback"),
+		Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
+	})
+}
+
+// addReconcilers sets up the three reconcilers on what they share, each
+// with an Event recorder of its own.
+func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.DirStore) (*controllers.PrivacyRequestReconciler, error) {
+	recording := func(name string) controllers.Shared {
+		s := shared
+		s.Recorder = mgr.GetEventRecorder(name)
+		return s
+	}
+	sources := &controllers.DataSourceReconciler{Shared: recording("datasource-controller"), Guard: guard, ProbeInterval: o.ProbeInterval}
 	requests := &controllers.PrivacyRequestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("privacyrequest-controller"),
-		Exports:   exports,
-		Keys:      keys,
-		Clock:     o.Clock,
-		Wakeups:   wakeups,
+		Shared:  recording("privacyrequest-controller"),
+		Exports: exports,
 		Config: controllers.EngineConfig{
-			Policy:                  o.Namespaces,
 			PollInterval:            o.PollInterval,
 			ExportTTL:               o.ExportTTL,
 			DefaultTTLAfterFinished: o.RequestTTL,
@@ -140,63 +203,10 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			SubjectSecrets:          identity.SecretPolicy{Namespaces: o.SubjectSecretNamespaces},
 		},
 	}
-	sources := &controllers.DataSourceReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Recorder:      mgr.GetEventRecorder("datasource-controller"),
-		Keys:          keys,
-		Policy:        o.Namespaces,
-		Guard:         guard,
-		Clock:         o.Clock,
-		Wakeups:       wakeups,
-		ProbeInterval: o.ProbeInterval,
-	}
 	policies := &controllers.RetentionPolicyReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("retentionpolicy-controller"),
-		Keys:         keys,
-		Policy:       o.Namespaces,
-		Clock:        o.Clock,
-		Wakeups:      wakeups,
+		Shared:       recording("retentionpolicy-controller"),
 		PollInterval: o.PollInterval,
 		MinRetainFor: o.MinRetainFor,
-	}
-	d := dispatch.New(dispatch.Options{
-		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
-			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
-			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"), Now: o.Clock.Now,
-		}),
-		Notify:      wakeups.Notify,
-		Now:         o.Clock.Now,
-		MaxInFlight: o.MaxInFlight,
-	})
-	requests.Dispatcher = d
-	sources.Dispatcher = d
-	policies.Dispatcher = d
-	if err := mgr.Add(leaderOnly{d}); err != nil {
-		return nil, err
-	}
-	if o.CallbackListener != nil || o.CallbackBindAddress != "" {
-		if err := mgr.Add(&callback.Server{
-			BindAddress:  o.CallbackBindAddress,
-			Listener:     o.CallbackListener,
-			TLS:          callbackTLS,
-			Prepare:      prepare,
-			Dispatcher:   d,
-			Now:          o.Clock.Now,
-			MaxBodyBytes: o.MaxResultBytes,
-			Budget:       budget,
-			Spool:        exports,
-			Log:          ctrl.Log.WithName("callback"),
-			Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
-		}); err != nil {
-			return nil, err
-		}
-	}
-
-	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: exports, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
-		return nil, err
 	}
 	if err := sources.SetupWithManager(mgr); err != nil {
 		return nil, err
@@ -204,10 +214,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if err := requests.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if err := policies.SetupWithManager(mgr); err != nil {
-		return nil, err
-	}
-	return &Operator{Dispatcher: d, Requests: requests}, nil
+	return requests, policies.SetupWithManager(mgr)
 }
 
 // leaderOnly runs the dispatcher on the leader only, like the controllers.
