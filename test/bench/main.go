@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -67,44 +68,12 @@ func run(m, n int, timeout time.Duration) error {
 		return err
 	}
 	defer env.Stop()
-	scheme := k8sruntime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = privacyv1alpha1.AddToScheme(scheme)
-	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return err
-	}
-
 	peak := &peakMemory{}
 	stopSampling := peak.sample(100 * time.Millisecond)
 	defer stopSampling()
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	c, err := startOperator(ctx, env)
 	if err != nil {
-		return err
-	}
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	exportDir, _ := os.MkdirTemp("", "bench-exports-")
-	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(exportDir)
-	if _, err := wiring.Setup(mgr, wiring.Options{
-		CallbackListener: listener, CallbackBaseURL: "http://" + listener.Addr().String(), CallbackInsecure: true,
-		ExportDir: exportDir, PollInterval: time.Second, MaxResultBytes: 16 << 20, RequestWorkers: workers,
-		Namespaces: policy, AllowLoopbackEndpoints: true, APIServerHost: env.Config.Host,
-	}); err != nil {
-		return err
-	}
-	go func() { _ = mgr.Start(ctx) }()
-
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: "bench", Labels: map[string]string{"privacyoperator.io/datasource": "true"},
-	}}); err != nil {
 		return err
 	}
 	var executed atomic.Int64
@@ -113,7 +82,6 @@ func run(m, n int, timeout time.Duration) error {
 			return err
 		}
 	}
-
 	clientset, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
 		return err
@@ -122,11 +90,75 @@ func run(m, n int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-
-	w, err := c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
+	start := time.Now()
+	all, err := burst(ctx, c, m)
 	if err != nil {
 		return err
 	}
+	elapsed := time.Since(start)
+	writesAfter, err := apiWrites(ctx, clientset)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("requests=%d sources=%d workers=%d jobs_executed=%d\n", m, n, workers, executed.Load())
+	fmt.Printf("completed_per_second=%.1f elapsed=%s\n", float64(m)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
+	fmt.Printf("latency_p50=%s latency_p99=%s latency_max=%s\n",
+		all[len(all)/2].Round(time.Millisecond), all[len(all)*99/100].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond))
+	per := func(resource string) float64 {
+		return float64(writesAfter[resource]-writesBefore[resource]) / float64(m)
+	}
+	fmt.Printf("api_writes_per_request=%.2f (privacyrequests POST/PUT/PATCH/DELETE incl. status, from apiserver_request_total)\n",
+		per("privacyrequests"))
+	fmt.Printf("datasource_writes_per_request=%.2f event_writes_per_request=%.2f\n", per("datasources"), per("events"))
+	fmt.Printf("peak_heap_inuse=%dMiB peak_rss=%dMiB (one process: operator, %d sources, bench client)\n",
+		peak.heap.Load()>>20, peakRSS()>>10, n)
+	return nil
+}
+
+// startOperator runs the whole operator in this process against env, as
+// cmd/manager wires it, and returns a client for the bench itself.
+func startOperator(ctx context.Context, env *testenv.Env) (client.WithWatch, error) {
+	scheme := k8sruntime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = privacyv1alpha1.AddToScheme(scheme)
+	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		return nil, err
+	}
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	policy, err := nspolicy.Parse("", nspolicy.DefaultSelector)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := wiring.Setup(mgr, wiring.Options{
+		CallbackListener: listener, CallbackBaseURL: "http://" + listener.Addr().String(), CallbackInsecure: true,
+		ExportDir: filepath.Join(env.Dir, "exports"), PollInterval: time.Second, MaxResultBytes: 16 << 20, RequestWorkers: workers,
+		Namespaces: policy, AllowLoopbackEndpoints: true, APIServerHost: env.Config.Host,
+	}); err != nil {
+		return nil, err
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	return c, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "bench", Labels: map[string]string{"privacyoperator.io/datasource": "true"},
+	}})
+}
+
+// burst creates m Delete requests at once (8 clients) and returns each
+// one's time from create to Completed, sorted.
+func burst(ctx context.Context, c client.WithWatch, m int) ([]time.Duration, error) {
+	w, err := c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Stop()
 	created := sync.Map{}
 	latencies := make(chan time.Duration, m)
 	go func() {
@@ -142,29 +174,18 @@ func run(m, n int, timeout time.Duration) error {
 			}
 		}
 	}()
-
-	start := time.Now()
-	var wg sync.WaitGroup
 	work := make(chan int)
+	var wg sync.WaitGroup
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range work {
 				name := fmt.Sprintf("bench-%05d", i)
 				created.Store(name, time.Now())
-				pr := &privacyv1alpha1.PrivacyRequest{
-					ObjectMeta: metav1.ObjectMeta{Name: name},
-					Spec: privacyv1alpha1.PrivacyRequestSpec{
-						Type:    privacyv1alpha1.RequestTypeDelete,
-						Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": fmt.Sprintf("user%d@example.com", i)}},
-					},
-				}
-				if err := c.Create(ctx, pr); err != nil {
+				if err := c.Create(ctx, deleteRequest(name, i)); err != nil {
 					fmt.Fprintln(os.Stderr, "create:", err)
 				}
 			}
-		}()
+		})
 	}
 	for i := range m {
 		work <- i
@@ -178,29 +199,21 @@ func run(m, n int, timeout time.Duration) error {
 		case l := <-latencies:
 			all = append(all, l)
 		case <-ctx.Done():
-			return fmt.Errorf("only %d of %d requests completed", len(all), m)
+			return nil, fmt.Errorf("only %d of %d requests completed", len(all), m)
 		}
 	}
-	elapsed := time.Since(start)
-	writesAfter, err := apiWrites(ctx, clientset)
-	if err != nil {
-		return err
-	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	return all, nil
+}
 
-	fmt.Printf("requests=%d sources=%d workers=%d jobs_executed=%d\n", m, n, workers, executed.Load())
-	fmt.Printf("completed_per_second=%.1f elapsed=%s\n", float64(m)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
-	fmt.Printf("latency_p50=%s latency_p99=%s latency_max=%s\n",
-		all[len(all)/2].Round(time.Millisecond), all[len(all)*99/100].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond))
-	per := func(resource string) float64 {
-		return float64(writesAfter[resource]-writesBefore[resource]) / float64(m)
+func deleteRequest(name string, i int) *privacyv1alpha1.PrivacyRequest {
+	return &privacyv1alpha1.PrivacyRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: privacyv1alpha1.PrivacyRequestSpec{
+			Type:    privacyv1alpha1.RequestTypeDelete,
+			Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": fmt.Sprintf("user%d@example.com", i)}},
+		},
 	}
-	fmt.Printf("api_writes_per_request=%.2f (privacyrequests POST/PUT/PATCH/DELETE incl. status, from apiserver_request_total)\n",
-		per("privacyrequests"))
-	fmt.Printf("datasource_writes_per_request=%.2f event_writes_per_request=%.2f\n", per("datasources"), per("events"))
-	fmt.Printf("peak_heap_inuse=%dMiB peak_rss=%dMiB (one process: operator, %d sources, bench client)\n",
-		peak.heap.Load()>>20, peakRSS()>>10, n)
-	return nil
 }
 
 func startSource(ctx context.Context, c client.Client, name string, executed *atomic.Int64) error {

@@ -92,6 +92,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	if r.op, err = localstack.StartOperator(ctx, r.cp, filepath.Join(o.Bin, "manager")); err != nil {
 		return err
 	}
+	// From here on, a child that exits ends the demo at once, with its
+	// reason and the last lines of its log.
+	procs := []*localstack.Process{r.op.Process}
+	for _, s := range r.sources {
+		procs = append(procs, s.Process)
+	}
+	ctx, stopSupervising := localstack.Supervise(ctx, procs...)
+	defer stopSupervising()
 	if err := r.register(ctx); err != nil {
 		return err
 	}
@@ -106,6 +114,15 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	fmt.Fprintln(o.Out, "\nThe stack keeps running; press Ctrl-C to stop it.")
 	<-ctx.Done()
+	return childExit(ctx)
+}
+
+// childExit is the error of a child that ended the demo's context, if one did.
+func childExit(ctx context.Context) error {
+	var exit *localstack.ExitError
+	if cause := context.Cause(ctx); errors.As(cause, &exit) {
+		return exit
+	}
 	return nil
 }
 
@@ -211,6 +228,9 @@ func (r *run) waitFor(ctx context.Context, what string, done func() (bool, error
 		}
 		select {
 		case <-ctx.Done():
+			if exit := childExit(ctx); exit != nil {
+				return fmt.Errorf("waiting for %s: %w", what, exit)
+			}
 			if err != nil {
 				return fmt.Errorf("waiting for %s: %w (last error: %v)", what, ctx.Err(), err)
 			}

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -141,12 +143,75 @@ func processesNaming(dir string) ([]int, error) {
 	return pids, nil
 }
 
-// FreePort returns a loopback address with a port that was free a moment ago.
-func FreePort() (string, error) {
+// FreePort returns a loopback address with a port that was free a moment
+// ago. Another process may take it before the child binds it: callers go
+// through startOnFreePorts, which picks again when that happens.
+var FreePort = func() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// Tail returns the last n lines of the process's log.
+func (p *Process) Tail(n int) string {
+	data, err := os.ReadFile(p.LogPath)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ExitError reports a child process that ended while the stack needed it:
+// its name, how it ended and the last lines of its log.
+type ExitError struct {
+	Name, LogPath, Tail string
+	Err                 error
+}
+
+func (e *ExitError) Error() string {
+	how := "exited"
+	if e.Err != nil {
+		how = "exited: " + e.Err.Error()
+	}
+	return fmt.Sprintf("%s %s; the last lines of %s:\n%s", e.Name, how, e.LogPath, indentLines(e.Tail))
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func (p *Process) exitError() *ExitError {
+	return &ExitError{Name: p.Name, LogPath: p.LogPath, Tail: p.Tail(tailLines), Err: p.Err()}
+}
+
+// tailLines is how much of a dead child's log an error shows.
+const tailLines = 15
+
+func indentLines(s string) string {
+	if s == "" {
+		return "    (empty)"
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// Supervise returns a context that ends, with an *ExitError as its cause,
+// the moment any of procs exits: whoever waits on the stack learns at once
+// which child died and why, instead of at a timeout.
+func Supervise(ctx context.Context, procs ...*Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	for _, p := range procs {
+		go func() {
+			select {
+			case <-p.Exited():
+				cancel(p.exitError())
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, func() { cancel(context.Canceled) }
 }

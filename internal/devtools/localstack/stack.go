@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -28,20 +29,35 @@ type Operator struct {
 // local stack run there.
 func StartOperator(ctx context.Context, cp *ControlPlane, bin string) (*Operator, error) {
 	op := &Operator{bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports")}
-	for _, addr := range []*string{&op.HealthAddr, &op.MetricsAddr, &op.CallbackAddr} {
-		var err error
-		if *addr, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	return op, op.start(ctx)
+	return op, startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
+		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
+		return op.start()
+	})
 }
 
-// Restart starts the operator again on the same addresses, after Stop or Kill.
-func (op *Operator) Restart(ctx context.Context) error { return op.start(ctx) }
+// Restart starts the operator again on the same addresses, after Stop or
+// Kill (the sources' callback URLs name the old one); should another
+// process have taken one of them meanwhile, on new ones.
+func (op *Operator) Restart(ctx context.Context) error {
+	p, ready, err := op.start()
+	if err == nil {
+		if err = waitReady(ctx, p, ready); err == nil {
+			op.Process = p
+			return nil
+		}
+	}
+	if !addressInUse(err) {
+		return err
+	}
+	return startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
+		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
+		return op.start()
+	})
+}
 
-func (op *Operator) start(ctx context.Context) error {
-	p, err := StartProcess(op.dir, "operator", op.bin,
+// start starts the operator process; ready is its readiness URL.
+func (op *Operator) start() (p *Process, ready string, err error) {
+	p, err = StartProcess(op.dir, "operator", op.bin,
 		"--kubeconfig", op.kubeconfig,
 		"--allow-loopback-endpoints",
 		"--export-dir", op.ExportDir,
@@ -52,10 +68,10 @@ func (op *Operator) start(ctx context.Context) error {
 		"--callback-insecure",
 	)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	op.Process = p
-	return waitReady(ctx, p, "http://"+op.HealthAddr+"/readyz")
+	return p, "http://" + op.HealthAddr + "/readyz", nil
 }
 
 // SQLSource is a cmd/sql-datasource process serving a SQLite database.
@@ -85,23 +101,55 @@ func StartSQLSource(ctx context.Context, dir, name, bin, dbPath string, mapping 
 			return nil, err
 		}
 	}
-	addr, err := FreePort()
-	if err != nil {
-		return nil, err
+	return src, startOnFreePorts(ctx, 1, func(addrs []string) (*Process, string, error) {
+		src.URL = "http://" + addrs[0] + "/privacy"
+		p, err := StartProcess(dir, name, bin,
+			"--mapping", filepath.Join(home, "mapping.yaml"),
+			"--dsn", "sqlite:"+dbPath,
+			"--secrets-file", filepath.Join(home, "signing-secret"),
+			"--hash-key-file", filepath.Join(home, "hash-key"),
+			"--listen", addrs[0], "--base-path", "/privacy",
+		)
+		if err != nil {
+			return nil, "", err
+		}
+		src.Process = p
+		return p, "http://" + addrs[0] + "/readyz", nil
+	})
+}
+
+// startAttempts bounds the picks of fresh ports for one child.
+const startAttempts = 5
+
+// startOnFreePorts picks n free loopback ports, starts a child on them and
+// waits until it is ready. A port is free when picked but can be taken by
+// another process before the child binds it (a busy machine makes this
+// likely): a child that exits for an address already in use is started
+// again on fresh ports; any other failure is returned with its log's tail.
+func startOnFreePorts(ctx context.Context, n int, start func(addrs []string) (*Process, string, error)) error {
+	var err error
+	for range startAttempts {
+		addrs := make([]string, n)
+		for i := range addrs {
+			if addrs[i], err = FreePort(); err != nil {
+				return err
+			}
+		}
+		p, ready, startErr := start(addrs)
+		if startErr != nil {
+			return startErr
+		}
+		if err = waitReady(ctx, p, ready); err == nil || !addressInUse(err) {
+			return err
+		}
 	}
-	src.URL = "http://" + addr + "/privacy"
-	p, err := StartProcess(dir, name, bin,
-		"--mapping", filepath.Join(home, "mapping.yaml"),
-		"--dsn", "sqlite:"+dbPath,
-		"--secrets-file", filepath.Join(home, "signing-secret"),
-		"--hash-key-file", filepath.Join(home, "hash-key"),
-		"--listen", addr, "--base-path", "/privacy",
-	)
-	if err != nil {
-		return nil, err
-	}
-	src.Process = p
-	return src, waitReady(ctx, p, "http://"+addr+"/readyz")
+	return fmt.Errorf("%w (gave up after %d picks of free ports)", err, startAttempts)
+}
+
+// addressInUse reports a child that died because a port was taken.
+func addressInUse(err error) bool {
+	var exit *ExitError
+	return errors.As(err, &exit) && strings.Contains(exit.Tail, "address already in use")
 }
 
 // Manifest is the YAML that registers the source in namespace: the
@@ -165,10 +213,10 @@ func waitReady(ctx context.Context, p *Process, url string) error {
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("%s exited (%v) before it was ready; see %s", p.Name, p.Err(), p.LogPath)
+			return fmt.Errorf("%s was not ready yet: %w", p.Name, p.exitError())
 		case <-ctx.Done():
 			p.Stop()
-			return fmt.Errorf("%s not ready at %s: %w; see %s", p.Name, url, ctx.Err(), p.LogPath)
+			return fmt.Errorf("%s not ready at %s: %w; the last lines of %s:\n%s", p.Name, url, ctx.Err(), p.LogPath, indentLines(p.Tail(tailLines)))
 		case <-tick.C:
 		}
 	}
