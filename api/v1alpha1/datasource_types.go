@@ -177,7 +177,8 @@ type DataSourceStatus struct {
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
 
-	// activeJobs is the number of jobs open at this source.
+	// activeJobs is the number of requests with a job open at this source,
+	// refreshed at most once a second.
 	// +optional
 	ActiveJobs int32 `json:"activeJobs,omitempty"`
 }
