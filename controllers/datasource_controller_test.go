@@ -151,14 +151,7 @@ var _ = Describe("DataSource readiness", func() {
 
 		By("recording each transition as an Event on the DataSource")
 		Eventually(func(g Gomega) {
-			evs := &corev1.EventList{}
-			g.Expect(k8sClient.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
-			var reasons []string
-			for _, e := range evs.Items {
-				if e.InvolvedObject.Name == "crm" {
-					reasons = append(reasons, e.Reason)
-				}
-			}
+			reasons := eventReasons(g, ns, func(e corev1.Event) bool { return e.InvolvedObject.Name == "crm" })
 			g.Expect(reasons).To(ContainElements(privacyv1alpha1.ReasonTLSError, privacyv1alpha1.ReasonProbeSucceeded))
 		}).Should(Succeed())
 	})

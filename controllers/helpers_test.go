@@ -269,3 +269,16 @@ func expectStalled(obj client.Object, conds func() []metav1.Condition, reason, w
 		g.Expect(condition(conds(), privacyv1alpha1.ConditionReconciling)).To(BeNil())
 	}).Should(Succeed())
 }
+
+// eventReasons lists the reasons of the Events in namespace that match.
+func eventReasons(g Gomega, namespace string, match func(corev1.Event) bool) []string {
+	evs := &corev1.EventList{}
+	g.Expect(k8sClient.List(ctx, evs, client.InNamespace(namespace))).To(Succeed())
+	var reasons []string
+	for _, e := range evs.Items {
+		if match(e) {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}

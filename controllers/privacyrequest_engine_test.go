@@ -613,6 +613,25 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
 	})
 
+	It("counts open jobs on the DataSource, and none once the request finished", func() {
+		release := make(chan struct{})
+		src := newSource(ns, "busy", async, func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Delete = func(context.Context, *protocol.Job) (datasource.Result, error) {
+				<-release
+				return datasource.Result{Records: 1}, nil
+			}
+		})
+		pr := dispatchedRequest(ns)
+		activeJobs := func(g Gomega) int32 {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			return src.ds.Status.ActiveJobs
+		}
+		Eventually(activeJobs).Should(Equal(int32(1)))
+		close(release)
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Eventually(activeJobs).Should(Equal(int32(0)))
+	})
+
 	It("counts open jobs on the DataSource and fails the entry when the DataSource is deleted", func() {
 		src := newSource(ns, "doomed", holding)
 		pr := dispatchedRequest(ns)

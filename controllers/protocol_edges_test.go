@@ -76,14 +76,9 @@ var _ = Describe("Callbacks", func() {
 			g.Expect(pr.Status.Sources[0].Phase).To(Equal(privacyv1alpha1.SourcePhaseDispatched))
 		}, time.Second).Should(Succeed())
 		Eventually(func(g Gomega) {
-			evs := &corev1.EventList{}
-			g.Expect(k8sClient.List(ctx, evs, client.InNamespace(ns))).To(Succeed())
-			var reasons []string
-			for _, e := range evs.Items {
-				if e.InvolvedObject.Kind == "DataSource" && e.InvolvedObject.Name == "held" {
-					reasons = append(reasons, e.Reason)
-				}
-			}
+			reasons := eventReasons(g, ns, func(e corev1.Event) bool {
+				return e.InvolvedObject.Kind == "DataSource" && e.InvolvedObject.Name == "held"
+			})
 			g.Expect(reasons).To(ContainElement(privacyv1alpha1.ReasonCallbackRejected))
 		}).Should(Succeed())
 

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -244,6 +245,32 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
 		Expect(run.Sources[0].Attempts).To(Equal(int32(2)))
 		Expect(src.jobRuns()).To(HaveLen(1))
+	})
+
+	It("records a source's failure in its run entry's conditions and as a Warning Event, as requests do", func() {
+		ns := newNamespace()
+		src := newSource(ns, "broken", purging("usage"), func(_ *source, cfg *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+			cfg.Purge = func(context.Context, *protocol.Job) (datasource.Result, error) {
+				return datasource.Result{}, datasource.Permanent("the archive is read-only")
+			}
+		})
+		run := runNextSlot(ns, src)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeFailed))
+		e := run.Sources[0]
+		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
+		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionDispatched).Status).To(Equal(metav1.ConditionTrue))
+		done := condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted)
+		Expect(done).NotTo(BeNil())
+		Expect(done.Status).To(Equal(metav1.ConditionFalse))
+		Expect(done.Reason).To(Equal(privacyv1alpha1.ReasonSourceFailed))
+		Expect(done.Message).To(ContainSubstring("the archive is read-only"))
+		// Events about a cluster-scoped policy live in the default namespace.
+		Eventually(func(g Gomega) {
+			reasons := eventReasons(g, metav1.NamespaceDefault, func(ev corev1.Event) bool {
+				return ev.InvolvedObject.Kind == "RetentionPolicy" && ev.Type == corev1.EventTypeWarning && ev.Related != nil && ev.Related.Name == "broken"
+			})
+			g.Expect(reasons).To(ContainElement(privacyv1alpha1.ReasonSourceFailed))
+		}).Should(Succeed())
 	})
 
 	It("never retries a purge before Retry-After, as requests do", func() {
