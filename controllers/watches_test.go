@@ -20,37 +20,31 @@ func dataSourceWithReady(status metav1.ConditionStatus, reason string) *privacyv
 	return ds
 }
 
+// setCondition is a change that sets one condition of a DataSource.
+func setCondition(t string, status metav1.ConditionStatus, reason, message string) func(*privacyv1alpha1.DataSource) {
+	return func(ds *privacyv1alpha1.DataSource) {
+		conditions.Set(&ds.Status.Conditions, 1, t, status, reason, message)
+	}
+}
+
 // TestDataSourceJobFacts: a DataSource status write wakes requests and
 // policies only when it changes something they decide on.
 func TestDataSourceJobFacts(t *testing.T) {
+	now := metav1.Now()
 	for _, tc := range []struct {
 		name   string
 		change func(ds *privacyv1alpha1.DataSource)
 		wakes  bool
 	}{
 		{"activeJobs moved", func(ds *privacyv1alpha1.DataSource) { ds.Status.ActiveJobs = 7 }, false},
-		{"probed again, nothing new", func(ds *privacyv1alpha1.DataSource) {
-			now := metav1.Now()
-			ds.Status.LastProbeTime = &now
-		}, false},
-		{"retention coverage changed", func(ds *privacyv1alpha1.DataSource) {
-			conditions.Set(&ds.Status.Conditions, 1, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionFalse, privacyv1alpha1.ReasonUncoveredCategories, "x")
-		}, false},
-		{"Ready message only", func(ds *privacyv1alpha1.DataSource) {
-			conditions.Set(&ds.Status.Conditions, 1, privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded, "other")
-		}, false},
-		{"became not Ready", func(ds *privacyv1alpha1.DataSource) {
-			conditions.Set(&ds.Status.Conditions, 1, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointUnreachable, "down")
-		}, true},
-		{"Ready reason changed", func(ds *privacyv1alpha1.DataSource) {
-			conditions.Set(&ds.Status.Conditions, 1, privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonInitializing, "msg")
-		}, true},
+		{"probed again, nothing new", func(ds *privacyv1alpha1.DataSource) { ds.Status.LastProbeTime = &now }, false},
+		{"retention coverage changed", setCondition(privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionFalse, privacyv1alpha1.ReasonUncoveredCategories, "x"), false},
+		{"Ready message only", setCondition(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded, "other"), false},
+		{"became not Ready", setCondition(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointUnreachable, "down"), true},
+		{"Ready reason changed", setCondition(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonInitializing, "msg"), true},
 		{"spec changed", func(ds *privacyv1alpha1.DataSource) { ds.Generation = 2 }, true},
 		{"labels changed", func(ds *privacyv1alpha1.DataSource) { ds.Labels["tier"] = "b" }, true},
-		{"being deleted", func(ds *privacyv1alpha1.DataSource) {
-			now := metav1.Now()
-			ds.DeletionTimestamp = &now
-		}, true},
+		{"being deleted", func(ds *privacyv1alpha1.DataSource) { ds.DeletionTimestamp = &now }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old := dataSourceWithReady(metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -137,6 +138,18 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	defer handler.Close()
 	go pruneRecords(ctx, cfg.Store.(*sqlsource.Store), c.recordTTL, log)
 
+	return serve(ctx, c, newMux(c.basePath, handler, db), func(addr string) {
+		log.Info("serving the job protocol", "address", addr, "database", dialect, "tables", len(mapping.Tables),
+			"identities", cfg.Identities, "categories", cfg.Categories, "tls", c.tlsCert != "")
+		if ready != nil {
+			ready(addr)
+		}
+	})
+}
+
+// newMux serves the job protocol under basePath, beside the probes, which
+// are unsigned and outside it.
+func newMux(basePath string, handler http.Handler, db *sql.DB) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -146,17 +159,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	if c.basePath == "" {
+	if basePath == "" {
 		mux.Handle("/", handler)
 	} else {
-		mux.Handle(c.basePath+"/", http.StripPrefix(c.basePath, handler))
+		mux.Handle(basePath+"/", http.StripPrefix(basePath, handler))
 	}
+	return mux
+}
 
+// serve serves h on c.listen until ctx ends, then shuts down gracefully.
+// started is told the listening address once requests can arrive.
+func serve(ctx context.Context, c *config, h http.Handler, started func(addr string)) error {
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() {
 		if c.tlsCert != "" {
@@ -165,11 +183,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		}
 		errc <- srv.Serve(ln)
 	}()
-	log.Info("serving the job protocol", "address", ln.Addr().String(), "database", dialect, "tables", len(mapping.Tables),
-		"identities", cfg.Identities, "categories", cfg.Categories, "tls", c.tlsCert != "")
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
+	started(ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err

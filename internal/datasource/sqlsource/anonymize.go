@@ -22,6 +22,26 @@ func (s *Source) anonymize(ctx context.Context, tx *sql.Tx, t *Table, where func
 			hashed = append(hashed, c)
 		}
 	}
+	sel := s.anonymizeSelect(t, cols, hashed, where, limit)
+	if sel == nil {
+		return 0, nil
+	}
+	rows, err := readAnonRows(ctx, tx, sel, t.Name, len(hashed))
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		if err := s.anonymizeRow(ctx, tx, t, cols, r); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(rows)), nil
+}
+
+// anonymizeSelect selects, and locks, the key and the hashed columns of the
+// rows where selects that still hold personal data; nil when where selects
+// nothing.
+func (s *Source) anonymizeSelect(t *Table, cols, hashed []string, where func(*query) bool, limit int) *query {
 	sel := newQuery(s.d)
 	sel.add("SELECT ", s.d.rowKey)
 	for _, c := range hashed {
@@ -29,7 +49,7 @@ func (s *Source) anonymize(ctx context.Context, tx *sql.Tx, t *Table, where func
 	}
 	sel.add(" FROM ", quote(t.Name), " WHERE ")
 	if !where(sel) {
-		return 0, nil
+		return nil
 	}
 	sel.add(" AND (")
 	for i, c := range cols {
@@ -43,59 +63,70 @@ func (s *Source) anonymize(ctx context.Context, tx *sql.Tx, t *Table, where func
 		sel.add(" LIMIT ", sel.arg(limit))
 	}
 	sel.add(s.d.forUpdate)
+	return sel
+}
 
-	type row struct {
-		key    any
-		hashed []sql.NullString
-	}
-	var rows []row
+// anonRow is a row to anonymize: its physical key and the old values of its
+// hashed columns, in column order.
+type anonRow struct {
+	key    any
+	hashed []sql.NullString
+}
+
+// readAnonRows reads every row sel selects before any is updated.
+func readAnonRows(ctx context.Context, tx *sql.Tx, sel *query, table string, hashed int) ([]anonRow, error) {
+	var rows []anonRow
 	rs, err := tx.QueryContext(ctx, sel.String(), sel.args...)
 	if err != nil {
-		return 0, classify(err, t.Name, "anonymizing")
+		return nil, classify(err, table, "anonymizing")
 	}
 	for rs.Next() {
-		r := row{hashed: make([]sql.NullString, len(hashed))}
+		r := anonRow{hashed: make([]sql.NullString, hashed)}
 		dest := []any{&r.key}
 		for i := range r.hashed {
 			dest = append(dest, &r.hashed[i])
 		}
 		if err := rs.Scan(dest...); err != nil {
 			_ = rs.Close()
-			return 0, classify(err, t.Name, "anonymizing")
+			return nil, classify(err, table, "anonymizing")
 		}
 		rows = append(rows, r)
 	}
 	_ = rs.Close()
 	if err := rs.Err(); err != nil {
-		return 0, classify(err, t.Name, "anonymizing")
+		return nil, classify(err, table, "anonymizing")
 	}
+	return rows, nil
+}
 
-	for _, r := range rows {
-		q := newQuery(s.d)
-		q.add("UPDATE ", quote(t.Name), " SET ")
-		h := 0
-		for i, c := range cols {
-			if i > 0 {
-				q.add(", ")
-			}
-			a := t.Delete.Anonymize[c]
-			var old sql.NullString
-			if a.Kind == "hash" {
-				old = r.hashed[h]
-				h++
-			}
-			q.add(quote(c), " = ", q.arg(s.anonymized(a, old)))
+// anonymizeRow overwrites the anonymize columns of one row, addressed by
+// its physical key. A row that is no longer there fails the whole batch as
+// retryable rather than counting a change that did not happen.
+func (s *Source) anonymizeRow(ctx context.Context, tx *sql.Tx, t *Table, cols []string, r anonRow) error {
+	q := newQuery(s.d)
+	q.add("UPDATE ", quote(t.Name), " SET ")
+	h := 0
+	for i, c := range cols {
+		if i > 0 {
+			q.add(", ")
 		}
-		q.add(" WHERE ", s.d.rowKey, " = ", q.arg(r.key))
-		n, err := execCount(ctx, tx, q, t.Name, "anonymizing")
-		if err != nil {
-			return 0, err
+		a := t.Delete.Anonymize[c]
+		var old sql.NullString
+		if a.Kind == "hash" {
+			old = r.hashed[h]
+			h++
 		}
-		if n != 1 {
-			return 0, &dbError{table: t.Name, doing: "anonymizing", code: "row moved during the update", retry: true, err: errors.New("row moved")}
-		}
+		q.add(quote(c), " = ", q.arg(s.anonymized(a, old)))
 	}
-	return int64(len(rows)), nil
+	q.add(" WHERE ", s.d.rowKey, " = ", q.arg(r.key))
+	n, err := execCount(ctx, tx, q, t.Name, "anonymizing")
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return &dbError{table: t.Name, doing: "anonymizing", code: "row moved during the update", retry: true, err: errors.New("row moved")}
+	}
+	return nil
 }
 
 // stillPersonal writes the condition "column c still holds what a has not
