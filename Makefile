@@ -57,7 +57,7 @@ bench: envtest ## Run the Go benchmarks, then the engine end to end (BENCH_REQUE
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -run '^$$' -bench . -benchmem $(BENCH_FLAGS)
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
-		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES)
+		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES) $(BENCH_RUN_FLAGS)
 
 .PHONY: lint
 lint: staticcheck ## Run staticcheck.

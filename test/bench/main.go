@@ -44,13 +44,19 @@ import (
 	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
-var workers int
+var (
+	workers int
+	// rate, when set, creates the requests on a fixed schedule (R per
+	// second, whatever the engine does) instead of all at once.
+	rate float64
+)
 
 func main() {
 	requests := flag.Int("requests", 1000, "PrivacyRequests to create (M)")
 	sources := flag.Int("sources", 10, "data sources (N)")
 	timeout := flag.Duration("timeout", 20*time.Minute, "give up after this long")
 	flag.IntVar(&workers, "workers", 8, "PrivacyRequest reconcile workers (--privacyrequest-workers)")
+	flag.Float64Var(&rate, "rate", 0, "create requests at this many per second (open loop) instead of all at once")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
 	if err := run(*requests, *sources, *timeout); err != nil {
@@ -101,7 +107,7 @@ func run(m, n int, timeout time.Duration) error {
 		return err
 	}
 
-	fmt.Printf("requests=%d sources=%d workers=%d jobs_executed=%d\n", m, n, workers, executed.Load())
+	fmt.Printf("requests=%d sources=%d workers=%d rate=%g/s jobs_executed=%d\n", m, n, workers, rate, executed.Load())
 	fmt.Printf("completed_per_second=%.1f elapsed=%s\n", float64(m)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	fmt.Printf("latency_p50=%s latency_p99=%s latency_max=%s\n",
 		all[len(all)/2].Round(time.Millisecond), all[len(all)*99/100].Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond))
@@ -151,8 +157,8 @@ func startOperator(ctx context.Context, env *testenv.Env) (client.WithWatch, err
 	}})
 }
 
-// burst creates m Delete requests at once (8 clients) and returns each
-// one's time from create to Completed, sorted.
+// burst creates m Delete requests at once (8 clients), or at -rate per
+// second, and returns each one's time from create to Completed, sorted.
 func burst(ctx context.Context, c client.WithWatch, m int) ([]time.Duration, error) {
 	w, err := c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
 	if err != nil {
@@ -187,7 +193,16 @@ func burst(ctx context.Context, c client.WithWatch, m int) ([]time.Duration, err
 			}
 		})
 	}
+	var tick <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		tick = t.C
+	}
 	for i := range m {
+		if tick != nil {
+			<-tick
+		}
 		work <- i
 	}
 	close(work)
