@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,9 +116,12 @@ func (r *DataSourceReconciler) reconcileProbe(ctx context.Context, s *sourceScop
 	}
 	due, next := r.probes.due(s.key, ds.Generation, s.secretRV, s.now)
 	if !due {
-		if !next.IsZero() {
-			s.wakeAt(next)
+		if next.IsZero() {
+			// In flight: its outcome wakes this DataSource; should that
+			// wake-up be lost, look again once the probe must have ended.
+			next = s.now.Add(endpointTimeout(ds) + probeMargin)
 		}
+		s.wakeAt(next)
 		return nil
 	}
 	secret := &corev1.Secret{}
@@ -263,4 +267,16 @@ func missingTypes(declared, served []privacyv1alpha1.RequestType) []privacyv1alp
 		}
 	}
 	return missing
+}
+
+// probeMargin is added to a probe's timeout before a pass looks at a probe
+// whose outcome has not arrived.
+const probeMargin = 30 * time.Second
+
+// endpointTimeout bounds one exchange with the DataSource's endpoint.
+func endpointTimeout(ds *privacyv1alpha1.DataSource) time.Duration {
+	if t := ds.Spec.Endpoint.Timeout; t != nil && t.Duration > 0 {
+		return t.Duration
+	}
+	return 30 * time.Second
 }

@@ -88,7 +88,9 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 			}
 			target, err := j.keys.Target(ctx, f.Source, j.Now())
 			if err != nil {
-				j.note(e, j.Hold(e, privacyv1alpha1.ReasonSigningSecretError, err.Error()))
+				// The job was accepted: Dispatched stays; the poll is
+				// tried again at its next time.
+				e.Message = truncate(err.Error(), 1024)
 				continue
 			}
 			j.submit(dispatch.OpPoll, e, target, nil)

@@ -198,9 +198,10 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		return err
 	}
 	j.advance(ctx, pr.Status.Sources, jobs.Facts{
-		Deadline:        s.dueAt(),
-		DeadlineMessage: "The request's due date passed before the source finished.",
-		OwnerSuspended:  pr.Spec.Suspend,
+		Deadline:         s.dueAt(),
+		DeadlineMessage:  "The request's due date passed before the source finished.",
+		CancelOnDeadline: true,
+		OwnerSuspended:   pr.Spec.Suspend,
 	})
 	return nil
 }

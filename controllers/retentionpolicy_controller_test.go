@@ -288,6 +288,41 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		}
 	})
 
+	It("matches a DataSource as soon as its namespace is labelled to fit the selector", func() {
+		ns := newNamespace()
+		newSource(ns, "late", purging("usage"))
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		rp.Spec.NamespaceSelector.MatchLabels["team"] = "growth"
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		matched := func(g Gomega) int32 {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.ObservedGeneration).To(Equal(rp.Generation))
+			return rp.Status.MatchedSources
+		}
+		Eventually(matched).Should(Equal(int32(0)))
+		Eventually(func() error {
+			namespace := &corev1.Namespace{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace); err != nil {
+				return err
+			}
+			namespace.Labels["team"] = "growth"
+			return k8sClient.Update(ctx, namespace)
+		}).Should(Succeed())
+		Eventually(matched).Should(Equal(int32(1)))
+	})
+
+	It("reports a selector that admission let through but that does not parse as Stalled", func() {
+		rp := newPolicy(newNamespace(), "0 3 * * *", nil)
+		rp.Spec.DataSourceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Roughly", Values: []string{"gold"}}}}
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		expectStalled(rp, func() []metav1.Condition { return rp.Status.Conditions }, privacyv1alpha1.ReasonInvalidSpec, "spec.dataSourceSelector")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.ObservedGeneration).To(Equal(rp.Generation))
+			g.Expect(kstatusOf(g, rp)).To(Equal(status.FailedStatus))
+		}).Should(Succeed())
+	})
+
 	It("reports overlapping policies on each, and runs both", func() {
 		ns := newNamespace()
 		src := newSource(ns, "warehouse", purging("usage"))

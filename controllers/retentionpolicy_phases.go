@@ -67,6 +67,9 @@ func (r *RetentionPolicyReconciler) parseSpec(s *policyScope) bool {
 	if s.invalid == nil {
 		s.retainFor, s.invalid = schedule.ParsePeriod(string(s.rp.Spec.RetainFor))
 	}
+	if err := policySelectorsError(s.rp); s.invalid == nil && err != nil {
+		s.invalid, s.invalidReason = err, privacyv1alpha1.ReasonInvalidSpec
+	}
 	if s.invalid == nil && s.retainFor < r.MinRetainFor {
 		s.invalidReason = privacyv1alpha1.ReasonRetainForBelowMinimum
 		s.invalid = fmt.Errorf("retainFor %s is shorter than the operator's minimum of %s (its --min-retain-for flag): the policy does not run, so that a typo cannot purge data that must be kept",
@@ -287,6 +290,18 @@ func purgeJob(rp *privacyv1alpha1.RetentionPolicy, run *privacyv1alpha1.Retentio
 func activeRun(rp *privacyv1alpha1.RetentionPolicy) *privacyv1alpha1.RetentionRun {
 	if len(rp.Status.History) > 0 && rp.Status.History[0].Outcome == privacyv1alpha1.RunOutcomeRunning {
 		return &rp.Status.History[0]
+	}
+	return nil
+}
+
+// policySelectorsError is a selector of the policy that admission let
+// through but that does not parse: no run could ever match a source.
+func policySelectorsError(rp *privacyv1alpha1.RetentionPolicy) error {
+	if _, err := selectorOf(rp.Spec.DataSourceSelector); err != nil {
+		return &invalidSelectorError{field: "spec.dataSourceSelector", err: err}
+	}
+	if _, err := selectorOf(rp.Spec.NamespaceSelector); err != nil {
+		return &invalidSelectorError{field: "spec.namespaceSelector", err: err}
 	}
 	return nil
 }

@@ -139,16 +139,12 @@ func targetFor(ds *privacyv1alpha1.DataSource, keys []protocol.Key) (dispatch.Ta
 	if err != nil {
 		return dispatch.Target{}, err
 	}
-	timeout := 30 * time.Second
-	if t := ds.Spec.Endpoint.Timeout; t != nil && t.Duration > 0 {
-		timeout = t.Duration
-	}
 	return dispatch.Target{
 		Source:         types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name},
 		BaseURL:        base.String(),
 		Keys:           keys,
 		CABundle:       ds.Spec.Endpoint.CABundle,
-		Timeout:        timeout,
+		Timeout:        endpointTimeout(ds),
 		MaxConcurrency: int(max(ds.Spec.MaxConcurrency, 1)),
 	}, nil
 }

@@ -20,9 +20,12 @@ import (
 type Process struct {
 	Name    string
 	LogPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	// logStart is where this run's output begins in the log (appended
+	// to across restarts).
+	logStart int64
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
 }
 
 // StartProcess starts bin with args, logging to dir/logs/name.log. The
@@ -38,13 +41,17 @@ func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
 		return nil, err
 	}
 	defer log.Close()
+	var start int64
+	if info, err := log.Stat(); err == nil {
+		start = info.Size()
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogPath: logPath, logStart: start, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -155,12 +162,13 @@ var FreePort = func() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// Tail returns the last n lines of the process's log.
+// Tail returns the last n lines this run of the process logged.
 func (p *Process) Tail(n int) string {
 	data, err := os.ReadFile(p.LogPath)
-	if err != nil {
+	if err != nil || int64(len(data)) < p.logStart {
 		return ""
 	}
+	data = data[p.logStart:]
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -18,21 +18,25 @@ import (
 type Operator struct {
 	*Process
 	bin, dir, kubeconfig string
+	extra                []string
 	// Addresses of its health probes, metrics and callback listener.
 	HealthAddr, MetricsAddr, CallbackAddr string
 	// ExportDir is where Access exports are written.
 	ExportDir string
 }
 
-// StartOperator starts the manager binary bin against cp and waits until
-// it is ready. Endpoints on loopback are allowed: the data sources of the
-// local stack run there.
-func StartOperator(ctx context.Context, cp *ControlPlane, bin string) (*Operator, error) {
-	op := &Operator{bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports")}
-	return op, startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
+// StartOperator starts the manager binary bin against cp, with extra flags
+// after the stack's own, and waits until it is ready. Endpoints on loopback
+// are allowed: the data sources of the local stack run there.
+func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...string) (*Operator, error) {
+	op := &Operator{bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports"), extra: extra}
+	if err := startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
 		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
 		return op.start()
-	})
+	}); err != nil {
+		return nil, err
+	}
+	return op, nil
 }
 
 // Restart starts the operator again on the same addresses, after Stop or
@@ -57,16 +61,17 @@ func (op *Operator) Restart(ctx context.Context) error {
 
 // start starts the operator process; ready is its readiness URL.
 func (op *Operator) start() (p *Process, ready string, err error) {
-	p, err = StartProcess(op.dir, "operator", op.bin,
+	args := []string{
 		"--kubeconfig", op.kubeconfig,
 		"--allow-loopback-endpoints",
 		"--export-dir", op.ExportDir,
 		"--health-probe-bind-address", op.HealthAddr,
 		"--metrics-bind-address", op.MetricsAddr, "--metrics-secure=false",
-		"--callback-bind-address", op.CallbackAddr, "--callback-base-url", "http://"+op.CallbackAddr,
+		"--callback-bind-address", op.CallbackAddr, "--callback-base-url", "http://" + op.CallbackAddr,
 		// Plain HTTP on loopback: the local stack's data sources call back there.
 		"--callback-insecure",
-	)
+	}
+	p, err = StartProcess(op.dir, "operator", op.bin, append(args, op.extra...)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -101,7 +106,7 @@ func StartSQLSource(ctx context.Context, dir, name, bin, dbPath string, mapping 
 			return nil, err
 		}
 	}
-	return src, startOnFreePorts(ctx, 1, func(addrs []string) (*Process, string, error) {
+	if err := startOnFreePorts(ctx, 1, func(addrs []string) (*Process, string, error) {
 		src.URL = "http://" + addrs[0] + "/privacy"
 		p, err := StartProcess(dir, name, bin,
 			"--mapping", filepath.Join(home, "mapping.yaml"),
@@ -115,7 +120,10 @@ func StartSQLSource(ctx context.Context, dir, name, bin, dbPath string, mapping 
 		}
 		src.Process = p
 		return p, "http://" + addrs[0] + "/readyz", nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // startAttempts bounds the picks of fresh ports for one child.

@@ -140,7 +140,8 @@ func (p *Pass) Apply(e *Entry, o dispatch.Outcome, retry Retry) Change {
 		e.Phase = privacyv1alpha1.SourcePhasePending
 		e.NextAttemptAt = nil
 		e.Message = "The source no longer knows the job; delivering it again."
-		return Change{WakeAt: p.now}
+		// Next, in the same pass, delivers it.
+		return Change{}
 	case dispatch.ResultPermanent:
 		reason := privacyv1alpha1.ReasonRefused
 		if o.Reason == privacyv1alpha1.ReasonResultTooLarge {
@@ -157,12 +158,16 @@ func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
 	// A final answer proves delivery, even when the Accepted outcome was
 	// overtaken by the callback before this pass.
 	p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonAccepted, "The source took the job.")
-	if st.Status == protocol.StatusFailed {
-		return p.Fail(e, privacyv1alpha1.ReasonSourceFailed, "The source reported failure: "+st.Message)
-	}
 	var records int64
 	if st.Result != nil {
 		records = st.Result.Records
+	}
+	if st.Status == protocol.StatusFailed {
+		// What a failed job did before it failed (rows purged) still counts.
+		if st.Result != nil {
+			e.Records = &records
+		}
+		return p.Fail(e, privacyv1alpha1.ReasonSourceFailed, "The source reported failure: "+st.Message)
 	}
 	e.Records = &records
 	e.NextAttemptAt = nil
@@ -260,9 +265,13 @@ type Facts struct {
 	// Source is the DataSource; nil when it was deleted.
 	Source *privacyv1alpha1.DataSource
 	// Deadline is when the owner stops waiting (the request's due date,
-	// the run's next slot); DeadlineMessage says so in the entry.
+	// the run's next slot; zero: never); DeadlineMessage says so in the
+	// entry.
 	Deadline        time.Time
 	DeadlineMessage string
+	// CancelOnDeadline tells the source to stop a job still open at the
+	// deadline (a request's; a purge that outruns its slot keeps going).
+	CancelOnDeadline bool
 	// OwnerSuspended holds every delivery and poll.
 	OwnerSuspended bool
 	// DeliveryOpen: the dispatcher has this job's delivery queued or open
@@ -280,9 +289,9 @@ func (p *Pass) Next(e *Entry, f Facts) (Step, Change) {
 	if Finished(e.Phase) {
 		return StepNone, Change{}
 	}
-	if !p.now.Before(f.Deadline) {
+	if !f.Deadline.IsZero() && !p.now.Before(f.Deadline) {
 		step := StepNone
-		if e.Phase == privacyv1alpha1.SourcePhaseDispatched && f.Source != nil {
+		if f.CancelOnDeadline && e.Phase == privacyv1alpha1.SourcePhaseDispatched && f.Source != nil {
 			step = StepCancel
 		}
 		return step, p.Fail(e, privacyv1alpha1.ReasonDeadlineExceeded, f.DeadlineMessage)

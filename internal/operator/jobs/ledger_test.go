@@ -177,11 +177,14 @@ func TestNext(t *testing.T) {
 		wake   time.Duration
 	}{
 		{"due and ready: deliver", state{pending, 0}, nil, nil, Facts{Source: readySource()}, StepDeliver, pending, "", 0},
+		{"before its deadline: deliver", state{pending, 0}, nil, nil, Facts{Source: readySource(), Deadline: now.Add(time.Second)}, StepDeliver, pending, "", 0},
 		{"retry not due yet: wait for it", state{pending, 1}, &future, nil, Facts{Source: readySource()}, StepNone, pending, "", 10 * time.Second},
 		{"retry due: deliver", state{pending, 1}, &past, nil, Facts{Source: readySource()}, StepDeliver, pending, "", 0},
 		{"accepted and poll due: poll", state{dispatched, 1}, &past, nil, Facts{Source: readySource()}, StepPoll, dispatched, "", poll},
 		{"deadline passed while at the source: fail and cancel", state{dispatched, 1}, &future, nil,
-			Facts{Source: readySource(), Deadline: now}, StepCancel, failed, privacyv1alpha1.ReasonDeadlineExceeded, 0},
+			Facts{Source: readySource(), Deadline: now, CancelOnDeadline: true}, StepCancel, failed, privacyv1alpha1.ReasonDeadlineExceeded, 0},
+		{"slot passed while at the source: fail, the purge goes on", state{dispatched, 1}, &future, nil,
+			Facts{Source: readySource(), Deadline: now}, StepNone, failed, privacyv1alpha1.ReasonDeadlineExceeded, 0},
 		{"deadline passed before delivery: fail", state{pending, 0}, nil, nil,
 			Facts{Source: readySource(), Deadline: now.Add(-time.Hour)}, StepNone, failed, privacyv1alpha1.ReasonDeadlineExceeded, 0},
 		{"source deleted: fail", state{dispatched, 1}, nil, nil, Facts{}, StepNone, failed, privacyv1alpha1.ReasonSourceDeleted, 0},
@@ -200,9 +203,6 @@ func TestNext(t *testing.T) {
 			e.NextAttemptAt = tc.next
 			if tc.setup != nil {
 				tc.setup(e)
-			}
-			if tc.facts.Deadline.IsZero() {
-				tc.facts.Deadline = now.Add(24 * time.Hour)
 			}
 			step, c := ledgerAt(now).Pass(1).Next(e, tc.facts)
 			if step != tc.step || e.Phase != tc.want {
