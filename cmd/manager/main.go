@@ -58,6 +58,7 @@ type flags struct {
 	// namespace is the operator's own (ownNamespace), read once.
 	namespace    string
 	minRetainFor time.Duration
+	pprofAddr    string
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -113,6 +114,8 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.minRetainFor, "min-retain-for", 24*time.Hour,
 		"Shortest retainFor a RetentionPolicy may ask for; a policy below it is Stalled (RetainForBelowMinimum) and never runs, so that a typo cannot purge data that must be kept.")
 	opts := zap.Options{Development: false}
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "",
+		"The address of Go's profiling endpoints (/debug/pprof/...), e.g. 127.0.0.1:6060; empty disables them. They reveal memory contents: bind to loopback only.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f, opts
@@ -130,6 +133,7 @@ func main() {
 		LeaderElectionID:              "privacy-operator.privacyoperator.io",
 		LeaderElectionNamespace:       f.leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
+		PprofBindAddress:              f.pprofAddr,
 	})
 	exitOn(err, "unable to create manager")
 	exitOn(setup(mgr, f), "unable to set up the operator")

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
+)
+
+// stack is one control plane with the operator running as its own process
+// (as users run it, so that its heap, RSS and CPU are its own) and N SDK
+// data sources served by this process.
+type stack struct {
+	env       *testenv.Env
+	c         client.WithWatch
+	clientset *kubernetes.Clientset
+	op        *localstack.Operator
+	pprofAddr string
+	executed  atomic.Int64
+	servers   []*httptest.Server
+}
+
+// buildManager builds cmd/manager once for all the stacks of a run.
+func buildManager(dir string) (string, error) {
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/manager: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startStack starts a control plane, the operator binary and n sources.
+func startStack(ctx context.Context, managerBin string, n int) (*stack, error) {
+	env, err := testenv.Start()
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{env: env}
+	if err := s.connect(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	if s.pprofAddr, err = localstack.FreePort(); err != nil {
+		s.stop()
+		return nil, err
+	}
+	s.op, err = localstack.StartOperator(ctx, env.ControlPlane, managerBin,
+		"--privacyrequest-workers", strconv.Itoa(workers), "--poll-interval", "1s",
+		"--zap-log-level", "error", "--pprof-bind-address", s.pprofAddr)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := s.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: "bench", Labels: map[string]string{"privacyoperator.io/datasource": "true"},
+	}}); err != nil {
+		s.stop()
+		return nil, err
+	}
+	for i := range n {
+		if err := s.startSource(ctx, fmt.Sprintf("source-%03d", i)); err != nil {
+			s.stop()
+			return nil, err
+		}
+	}
+	return s, s.waitReady(ctx, n)
+}
+
+func (s *stack) connect() error {
+	scheme := k8sruntime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = privacyv1alpha1.AddToScheme(scheme)
+	cfg := *s.env.Config
+	// The bench's own client must not be the bottleneck it measures.
+	cfg.QPS, cfg.Burst = 5000, 5000
+	var err error
+	if s.c, err = client.NewWithWatch(&cfg, client.Options{Scheme: scheme}); err != nil {
+		return err
+	}
+	s.clientset, err = kubernetes.NewForConfig(&cfg)
+	return err
+}
+
+func (s *stack) stop() {
+	if s.op != nil && s.op.Process != nil {
+		s.op.Stop()
+	}
+	for _, srv := range s.servers {
+		srv.Close()
+	}
+	_ = s.env.Stop()
+}
+
+func (s *stack) startSource(ctx context.Context, name string) error {
+	secret := protocol.NewSecret()
+	run := func(context.Context, *protocol.Job) (datasource.Result, error) {
+		s.executed.Add(1)
+		return datasource.Result{Records: 1}, nil
+	}
+	h, err := datasource.New(datasource.Config{Secrets: []string{secret}, Identities: []string{"email"}, Delete: run})
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewServer(h)
+	s.servers = append(s.servers, srv)
+	if err := s.c.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
+		StringData: map[string]string{"signingSecret": secret},
+	}); err != nil {
+		return err
+	}
+	return s.c.Create(ctx, &privacyv1alpha1.DataSource{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
+		Spec: privacyv1alpha1.DataSourceSpec{
+			Endpoint:         privacyv1alpha1.Endpoint{URL: srv.URL, Insecure: true},
+			SigningSecretRef: privacyv1alpha1.SecretKeySelector{Name: name, Key: "signingSecret"},
+			RequestTypes:     []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeDelete},
+			Identities:       []privacyv1alpha1.IdentityType{"email"},
+			MaxConcurrency:   8,
+		},
+	})
+}
+
+// waitReady waits until the operator reports every source Ready, so that
+// the measurement starts with probes done.
+func (s *stack) waitReady(ctx context.Context, n int) error {
+	for {
+		list := &privacyv1alpha1.DataSourceList{}
+		if err := s.c.List(ctx, list); err != nil {
+			return err
+		}
+		ready := 0
+		for _, ds := range list.Items {
+			for _, c := range ds.Status.Conditions {
+				if c.Type == privacyv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		if ready == n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d data sources Ready: %w", ready, n, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+var (
+	writeMetric   = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+	writeVerb     = regexp.MustCompile(`verb="(POST|PUT|PATCH|DELETE|APPLY|UPDATE|CREATE)"`)
+	writeResource = regexp.MustCompile(`resource="([a-z]+)"`)
+)
+
+// apiWrites sums the API server's count of write requests per resource
+// (privacyrequests, datasources, events, ...), status subresource included.
+func (s *stack) apiWrites(ctx context.Context) (map[string]float64, error) {
+	raw, err := s.clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read apiserver metrics: %w", err)
+	}
+	totals := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := writeMetric.FindStringSubmatch(sc.Text())
+		if m == nil || !writeVerb.MatchString(m[1]) {
+			continue
+		}
+		if r := writeResource.FindStringSubmatch(m[1]); r != nil {
+			v, _ := strconv.ParseFloat(m[2], 64)
+			totals[r[1]] += v
+		}
+	}
+	return totals, sc.Err()
+}
+
+// managerSample is what the operator process reports about itself.
+type managerSample struct {
+	heapInuse, rss, cpuSeconds float64
+}
+
+var sampleMetric = regexp.MustCompile(`^(go_memstats_heap_inuse_bytes|process_resident_memory_bytes|process_cpu_seconds_total) ([0-9.e+]+)$`)
+
+// sample reads the operator's own metrics endpoint.
+func (s *stack) sample(ctx context.Context) (managerSample, error) {
+	var out managerSample
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.op.MetricsAddr+"/metrics", nil)
+	if err != nil {
+		return out, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := sampleMetric.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[1] {
+		case "go_memstats_heap_inuse_bytes":
+			out.heapInuse = v
+		case "process_resident_memory_bytes":
+			out.rss = v
+		case "process_cpu_seconds_total":
+			out.cpuSeconds = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// peaks samples the operator every interval until stop is called and
+// returns the highest heap and RSS seen.
+func (s *stack) peaks(ctx context.Context, every time.Duration) func() managerSample {
+	var mu sync.Mutex
+	var peak managerSample
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if m, err := s.sample(ctx); err == nil {
+				mu.Lock()
+				peak.heapInuse, peak.rss = max(peak.heapInuse, m.heapInuse), max(peak.rss, m.rss)
+				mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() managerSample {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// pprof fetches a profile from the operator into file.
+func (s *stack) pprof(ctx context.Context, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprofAddr+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
