@@ -99,7 +99,7 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func (r *DataSourceReconciler) dataSourcesForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &privacyv1alpha1.DataSourceList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{IndexDataSourceSecret: obj.GetName()}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{IndexDataSourceSecret: obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -108,7 +108,7 @@ func (r *DataSourceReconciler) dataSourcesForSecret(ctx context.Context, obj cli
 // allDataSources re-checks retention coverage when a policy changes.
 func (r *DataSourceReconciler) allDataSources(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := &privacyv1alpha1.DataSourceList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)
@@ -116,7 +116,7 @@ func (r *DataSourceReconciler) allDataSources(ctx context.Context, _ client.Obje
 
 func (r *DataSourceReconciler) dataSourcesInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := &privacyv1alpha1.DataSourceList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(obj.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return requestsFor(list.Items)

@@ -188,7 +188,7 @@ func (r *DataSourceReconciler) probeVerdict(ds *privacyv1alpha1.DataSource, o di
 // most once per second per DataSource (activeJobsPeriod).
 func (r *DataSourceReconciler) reconcileActiveJobs(ctx context.Context, s *sourceScope) error {
 	list := &privacyv1alpha1.PrivacyRequestList{}
-	if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: s.key.String()}); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: s.key.String()}, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("count active jobs: %w", err)
 	}
 	n := int32(len(list.Items))
@@ -211,7 +211,7 @@ func (r *DataSourceReconciler) reconcileActiveJobs(ctx context.Context, s *sourc
 func (r *DataSourceReconciler) reconcileCoverage(ctx context.Context, s *sourceScope) error {
 	ds := s.ds
 	list := &privacyv1alpha1.RetentionPolicyList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list RetentionPolicies: %w", err)
 	}
 	set, err := namespaceLabels(ctx, r.Client, map[string]labels.Set{}, ds.Namespace)

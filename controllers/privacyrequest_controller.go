@@ -80,11 +80,11 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if !pr.DeletionTimestamp.IsZero() {
 		return requeueOnConflict(r.reconcileDelete(ctx, pr))
 	}
-	if controllerutil.AddFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
+	s := &requestScope{passEffects: r.newPass(ownerOf(req.NamespacedName), pr.Generation, r.Config.PollInterval), pr: pr, before: pr.DeepCopy()}
+	if needsFinalizer(pr, s.outcomes) && controllerutil.AddFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
+		// The outcomes stay with the dispatcher for the next pass.
 		return requeueOnConflict(r.Update(ctx, pr))
 	}
-
-	s := &requestScope{passEffects: r.newPass(ownerOf(req.NamespacedName), pr.Generation, r.Config.PollInterval), pr: pr, before: pr.DeepCopy()}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
 	overdue := s.overdue
@@ -129,6 +129,28 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 	return client.IgnoreNotFound(r.Update(ctx, pr))
 }
 
+// needsFinalizer reports whether deleting the request leaves work to do:
+// an Access request files data into an export that deletion removes, and
+// a job a source accepted stays open there until it is cancelled. A
+// request whose sources all answer at once needs none, which saves a write
+// per request.
+func needsFinalizer(pr *privacyv1alpha1.PrivacyRequest, outcomes map[string]dispatch.Outcome) bool {
+	if pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
+		return true
+	}
+	for _, src := range pr.Status.Sources {
+		if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
+			return true
+		}
+	}
+	for _, o := range outcomes {
+		if o.Result == dispatch.ResultAccepted || o.Result == dispatch.ResultRunning {
+			return true
+		}
+	}
+	return false
+}
+
 // requeueOnConflict turns a write conflict (the cache was behind) into a
 // quiet retry: it is the normal price of optimistic concurrency, not an
 // error worth an error log.
@@ -171,7 +193,7 @@ func (r *PrivacyRequestReconciler) requestsForDataSource(ctx context.Context, ob
 	var reqs []reconcile.Request
 	for _, key := range []string{obj.GetNamespace() + "/" + obj.GetName(), IndexValueAwaitingSources} {
 		list := &privacyv1alpha1.PrivacyRequestList{}
-		if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: key}); err != nil {
+		if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: key}, client.UnsafeDisableDeepCopy); err != nil {
 			log.FromContext(ctx).Error(err, "list requests of a DataSource", "datasource", obj.GetNamespace()+"/"+obj.GetName())
 			continue
 		}

@@ -429,6 +429,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 		})
 		pr := dispatchedRequest(ns)
 		jobID := pr.Status.Sources[0].JobID
+		Expect(pr.Finalizers).To(ContainElement(privacyv1alpha1.FinalizerCancelJobs), "a job open at a source holds the request until it is cancelled")
 
 		Expect(k8sClient.Delete(ctx, pr)).To(Succeed())
 		Eventually(func() bool {
@@ -442,7 +443,9 @@ var _ = Describe("PrivacyRequest engine", func() {
 		pr := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
 		pr.Spec.TTLSecondsAfterFinished = ptrTo[int32](1)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(pr.Finalizers).To(BeEmpty(), "a request whose sources answered at once has nothing to cancel: no finalizer, no write for it")
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), &privacyv1alpha1.PrivacyRequest{}))
 		}).Should(BeTrue(), "the finished request is deleted after its TTL")

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
@@ -100,8 +101,10 @@ func (r *PrivacyRequestReconciler) reconcileSuspend(s *requestScope) {
 // fixes the targeted ones into status.sources so the account stays stable.
 func (r *PrivacyRequestReconciler) reconcileSources(ctx context.Context, s *requestScope) error {
 	pr := s.pr
+	// The cached DataSources themselves, not copies (a pass reads every
+	// one): nothing in a pass may change them.
 	list := &privacyv1alpha1.DataSourceList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list DataSources: %w", err)
 	}
 	s.dataSources = make(map[types.NamespacedName]*privacyv1alpha1.DataSource, len(list.Items))
@@ -135,9 +138,10 @@ func (r *PrivacyRequestReconciler) reconcileSources(ctx context.Context, s *requ
 			Phase:     privacyv1alpha1.SourcePhasePending,
 		})
 	}
+	// No Event: startedAt and status.sources say it, and an Event per
+	// request is a write per request; the request's end has one.
 	started := metav1.NewTime(s.now)
 	pr.Status.StartedAt = &started
-	s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonDispatching, "Dispatching %s jobs to %d data sources", pr.Spec.Type, len(matched))
 	return nil
 }
 

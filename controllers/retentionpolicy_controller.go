@@ -77,7 +77,7 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // overlaps depend on the DataSources, and policies are few.
 func (r *RetentionPolicyReconciler) allPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := &privacyv1alpha1.RetentionPolicyList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
@@ -80,8 +81,9 @@ func (r *RetentionPolicyReconciler) parseSpec(s *policyScope) bool {
 
 // matchSources finds the DataSources (in allowed namespaces) the policy covers.
 func (r *RetentionPolicyReconciler) matchSources(ctx context.Context, s *policyScope) error {
+	// The cached DataSources themselves, not copies: read only.
 	list := &privacyv1alpha1.DataSourceList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list DataSources: %w", err)
 	}
 	s.dataSources = map[types.NamespacedName]*privacyv1alpha1.DataSource{}
@@ -117,7 +119,7 @@ func (r *RetentionPolicyReconciler) findOverlaps(ctx context.Context, s *policyS
 		return nil
 	}
 	list := &privacyv1alpha1.RetentionPolicyList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("list RetentionPolicies: %w", err)
 	}
 	for i := range list.Items {

@@ -184,8 +184,6 @@ const (
 const (
 	// ReasonResumed: spec.suspend was cleared; dispatch resumes.
 	ReasonResumed = "Resumed"
-	// ReasonDispatching: a request fixed its sources and starts sending jobs.
-	ReasonDispatching = "Dispatching"
 	// ReasonExportWritten: an Access export was assembled.
 	ReasonExportWritten = "ExportWritten"
 	// ReasonPurgeStarted: a RetentionPolicy slot's run started.

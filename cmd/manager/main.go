@@ -134,6 +134,7 @@ func main() {
 		LeaderElectionNamespace:       f.leaderElectionNS,
 		LeaderElectionReleaseOnCancel: true,
 		PprofBindAddress:              f.pprofAddr,
+		Cache:                         wiring.CacheOptions(),
 	})
 	exitOn(err, "unable to create manager")
 	exitOn(setup(mgr, f), "unable to set up the operator")

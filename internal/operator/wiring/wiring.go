@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/privacyoperator/privacy-operator/controllers"
@@ -84,6 +85,14 @@ type Options struct {
 type Operator struct {
 	Dispatcher *dispatch.Dispatcher
 	Requests   *controllers.PrivacyRequestReconciler
+}
+
+// CacheOptions are the manager cache settings the operator is built for:
+// managedFields are dropped from every cached object (nothing reads them,
+// and for requests with many sources they are as large as the status).
+// cmd/manager and the envtest suites create their managers with them.
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // Setup adds the operator to mgr.
