@@ -40,12 +40,13 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 		return nil, s.pass.Fail(e, privacyv1alpha1.ReasonMissingIdentities,
 			"The request has none of the identity types the source needs: "+strings.Join(missing, ", ")+"."), false
 	}
+	// Only a gap is worth a condition: "all present" would repeat itself
+	// in every entry of every request.
 	if len(missing) > 0 {
 		conditions.Set(&e.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionFalse,
 			privacyv1alpha1.ReasonMissingIdentities, "The request lacks identity types the source declared: "+strings.Join(missing, ", ")+".")
 	} else {
-		conditions.Set(&e.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionTrue,
-			privacyv1alpha1.ReasonAllIdentitiesPresent, "The request has every identity type the source declared.")
+		conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionIdentitiesComplete)
 	}
 	return buildJob(s.pr, e.JobID, sent), jobs.Change{}, true
 }

@@ -163,8 +163,6 @@ const (
 	ReasonSourceNotReady = "SourceNotReady"
 	// ReasonMissingIdentities: the request lacks identity types the source needs.
 	ReasonMissingIdentities = "MissingIdentities"
-	// ReasonAllIdentitiesPresent: the request has every identity type the source needs.
-	ReasonAllIdentitiesPresent = "AllIdentitiesPresent"
 	// ReasonSigningSecretError: the source's signing Secret cannot be used.
 	ReasonSigningSecretError = "SigningSecretError"
 	// ReasonSubjectError: the subject's identities cannot be read.

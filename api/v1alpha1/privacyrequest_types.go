@@ -287,8 +287,10 @@ type SourceStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
-	// conditions of this source's job: Dispatched, Completed, and for
-	// requests IdentitiesComplete.
+	// conditions of this source's job while it is under way (Dispatched),
+	// when it failed (Completed=False, with the reason) or when the request
+	// lacks identity types the source declared (IdentitiesComplete=False).
+	// A job that succeeded has none: phase, records and message tell it.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

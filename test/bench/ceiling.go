@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -158,10 +159,27 @@ func ceiling(ctx context.Context, managerBin string, n, m int, concurrencies []i
 	}
 	s.op.Stop()
 	out := map[int]float64{}
+	sec0, n0, err := s.writeSeconds(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, conc := range concurrencies {
 		if out[conc], err = replay(ctx, s.c, pattern, fmt.Sprintf("ceiling-c%d", conc), m, conc); err != nil {
 			return nil, nil, err
 		}
 	}
+	sec1, n1, err := s.writeSeconds(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	last := pattern[len(pattern)-1]
+	raw, _ := json.Marshal(last.Status.Sources)
+	fmt.Printf("ceiling: a finished request's status is %d bytes, %d per source; the API server spends %.1f ms per write on it\n",
+		len(mustJSON(last.Status)), len(raw)/max(len(last.Status.Sources), 1), 1000*(sec1-sec0)/max(n1-n0, 1))
 	return out, describe(pattern), nil
+}
+
+func mustJSON(v any) []byte {
+	raw, _ := json.Marshal(v)
+	return raw
 }

@@ -22,29 +22,55 @@ type load struct {
 	m        int
 	created  sync.Map // name -> time.Time
 	finished chan time.Duration
+	failed   chan string
 }
 
-// watchCompletions starts counting the requests of l that reach Completed.
+// watchCompletions starts counting the requests of l that finish. It
+// lists, then watches from the list's version, and does both again when
+// the API server ends the watch, so that no finish is missed.
 func (l *load) watchCompletions(ctx context.Context, c client.WithWatch) (stop func(), err error) {
-	w, err := c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
-	if err != nil {
-		return nil, err
-	}
+	ctx, cancel := context.WithCancel(ctx)
 	l.finished = make(chan time.Duration, l.m)
+	l.failed = make(chan string, l.m)
+	done := map[string]bool{}
+	see := func(pr *privacyv1alpha1.PrivacyRequest) {
+		at, ok := l.created.Load(pr.Name)
+		if !ok || done[pr.Name] {
+			return
+		}
+		switch pr.Status.Phase {
+		case privacyv1alpha1.RequestPhaseCompleted:
+			done[pr.Name] = true
+			l.finished <- time.Since(at.(time.Time))
+		case privacyv1alpha1.RequestPhaseFailed:
+			done[pr.Name] = true
+			l.failed <- pr.Name
+		}
+	}
 	go func() {
-		done := map[string]bool{}
-		for ev := range w.ResultChan() {
-			pr, ok := ev.Object.(*privacyv1alpha1.PrivacyRequest)
-			if !ok || ev.Type == watch.Deleted || done[pr.Name] || pr.Status.Phase != privacyv1alpha1.RequestPhaseCompleted {
+		for ctx.Err() == nil {
+			list := &privacyv1alpha1.PrivacyRequestList{}
+			if err := c.List(ctx, list); err != nil {
+				time.Sleep(time.Second)
 				continue
 			}
-			if at, ok := l.created.Load(pr.Name); ok {
-				done[pr.Name] = true
-				l.finished <- time.Since(at.(time.Time))
+			for i := range list.Items {
+				see(&list.Items[i])
 			}
+			w, err := c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+			if err != nil {
+				time.Sleep(time.Second)
+				continue
+			}
+			for ev := range w.ResultChan() {
+				if pr, ok := ev.Object.(*privacyv1alpha1.PrivacyRequest); ok && ev.Type != watch.Deleted {
+					see(pr)
+				}
+			}
+			w.Stop()
 		}
 	}()
-	return w.Stop, nil
+	return cancel, nil
 }
 
 // create creates l's m Delete requests with 8 clients: all at once, or,
@@ -87,6 +113,8 @@ func (l *load) wait(ctx context.Context) ([]time.Duration, error) {
 		select {
 		case d := <-l.finished:
 			all = append(all, d)
+		case name := <-l.failed:
+			return nil, fmt.Errorf("request %s failed (the bench's sources never fail: see the operator's log)", name)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("only %d of %d requests completed", len(all), l.m)
 		}

@@ -176,6 +176,7 @@ func (s *stack) waitReady(ctx context.Context, n int) error {
 
 var (
 	writeMetric   = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+	latencyMetric = regexp.MustCompile(`^apiserver_request_duration_seconds_(sum|count)\{(.*)\} ([0-9.e+]+)$`)
 	writeVerb     = regexp.MustCompile(`verb="(POST|PUT|PATCH|DELETE|APPLY|UPDATE|CREATE)"`)
 	writeResource = regexp.MustCompile(`resource="([a-z]+)"`)
 )
@@ -201,6 +202,30 @@ func (s *stack) apiWrites(ctx context.Context) (map[string]float64, error) {
 		}
 	}
 	return totals, sc.Err()
+}
+
+// writeSeconds sums the API server's own time spent on write requests to
+// privacyrequests (status included), and counts them.
+func (s *stack) writeSeconds(ctx context.Context) (seconds, count float64, err error) {
+	raw, err := s.clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read apiserver metrics: %w", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		m := latencyMetric.FindStringSubmatch(sc.Text())
+		if m == nil || !writeVerb.MatchString(m[2]) || !strings.Contains(m[2], `resource="privacyrequests"`) {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		if m[1] == "sum" {
+			seconds += v
+		} else {
+			count += v
+		}
+	}
+	return seconds, count, sc.Err()
 }
 
 // managerSample is what the operator process reports about itself.

@@ -155,9 +155,6 @@ func (p *Pass) Apply(e *Entry, o dispatch.Outcome, retry Retry) Change {
 }
 
 func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
-	// A final answer proves delivery, even when the Accepted outcome was
-	// overtaken by the callback before this pass.
-	p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonAccepted, "The source took the job.")
 	var records int64
 	if st.Result != nil {
 		records = st.Result.Records
@@ -167,18 +164,25 @@ func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
 		if st.Result != nil {
 			e.Records = &records
 		}
+		// A final answer proves delivery, even when the Accepted outcome
+		// was overtaken by the callback before this pass.
+		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonAccepted, "The source took the job.")
 		return p.Fail(e, privacyv1alpha1.ReasonSourceFailed, "The source reported failure: "+st.Message)
 	}
 	e.Records = &records
 	e.NextAttemptAt = nil
 	e.Message = truncate(st.Message, maxMessage)
+	// A job that succeeded is told in full by its phase, records and the
+	// source's message: the conditions that tracked it under way would only
+	// repeat that, in every copy of status (etcd, watches, caches), so they
+	// go. Conditions that say something else (missing identity types) stay.
+	conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionDispatched)
+	conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionCompleted)
 	if st.Status == protocol.StatusNotFound {
 		e.Phase = privacyv1alpha1.SourcePhaseNotFound
-		p.setCompleted(e, metav1.ConditionTrue, privacyv1alpha1.ReasonNotFound, "The source holds no data on the subject.")
 		return Change{Ended: true, Reason: privacyv1alpha1.ReasonNotFound}
 	}
 	e.Phase = privacyv1alpha1.SourcePhaseCompleted
-	p.setCompleted(e, metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted, fmt.Sprintf("The source finished the job (%d records).", records))
 	return Change{Ended: true, Reason: privacyv1alpha1.ReasonCompleted}
 }
 

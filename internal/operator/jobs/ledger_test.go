@@ -124,10 +124,15 @@ func TestApply(t *testing.T) {
 			if c.Ended != tc.ended || c.Failed != tc.failed || c.Reason != tc.reason {
 				t.Errorf("change = %+v, want ended=%v failed=%v reason=%q", c, tc.ended, tc.failed, tc.reason)
 			}
-			if tc.ended {
+			switch {
+			case tc.failed:
 				done := conditions.Get(e.Conditions, privacyv1alpha1.SourceConditionCompleted)
-				if done == nil || done.Reason != tc.reason || done.ObservedGeneration != 3 {
-					t.Errorf("Completed condition = %+v, want reason %s at generation 3", done, tc.reason)
+				if done == nil || done.Status != metav1.ConditionFalse || done.Reason != tc.reason || done.ObservedGeneration != 3 {
+					t.Errorf("Completed condition = %+v, want False, reason %s at generation 3", done, tc.reason)
+				}
+			case tc.ended:
+				if len(e.Conditions) != 0 {
+					t.Errorf("a job that succeeded keeps conditions %+v: its phase, records and message say it all", e.Conditions)
 				}
 			}
 		})
@@ -135,13 +140,25 @@ func TestApply(t *testing.T) {
 }
 
 func TestApplyFinalKeepsRecordsAndProvesDelivery(t *testing.T) {
-	e := entry(state{pending, 1})
+	e := entry(state{dispatched, 1})
+	conditions.Set(&e.Conditions, 1, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionFalse, privacyv1alpha1.ReasonMissingIdentities, "phone")
+	ledgerAt(t0).Pass(1).Apply(e, dispatch.Outcome{Result: dispatch.ResultAccepted}, retry)
 	ledgerAt(t0).Pass(1).Apply(e, final(protocol.StatusCompleted, 7), retry)
 	if e.Records == nil || *e.Records != 7 {
 		t.Errorf("records = %v, want 7", e.Records)
 	}
-	if d := conditions.Get(e.Conditions, privacyv1alpha1.SourceConditionDispatched); d == nil || d.Status != metav1.ConditionTrue {
+	if len(e.Conditions) != 1 || e.Conditions[0].Type != privacyv1alpha1.SourceConditionIdentitiesComplete {
+		t.Errorf("conditions = %+v, want only the one that says something the phase does not", e.Conditions)
+	}
+
+	failed := entry(state{pending, 1})
+	ledgerAt(t0).Pass(1).Apply(failed, dispatch.Outcome{Result: dispatch.ResultFinal,
+		Status: &protocol.JobStatus{Status: protocol.StatusFailed, Result: &protocol.Result{Records: 3}}}, retry)
+	if d := conditions.Get(failed.Conditions, privacyv1alpha1.SourceConditionDispatched); d == nil || d.Status != metav1.ConditionTrue {
 		t.Errorf("Dispatched = %+v, want True: a final answer proves delivery", d)
+	}
+	if failed.Records == nil || *failed.Records != 3 {
+		t.Errorf("records of a failed job = %v, want the 3 it reported", failed.Records)
 	}
 }
 
