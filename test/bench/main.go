@@ -145,10 +145,7 @@ func burstWithProfiles(ctx context.Context, s *stack, cfg config) (*result, erro
 // printAtRest reports the operator's memory with the finished requests of
 // the burst kept, after a forced GC (the heap profile endpoint runs one).
 func printAtRest(ctx context.Context, s *stack, m int) error {
-	if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(os.TempDir(), "privacy-bench-heap-at-rest.pb.gz")); err != nil {
-		return err
-	}
-	at, err := s.sample(ctx)
+	at, err := s.atRest(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,19 +158,33 @@ func printAtRest(ctx context.Context, s *stack, m int) error {
 func runScale(ctx context.Context, cfg config) error {
 	type point struct{ m, n int }
 	points := []point{{100, 10}, {1000, 10}, {10000, 10}, {1000, 1}, {1000, 100}}
-	fmt.Printf("%-7s %-5s %-11s %-9s %-10s %-10s %-9s %-9s %-13s\n", "M", "N", "requests/s", "writes/r", "ds-writes/r", "p99", "heap MiB", "rss MiB", "cpu s/request")
+	fmt.Printf("%-7s %-5s %-11s %-9s %-12s %-10s %-14s %-14s %-13s\n", "M", "N", "requests/s", "writes/r", "ds-writes/r", "p99", "heap MiB peak", "heap MiB rest", "cpu s/request")
 	for _, p := range points {
 		s, err := startStack(ctx, cfg.managerBin, p.n)
 		if err != nil {
 			return err
 		}
 		r, err := measure(ctx, s, "burst", "scale", p.m, 0)
+		var rest managerSample
+		if err == nil {
+			rest, err = s.atRest(ctx)
+		}
 		s.stop()
 		if err != nil {
 			return fmt.Errorf("M=%d N=%d: %w", p.m, p.n, err)
 		}
-		fmt.Printf("%-7d %-5d %-11.1f %-9.2f %-10.2f %-10s %-9.0f %-9.0f %-13.4f\n", p.m, p.n, r.perSecond,
-			r.writes["privacyrequests"], r.writes["datasources"], ms(r.p99), r.peakHeapMiB, r.peakRSS, r.cpuPerRequest)
+		fmt.Printf("%-7d %-5d %-11.1f %-9.2f %-12.2f %-10s %-14s %-14.0f %-13.4f\n", p.m, p.n, r.perSecond,
+			r.writes["privacyrequests"], r.writes["datasources"], ms(r.p99),
+			fmt.Sprintf("%.0f (rss %.0f)", r.peakHeapMiB, r.peakRSS), rest.heapInuse/(1<<20), r.cpuPerRequest)
 	}
 	return nil
+}
+
+// atRest samples the operator right after a forced GC (the heap profile
+// endpoint runs one).
+func (s *stack) atRest(ctx context.Context) (managerSample, error) {
+	if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(s.env.Dir, "heap-at-rest.pb.gz")); err != nil {
+		return managerSample{}, err
+	}
+	return s.sample(ctx)
 }
