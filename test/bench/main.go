@@ -171,7 +171,7 @@ func runScale(ctx context.Context, cfg config) error {
 		}
 		s.stop()
 		if err != nil {
-			return fmt.Errorf("M=%d N=%d: %w", p.m, p.n, err)
+			return fmt.Errorf("scale point of %d requests x %d sources: %w", p.m, p.n, err)
 		}
 		fmt.Printf("%-7d %-5d %-11.1f %-9.2f %-12.2f %-10s %-14s %-14.0f %-13.4f\n", p.m, p.n, r.perSecond,
 			r.writes["privacyrequests"], r.writes["datasources"], ms(r.p99),

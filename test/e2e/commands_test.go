@@ -107,7 +107,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 	})
 
 	It("make bench runs the benchmarks (here with a small load)", func() {
-		out := run([]string{"BENCH_REQUESTS=20", "BENCH_SOURCES=2", "BENCH_FLAGS=-benchtime=1x"}, "bench")
+		out := run([]string{"BENCH_REQUESTS=20", "BENCH_SOURCES=2", "BENCH_RATE=10", "BENCH_RATE_FOR=2s", "BENCH_FLAGS=-benchtime=1x"}, "bench")
 		GinkgoWriter.Println(out)
 		if strings.Contains(out, "POSTGRESQL UNAVAILABLE") {
 			// The SQL data source's tests already said so loudly.
@@ -116,8 +116,12 @@ var _ = Describe("The README's commands", Ordered, func() {
 			Expect(out).To(MatchRegexp(`BenchmarkPostgresDelete\S*\s+1\s+\d+ ns/op\s+[\d.]+ jobs/s`))
 			Expect(out).To(MatchRegexp(`BenchmarkPostgresPurge\S*\s+1\s+\d+ ns/op.* [\d.]+ rows/s`))
 		}
-		Expect(out).To(ContainSubstring("requests=20 sources=2"))
-		Expect(out).To(MatchRegexp(`completed_per_second=[\d.]+`))
+		Expect(out).To(ContainSubstring("bench: N=2 sources, 8 workers, burst M=20, open loop 10/s for 2s"))
+		Expect(out).To(MatchRegexp(`ceiling: the engine's writes per request \[create( update)? status status.*\], replayed by a plain client: [\d.]+ requests/s`))
+		Expect(out).To(MatchRegexp(`burst: requests=20 completed_per_second=[\d.]+`))
+		Expect(out).To(MatchRegexp(`engine / ceiling = [\d.]+`))
+		Expect(out).To(MatchRegexp(`at rest: 20 finished requests kept; manager heap_inuse=\d+MiB`))
+		Expect(out).To(MatchRegexp(`open loop 10/s: requests=20 completed_per_second=[\d.]+`))
 	})
 
 	It("make demo shows the whole product and says what happened (DEMO_ONCE=1), also after a crashed run", func() {

@@ -77,7 +77,7 @@ var _ = Describe("The README", func() {
 		} {
 			Expect(list).To(ContainSubstring(want))
 		}
-		Expect(outputs["kubectl describe privacyrequest optout-katherine"]).To(MatchRegexp(`(?s)Sources:.*Type:\s+Dispatched.*Job ID:.*Phase:\s+(Completed|NotFound).*Events:.*Request completed at all 1 data sources`))
+		Expect(outputs["kubectl describe privacyrequest optout-katherine"]).To(MatchRegexp(`(?s)Sources:.*Job ID:.*Phase:\s+(Completed|NotFound).*Events:.*Request completed at all 1 data sources`))
 		// Once its namespace is labelled, the operator tries the sample
 		// DataSource's endpoint, which does not exist here.
 		Eventually(func() string {
