@@ -337,6 +337,32 @@ var _ = Describe("PrivacyRequest engine", func() {
 		Expect(condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonRefused))
 	})
 
+	It("keeps a finished request's account whole through later passes (the cache holds it without its sources)", func() {
+		newSource(ns, "fine")
+		newSource(ns, "strict", failingFirst(100, http.StatusUnprocessableEntity))
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		want := pr.Status.DeepCopy()
+
+		By("waking the finished request for more passes")
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
+				return err
+			}
+			pr.Annotations = map[string]string{"test/poke": "1"}
+			return k8sClient.Update(ctx, pr)
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+			g.Expect(pr.Status.Sources).To(Equal(want.Sources))
+			g.Expect(pr.Status.Summary).To(Equal(want.Summary))
+			g.Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady).Message).To(Equal(condition(want.Conditions, privacyv1alpha1.ConditionReady).Message))
+		}, 2*time.Second).Should(Succeed())
+	})
+
 	It("gives up on a source that times out after its retries", func() {
 		newSource(ns, "slow", func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
 			spec.Endpoint.Timeout = &metav1.Duration{Duration: 300 * time.Millisecond}

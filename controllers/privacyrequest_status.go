@@ -17,6 +17,12 @@ import (
 func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	pr := s.pr
 	gen := pr.Generation
+	if requestFinished(s.before) {
+		// Written once, by the pass that finished the request; the cache
+		// holds finished requests without their sources
+		// (wiring.CacheOptions), so they must not be derived again.
+		return
+	}
 
 	sum := privacyv1alpha1.RequestSummary{Total: int32(len(pr.Status.Sources))}
 	var failed []string

@@ -11,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/privacyoperator/privacy-operator/controllers"
@@ -89,10 +92,34 @@ type Operator struct {
 
 // CacheOptions are the manager cache settings the operator is built for:
 // managedFields are dropped from every cached object (nothing reads them,
-// and for requests with many sources they are as large as the status).
-// cmd/manager and the envtest suites create their managers with them.
+// and for requests with many sources they are as large as the status), and
+// a finished PrivacyRequest is cached without status.sources (see
+// compactFinishedRequest). cmd/manager and the envtest suites create their
+// managers with them.
 func CacheOptions() cache.Options {
-	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	stripManagedFields := cache.TransformStripManagedFields()
+	return cache.Options{
+		DefaultTransform: stripManagedFields,
+		ByObject: map[client.Object]cache.ByObject{
+			&privacyv1alpha1.PrivacyRequest{}: {Transform: func(obj any) (any, error) {
+				compactFinishedRequest(obj)
+				return stripManagedFields(obj)
+			}},
+		},
+	}
+}
+
+// compactFinishedRequest drops the per-source entries of a finished
+// request from its cached copy: nothing the operator does after the finish
+// reads them (the status step leaves a finished request's facts as they
+// were written; only export expiry and TTL deletion remain), and they are
+// most of a request's size, so that thousands of finished requests kept
+// until their TTL cost little memory. The API server keeps them whole:
+// kubectl and every other reader see the full account.
+func compactFinishedRequest(obj any) {
+	if pr, ok := obj.(*privacyv1alpha1.PrivacyRequest); ok && pr.Status.CompletedAt != nil {
+		pr.Status.Sources = nil
+	}
 }
 
 // Setup adds the operator to mgr.
