@@ -30,13 +30,18 @@ type Operator struct {
 // are allowed: the data sources of the local stack run there.
 func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...string) (*Operator, error) {
 	op := &Operator{bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports"), extra: extra}
-	if err := startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
-		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
-		return op.start()
-	}); err != nil {
+	if err := op.startOnFreePorts(ctx); err != nil {
 		return nil, err
 	}
 	return op, nil
+}
+
+// startOnFreePorts starts the operator on fresh loopback ports.
+func (op *Operator) startOnFreePorts(ctx context.Context) error {
+	return startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
+		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
+		return op.start()
+	})
 }
 
 // Restart starts the operator again on the same addresses, after Stop or
@@ -45,18 +50,12 @@ func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...s
 func (op *Operator) Restart(ctx context.Context) error {
 	p, ready, err := op.start()
 	if err == nil {
-		if err = waitReady(ctx, p, ready); err == nil {
-			op.Process = p
-			return nil
-		}
+		err = waitReady(ctx, p, ready)
 	}
 	if !addressInUse(err) {
 		return err
 	}
-	return startOnFreePorts(ctx, 3, func(addrs []string) (*Process, string, error) {
-		op.HealthAddr, op.MetricsAddr, op.CallbackAddr = addrs[0], addrs[1], addrs[2]
-		return op.start()
-	})
+	return op.startOnFreePorts(ctx)
 }
 
 // start starts the operator process; ready is its readiness URL.
