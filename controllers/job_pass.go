@@ -73,6 +73,9 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 		f.DeliveryKnown = j.dispatcher.Pending(j.effects.owner, e.JobID, dispatch.OpDeliver)
 		step, c := j.Next(e, f)
 		j.note(e, c)
+		if f.DeliveryOpen && !jobs.Finished(e.Phase) {
+			j.effects.deliveriesOpen++
+		}
 		if jobs.Finished(e.Phase) {
 			// The dispatcher forgets a finished job once status is stored.
 			j.effects.ended = append(j.effects.ended, e.JobID)

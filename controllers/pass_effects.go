@@ -43,6 +43,13 @@ type passEffects struct {
 	requeueAt time.Time
 	// committed: the status was stored and the effects carried out.
 	committed bool
+
+	// coalesce, when set, lets a pass that would only record outcomes
+	// while deliveries of the same owner are still open wait (up to this
+	// long after the oldest outcome arrived) for them, so that one status
+	// write records them all. deliveriesOpen counts those deliveries.
+	coalesce       time.Duration
+	deliveriesOpen int
 }
 
 type passEvent struct {
@@ -90,6 +97,9 @@ func (e *passEffects) wakeAt(t time.Time) {
 // shortly on fresher data. A phase's error is returned once status is
 // stored; else the pass asks to run again at its earliest wake-up time.
 func (e *passEffects) finish(ctx context.Context, w *Shared, before, after client.Object, phaseErr error) (ctrl.Result, error) {
+	if wait, ok := e.waitForOpenDeliveries(phaseErr); ok {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	if phaseErr == nil {
 		observeGeneration(after)
 	}
@@ -103,6 +113,30 @@ func (e *passEffects) finish(ctx context.Context, w *Shared, before, after clien
 		return ctrl.Result{}, phaseErr
 	}
 	return e.result(), nil
+}
+
+// waitForOpenDeliveries reports whether the pass should store nothing yet,
+// and for how long at most: it only records outcomes (nothing to hand
+// over, no error) while other deliveries of the owner are still open, and
+// its oldest outcome is younger than the coalesce window. The outcomes stay
+// with the dispatcher; the last open delivery's outcome wakes the owner,
+// and that pass records them all in one write. Nothing is held longer
+// than the window, so a slow source never hides the others' answers.
+func (e *passEffects) waitForOpenDeliveries(phaseErr error) (time.Duration, bool) {
+	if e.coalesce <= 0 || phaseErr != nil || e.deliveriesOpen == 0 || len(e.submit) > 0 || len(e.consumed) == 0 {
+		return 0, false
+	}
+	oldest := e.now
+	for _, o := range e.consumed {
+		if o.At.Before(oldest) {
+			oldest = o.At
+		}
+	}
+	wait := e.coalesce - e.now.Sub(oldest)
+	if e.requeueAt.After(e.now) {
+		wait = min(wait, e.requeueAt.Sub(e.now))
+	}
+	return wait, wait > 0
 }
 
 // commit stores the status (verified when outcomes were consumed, so that a

@@ -30,6 +30,12 @@ const KindPrivacyRequest = "PrivacyRequest"
 // cache was behind) runs again.
 const conflictRetry = 100 * time.Millisecond
 
+// outcomeCoalesceWindow is how long a request's pass may hold back the
+// answers of its fast sources while deliveries to others are still open,
+// so that one status write records them together (see
+// passEffects.waitForOpenDeliveries).
+const outcomeCoalesceWindow = 500 * time.Millisecond
+
 // EngineConfig tunes the PrivacyRequest engine; cmd/manager fills it from flags.
 type EngineConfig struct {
 	// PollInterval is how long an accepted job waits for its callback
@@ -81,6 +87,11 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return requeueOnConflict(r.reconcileDelete(ctx, pr))
 	}
 	s := &requestScope{passEffects: r.newPass(ownerOf(req.NamespacedName), pr.Generation, r.Config.PollInterval), pr: pr, before: pr.DeepCopy()}
+	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess {
+		// An Access answer's data is filed as it is recorded: it is not
+		// held back (see waitForOpenDeliveries).
+		s.coalesce = outcomeCoalesceWindow
+	}
 	if needsFinalizer(pr, s.outcomes) && controllerutil.AddFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
 		// The outcomes stay with the dispatcher for the next pass.
 		return requeueOnConflict(r.Update(ctx, pr))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -57,6 +59,21 @@ func failingFirst(n int32, code int) sourceOption {
 					}
 					s.signedAnswer(w, r, code, protocol.Error{Error: "try again"}, hdr)
 					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+}
+
+// answeringAfter holds each job delivery for d before the source runs it.
+func answeringAfter(d time.Duration) sourceOption {
+	return func(s *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+		spec.Endpoint.Timeout = &metav1.Duration{Duration: d + 5*time.Second}
+		s.wrapper = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					time.Sleep(d) // the source is slow to answer; not a wait in the test
 				}
 				next.ServeHTTP(w, r)
 			})
@@ -118,6 +135,74 @@ var _ = Describe("PrivacyRequest engine", func() {
 			return n
 		}
 		Consistently(posts, 2*time.Second, 100*time.Millisecond).Should(Equal(len(prs)), "jobs delivered more than once")
+	})
+
+	It("stores answers that arrive close together in one status write", func() {
+		// Three sources answer 0, 150 and 300 ms after delivery: without
+		// coalescing each answer is its own write.
+		for _, src := range []*source{
+			newSource(ns, "a"),
+			newSource(ns, "b", answeringAfter(150*time.Millisecond)),
+			newSource(ns, "c", answeringAfter(300*time.Millisecond)),
+		} {
+			ready(src.ds)
+		}
+		w, err := k8sClient.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{}) // requests are cluster-scoped
+		Expect(err).NotTo(HaveOccurred())
+		defer w.Stop()
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		writes := 0 // after the create: the dispatch, then the answers
+		for phase := privacyv1alpha1.RequestPhase(""); phase != privacyv1alpha1.RequestPhaseCompleted; {
+			select {
+			case ev := <-w.ResultChan():
+				got, ok := ev.Object.(*privacyv1alpha1.PrivacyRequest)
+				Expect(ok).To(BeTrue(), "watch event %v", ev)
+				if got.Name != pr.Name {
+					continue // another spec's request
+				}
+				if ev.Type == watch.Modified {
+					writes++
+				}
+				phase = got.Status.Phase
+			case <-time.After(15 * time.Second):
+				Fail(fmt.Sprintf("the request did not complete; %d writes seen", writes))
+			}
+		}
+		Consistently(func() []string {
+			var later []string
+			for {
+				select {
+				case ev := <-w.ResultChan():
+					if got, ok := ev.Object.(*privacyv1alpha1.PrivacyRequest); ok && got.Name == pr.Name {
+						later = append(later, fmt.Sprintf("%s %s rv=%s", ev.Type, got.Status.Phase, got.ResourceVersion))
+					}
+				default:
+					return later
+				}
+			}
+		}, time.Second, 50*time.Millisecond).Should(BeEmpty(), "writes after Completed")
+		Expect(writes).To(Equal(2), "status writes after the create")
+	})
+
+	It("does not hold a fast source's answer back for a slow one beyond the window", func() {
+		ready(newSource(ns, "fast").ds)
+		ready(newSource(ns, "slow", answeringAfter(4*time.Second)).ds)
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		phases := func(g Gomega) map[string]privacyv1alpha1.SourcePhase {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			out := map[string]privacyv1alpha1.SourcePhase{}
+			for _, src := range pr.Status.Sources {
+				out[src.Name] = src.Phase
+			}
+			return out
+		}
+		// The slow source answers after 4 s; the fast one shows well before.
+		Eventually(phases, 3*time.Second, 50*time.Millisecond).Should(Equal(map[string]privacyv1alpha1.SourcePhase{
+			"fast": privacyv1alpha1.SourcePhaseCompleted, "slow": privacyv1alpha1.SourcePhasePending, // delivered, not answered
+		}))
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
 	})
 
 	It("completes an Access request at every source and writes a checksummed export", func() {

@@ -32,7 +32,7 @@ import (
 
 var (
 	env       *testenv.Env
-	k8sClient client.Client
+	k8sClient client.WithWatch
 	ctx       context.Context
 	scheme    = runtime.NewScheme()
 	// fakeClock is the operator's one clock, and the test sources' (their
@@ -76,7 +76,7 @@ var _ = BeforeSuite(func() {
 	var err error
 	env, err = testenv.Start()
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(env.Config, client.Options{Scheme: scheme})
+	k8sClient, err = client.NewWithWatch(env.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: subjectNamespace}})).To(Succeed())

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,12 +24,22 @@ import (
 // engine makes per request, with no engine at all. The pattern is not
 // written down here but recorded: a pilot run of the engine is watched,
 // and each watch event after the create is one write (an update of the
-// object, such as a finalizer, or a status patch). When the engine's
-// writes change, the ceiling follows.
+// object, such as a finalizer, or a status patch), and each Event the
+// engine recorded about the request is one more write. When the engine's
+// writes change, the ceiling follows. (DataSource status writes are not
+// replayed: they are paced per source, at most one a second, not made per
+// request; the bench reports them per request beside the engine's.)
+
+// pattern is one request's writes: its states, create first, one per
+// write, and the Events recorded about it.
+type pattern struct {
+	states []*privacyv1alpha1.PrivacyRequest
+	events []eventsv1.Event
+}
 
 // recordPattern runs pilot requests through the engine and returns the
-// states of the median one, create first, one per write.
-func recordPattern(ctx context.Context, s *stack, pilot int) ([]*privacyv1alpha1.PrivacyRequest, error) {
+// writes of the median one.
+func recordPattern(ctx context.Context, s *stack, pilot int) (*pattern, error) {
 	w, err := s.c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
 	if err != nil {
 		return nil, err
@@ -59,18 +71,31 @@ func recordPattern(ctx context.Context, s *stack, pilot int) ([]*privacyv1alpha1
 	defer mu.Unlock()
 	seqs := slices.Collect(maps.Values(states))
 	sort.Slice(seqs, func(i, j int) bool { return len(seqs[i]) < len(seqs[j]) })
-	return seqs[len(seqs)/2], nil
+	p := &pattern{states: seqs[len(seqs)/2]}
+	var evs eventsv1.EventList
+	if err := s.c.List(ctx, &evs, client.InNamespace(p.states[0].Namespace)); err != nil {
+		return nil, fmt.Errorf("list the pilot's Events: %w", err)
+	}
+	for _, ev := range evs.Items {
+		if ev.Regarding.Kind == "PrivacyRequest" && ev.Regarding.Name == p.states[0].Name {
+			p.events = append(p.events, ev)
+		}
+	}
+	return p, nil
 }
 
-// describe names the writes of a pattern, e.g. "create, update, status, status".
-func describe(pattern []*privacyv1alpha1.PrivacyRequest) []string {
+// describe names the writes of a pattern, e.g. "create, status, status, event".
+func (p *pattern) describe() []string {
 	out := []string{"create"}
-	for k := 1; k < len(pattern); k++ {
-		if metadataChanged(pattern[k-1], pattern[k]) {
+	for k := 1; k < len(p.states); k++ {
+		if metadataChanged(p.states[k-1], p.states[k]) {
 			out = append(out, "update")
 		} else {
 			out = append(out, "status")
 		}
+	}
+	for range p.events {
+		out = append(out, "event")
 	}
 	return out
 }
@@ -83,7 +108,7 @@ func metadataChanged(a, b *privacyv1alpha1.PrivacyRequest) bool {
 // replay makes the pattern's writes for m requests named prefix-i, with
 // conc clients (each carries one request's writes in order), and returns
 // requests per second. The engine must not run meanwhile.
-func replay(ctx context.Context, c client.Client, pattern []*privacyv1alpha1.PrivacyRequest, prefix string, m, conc int) (float64, error) {
+func replay(ctx context.Context, c client.Client, p *pattern, prefix string, m, conc int) (float64, error) {
 	work := make(chan int)
 	errs := make(chan error, conc)
 	var wg sync.WaitGroup
@@ -91,7 +116,7 @@ func replay(ctx context.Context, c client.Client, pattern []*privacyv1alpha1.Pri
 	for range conc {
 		wg.Go(func() {
 			for i := range work {
-				if err := replayOne(ctx, c, pattern, fmt.Sprintf("%s-%05d", prefix, i)); err != nil {
+				if err := p.replayOne(ctx, c, fmt.Sprintf("%s-%05d", prefix, i)); err != nil {
 					errs <- err
 					return
 				}
@@ -117,18 +142,18 @@ func replay(ctx context.Context, c client.Client, pattern []*privacyv1alpha1.Pri
 	return float64(m) / time.Since(start).Seconds(), nil
 }
 
-func replayOne(ctx context.Context, c client.Client, pattern []*privacyv1alpha1.PrivacyRequest, name string) error {
-	obj := pattern[0].DeepCopy()
-	obj.ObjectMeta = *obj.ObjectMeta.DeepCopy()
+func (p *pattern) replayOne(ctx context.Context, c client.Client, name string) error {
+	first := p.states[0]
+	obj := first.DeepCopy()
 	obj.Name, obj.ResourceVersion, obj.UID, obj.ManagedFields = name, "", "", nil
-	obj.CreationTimestamp, obj.Generation = pattern[0].CreationTimestamp, 0
+	obj.Generation = 0
 	obj.Status = privacyv1alpha1.PrivacyRequestStatus{}
 	if err := c.Create(ctx, obj); err != nil {
 		return fmt.Errorf("replay create: %w", err)
 	}
-	for k := 1; k < len(pattern); k++ {
-		next := pattern[k]
-		if metadataChanged(pattern[k-1], next) {
+	for k := 1; k < len(p.states); k++ {
+		next := p.states[k]
+		if metadataChanged(p.states[k-1], next) {
 			obj.Finalizers, obj.Labels, obj.Annotations = next.Finalizers, next.Labels, next.Annotations
 			if err := c.Update(ctx, obj); err != nil {
 				return fmt.Errorf("replay update: %w", err)
@@ -141,19 +166,28 @@ func replayOne(ctx context.Context, c client.Client, pattern []*privacyv1alpha1.
 			return fmt.Errorf("replay status patch: %w", err)
 		}
 	}
+	for i, ev := range p.events {
+		ev := *ev.DeepCopy()
+		ev.ObjectMeta = metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", name, i), Namespace: ev.Namespace}
+		ev.Regarding.Name, ev.Regarding.UID, ev.Regarding.ResourceVersion = name, obj.UID, obj.ResourceVersion
+		ev.EventTime = metav1.NewMicroTime(time.Now())
+		if err := c.Create(ctx, &ev); err != nil {
+			return fmt.Errorf("replay event: %w", err)
+		}
+	}
 	return nil
 }
 
 // ceiling measures the control plane alone on a stack of its own: the
 // pilot records the pattern, the operator stops, and a plain client
-// replays it at each concurrency.
+// replays it at each concurrency, with one watch on the requests open.
 func ceiling(ctx context.Context, managerBin string, n, m int, concurrencies []int) (map[int]float64, []string, error) {
 	s, err := startStack(ctx, managerBin, n)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer s.stop()
-	pattern, err := recordPattern(ctx, s, 20)
+	p, err := recordPattern(ctx, s, 20)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,8 +197,19 @@ func ceiling(ctx context.Context, managerBin string, n, m int, concurrencies []i
 	if err != nil {
 		return nil, nil, err
 	}
+	// Any engine watches the requests it writes: the API server sends each
+	// write to one watcher here too, as it does to the operator's informer.
+	w, err := s.c.Watch(ctx, &privacyv1alpha1.PrivacyRequestList{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer w.Stop()
+	go func() {
+		for range w.ResultChan() { //nolint:revive // drained, as an informer would
+		}
+	}()
 	for _, conc := range concurrencies {
-		if out[conc], err = replay(ctx, s.c, pattern, fmt.Sprintf("ceiling-c%d", conc), m, conc); err != nil {
+		if out[conc], err = replay(ctx, s.c, p, fmt.Sprintf("ceiling-c%d", conc), m, conc); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -172,11 +217,11 @@ func ceiling(ctx context.Context, managerBin string, n, m int, concurrencies []i
 	if err != nil {
 		return nil, nil, err
 	}
-	last := pattern[len(pattern)-1]
+	last := p.states[len(p.states)-1]
 	raw, _ := json.Marshal(last.Status.Sources)
 	fmt.Printf("ceiling: a finished request's status is %d bytes, %d per source; the API server spends %.1f ms per write on it\n",
 		len(mustJSON(last.Status)), len(raw)/max(len(last.Status.Sources), 1), 1000*(sec1-sec0)/max(n1-n0, 1))
-	return out, describe(pattern), nil
+	return out, p.describe(), nil
 }
 
 func mustJSON(v any) []byte {

@@ -149,7 +149,8 @@ func printAtRest(ctx context.Context, s *stack, m int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("at rest: %d finished requests kept; manager heap_inuse=%.0fMiB rss=%.0fMiB after a forced GC\n", m, at.heapInuse/(1<<20), at.rss/(1<<20))
+	fmt.Printf("at rest: %d finished requests kept; manager heap_inuse=%.0fMiB heap_live=%.0fMiB rss=%.0fMiB after a forced GC\n",
+		m, at.heapInuse/(1<<20), at.heapLive/(1<<20), at.rss/(1<<20))
 	return nil
 }
 
@@ -180,11 +181,18 @@ func runScale(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// atRest samples the operator right after a forced GC (the heap profile
-// endpoint runs one).
+// atRest samples the operator once it is idle (its work queues empty and
+// no reconcile running), after two forced GCs: the first frees what the
+// burst left, the second the buffers pools kept through the first. The
+// heap profile endpoint runs each GC; the second profile is kept.
 func (s *stack) atRest(ctx context.Context) (managerSample, error) {
-	if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(s.env.Dir, "heap-at-rest.pb.gz")); err != nil {
+	if err := s.waitIdle(ctx, time.Minute); err != nil {
 		return managerSample{}, err
+	}
+	for range 2 {
+		if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(s.env.Dir, "heap-at-rest.pb.gz")); err != nil {
+			return managerSample{}, err
+		}
 	}
 	return s.sample(ctx)
 }

@@ -230,41 +230,86 @@ func (s *stack) writeSeconds(ctx context.Context) (seconds, count float64, err e
 
 // managerSample is what the operator process reports about itself.
 type managerSample struct {
-	heapInuse, rss, cpuSeconds float64
+	// heapInuse counts the spans holding live objects (what the issue's
+	// targets name); heapLive the live objects alone.
+	heapInuse, heapLive, rss, cpuSeconds float64
 }
 
-var sampleMetric = regexp.MustCompile(`^(go_memstats_heap_inuse_bytes|process_resident_memory_bytes|process_cpu_seconds_total) ([0-9.e+]+)$`)
+var sampleMetric = regexp.MustCompile(`^(go_memstats_heap_inuse_bytes|go_memstats_heap_alloc_bytes|process_resident_memory_bytes|process_cpu_seconds_total) ([0-9.e+]+)$`)
 
-// sample reads the operator's own metrics endpoint.
-func (s *stack) sample(ctx context.Context) (managerSample, error) {
-	var out managerSample
+// scrape reads the operator's own metrics endpoint, line by line.
+func (s *stack) scrape(ctx context.Context, line func(string)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.op.MetricsAddr+"/metrics", nil)
 	if err != nil {
-		return out, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return out, err
+		return err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		m := sampleMetric.FindStringSubmatch(sc.Text())
+		line(sc.Text())
+	}
+	return sc.Err()
+}
+
+// sample reads what the operator reports about its memory and CPU.
+func (s *stack) sample(ctx context.Context) (managerSample, error) {
+	var out managerSample
+	err := s.scrape(ctx, func(line string) {
+		m := sampleMetric.FindStringSubmatch(line)
 		if m == nil {
-			continue
+			return
 		}
 		v, _ := strconv.ParseFloat(m[2], 64)
 		switch m[1] {
 		case "go_memstats_heap_inuse_bytes":
 			out.heapInuse = v
+		case "go_memstats_heap_alloc_bytes":
+			out.heapLive = v
 		case "process_resident_memory_bytes":
 			out.rss = v
 		case "process_cpu_seconds_total":
 			out.cpuSeconds = v
 		}
+	})
+	return out, err
+}
+
+var busyMetric = regexp.MustCompile(`^(workqueue_depth|controller_runtime_active_workers)\{[^}]*\} ([0-9.e+]+)$`)
+
+// waitIdle waits until the operator's work queues are empty and no
+// reconcile runs, in two samples in a row a second apart.
+func (s *stack) waitIdle(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for quiet := 0; quiet < 2; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the operator was still busy %s after the requests finished", limit)
+		}
+		var busy float64
+		err := s.scrape(ctx, func(line string) {
+			if m := busyMetric.FindStringSubmatch(line); m != nil {
+				v, _ := strconv.ParseFloat(m[2], 64)
+				busy += v
+			}
+		})
+		if err != nil {
+			return err
+		}
+		quiet++
+		if busy > 0 {
+			quiet = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
-	return out, sc.Err()
+	return nil
 }
 
 // peaks samples the operator every interval until stop is called and

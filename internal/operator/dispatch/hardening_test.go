@@ -91,6 +91,31 @@ func TestReleasedJobsLeaveNoEntries(t *testing.T) {
 	}
 }
 
+// Forget drops the registrations of the deleted owner only: other owners'
+// jobs still take their callbacks.
+func TestForgetDropsOnlyTheOwnersJobs(t *testing.T) {
+	d := New(Options{})
+	other := Owner{Kind: "PrivacyRequest", NamespacedName: types.NamespacedName{Name: "other"}}
+	for i := range 100 {
+		register(d, testOwner, fmt.Sprintf("mine-%d", i))
+		register(d, other, fmt.Sprintf("theirs-%d", i))
+	}
+	d.Forget(testOwner)
+	if jobs, _ := d.Entries(); jobs != 100 {
+		t.Errorf("after Forget: %d jobs registered; want the other owner's 100", jobs)
+	}
+	if _, ok := d.Lookup("mine-3"); ok {
+		t.Error("a forgotten owner's job still accepts callbacks")
+	}
+	if r, ok := d.Lookup("theirs-3"); !ok || r.Owner != other {
+		t.Errorf("another owner's job: %+v, %v; want it registered to %v", r, ok, other)
+	}
+	d.Forget(other)
+	if jobs, owners := d.Entries(); jobs != 0 || owners != 0 {
+		t.Errorf("after forgetting both: %d jobs, %d owners; want none", jobs, owners)
+	}
+}
+
 // An answer signed for one request is refused for another: a captured 202
 // cannot be replayed as the answer to any other job.
 func TestReplayedAnswerIsRefused(t *testing.T) {
