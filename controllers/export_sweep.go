@@ -11,14 +11,14 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 )
 
-// ExportSweeper removes what the export directory holds for requests that
+// ExportSweeper removes what the export store holds for requests that
 // no longer exist (deleted while the operator was down, or with their
 // finalizer removed by hand) and spooled Access data that was never filed:
 // personal data must not outlive its request because a cleanup was missed.
 type ExportSweeper struct {
 	// Reader lists PrivacyRequests (the manager's cache).
 	Reader client.Reader
-	Store  export.DirStore
+	Store  export.Swept
 	// Interval between sweeps; default one hour.
 	Interval time.Duration
 	// SpoolMaxAge is how old unfiled spooled data may get; default 24 h.
@@ -49,11 +49,11 @@ func (s *ExportSweeper) Start(ctx context.Context) error {
 // NeedLeaderElection keeps the sweep on the leader, which owns the exports.
 func (s *ExportSweeper) NeedLeaderElection() bool { return true }
 
-// Sweep runs one sweep. The directory is listed before the requests, so
-// that a request created meanwhile (whose directory cannot be in the first
-// list) is never taken for an orphan.
+// Sweep runs one sweep. The store is listed before the requests, so that a
+// request created meanwhile (whose data cannot be in the first list) is
+// never taken for an orphan.
 func (s *ExportSweeper) Sweep(ctx context.Context) error {
-	uids, err := s.Store.Requests()
+	uids, err := s.Store.Requests(ctx)
 	if err != nil {
 		return err
 	}

@@ -784,7 +784,7 @@ var _ = Describe("Export sweep", func() {
 
 		sweeper := &controllers.ExportSweeper{Reader: k8sClient, Store: store, Log: logf.Log}
 		Expect(sweeper.Sweep(ctx)).To(Succeed())
-		uids, err := store.Requests()
+		uids, err := store.Requests(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(uids).To(ConsistOf(string(pr.UID)), "the orphan is gone, the live request's export stays")
 		Expect(old).NotTo(BeAnExistingFile())

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
@@ -100,6 +101,16 @@ func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestSc
 	}
 	s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonExportWritten, "Access export written (%d bytes), kept until %s",
 		ref.Bytes, pr.Status.Export.ExpiresAt.UTC().Format(time.RFC3339))
+	if st, ok := r.Exports.(export.Settler); ok {
+		// Only once status holds the reference: a pass whose write fails
+		// assembles the export again from the staged data.
+		uid, logger := string(pr.UID), log.FromContext(ctx)
+		s.after = append(s.after, func() {
+			if err := st.Settle(uid); err != nil {
+				logger.Error(err, "drop the staged data of a written export (it goes with the export)")
+			}
+		})
+	}
 	return nil
 }
 

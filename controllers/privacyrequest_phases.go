@@ -35,7 +35,11 @@ type requestScope struct {
 	// selector that does not parse): the request is Stalled until it is
 	// changed, instead of failing every pass.
 	invalidSpec error
-	deleteNow   bool
+	// exportErr is why the Access export could not be written: the
+	// request stays unfinished, with its sources' data kept, and the step
+	// is retried.
+	exportErr error
+	deleteNow bool
 
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
@@ -243,6 +247,10 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 	}
 	if pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && r.Exports != nil {
 		if err := r.writeExport(ctx, s); err != nil {
+			s.exportErr = err
+			if ready := conditions.Get(pr.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Reason != privacyv1alpha1.ReasonExportFailed {
+				s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonExportFailed, "Writing the Access export failed; retrying: %v", err)
+			}
 			return err
 		}
 	}

@@ -65,6 +65,11 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSpec, s.invalidSpec.Error())
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec, s.invalidSpec.Error())
+	case s.exportErr != nil:
+		msg := fmt.Sprintf("All %d data sources finished; the Access export could not be written and is retried (their data is kept): %v", sum.Total, s.exportErr)
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonExportFailed, msg)
+		setReconciling(privacyv1alpha1.ReasonExportFailed, msg)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case pr.Spec.Suspend && sum.Total == 0:
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonSuspended, "Suspended: no job has been dispatched.")
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)

@@ -25,6 +25,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
 	"github.com/privacyoperator/privacy-operator/test/testenv"
@@ -107,8 +108,14 @@ type runningOperator struct {
 	exportDir   string
 }
 
-func startOperator(exportDir string) *runningOperator {
+// startOperator starts the operator with its exports in exportDir, or in
+// s3 (staged in exportDir) when given.
+func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 	GinkgoHelper()
+	var exportS3 *export.S3Config
+	if len(s3) > 0 {
+		exportS3 = s3[0]
+	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:     scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
@@ -130,6 +137,7 @@ func startOperator(exportDir string) *runningOperator {
 		CallbackBaseURL:         base,
 		CallbackInsecure:        true, // the test sources call back over loopback
 		ExportDir:               exportDir,
+		ExportS3:                exportS3,
 		ExportTTL:               exportTTL,
 		PollInterval:            pollInterval,
 		NoSourcesRetry:          time.Second,

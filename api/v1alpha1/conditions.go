@@ -175,6 +175,10 @@ const (
 	ReasonResultTooLarge = "ResultTooLarge"
 	// ReasonExportExpired: the Access export passed its expiry and was deleted.
 	ReasonExportExpired = "ExportExpired"
+	// ReasonExportFailed: every source finished but the Access export
+	// could not be written (e.g. its bucket is unreachable); the step is
+	// retried with the sources' data kept.
+	ReasonExportFailed = "ExportFailed"
 )
 
 // Event reasons (and the condition reasons they go with) that the

@@ -5,6 +5,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
 )
@@ -47,7 +49,8 @@ type flags struct {
 	callbackAddr, callbackBaseURL, callbackCert string
 	callbackInsecure                            bool
 	callbackCAName                              string
-	exportDir                                   string
+	exportDir, exportURL                        string
+	exportS3                                    export.S3Config
 	exportTTL, requestTTL, pollInterval         time.Duration
 	maxResultBytes                              int64
 	maxInFlight, requestWorkers                 int
@@ -90,6 +93,11 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.exportDir, "export-dir", defaultExportDir,
 		"Directory where Access exports are written (a PersistentVolume in a cluster). When the default cannot be created (not root), "+
 			"$XDG_STATE_HOME/privacy-operator/exports (~/.local/state/...) is used and the log says so.")
+	flag.StringVar(&f.exportURL, "export-url", "",
+		"Write Access exports to S3-compatible object storage: s3://bucket/prefix, with optional parameters "+
+			"endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir (or the --export-s3-* flags); see docs/exports.md. "+
+			"--export-dir then only stages the sources' data until the export is written. Empty: exports stay in --export-dir.")
+	f.exportS3.BindFlags(flag.CommandLine)
 	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
 	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,
 		"Default ttlSecondsAfterFinished: finished PrivacyRequests (which hold personal data) are deleted after it. 0 keeps them.")
@@ -208,6 +216,18 @@ func exportDir(dir, def string) (string, error) {
 	return fallback, nil
 }
 
+// exportS3 is the object storage of --export-url, if any.
+func exportS3(f flags) (*export.S3Config, error) {
+	if f.exportURL == "" {
+		if f.exportS3 != (export.S3Config{}) {
+			return nil, errors.New("the --export-s3-* flags need --export-url")
+		}
+		return nil, nil
+	}
+	cfg, err := export.ParseS3URL(f.exportURL, f.exportS3)
+	return &cfg, err
+}
+
 // splitList splits a comma-separated flag value, dropping empty entries.
 func splitList(v string) []string {
 	var out []string
@@ -233,6 +253,10 @@ func setup(mgr manager.Manager, f flags) error {
 	if err != nil {
 		return err
 	}
+	s3, err := exportS3(f)
+	if err != nil {
+		return err
+	}
 	_, err = wiring.Setup(mgr, wiring.Options{
 		Namespaces:              policy,
 		AllowLoopbackEndpoints:  f.allowLoopback,
@@ -245,6 +269,7 @@ func setup(mgr manager.Manager, f flags) error {
 		CallbackCAName:          f.callbackCAName,
 		OperatorNamespace:       f.namespace,
 		ExportDir:               exports,
+		ExportS3:                s3,
 		ExportTTL:               f.exportTTL,
 		RequestTTL:              f.requestTTL,
 		PollInterval:            f.pollInterval,

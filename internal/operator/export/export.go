@@ -59,6 +59,23 @@ type Store interface {
 	Delete(ctx context.Context, uid string) error
 }
 
+// Swept is a Store that the export sweep lists and cleans: DirStore and
+// S3Store.
+type Swept interface {
+	Store
+	// Requests lists the request uids that have something stored.
+	Requests(ctx context.Context) ([]string, error)
+	// SweepSpool removes spooled data older than before.
+	SweepSpool(before time.Time) (int, error)
+}
+
+// Settler is a Store that stages an export's data before it is written
+// elsewhere: once the export's reference is stored in the request's
+// status, Settle drops the staged copy.
+type Settler interface {
+	Settle(uid string) error
+}
+
 // DirStore is a Store in a directory (a PersistentVolume in a cluster):
 // {dir}/{uid}/parts/{part}.json and {dir}/{uid}/export.json, mode 0600.
 type DirStore struct {
@@ -262,7 +279,7 @@ func hashFile(path string) (string, int64, error) {
 }
 
 // Requests lists the request uids that have something stored.
-func (s DirStore) Requests() ([]string, error) {
+func (s DirStore) Requests(context.Context) ([]string, error) {
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

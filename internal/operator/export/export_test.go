@@ -1,80 +1,201 @@
-package export
+package export_test
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
 )
 
-func TestAssemble(t *testing.T) {
-	ctx := context.Background()
-	s := DirStore{Dir: t.TempDir()}
-	part := []byte(`{"orders":[1,2]}`)
-	if err := s.WritePart(ctx, "uid-1", PartName("shop", "billing"), part); err != nil {
+// store is one Store under test, with its spool and a way to read what it
+// wrote.
+type store struct {
+	spooled
+	// read returns the export at ref, or an error wrapping fs.ErrNotExist
+	// when there is none.
+	read func(t *testing.T, ref export.Ref) ([]byte, error)
+}
+
+// eachStore runs fn against a DirStore and an S3Store on the test server.
+func eachStore(t *testing.T, fn func(t *testing.T, s store)) {
+	t.Run("dir", func(t *testing.T) {
+		fn(t, store{spooled: export.DirStore{Dir: t.TempDir()}, read: func(_ *testing.T, ref export.Ref) ([]byte, error) {
+			return os.ReadFile(ref.Location)
+		}})
+	})
+	t.Run("s3", func(t *testing.T) {
+		fn(t, store{spooled: newS3Store(t, exporttest.Config(t)), read: readObject})
+	})
+}
+
+type spooled interface {
+	export.Swept
+	Put(data []byte) (string, error)
+}
+
+func newS3Store(t testing.TB, cfg export.S3Config) *export.S3Store {
+	t.Helper()
+	s, err := export.NewS3Store(export.DirStore{Dir: t.TempDir()}, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	partSum := sha256.Sum256(part)
-	m := Manifest{Request: "access-ada", UID: "uid-1", CreatedAt: time.Unix(0, 0).UTC(), Sources: []Source{
+	return s
+}
+
+// readObject reads an s3:// location from the test server.
+func readObject(t *testing.T, ref export.Ref) ([]byte, error) {
+	t.Helper()
+	bucket, key, ok := strings.Cut(strings.TrimPrefix(ref.Location, "s3://"), "/")
+	if !ok || !strings.HasPrefix(ref.Location, "s3://") {
+		t.Fatalf("location %q is not s3://bucket/key", ref.Location)
+	}
+	obj, err := exporttest.Client(t).GetObject(context.Background(), bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+		return nil, errors.Join(fs.ErrNotExist, err)
+	}
+	return data, err
+}
+
+func testManifest(uid string) export.Manifest {
+	return export.Manifest{Request: "access-ada", UID: uid, CreatedAt: time.Unix(0, 0).UTC(), Sources: []export.Source{
 		{Namespace: "shop", Name: "billing", Status: "Completed", Records: 2},
 		{Namespace: "crm", Name: "contacts", Status: "NotFound"},
 	}}
-	ref, err := s.Assemble(ctx, m)
+}
+
+func TestAssemble(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		part := []byte(`{"orders":[1,2]}`)
+		if err := s.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), part); err != nil {
+			t.Fatal(err)
+		}
+		partSum := sha256.Sum256(part)
+		m := testManifest("uid-1")
+		ref, err := s.Assemble(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := s.read(t, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if ref.SHA256 != hex.EncodeToString(sum[:]) || ref.Bytes != int64(len(data)) {
+			t.Errorf("ref %+v does not describe the export (%d bytes)", ref, len(data))
+		}
+		var doc struct {
+			Manifest export.Manifest            `json:"manifest"`
+			Data     map[string]json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("export is not JSON: %v\n%s", err, data)
+		}
+		if string(doc.Data["shop/billing"]) != `{"orders":[1,2]}` || len(doc.Data) != 1 || len(doc.Manifest.Sources) != 2 {
+			t.Errorf("export = %s", data)
+		}
+		if got := doc.Manifest.Sources[0]; got.SHA256 != hex.EncodeToString(partSum[:]) || got.Bytes != int64(len(part)) {
+			t.Errorf("manifest entry %+v does not describe the part", got)
+		}
+		if got := doc.Manifest.Sources[1]; got.SHA256 != "" || got.Bytes != 0 {
+			t.Errorf("manifest entry of a source without data: %+v", got)
+		}
+		again, err := s.Assemble(ctx, m)
+		if err != nil || again.SHA256 != ref.SHA256 {
+			t.Errorf("assembling again (a retried pass) gave %+v, %v; want the same export %s", again, err, ref.SHA256)
+		}
+		if err := s.Delete(ctx, "uid-1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.read(t, ref); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("export still readable after Delete: %v", err)
+		}
+		if uids, err := s.Requests(ctx); err != nil || len(uids) != 0 {
+			t.Errorf("after Delete, Requests = %v, %v; want none", uids, err)
+		}
+	})
+}
+
+func TestDirStoreLayout(t *testing.T) {
+	ctx := context.Background()
+	s := export.DirStore{Dir: t.TempDir()}
+	ref, err := s.Assemble(ctx, testManifest("uid-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(ref.Location)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if ref.SHA256 != hex.EncodeToString(sum[:]) || ref.Bytes != int64(len(data)) {
-		t.Errorf("ref %+v does not describe the file (%d bytes)", ref, len(data))
-	}
-	var doc struct {
-		Manifest Manifest                   `json:"manifest"`
-		Data     map[string]json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("export is not JSON: %v\n%s", err, data)
-	}
-	if string(doc.Data["shop/billing"]) != `{"orders":[1,2]}` || len(doc.Data) != 1 || len(doc.Manifest.Sources) != 2 {
-		t.Errorf("export = %s", data)
-	}
-	if got := doc.Manifest.Sources[0]; got.SHA256 != hex.EncodeToString(partSum[:]) || got.Bytes != int64(len(part)) {
-		t.Errorf("manifest entry %+v does not describe the part", got)
-	}
-	if got := doc.Manifest.Sources[1]; got.SHA256 != "" || got.Bytes != 0 {
-		t.Errorf("manifest entry of a source without data: %+v", got)
+	if ref.Location != s.Dir+"/uid-1/export.json" {
+		t.Errorf("location = %s", ref.Location)
 	}
 	if info, _ := os.Stat(ref.Location); info.Mode().Perm() != 0o600 {
 		t.Errorf("export mode = %v, want 0600", info.Mode().Perm())
 	}
-	again, err := s.Assemble(ctx, m)
-	if err != nil || again.SHA256 != ref.SHA256 {
-		t.Errorf("assembling again (a retried pass) gave %+v, %v; want the same export %s", again, err, ref.SHA256)
-	}
-	if err := s.Delete(ctx, "uid-1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Dir(ref.Location)); !os.IsNotExist(err) {
-		t.Errorf("export directory still there after Delete: %v", err)
-	}
 }
 
 func TestRefusesUnsafeNames(t *testing.T) {
-	s := DirStore{Dir: t.TempDir()}
-	if err := s.WritePart(context.Background(), "../etc", "x", []byte("{}")); err == nil {
-		t.Error("WritePart accepted a path-traversing uid")
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		if err := s.WritePart(ctx, "../etc", "x", []byte("{}")); err == nil {
+			t.Error("WritePart accepted a path-traversing uid")
+		}
+		if err := s.WritePart(ctx, "uid", "a/b", []byte("{}")); err == nil {
+			t.Error("WritePart accepted a path-traversing part")
+		}
+		if err := s.WritePart(ctx, "uid", "ok", []byte("not json")); err == nil {
+			t.Error("WritePart accepted data that is not JSON")
+		}
+		if _, err := s.Assemble(ctx, export.Manifest{UID: "../etc"}); err == nil {
+			t.Error("Assemble accepted a path-traversing uid")
+		}
+		if err := s.Delete(ctx, "../etc"); err == nil {
+			t.Error("Delete accepted a path-traversing uid")
+		}
+	})
+}
+
+func TestRequests(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		if err := s.WritePart(ctx, "staged", "a_b", []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Assemble(ctx, testManifest("written")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put([]byte(`{"spooled":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		uids, err := s.Requests(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(uids) != 2 || !contains(uids, "staged") || !contains(uids, "written") {
+			t.Errorf("Requests = %v, want staged and written (not the spool)", uids)
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
 	}
-	if err := s.WritePart(context.Background(), "uid", "a/b", []byte("{}")); err == nil {
-		t.Error("WritePart accepted a path-traversing part")
-	}
-	if err := s.WritePart(context.Background(), "uid", "ok", []byte("not json")); err == nil {
-		t.Error("WritePart accepted data that is not JSON")
-	}
+	return false
 }

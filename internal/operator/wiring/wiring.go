@@ -59,8 +59,12 @@ type Options struct {
 	OperatorNamespace string
 	// CallbackCAName names that Secret and ConfigMap.
 	CallbackCAName string
-	// ExportDir holds Access exports.
+	// ExportDir holds Access exports, or with ExportS3 stages them: the
+	// spool and each source's part until the export is written.
 	ExportDir string
+	// ExportS3, when set, writes Access exports to S3-compatible object
+	// storage.
+	ExportS3 *export.S3Config
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
 	// and NoSourcesRetry tune the PrivacyRequest engine.
 	ExportTTL, RequestTTL, PollInterval, NoSourcesRetry time.Duration
@@ -137,6 +141,10 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		o.MaxResultBytes = 16 << 20
 	}
 	exports := export.DirStore{Dir: o.ExportDir}
+	store, err := exportStore(o, exports)
+	if err != nil {
+		return nil, err
+	}
 	// Answers and callbacks share one memory budget: two of the largest
 	// answers at once (or one whose buffer is growing), however many arrive
 	// together. The flood test in internal/operator/callback measures this size.
@@ -161,14 +169,28 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	if err := addCallbackListener(mgr, o, d, budget, exports); err != nil {
 		return nil, err
 	}
-	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: exports, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
+	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: store, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
 		return nil, err
 	}
-	requests, err := addReconcilers(mgr, o, shared, guard, exports)
+	requests, err := addReconcilers(mgr, o, shared, guard, store)
 	if err != nil {
 		return nil, err
 	}
 	return &Operator{Dispatcher: d, Requests: requests}, nil
+}
+
+// exportStore is where Access exports go: the export directory, or object
+// storage with the directory as staging (and as the spool in both cases).
+func exportStore(o Options, staging export.DirStore) (export.Swept, error) {
+	if o.ExportS3 == nil {
+		return staging, nil
+	}
+	s, err := export.NewS3Store(staging, *o.ExportS3)
+	if err != nil {
+		return nil, err
+	}
+	ctrl.Log.WithName("setup").Info("Access exports go to object storage", "location", s.URL(o.ExportS3.Prefix), "staging", o.ExportDir)
+	return s, nil
 }
 
 // newDispatcher builds the dispatcher and its HTTP client, which sends
@@ -220,7 +242,7 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 
 // addReconcilers sets up the three reconcilers on what they share, each
 // with an Event recorder of its own.
-func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.DirStore) (*controllers.PrivacyRequestReconciler, error) {
+func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.Store) (*controllers.PrivacyRequestReconciler, error) {
 	recording := func(name string) controllers.Shared {
 		s := shared
 		s.Recorder = mgr.GetEventRecorder(name)

@@ -1,0 +1,178 @@
+package controllers_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
+)
+
+// These specs run the operator with its exports in the S3 server of the
+// tests (hack/versitygw.sh), each under a prefix of its own, and put the
+// suite's operator back afterwards.
+var _ = Describe("Access exports in S3", Serial, func() {
+	var cfg export.S3Config
+	BeforeEach(func() {
+		cfg = exporttest.Config(GinkgoT())
+	})
+	useS3 := func(cfg export.S3Config) {
+		op.stop()
+		op = startOperator(op.exportDir, &cfg)
+		DeferCleanup(func() {
+			op.stop()
+			op = startOperator(op.exportDir)
+		})
+	}
+
+	It("writes the export to the bucket, says where in status, and deletes it when it expires", func() {
+		useS3(cfg)
+		ns := newNamespace()
+		newSource(ns, "billing")
+		newSource(ns, "crm", async)
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+
+		By("pointing status.export at the object, with its checksum and size, and no presigned URL")
+		exp := pr.Status.Export
+		Expect(exp).NotTo(BeNil())
+		key := cfg.Prefix + "/" + string(pr.UID) + "/export.json"
+		Expect(exp.Location).To(Equal("s3://" + cfg.Bucket + "/" + key))
+		Expect(exp.Location).NotTo(ContainSubstring("?"), "a presigned URL would let anyone who reads the request download the data")
+		data := readS3(cfg, key)
+		sum := sha256.Sum256(data)
+		Expect(exp.SHA256).To(Equal(hex.EncodeToString(sum[:])))
+		Expect(exp.Bytes).To(Equal(int64(len(data))))
+		Expect(exp.ExpiresAt.Time).To(BeTemporally("~", pr.Status.CompletedAt.Add(exportTTL), time.Second))
+		var doc struct {
+			Data map[string]map[string]string `json:"data"`
+		}
+		Expect(json.Unmarshal(data, &doc)).To(Succeed())
+		Expect(doc.Data).To(Equal(map[string]map[string]string{
+			ns + "/billing": {"source": "billing"}, ns + "/crm": {"source": "crm"},
+		}))
+
+		By("dropping the staged copy of the data once status holds the export")
+		staged := filepath.Join(op.exportDir, string(pr.UID))
+		Eventually(func() string { return filepath.Join(staged, "parts") }).ShouldNot(BeADirectory())
+
+		By("deleting the object when the export expires")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Export).To(BeNil())
+			_, err := exporttest.Client(GinkgoT()).StatObject(ctx, cfg.Bucket, key, minio.StatObjectOptions{})
+			g.Expect(minio.ToErrorResponse(err).Code).To(Equal(minio.NoSuchKey), "object still in the bucket: %v", err)
+			g.Expect(staged).NotTo(BeAnExistingFile())
+		}).WithTimeout(exportTTL + 10*time.Second).Should(Succeed())
+	})
+
+	It("retries the export step while the bucket is unreachable, says why, and loses nothing", func() {
+		addr := closedPort()
+		broken := cfg
+		broken.Endpoint = "http://" + addr
+		useS3(broken)
+		ns := newNamespace()
+		billing := newSource(ns, "billing")
+		crm := newSource(ns, "crm", async)
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+
+		By("reporting the failed export step in Ready and Reconciling, with the sources finished")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
+			g.Expect(ready.Message).To(ContainSubstring("connection refused"))
+			g.Expect(ready.Message).To(ContainSubstring("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + string(pr.UID) + "/export.json"))
+			reconciling := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+			g.Expect(reconciling).NotTo(BeNil())
+			g.Expect(reconciling.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
+			g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseInProgress))
+			g.Expect(pr.Status.Export).To(BeNil())
+			g.Expect(pr.Status.Progress).To(Equal("2/2"))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) []string {
+			return eventReasons(g, metav1.NamespaceDefault, func(e corev1.Event) bool {
+				return e.InvolvedObject.Name == pr.Name && e.Type == corev1.EventTypeWarning
+			})
+		}).Should(ContainElement(privacyv1alpha1.ReasonExportFailed))
+
+		By("writing the export from the kept data once the endpoint answers")
+		forward(addr, strings.TrimPrefix(cfg.Endpoint, "http://"))
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonCompleted))
+		Expect(pr.Status.Export).NotTo(BeNil())
+		data := readS3(cfg, strings.TrimPrefix(pr.Status.Export.Location, "s3://"+cfg.Bucket+"/"))
+		sum := sha256.Sum256(data)
+		Expect(pr.Status.Export.SHA256).To(Equal(hex.EncodeToString(sum[:])))
+		Expect(string(data)).To(And(ContainSubstring(`"source":"billing"`), ContainSubstring(`"source":"crm"`)))
+		Expect(billing.jobRuns()).To(HaveLen(1), "no job is sent again")
+		Expect(crm.jobRuns()).To(HaveLen(1), "no job is sent again")
+	})
+})
+
+func readS3(cfg export.S3Config, key string) []byte {
+	GinkgoHelper()
+	obj, err := exporttest.Client(GinkgoT()).GetObject(ctx, cfg.Bucket, key, minio.GetObjectOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}
+
+// closedPort is a loopback address where nothing listens (yet).
+func closedPort() string {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	addr := l.Addr().String()
+	Expect(l.Close()).To(Succeed())
+	return addr
+}
+
+// forward listens on addr and relays every connection to target, until
+// the spec ends: the endpoint coming back.
+func forward(addr, target string) {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", addr)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(l.Close)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				go func() {
+					_, _ = io.Copy(up, c)
+					up.Close()
+				}()
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+}

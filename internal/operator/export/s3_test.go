@@ -1,0 +1,285 @@
+package export_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
+)
+
+func TestS3Location(t *testing.T) {
+	cfg := exporttest.Config(t)
+	s := newS3Store(t, cfg)
+	ref, err := s.Assemble(context.Background(), testManifest("uid-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "s3://" + cfg.Bucket + "/" + cfg.Prefix + "/uid-1/export.json"; ref.Location != want {
+		t.Errorf("location = %s, want %s", ref.Location, want)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1", "export.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the assembled export stays on local disk after its upload: %v", err)
+	}
+}
+
+// A large export goes in parts; its checksum is then checked by reading
+// the object back.
+func TestS3Multipart(t *testing.T) {
+	ctx := context.Background()
+	s := newS3Store(t, exporttest.Config(t))
+	export.SetSinglePutMax(s, 1<<20, 5<<20)
+	part := jsonOfSize(11 << 20)
+	if err := s.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), part); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.Assemble(ctx, testManifest("uid-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := readObject(t, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != ref.SHA256 || int64(len(data)) != ref.Bytes || ref.Bytes < 11<<20 {
+		t.Errorf("ref %+v does not describe the object (%d bytes)", ref, len(data))
+	}
+}
+
+// jsonOfSize is a JSON document of n bytes.
+func jsonOfSize(n int) []byte {
+	const head, tail = `{"rows":"`, `"}`
+	return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
+}
+
+// With the bucket out of reach, Assemble says why and keeps the data: the
+// same staging directory writes the export once the server answers.
+func TestS3UnreachableKeepsData(t *testing.T) {
+	ctx := context.Background()
+	cfg := exporttest.Config(t)
+	working := newS3Store(t, cfg)
+	cfg.Endpoint = "http://" + closedPort(t)
+	broken, err := export.NewS3Store(working.DirStore, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := broken.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1]}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = broken.Assemble(ctx, testManifest("uid-1"))
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "s3://"+cfg.Bucket+"/") {
+		t.Fatalf("Assemble with the server down: %v; want an error naming the object and the refused connection", err)
+	}
+	if err := broken.Delete(ctx, "uid-1"); err == nil {
+		t.Error("Delete with the server down reported success")
+	}
+	ref, err := working.Assemble(ctx, testManifest("uid-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := readObject(t, ref); err != nil || !bytes.Contains(data, []byte(`"shop/billing":{"orders":[1]}`)) {
+		t.Errorf("export after the outage = %s, %v; want the staged data", data, err)
+	}
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestS3WrongCredentials(t *testing.T) {
+	cfg := exporttest.Config(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "AWS_ACCESS_KEY_ID", exporttest.AccessKey)
+	writeFile(t, dir, "AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	cfg.Credentials, cfg.CredentialsDir = nil, dir
+	_, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1"))
+	if err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("Assemble with a wrong secret: %v; want the server's signature error", err)
+	}
+	if strings.Contains(err.Error(), "not-the-secret") {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+	// The Secret is read again: the right key works without a new store.
+	writeFile(t, dir, "AWS_SECRET_ACCESS_KEY", exporttest.SecretKey+"\n")
+	cfg.CredentialsDir = dir
+	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
+		t.Errorf("Assemble with the mounted Secret's keys: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The endpoint's certificate is trusted through caFile; without it the
+// upload fails on TLS.
+func TestS3CAFile(t *testing.T) {
+	cfg := exporttest.Config(t)
+	proxy := tlsProxy(t, cfg.Endpoint, nil)
+	cfg.Endpoint = proxy.URL
+	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Assemble without the CA: %v; want a certificate error", err)
+	}
+	cfg.CAFile = filepath.Join(t.TempDir(), "ca.crt")
+	writeFile(t, filepath.Dir(cfg.CAFile), "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})))
+	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
+		t.Errorf("Assemble with caFile: %v", err)
+	}
+}
+
+// tlsProxy serves the S3 server over TLS with a certificate of its own,
+// keeping the Host header the request was signed for; seen, when set,
+// receives each request's headers.
+func tlsProxy(t *testing.T, endpoint string, seen func(*http.Request)) *httptest.Server {
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		if seen != nil {
+			seen(r.In)
+		}
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+	}})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Server-side encryption is asked for on every upload.
+func TestS3ServerSideEncryption(t *testing.T) {
+	for _, tc := range []struct{ sse, key, wantHeader, wantKey string }{
+		{sse: "AES256", wantHeader: "AES256"},
+		{sse: "aws:kms", key: "arn:aws:kms:eu-west-1:1:key/k", wantHeader: "aws:kms", wantKey: "arn:aws:kms:eu-west-1:1:key/k"},
+	} {
+		t.Run(tc.sse, func(t *testing.T) {
+			cfg := exporttest.Config(t)
+			var sent http.Header
+			proxy := tlsProxy(t, cfg.Endpoint, func(r *http.Request) {
+				if r.Method == http.MethodPut {
+					sent = r.Header.Clone()
+				}
+			})
+			cfg.Endpoint, cfg.CAFile = proxy.URL, filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, filepath.Dir(cfg.CAFile), "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})))
+			cfg.SSE, cfg.SSEKMSKeyID = tc.sse, tc.key
+			if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
+				t.Fatal(err)
+			}
+			if sent.Get("X-Amz-Server-Side-Encryption") != tc.wantHeader ||
+				sent.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id") != tc.wantKey {
+				t.Errorf("upload headers %v; want server-side encryption %s, key %q", sent, tc.wantHeader, tc.wantKey)
+			}
+		})
+	}
+}
+
+func TestParseS3URL(t *testing.T) {
+	for _, tc := range []struct {
+		url   string
+		flags export.S3Config
+		want  export.S3Config
+		err   string
+	}{
+		{url: "s3://exports", want: export.S3Config{Bucket: "exports"}},
+		{url: "s3://exports/privacy/access/?region=eu-west-1&pathStyle=true&endpoint=https://minio.example:9000&caFile=/ca.crt",
+			want: export.S3Config{Bucket: "exports", Prefix: "privacy/access", Region: "eu-west-1", PathStyle: true, Endpoint: "https://minio.example:9000", CAFile: "/ca.crt"}},
+		{url: "s3://exports?sse=aws:kms&sseKMSKeyID=alias/privacy&credentialsDir=/var/run/s3",
+			want: export.S3Config{Bucket: "exports", SSE: "aws:kms", SSEKMSKeyID: "alias/privacy", CredentialsDir: "/var/run/s3"}},
+		{url: "s3://exports/p", flags: export.S3Config{Region: "eu-west-1", PathStyle: true},
+			want: export.S3Config{Bucket: "exports", Prefix: "p", Region: "eu-west-1", PathStyle: true}},
+		{url: "s3://exports?region=eu-west-1", flags: export.S3Config{Region: "eu-west-1"}, want: export.S3Config{Bucket: "exports", Region: "eu-west-1"}},
+		{url: "s3://exports?region=us-east-1", flags: export.S3Config{Region: "eu-west-1"}, err: "contradicts"},
+		{url: "s3://exports?pathStyle=false", flags: export.S3Config{PathStyle: true}, err: "contradicts"},
+		{url: "s3://exports?regoin=eu-west-1", err: "unknown"},
+		{url: "s3://exports?sse=des", err: "AES256"},
+		{url: "s3://exports?sseKMSKeyID=k", err: "aws:kms"},
+		{url: "s3://exports?endpoint=ftp://host", err: "https://"},
+		{url: "s3://exports?endpoint=https://host/path", err: "https://"},
+		{url: "s3://key:secret@exports", err: "s3://bucket"},
+		{url: "https://exports.s3.amazonaws.com", err: "s3://bucket"},
+		{url: "s3:///prefix", err: "s3://bucket"},
+	} {
+		got, err := export.ParseS3URL(tc.url, tc.flags)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one containing %q", tc.url, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s:\n got %+v, %v\nwant %+v", tc.url, got, err, tc.want)
+		}
+	}
+}
+
+func TestBindFlags(t *testing.T) {
+	var cfg export.S3Config
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	cfg.BindFlags(fs)
+	if err := fs.Parse([]string{"--export-s3-endpoint=https://s3.example", "--export-s3-region=eu-west-1", "--export-s3-path-style",
+		"--export-s3-ca-file=/ca.crt", "--export-s3-sse=aws:kms", "--export-s3-sse-kms-key-id=k", "--export-s3-credentials-dir=/s3"}); err != nil {
+		t.Fatal(err)
+	}
+	want := export.S3Config{Endpoint: "https://s3.example", Region: "eu-west-1", PathStyle: true, CAFile: "/ca.crt", SSE: "aws:kms", SSEKMSKeyID: "k", CredentialsDir: "/s3"}
+	if cfg != want {
+		t.Errorf("flags gave %+v, want %+v", cfg, want)
+	}
+}
+
+// Settle drops the staged parts once the export is recorded; assembling
+// again (a pass from a stale view) then fails instead of uploading an
+// export without the data.
+func TestS3Settle(t *testing.T) {
+	ctx := context.Background()
+	s := newS3Store(t, exporttest.Config(t))
+	if err := s.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1]}`)); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := s.Assemble(ctx, testManifest("uid-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Settle("uid-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1", "parts")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("staged parts still there after Settle: %v", err)
+	}
+	if _, err := s.Assemble(ctx, testManifest("uid-1")); err == nil {
+		t.Error("Assemble after Settle succeeded")
+	}
+	if data, err := readObject(t, ref); err != nil || !bytes.Contains(data, []byte(`{"orders":[1]}`)) {
+		t.Errorf("export after Settle = %s, %v", data, err)
+	}
+	if err := s.Delete(ctx, "uid-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("staging directory still there after Delete: %v", err)
+	}
+}

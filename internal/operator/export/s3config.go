@@ -1,0 +1,253 @@
+package export
+
+import (
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
+)
+
+// S3Config says where exports go in S3-compatible object storage: an
+// s3://bucket/prefix URL whose query may set the fields below by their URL
+// parameter names, or flags (BindFlags) for the same fields.
+type S3Config struct {
+	Bucket string
+	// Prefix of the keys, without leading or trailing slashes; may be empty.
+	Prefix string
+	// Endpoint is the server's URL, https://host[:port] (or http:// on a
+	// trusted network); empty: AWS S3 in Region. URL parameter "endpoint".
+	Endpoint string
+	// Region of the bucket; empty lets the client ask the server. URL
+	// parameter "region".
+	Region string
+	// PathStyle addresses the bucket as https://host/bucket/key instead of
+	// https://bucket.host/key; without it the client chooses (virtual
+	// hosts for AWS, paths elsewhere). URL parameter "pathStyle".
+	PathStyle bool
+	// CAFile holds PEM certificates trusted for the endpoint besides the
+	// system's. URL parameter "caFile".
+	CAFile string
+	// SSE asks for server-side encryption: "AES256" (keys managed by S3)
+	// or "aws:kms" (with SSEKMSKeyID, or the bucket's default KMS key).
+	// URL parameters "sse" and "sseKMSKeyID".
+	SSE, SSEKMSKeyID string
+	// CredentialsDir is a mounted Secret with the keys AWS_ACCESS_KEY_ID,
+	// AWS_SECRET_ACCESS_KEY and optionally AWS_SESSION_TOKEN, read again
+	// every minute (rotation). Empty: the SDK's default chain (environment,
+	// shared credentials file, web identity / IRSA, EKS Pod Identity, ECS,
+	// EC2 instance profile). URL parameter "credentialsDir".
+	CredentialsDir string
+	// Credentials, when set, replace both (tests).
+	Credentials *credentials.Credentials
+	// MaxRetries bounds the client's own retries of a failed request
+	// (default 3): the export step is retried by the reconciler anyway.
+	MaxRetries int
+}
+
+// BindFlags registers the --export-s3-* flags, which fill c. Parameters in
+// --export-url may set the same fields; where both are given, they must agree.
+func (c *S3Config) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Endpoint, "export-s3-endpoint", "", "S3 endpoint URL for --export-url (https://host:port); empty: AWS S3")
+	fs.StringVar(&c.Region, "export-s3-region", "", "region of the --export-url bucket")
+	fs.BoolVar(&c.PathStyle, "export-s3-path-style", false, "address the --export-url bucket path-style (https://host/bucket/key)")
+	fs.StringVar(&c.CAFile, "export-s3-ca-file", "", "PEM file of CA certificates trusted for the S3 endpoint, besides the system's")
+	fs.StringVar(&c.SSE, "export-s3-sse", "", `server-side encryption of exports: "AES256" or "aws:kms"`)
+	fs.StringVar(&c.SSEKMSKeyID, "export-s3-sse-kms-key-id", "", "KMS key for --export-s3-sse=aws:kms; empty: the bucket's default")
+	fs.StringVar(&c.CredentialsDir, "export-s3-credentials-dir", "",
+		"directory (a mounted Secret) with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: environment, then workload identity")
+}
+
+// ParseS3URL reads an s3://bucket/prefix URL with optional parameters
+// (endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir)
+// over the settings in flags.
+func ParseS3URL(raw string, flags S3Config) (S3Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return S3Config{}, fmt.Errorf("export URL: %w", err)
+	}
+	if u.Scheme != "s3" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return S3Config{}, errors.New("export URL must be s3://bucket[/prefix][?parameters]")
+	}
+	c := flags
+	c.Bucket = u.Host
+	c.Prefix = strings.Trim(u.Path, "/")
+	q := u.Query()
+	for name := range q {
+		if err := c.set(name, q.Get(name)); err != nil {
+			return S3Config{}, fmt.Errorf("export URL parameter %s: %w", name, err)
+		}
+	}
+	return c, c.validate()
+}
+
+// set applies one URL parameter; a flag that set the field already must
+// say the same.
+func (c *S3Config) set(name, value string) error {
+	fields := map[string]*string{
+		"endpoint": &c.Endpoint, "region": &c.Region, "caFile": &c.CAFile,
+		"sse": &c.SSE, "sseKMSKeyID": &c.SSEKMSKeyID, "credentialsDir": &c.CredentialsDir,
+	}
+	if name == "pathStyle" {
+		v, err := strconv.ParseBool(value)
+		if err != nil {
+			return err
+		}
+		if c.PathStyle && !v {
+			return errors.New("contradicts --export-s3-path-style")
+		}
+		c.PathStyle = v
+		return nil
+	}
+	field, ok := fields[name]
+	if !ok {
+		return errors.New("unknown (known: endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir)")
+	}
+	if *field != "" && *field != value {
+		return fmt.Errorf("%q contradicts the flag's %q", value, *field)
+	}
+	*field = value
+	return nil
+}
+
+func (c S3Config) validate() error {
+	if c.Bucket == "" {
+		return errors.New("export bucket is empty")
+	}
+	if _, err := c.serverSide(); err != nil {
+		return err
+	}
+	_, _, err := c.endpoint()
+	return err
+}
+
+// endpoint is the client's host[:port] and whether it speaks TLS.
+func (c S3Config) endpoint() (string, bool, error) {
+	if c.Endpoint == "" {
+		return "s3.amazonaws.com", true, nil
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return "", false, fmt.Errorf("S3 endpoint: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+		return "", false, fmt.Errorf("S3 endpoint %q must be https://host[:port] (or http://)", c.Endpoint)
+	}
+	return u.Host, u.Scheme == "https", nil
+}
+
+func (c S3Config) serverSide() (encrypt.ServerSide, error) {
+	switch c.SSE {
+	case "":
+		if c.SSEKMSKeyID != "" {
+			return nil, errors.New("an SSE KMS key id needs sse=aws:kms")
+		}
+		return nil, nil
+	case "AES256":
+		if c.SSEKMSKeyID != "" {
+			return nil, errors.New("an SSE KMS key id needs sse=aws:kms, not AES256")
+		}
+		return encrypt.NewSSE(), nil
+	case "aws:kms":
+		return encrypt.NewSSEKMS(c.SSEKMSKeyID, nil)
+	}
+	return nil, fmt.Errorf(`server-side encryption %q: want "AES256" or "aws:kms"`, c.SSE)
+}
+
+// client builds the S3 client.
+func (c S3Config) client() (*minio.Client, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	host, secure, _ := c.endpoint()
+	transport, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, err
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("S3 CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", c.CAFile)
+		}
+		if transport.TLSClientConfig == nil {
+			return nil, errors.New("an S3 CA file needs an https endpoint")
+		}
+		transport.TLSClientConfig.RootCAs = pool
+	}
+	lookup := minio.BucketLookupAuto
+	if c.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	retries := c.MaxRetries
+	if retries <= 0 {
+		retries = 3
+	}
+	return minio.New(host, &minio.Options{
+		Creds: c.credentials(), Secure: secure, Transport: transport, Region: c.Region,
+		BucketLookup: lookup, MaxRetries: retries,
+	})
+}
+
+// credentials are the fixed ones (tests), the mounted Secret's, or the
+// SDK's chain: the environment (AWS_ and MINIO_ variables), the shared
+// credentials file, then the workload's identity (web identity token /
+// IRSA, EKS Pod Identity or ECS, EC2 instance profile).
+func (c S3Config) credentials() *credentials.Credentials {
+	switch {
+	case c.Credentials != nil:
+		return c.Credentials
+	case c.CredentialsDir != "":
+		return credentials.New(&dirCredentials{dir: c.CredentialsDir})
+	}
+	return credentials.NewChainCredentials([]credentials.Provider{
+		&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
+	})
+}
+
+// dirCredentials reads the keys of a mounted Secret, again every minute so
+// that a rotated Secret is picked up without a restart.
+type dirCredentials struct {
+	dir string
+	credentials.Expiry
+}
+
+func (d *dirCredentials) Retrieve() (credentials.Value, error) {
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(d.dir, name))
+		return strings.TrimSpace(string(b)), err
+	}
+	id, err := read("AWS_ACCESS_KEY_ID")
+	if err != nil {
+		return credentials.Value{}, err
+	}
+	secret, err := read("AWS_SECRET_ACCESS_KEY")
+	if err != nil {
+		return credentials.Value{}, err
+	}
+	token, err := read("AWS_SESSION_TOKEN")
+	if err != nil && !os.IsNotExist(err) {
+		return credentials.Value{}, err
+	}
+	d.SetExpiration(time.Now().Add(time.Minute), 0)
+	return credentials.Value{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, SignerType: credentials.SignatureV4}, nil
+}
+
+func (d *dirCredentials) RetrieveWithCredContext(*credentials.CredContext) (credentials.Value, error) {
+	return d.Retrieve()
+}
