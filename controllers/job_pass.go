@@ -80,6 +80,9 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 			// The dispatcher forgets a finished job once status is stored.
 			j.effects.ended = append(j.effects.ended, e.JobID)
 		}
+		if step == jobs.StepNone && !jobs.Finished(e.Phase) && e.Attempts > 0 && f.Source != nil {
+			j.expectCallback(ctx, e, f.Source)
+		}
 		switch step {
 		case jobs.StepCancel:
 			if target, err := j.keys.Target(ctx, f.Source, j.Now()); err == nil {
@@ -100,6 +103,18 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 		case jobs.StepDeliver:
 			j.deliver(ctx, e, f.Source)
 		}
+	}
+}
+
+// expectCallback makes sure the dispatcher takes the callback of a job that
+// was handed over (accepted, or delivered with no answer recorded yet),
+// also when another replica (or this one before a restart) handed it over.
+func (j *jobPass) expectCallback(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) {
+	if _, ok := j.dispatcher.Lookup(e.JobID); ok {
+		return
+	}
+	if target, err := j.keys.Target(ctx, ds, j.Now()); err == nil {
+		j.dispatcher.Expect(j.effects.owner, e.JobID, target)
 	}
 }
 

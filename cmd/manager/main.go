@@ -48,7 +48,8 @@ type flags struct {
 	secureMetrics, enableHTTP2                  bool
 	callbackAddr, callbackBaseURL, callbackCert string
 	callbackInsecure                            bool
-	callbackCAName                              string
+	callbackCAName, callbackAdvertiseURL        string
+	leaseDuration, renewDeadline, retryPeriod   time.Duration
 	exportDir, exportURL                        string
 	exportS3                                    export.S3Config
 	exportTTL, requestTTL, pollInterval         time.Duration
@@ -88,6 +89,16 @@ func parseFlags() (flags, zap.Options) {
 	flag.BoolVar(&f.callbackInsecure, "callback-insecure", false,
 		"Serve callbacks over plain HTTP. Not for production: callbacks carry Access results (personal data) and would cross the network unencrypted. "+
 			"Only for local development on loopback (make run, the local stack).")
+	flag.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a leader's Lease holds without renewal: after a leader dies, another replica takes over within it.")
+	flag.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew its Lease before it gives up leading (and exits); less than the lease duration.")
+	flag.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often replicas try to acquire or renew the Lease.")
+	flag.StringVar(&f.callbackAdvertiseURL, "callback-advertise-url", "",
+		"This replica's callback listener as the other replicas reach it; the leader publishes it in the Lease privacy-operator-callback-leader "+
+			"and followers forward the callbacks they receive there. Empty: https://$POD_IP:<listener port> (the Deployment sets POD_IP), "+
+			"or the listener's address when it names a host.")
 	flag.StringVar(&f.callbackCAName, "callback-ca-name", "privacy-operator-callback-ca",
 		"Name of the Secret (CA key) and ConfigMap (ca.crt, the caBundle data sources trust) of the operator's own callback CA, in the operator's namespace.")
 	flag.StringVar(&f.exportDir, "export-dir", defaultExportDir,
@@ -140,6 +151,9 @@ func main() {
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              "privacy-operator.privacyoperator.io",
 		LeaderElectionNamespace:       f.leaderElectionNS,
+		LeaseDuration:                 &f.leaseDuration,
+		RenewDeadline:                 &f.renewDeadline,
+		RetryPeriod:                   &f.retryPeriod,
 		LeaderElectionReleaseOnCancel: true,
 		PprofBindAddress:              f.pprofAddr,
 		Cache:                         wiring.CacheOptions(),
@@ -164,6 +178,16 @@ func metricsOptions(f flags) metricsserver.Options {
 		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	return opts
+}
+
+// takeOverWindow: with leader election, a new leader asks sources to retry
+// callbacks of jobs it does not know yet for twice the lease duration (its
+// first passes register the jobs its predecessor handed over).
+func takeOverWindow(f flags) time.Duration {
+	if !f.leaderElect {
+		return 0
+	}
+	return 2 * f.leaseDuration
 }
 
 // defaultNamespace is the operator's namespace in the shipped manifests,
@@ -267,6 +291,9 @@ func setup(mgr manager.Manager, f flags) error {
 		CallbackCertDir:         f.callbackCert,
 		CallbackInsecure:        f.callbackInsecure,
 		CallbackCAName:          f.callbackCAName,
+		CallbackAdvertiseURL:    f.callbackAdvertiseURL,
+		LeaderElectionNamespace: f.leaderElectionNS,
+		CallbackTakeOverWindow:  takeOverWindow(f),
 		OperatorNamespace:       f.namespace,
 		ExportDir:               exports,
 		ExportS3:                s3,

@@ -17,8 +17,8 @@ import (
 // listeners on loopback.
 type Operator struct {
 	*Process
-	bin, dir, kubeconfig string
-	extra                []string
+	name, bin, dir, kubeconfig string
+	extra                      []string
 	// Addresses of its health probes, metrics and callback listener.
 	HealthAddr, MetricsAddr, CallbackAddr string
 	// ExportDir is where Access exports are written.
@@ -29,7 +29,13 @@ type Operator struct {
 // after the stack's own, and waits until it is ready. Endpoints on loopback
 // are allowed: the data sources of the local stack run there.
 func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...string) (*Operator, error) {
-	op := &Operator{bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports"), extra: extra}
+	return StartReplica(ctx, cp, "operator", bin, extra...)
+}
+
+// StartReplica is StartOperator for one of several operators against the
+// same control plane: name tells their processes and logs apart.
+func StartReplica(ctx context.Context, cp *ControlPlane, name, bin string, extra ...string) (*Operator, error) {
+	op := &Operator{name: name, bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports"), extra: extra}
 	if err := op.startOnFreePorts(ctx); err != nil {
 		return nil, err
 	}
@@ -70,7 +76,7 @@ func (op *Operator) start() (p *Process, ready string, err error) {
 		// Plain HTTP on loopback: the local stack's data sources call back there.
 		"--callback-insecure",
 	}
-	p, err = StartProcess(op.dir, "operator", op.bin, append(args, op.extra...)...)
+	p, err = StartProcess(op.dir, op.name, op.bin, append(args, op.extra...)...)
 	if err != nil {
 		return nil, "", err
 	}

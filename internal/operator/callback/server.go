@@ -59,6 +59,17 @@ type Server struct {
 	// BudgetWait is how long a callback waits for memory before it is
 	// answered 503; default 10 s.
 	BudgetWait time.Duration
+	// IsLeader reports whether this replica leads (holds the dispatcher's
+	// state); nil: it always does (no leader election).
+	IsLeader func() bool
+	// Forward hands a follower's callbacks to the leader; nil: a follower
+	// answers 503 and the source retries.
+	Forward *Forwarder
+	// Starting reports that this replica began to lead moments ago: its
+	// engine has not yet gone through the open jobs its predecessor handed
+	// over, so a callback for a job it does not know yet is answered 503
+	// (retry) rather than 404 (the source would give up). Nil: never.
+	Starting func() bool
 
 	replay *protocol.ReplayGuard
 	slots  chan struct{}
@@ -88,7 +99,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.slots = make(chan struct{}, s.MaxConcurrent)
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+PathPrefix+"{id}", s.serve)
+	mux.HandleFunc("POST "+PathPrefix+"{id}", s.route)
 	return mux
 }
 
@@ -126,10 +137,33 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// NeedLeaderElection keeps the listener on the leader, which holds the
-// dispatcher's state. Callbacks that reach another replica are refused and
-// retried by the source; polling covers the rest.
-func (s *Server) NeedLeaderElection() bool { return true }
+// NeedLeaderElection: every replica listens (a Service spreads callbacks
+// over all of them); followers forward to the leader (see forward.go).
+func (s *Server) NeedLeaderElection() bool { return false }
+
+// route serves a callback on the leader and forwards it from a follower,
+// after the checks that need no job state. A forwarded callback that
+// reaches a follower (leadership moved meanwhile) is not sent on again.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if s.IsLeader == nil || s.IsLeader() {
+		s.serve(w, r)
+		return
+	}
+	if r.Header.Get(HeaderForwarded) != "" || s.Forward == nil {
+		unavailable(w, "this replica is not the leader; retry after the delay")
+		return
+	}
+	if err := protocol.CheckHeaders(r.Header, s.Now()); err != nil {
+		refuse(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if r.ContentLength > s.MaxBodyBytes {
+		refuse(w, http.StatusRequestEntityTooLarge, "callback body too large")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+	s.Forward.forward(w, r)
+}
 
 // serve checks everything it can before it reads the body: the job id
 // names an open job, the signature headers are there and the timestamp is
@@ -138,6 +172,10 @@ func (s *Server) NeedLeaderElection() bool { return true }
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	reg, ok := s.Dispatcher.Lookup(id)
+	if !ok && s.Starting != nil && s.Starting() {
+		unavailable(w, "the operator is taking over open jobs; retry after the delay")
+		return
+	}
 	if !ok {
 		s.Log.V(1).Info("refused a callback for an unknown job", "job", id)
 		refuse(w, http.StatusNotFound, "unknown job")

@@ -137,6 +137,18 @@ func (d *Dispatcher) Submit(w Work) bool {
 	return true
 }
 
+// Expect registers an accepted job of owner without sending anything, so
+// that its callback is taken: after a restart or a failover the new
+// leader's dispatcher knows none of the jobs its predecessor handed over.
+// A job already registered keeps its registration.
+func (d *Dispatcher) Expect(owner Owner, jobID string, target Target) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.jobs[jobID]; !ok {
+		d.registerLocked(jobID, Registration{Owner: owner, Source: target.Source, Keys: target.Keys})
+	}
+}
+
 // InFlight reports whether op on jobID is queued or open.
 func (d *Dispatcher) InFlight(jobID string, op Op) bool {
 	d.mu.Lock()

@@ -3,12 +3,17 @@ package wiring
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/privacyoperator/privacy-operator/internal/operator/callback"
 	"github.com/privacyoperator/privacy-operator/internal/operator/callbacktls"
 )
 
@@ -42,21 +47,48 @@ func callbackBaseURL(o Options) (string, error) {
 	return scheme + "://" + addr, nil
 }
 
+// listenerTLS is how the callback listener serves, and how a follower
+// trusts the leader's listener when it forwards a callback there.
+type listenerTLS struct {
+	server  *tls.Config
+	prepare func(context.Context) error
+	// client reaches another replica's listener; nil: plain HTTP.
+	client func() *tls.Config
+}
+
 // callbackTLS decides how the listener serves: a mounted certificate, plain
 // HTTP when explicitly asked, or else a certificate of the operator's own
-// CA, for the host of the callback URL and loopback.
-func callbackTLS(mgr manager.Manager, o Options) (*tls.Config, func(context.Context) error, error) {
+// CA, for the host of the callback URL and loopback. Replicas reach each
+// other by pod IP, so the client checks the certificate against the host
+// of the callback URL, which every replica's certificate names.
+func callbackTLS(mgr manager.Manager, o Options) (listenerTLS, error) {
+	serverName := "localhost"
+	if u, err := url.Parse(o.CallbackBaseURL); err == nil && u.Hostname() != "" {
+		serverName = u.Hostname()
+	}
 	switch {
 	case o.CallbackListener == nil && o.CallbackBindAddress == "":
-		return nil, nil, nil // no listener
+		return listenerTLS{}, nil // no listener
 	case o.CallbackInsecure:
-		return nil, nil, nil
+		return listenerTLS{}, nil
 	case o.CallbackCertDir != "":
 		files := &callbacktls.Files{Dir: o.CallbackCertDir}
 		if err := files.Load(); err != nil {
-			return nil, nil, err
+			return listenerTLS{}, err
 		}
-		return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: files.GetCertificate}, nil, nil
+		return listenerTLS{
+			server: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: files.GetCertificate},
+			client: func() *tls.Config {
+				// cert-manager's Secret carries its issuer as ca.crt;
+				// without it, the system's roots.
+				var roots *x509.CertPool
+				if pem, err := os.ReadFile(filepath.Join(o.CallbackCertDir, "ca.crt")); err == nil {
+					roots = x509.NewCertPool()
+					roots.AppendCertsFromPEM(pem)
+				}
+				return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, ServerName: serverName}
+			},
+		}, nil
 	}
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	if u, err := url.Parse(o.CallbackBaseURL); err == nil && u.Hostname() != "" {
@@ -66,7 +98,7 @@ func callbackTLS(mgr manager.Manager, o Options) (*tls.Config, func(context.Cont
 		hosts = append(hosts, h)
 	}
 	if o.OperatorNamespace == "" {
-		return nil, nil, fmt.Errorf("the operator's namespace is unknown: set POD_NAMESPACE, mount a certificate with --callback-cert-dir, or use --callback-insecure")
+		return listenerTLS{}, fmt.Errorf("the operator's namespace is unknown: set POD_NAMESPACE, mount a certificate with --callback-cert-dir, or use --callback-insecure")
 	}
 	name := o.CallbackCAName
 	if name == "" {
@@ -76,5 +108,94 @@ func callbackTLS(mgr manager.Manager, o Options) (*tls.Config, func(context.Cont
 		Reader: mgr.GetAPIReader(), Writer: mgr.GetClient(),
 		Namespace: o.OperatorNamespace, SecretName: name, ConfigMapName: name, Hosts: hosts,
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: issuer.GetCertificate}, issuer.Ensure, nil
+	return listenerTLS{
+		server:  &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: issuer.GetCertificate},
+		prepare: issuer.Ensure,
+		client: func() *tls.Config {
+			roots := x509.NewCertPool()
+			roots.AppendCertsFromPEM(issuer.CABundle())
+			return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, ServerName: serverName}
+		},
+	}, nil
+}
+
+// callbackLeaseName names the Lease in which the leader publishes its
+// callback listener's URL.
+const callbackLeaseName = "privacy-operator-callback-leader"
+
+// forwardToLeader lets every replica take callbacks: the leader publishes
+// its listener's URL while it leads, and the others forward to it. Without
+// leader election every replica leads and nothing is forwarded.
+func forwardToLeader(mgr manager.Manager, o Options, srv *callback.Server, lt listenerTLS) error {
+	srv.IsLeader = func() bool {
+		select {
+		case <-mgr.Elected():
+			return true
+		default:
+			return false
+		}
+	}
+	self, err := advertiseURL(o, lt.server != nil)
+	if err != nil {
+		return err
+	}
+	ns := o.LeaderElectionNamespace
+	if ns == "" {
+		ns = o.OperatorNamespace
+	}
+	identity, _ := os.Hostname()
+	leader := &callback.LeaderURL{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+		Namespace: ns, Name: callbackLeaseName, Identity: identity, URL: self,
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if lt.client != nil {
+		// The CA is known once the listener's Prepare has run: build the
+		// client's TLS settings per connection.
+		transport.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := &tls.Dialer{Config: lt.client()}
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	srv.Forward = &callback.Forwarder{Leader: leader.Lookup, Unreachable: leader.Forget, Transport: transport}
+	if o.CallbackTakeOverWindow > 0 {
+		since := &callback.LeadingSince{}
+		srv.Starting = func() bool { return since.Within(o.CallbackTakeOverWindow) }
+		if err := mgr.Add(since); err != nil {
+			return err
+		}
+	}
+	return mgr.Add(leader)
+}
+
+// advertiseURL is this replica's listener as the others reach it: the
+// given URL, else the pod's IP (POD_IP, which the Deployment sets) with
+// the listener's port, else the listener's own address when it names a
+// host (loopback, in tests and make run).
+func advertiseURL(o Options, https bool) (string, error) {
+	if o.CallbackAdvertiseURL != "" {
+		if u, err := url.Parse(o.CallbackAdvertiseURL); err != nil || u.Host == "" {
+			return "", fmt.Errorf("--callback-advertise-url %q is not an absolute URL", o.CallbackAdvertiseURL)
+		}
+		return o.CallbackAdvertiseURL, nil
+	}
+	scheme := "http"
+	if https {
+		scheme = "https"
+	}
+	addr := o.CallbackBindAddress
+	if o.CallbackListener != nil {
+		addr = o.CallbackListener.Addr().String()
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("callback listener address %q: %w", addr, err)
+	}
+	if ip := os.Getenv("POD_IP"); ip != "" {
+		return scheme + "://" + net.JoinHostPort(ip, port), nil
+	}
+	if host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		return "", nil // followers answer 503 until a leader they can reach publishes
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }

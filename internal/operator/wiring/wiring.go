@@ -59,6 +59,18 @@ type Options struct {
 	OperatorNamespace string
 	// CallbackCAName names that Secret and ConfigMap.
 	CallbackCAName string
+	// CallbackAdvertiseURL is this replica's listener as the other
+	// replicas reach it, published while it leads so that followers
+	// forward callbacks to it. Empty: derived (see advertiseURL).
+	CallbackAdvertiseURL string
+	// CallbackTakeOverWindow is how long after it begins to lead a replica
+	// answers callbacks for jobs it does not know yet with 503 (retry)
+	// rather than 404: time for its first passes to register the jobs its
+	// predecessor handed over. Zero: 404 at once (a single replica).
+	CallbackTakeOverWindow time.Duration
+	// LeaderElectionNamespace holds the Lease that publishes the leader's
+	// listener (with the leader election Lease); default OperatorNamespace.
+	LeaderElectionNamespace string
 	// ExportDir holds Access exports, or with ExportS3 stages them: the
 	// spool and each source's part until the export is written.
 	ExportDir string
@@ -221,15 +233,15 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 	if o.CallbackListener == nil && o.CallbackBindAddress == "" {
 		return nil
 	}
-	tlsConfig, prepare, err := callbackTLS(mgr, o)
+	lt, err := callbackTLS(mgr, o)
 	if err != nil {
 		return err
 	}
-	return mgr.Add(&callback.Server{
+	srv := &callback.Server{
 		BindAddress:  o.CallbackBindAddress,
 		Listener:     o.CallbackListener,
-		TLS:          tlsConfig,
-		Prepare:      prepare,
+		TLS:          lt.server,
+		Prepare:      lt.prepare,
 		Dispatcher:   d,
 		Now:          o.Clock.Now,
 		MaxBodyBytes: o.MaxResultBytes,
@@ -237,7 +249,11 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 		Spool:        exports,
 		Log:          ctrl.Log.WithName("callback"),
 		Rejected:     controllers.CallbackRejectedEvents(mgr.GetClient(), mgr.GetEventRecorder("callback-listener")),
-	})
+	}
+	if err := forwardToLeader(mgr, o, srv, lt); err != nil {
+		return err
+	}
+	return mgr.Add(srv)
 }
 
 // addReconcilers sets up the three reconcilers on what they share, each
