@@ -48,6 +48,7 @@ running() {
 }
 
 start() {
+	command -v curl >/dev/null || { log "needs curl (7.75 or later: --aws-sigv4)"; return 1; }
 	build
 	mkdir -p "${dir}"
 	# Test packages run in parallel and may all ask at once.

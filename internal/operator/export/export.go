@@ -171,6 +171,12 @@ func (s DirStore) AdoptPart(_ context.Context, uid, part, file string) error {
 // {"manifest": {...}, "data": {"<namespace>/<name>": <source data>, ...}},
 // streamed from the parts so that large exports do not sit in memory.
 func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
+	return s.assemble(m, true)
+}
+
+// assemble writes the export document to {dir}/{uid}/export.json, synced
+// to disk when durable (not for a copy that is uploaded and removed).
+func (s DirStore) assemble(m Manifest, durable bool) (Ref, error) {
 	dir, err := s.requestDir(m.UID)
 	if err != nil {
 		return Ref{}, err
@@ -236,8 +242,10 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 	if err := tmp.Chmod(0o600); err != nil {
 		return Ref{}, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return Ref{}, err
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			return Ref{}, err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return Ref{}, err

@@ -95,7 +95,7 @@ func (s *S3Store) Assemble(ctx context.Context, m Manifest) (Ref, error) {
 	if _, err := os.Stat(filepath.Join(dir, settledMarker)); err == nil {
 		return Ref{}, fmt.Errorf("the export of %s was written and recorded already; its staged data is gone", m.UID)
 	}
-	local, err := s.DirStore.Assemble(ctx, m)
+	local, err := s.DirStore.assemble(m, false)
 	if err != nil {
 		return Ref{}, err
 	}
