@@ -27,10 +27,16 @@ help: ## Display this help.
 
 ##@ Development
 
+CHART ?= charts/privacy-operator
+
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC into config/.
+manifests: controller-gen ## Generate CRDs and RBAC into config/ and copy them (and the alerts) into the Helm chart's files/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./cmd/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	rm -f $(CHART)/files/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/files/crds/
+	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
+	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -48,6 +54,11 @@ vet: ## Run go vet.
 test: manifests generate fmt vet envtest ## Run unit and envtest suites (prepares controller-gen and the envtest binaries first).
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -count=1 -timeout 20m $(TEST_FLAGS)
+
+.PHONY: chart-test
+chart-test: envtest ## Test the install alone (part of make test): the image, the Helm chart against config/default, dist/install.yaml.
+	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
+		$(GO) test ./test/install/ -count=1 -v $(TEST_FLAGS)
 
 BENCH_REQUESTS ?= 1000
 BENCH_SOURCES ?= 10
@@ -82,6 +93,17 @@ build: manifests generate fmt vet ## Build the manager, the SQL data source and 
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
 	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
 	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
+
+# Platforms of `make image`.
+PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: image
+image: ## Build the image IMG (/manager, /sql-datasource) for PLATFORMS into bin/image, without a container engine.
+	$(GO) run ./hack/image -tag $(IMG) -platforms $(PLATFORMS) -out $(LOCALBIN)/image
+
+.PHONY: installer
+installer: manifests ## Write dist/install.yaml (config/default with the image IMG) for kubectl apply -f.
+	$(GO) run ./hack/installer -image $(IMG) -out dist/install.yaml
 
 # The defaults of `make run`, for a laptop: exports under tmp/ (the default
 # /var/lib/... needs root), probes and callbacks on loopback (the callback

@@ -1,0 +1,142 @@
+package install_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/privacyoperator/privacy-operator/hack/packaging"
+)
+
+// manager returns the rendered Deployment's manager container and pod spec.
+func manager(t *testing.T, objs []*unstructured.Unstructured) (corev1.Container, corev1.PodSpec) {
+	t.Helper()
+	ds := ofKind(objs, "Deployment")
+	if len(ds) != 1 {
+		t.Fatalf("%d Deployments rendered, want 1", len(ds))
+	}
+	var d appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(ds[0].Object, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Spec.Template.Spec.Containers[0], d.Spec.Template.Spec
+}
+
+func hasArg(c corev1.Container, prefix string) bool {
+	return slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, prefix) })
+}
+
+// TestChartValues checks what the values that config/ has no counterpart
+// for do to the rendered objects.
+func TestChartValues(t *testing.T) {
+	t.Run("exports.url: object storage, credentials from a Secret, the volume kept for staging", func(t *testing.T) {
+		objs := renderChart(t, map[string]any{"exports": map[string]any{"url": "s3://bucket/prefix", "credentialsSecret": "s3-creds"}})
+		c, spec := manager(t, objs)
+		if !slices.Contains(c.Args, "--export-url=s3://bucket/prefix") || !hasArg(c, "--export-dir=") {
+			t.Errorf("args %q: want --export-url and --export-dir (staging)", c.Args)
+		}
+		if len(ofKind(objs, "PersistentVolumeClaim")) != 1 || spec.Volumes[0].Name != "exports" {
+			t.Errorf("the staging volume is missing: %v", spec.Volumes)
+		}
+		for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
+			if i < 0 || c.Env[i].ValueFrom.SecretKeyRef.Name != "s3-creds" || c.Env[i].ValueFrom.SecretKeyRef.Key != name {
+				t.Errorf("env %s from Secret s3-creds missing: %v", name, c.Env)
+			}
+		}
+	})
+
+	t.Run("exports.persistence.existingClaim: no claim made", func(t *testing.T) {
+		objs := renderChart(t, map[string]any{"exports": map[string]any{"persistence": map[string]any{"existingClaim": "shared-exports"}}})
+		_, spec := manager(t, objs)
+		if len(ofKind(objs, "PersistentVolumeClaim")) != 0 || spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared-exports" {
+			t.Errorf("volumes %v", spec.Volumes)
+		}
+	})
+
+	t.Run("CRDs: crds.enabled, installCRDs winning when set, crds.keep", func(t *testing.T) {
+		for _, tc := range []struct {
+			values map[string]any
+			want   int
+		}{
+			{nil, 3},
+			{map[string]any{"crds": map[string]any{"enabled": false}}, 0},
+			{map[string]any{"installCRDs": false}, 0},
+			{map[string]any{"installCRDs": true, "crds": map[string]any{"enabled": false}}, 3},
+		} {
+			crds := ofKind(renderChart(t, tc.values), "CustomResourceDefinition")
+			if len(crds) != tc.want {
+				t.Errorf("values %v: %d CRDs, want %d", tc.values, len(crds), tc.want)
+			}
+			for _, crd := range crds {
+				if crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+					t.Errorf("CRD %s lacks helm.sh/resource-policy: keep", crd.GetName())
+				}
+			}
+		}
+	})
+
+	t.Run("namespaces policy becomes flags", func(t *testing.T) {
+		c, _ := manager(t, renderChart(t, map[string]any{"namespaces": map[string]any{
+			"datasourceSelector": "", "datasourceNamespaces": []any{"billing", "crm"}, "subjectSecretNamespaces": []any{"desk"},
+		}}))
+		for _, want := range []string{"--datasource-namespace-selector=", "--datasource-namespaces=billing,crm", "--subject-secret-namespaces=desk"} {
+			if !slices.Contains(c.Args, want) {
+				t.Errorf("args %q lack %q", c.Args, want)
+			}
+		}
+		if c, _ := manager(t, renderChart(t, nil)); hasArg(c, "--datasource-namespace") || hasArg(c, "--subject-secret") {
+			t.Errorf("default args %q set a namespace flag", c.Args)
+		}
+	})
+
+	t.Run("tls.existingSecret is mounted for --callback-cert-dir; extraArgs come last", func(t *testing.T) {
+		c, spec := manager(t, renderChart(t, map[string]any{"tls": map[string]any{"existingSecret": "callback-tls"}, "extraArgs": []any{"--zap-log-level=debug"}}))
+		if !slices.Contains(c.Args, "--callback-cert-dir=/certs") || c.Args[len(c.Args)-1] != "--zap-log-level=debug" {
+			t.Errorf("args %q", c.Args)
+		}
+		if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "callback-tls" }) {
+			t.Errorf("volumes %v lack the Secret callback-tls", spec.Volumes)
+		}
+	})
+
+	t.Run("another release name and namespace", func(t *testing.T) {
+		out, err := packaging.RenderChart(chartDir, packaging.Release{Name: "po", Namespace: "privacy", KubeVersion: packaging.DefaultRelease.KubeVersion}, nil, nil)
+		objs := mustDecode(t, out, err)
+		c, spec := manager(t, objs)
+		if spec.ServiceAccountName != "po-privacy-operator-controller-manager" ||
+			!slices.Contains(c.Args, "--callback-base-url=https://po-privacy-operator-callbacks.privacy.svc:9443") {
+			t.Errorf("service account %q, args %q", spec.ServiceAccountName, c.Args)
+		}
+		for _, o := range objs {
+			if o.GetKind() != "CustomResourceDefinition" && !strings.HasPrefix(o.GetName(), "po-privacy-operator-") {
+				t.Errorf("%s %s is not named after the release", o.GetKind(), o.GetName())
+			}
+		}
+	})
+}
+
+// TestInstallerIsCurrent fails when dist/install.yaml is not what
+// `make installer` makes of config/default now (for the image it names).
+func TestInstallerIsCurrent(t *testing.T) {
+	committed, err := os.ReadFile(filepath.Join(repo, "dist", "install.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := manager(t, mustDecode(t, committed, nil))
+	fresh, err := packaging.Installer(repo, c.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(committed, fresh) {
+		t.Errorf("dist/install.yaml is stale: run `make installer` (IMG=%s) and commit it", c.Image)
+	}
+}
