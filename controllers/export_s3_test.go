@@ -20,6 +20,7 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 )
 
 // These specs run the operator with its exports in the S3 server of the
@@ -31,11 +32,12 @@ var _ = Describe("Access exports in S3", Serial, func() {
 		cfg = exporttest.Config(GinkgoT())
 	})
 	useS3 := func(cfg export.S3Config) {
+		dir := op.exportDir
 		op.stop()
-		op = startOperator(op.exportDir, &cfg)
+		op = startOperator(dir, &cfg)
 		DeferCleanup(func() {
 			op.stop()
-			op = startOperator(op.exportDir)
+			op = startOperator(dir)
 		})
 	}
 
@@ -67,18 +69,65 @@ var _ = Describe("Access exports in S3", Serial, func() {
 			ns + "/billing": {"source": "billing"}, ns + "/crm": {"source": "crm"},
 		}))
 
-		By("dropping the staged copy of the data once status holds the export")
-		staged := filepath.Join(op.exportDir, string(pr.UID))
-		Eventually(func() string { return filepath.Join(staged, "parts") }).ShouldNot(BeADirectory())
+		By("dropping the sources' parts once status holds the export, with nothing of the request on local disk")
+		requestPrefix := cfg.Prefix + "/" + string(pr.UID) + "/"
+		Eventually(func() []string { return listS3(cfg, requestPrefix+"parts/") }).Should(BeEmpty())
+		Expect(filepath.Join(op.exportDir, string(pr.UID))).NotTo(BeAnExistingFile())
 
-		By("deleting the object when the export expires")
+		By("deleting the objects when the export expires")
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
 			g.Expect(pr.Status.Export).To(BeNil())
 			_, err := exporttest.Client(GinkgoT()).StatObject(ctx, cfg.Bucket, key, minio.StatObjectOptions{})
 			g.Expect(minio.ToErrorResponse(err).Code).To(Equal(minio.NoSuchKey), "object still in the bucket: %v", err)
-			g.Expect(staged).NotTo(BeAnExistingFile())
+			g.Expect(listS3(cfg, requestPrefix)).To(BeEmpty())
 		}).WithTimeout(exportTTL + 10*time.Second).Should(Succeed())
+	})
+
+	It("completes on a second operator, with an empty export dir of its own, an export whose parts the first filed", func() {
+		useS3(cfg)
+		ns := newNamespace()
+		billing := newSource(ns, "billing")
+		crm := newSource(ns, "crm", func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) {
+			spec.Suspend = true
+		})
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+
+		By("filing billing's part in the bucket on the first operator, crm held")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(2))
+			phases := map[string]privacyv1alpha1.SourcePhase{}
+			for _, src := range pr.Status.Sources {
+				phases[src.Name] = src.Phase
+			}
+			g.Expect(phases).To(HaveKeyWithValue("billing", privacyv1alpha1.SourcePhaseCompleted))
+		}).Should(Succeed())
+		requestPrefix := cfg.Prefix + "/" + string(pr.UID) + "/"
+		Expect(listS3(cfg, requestPrefix)).To(Equal([]string{requestPrefix + "parts/" + ns + "_billing.json"}))
+		Expect(filepath.Join(op.exportDir, string(pr.UID))).NotTo(BeAnExistingFile())
+
+		By("stopping it and starting another whose export dir is empty, as a new leader elsewhere")
+		op.stop()
+		op = startOperator(GinkgoT().TempDir(), &cfg) // useS3 puts the suite's operator back
+		update(crm.ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = false })
+
+		By("writing the export with both sources' data")
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(pr.Status.Export).NotTo(BeNil())
+		data := readS3(cfg, strings.TrimPrefix(pr.Status.Export.Location, "s3://"+cfg.Bucket+"/"))
+		sum := sha256.Sum256(data)
+		Expect(pr.Status.Export.SHA256).To(Equal(hex.EncodeToString(sum[:])))
+		var doc struct {
+			Data map[string]map[string]string `json:"data"`
+		}
+		Expect(json.Unmarshal(data, &doc)).To(Succeed())
+		Expect(doc.Data).To(Equal(map[string]map[string]string{
+			ns + "/billing": {"source": "billing"}, ns + "/crm": {"source": "crm"},
+		}))
+		Expect(billing.jobRuns()).To(HaveLen(1), "billing's job is not sent again")
+		Eventually(func() []string { return listS3(cfg, requestPrefix+"parts/") }).Should(BeEmpty())
 	})
 
 	It("retries the export step while the bucket is unreachable, says why, and loses nothing", func() {
@@ -92,7 +141,7 @@ var _ = Describe("Access exports in S3", Serial, func() {
 		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 
-		By("reporting the failed export step in Ready and Reconciling, with the sources finished")
+		By("reporting the failed export step in Ready and Reconciling: the answers cannot be filed in the bucket")
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
 			ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
@@ -100,13 +149,12 @@ var _ = Describe("Access exports in S3", Serial, func() {
 			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
 			g.Expect(ready.Message).To(ContainSubstring("connection refused"))
-			g.Expect(ready.Message).To(ContainSubstring("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + string(pr.UID) + "/export.json"))
+			g.Expect(ready.Message).To(ContainSubstring("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + string(pr.UID) + "/parts/"))
 			reconciling := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 			g.Expect(reconciling).NotTo(BeNil())
 			g.Expect(reconciling.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
 			g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseInProgress))
 			g.Expect(pr.Status.Export).To(BeNil())
-			g.Expect(pr.Status.Progress).To(Equal("2/2"))
 		}).Should(Succeed())
 		Eventually(func(g Gomega) []string {
 			return eventReasons(g, metav1.NamespaceDefault, func(e corev1.Event) bool {
@@ -127,6 +175,17 @@ var _ = Describe("Access exports in S3", Serial, func() {
 		Expect(crm.jobRuns()).To(HaveLen(1), "no job is sent again")
 	})
 })
+
+// listS3 lists the keys under prefix in cfg's bucket.
+func listS3(cfg export.S3Config, prefix string) []string {
+	GinkgoHelper()
+	var keys []string
+	for obj := range exporttest.Client(GinkgoT()).ListObjects(ctx, cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		Expect(obj.Err).NotTo(HaveOccurred())
+		keys = append(keys, obj.Key)
+	}
+	return keys
+}
 
 func readS3(cfg export.S3Config, key string) []byte {
 	GinkgoHelper()

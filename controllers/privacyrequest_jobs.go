@@ -61,19 +61,25 @@ func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *req
 }
 
 // fileAccessData files an Access answer's data as the source's part of the
-// export: spooled data by rename, data kept in the outcome by a write.
+// export: spooled data by AdoptPart, data kept in the outcome by a write.
+// An answer that completed with records but sent no data is filed as
+// null, as it was sent: the export must find a part for every source that
+// completed with records, and fails without one (a part that was lost).
 func (r *PrivacyRequestReconciler) fileAccessData(ctx context.Context, s *requestScope, e *jobs.Entry, o dispatch.Outcome) error {
 	pr := s.pr
 	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess || r.Exports == nil {
 		return nil
 	}
 	part := export.PartName(e.Namespace, e.Name)
+	res := o.Status.Result
 	var err error
 	switch {
 	case o.DataFile != "":
 		err = r.Exports.AdoptPart(ctx, string(pr.UID), part, o.DataFile)
-	case o.Status.Result != nil && len(o.Status.Result.Data) > 0:
-		err = r.Exports.WritePart(ctx, string(pr.UID), part, o.Status.Result.Data)
+	case res != nil && len(res.Data) > 0:
+		err = r.Exports.WritePart(ctx, string(pr.UID), part, res.Data)
+	case res != nil && res.Records > 0 && o.Status.Status == protocol.StatusCompleted:
+		err = r.Exports.WritePart(ctx, string(pr.UID), part, []byte("null"))
 	}
 	if err != nil {
 		return fmt.Errorf("store access data of %s/%s: %w", e.Namespace, e.Name, err)
@@ -103,11 +109,11 @@ func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestSc
 		ref.Bytes, pr.Status.Export.ExpiresAt.UTC().Format(time.RFC3339))
 	if st, ok := r.Exports.(export.Settler); ok {
 		// Only once status holds the reference: a pass whose write fails
-		// assembles the export again from the staged data.
+		// assembles the export again from the parts.
 		uid, logger := string(pr.UID), log.FromContext(ctx)
 		s.after = append(s.after, func() {
-			if err := st.Settle(uid); err != nil {
-				logger.Error(err, "drop the staged data of a written export (it goes with the export)")
+			if err := st.Settle(ctx, uid); err != nil {
+				logger.Error(err, "drop the parts of a written export (they go with the export)")
 			}
 		})
 	}

@@ -35,9 +35,9 @@ type requestScope struct {
 	// selector that does not parse): the request is Stalled until it is
 	// changed, instead of failing every pass.
 	invalidSpec error
-	// exportErr is why the Access export could not be written: the
-	// request stays unfinished, with its sources' data kept, and the step
-	// is retried.
+	// exportErr is why the Access export, or a source's part of it, could
+	// not be written: the request stays unfinished, with its sources' data
+	// kept, and the step is retried.
 	exportErr error
 	deleteNow bool
 
@@ -203,6 +203,10 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		ended: func(e *jobs.Entry) { r.observeJob(s, e) },
 	}
 	if err := j.recordOutcomes(ctx, pr.Status.Sources); err != nil {
+		// Filing an Access answer's data failed (the export store is out
+		// of reach): the answer stays with the dispatcher for the next
+		// pass, and status says why as for the export itself.
+		r.exportFailed(s, err)
 		return err
 	}
 	j.advance(ctx, pr.Status.Sources, jobs.Facts{
@@ -212,6 +216,15 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		OwnerSuspended:   pr.Spec.Suspend,
 	})
 	return nil
+}
+
+// exportFailed records why the Access export, or a source's part of it,
+// could not be written; the step is retried with the controller's backoff.
+func (r *PrivacyRequestReconciler) exportFailed(s *requestScope, err error) {
+	s.exportErr = err
+	if ready := conditions.Get(s.pr.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Reason != privacyv1alpha1.ReasonExportFailed {
+		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonExportFailed, "Writing the Access export failed; retrying: %v", err)
+	}
 }
 
 func (r *PrivacyRequestReconciler) observeJob(s *requestScope, e *jobs.Entry) {
@@ -247,10 +260,7 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 	}
 	if pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && r.Exports != nil {
 		if err := r.writeExport(ctx, s); err != nil {
-			s.exportErr = err
-			if ready := conditions.Get(pr.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Reason != privacyv1alpha1.ReasonExportFailed {
-				s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonExportFailed, "Writing the Access export failed; retrying: %v", err)
-			}
+			r.exportFailed(s, err)
 			return err
 		}
 	}

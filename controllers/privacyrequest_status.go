@@ -67,6 +67,9 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec, s.invalidSpec.Error())
 	case s.exportErr != nil:
 		msg := fmt.Sprintf("All %d data sources finished; the Access export could not be written and is retried (their data is kept): %v", sum.Total, s.exportErr)
+		if done := sum.Succeeded + sum.Failed; done < sum.Total {
+			msg = fmt.Sprintf("%d of %d data sources finished; storing a source's answer for the Access export failed and is retried: %v", done, sum.Total, s.exportErr)
+		}
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonExportFailed, msg)
 		setReconciling(privacyv1alpha1.ReasonExportFailed, msg)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)

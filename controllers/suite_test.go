@@ -109,7 +109,7 @@ type runningOperator struct {
 }
 
 // startOperator starts the operator with its exports in exportDir, or in
-// s3 (staged in exportDir) when given.
+// s3 (with exportDir as its spool) when given.
 func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 	GinkgoHelper()
 	var exportS3 *export.S3Config

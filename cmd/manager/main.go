@@ -107,7 +107,8 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.exportURL, "export-url", "",
 		"Write Access exports to S3-compatible object storage: s3://bucket/prefix, with optional parameters "+
 			"endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir (or the --export-s3-* flags); see docs/exports.md. "+
-			"--export-dir then only stages the sources' data until the export is written. Empty: exports stay in --export-dir.")
+			"The sources' data waits there for the export too; --export-dir is then only this replica's spool of answers "+
+			"on their way to the bucket (no shared volume needed). Empty: exports stay in --export-dir.")
 	f.exportS3.BindFlags(flag.CommandLine)
 	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
 	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,

@@ -30,6 +30,26 @@ type Source struct {
 	Bytes  int64  `json:"bytes,omitempty"`
 }
 
+// statusCompleted is the Status of a source that finished its job (the
+// request's SourcePhaseCompleted).
+const statusCompleted = "Completed"
+
+// hasPart reports whether the source's part must be in the store: it
+// completed with records, and the reconciler files the data of every such
+// answer (a "null" when the source sent none) before it records the
+// source as Completed. Other sources may have a part (a NotFound answer
+// that carried data) or not.
+func (src Source) hasPart() bool { return src.Status == statusCompleted && src.Records > 0 }
+
+// ErrMissingPart is returned by Assemble when the part of a source that
+// completed with records is not in the store: an export without it would
+// silently lack that source's data.
+var ErrMissingPart = errors.New("its data is not in the export store")
+
+func missingPart(src Source) error {
+	return fmt.Errorf("export part of %s/%s (%s, %d records): %w", src.Namespace, src.Name, src.Status, src.Records, ErrMissingPart)
+}
+
 // Manifest heads an export document.
 type Manifest struct {
 	Request   string    `json:"request"`
@@ -53,7 +73,9 @@ type Store interface {
 	// AdoptPart files data spooled by Put as one source's part (idempotent).
 	AdoptPart(ctx context.Context, uid, part, file string) error
 	// Assemble writes the request's export from its parts and manifest,
-	// filling in each source's SHA256 and Bytes from its stored part.
+	// filling in each source's SHA256 and Bytes from its stored part. A
+	// source that completed with records but has no part fails it
+	// (ErrMissingPart, naming the source).
 	Assemble(ctx context.Context, m Manifest) (Ref, error)
 	// Delete removes everything stored for a request.
 	Delete(ctx context.Context, uid string) error
@@ -69,11 +91,11 @@ type Swept interface {
 	SweepSpool(before time.Time) (int, error)
 }
 
-// Settler is a Store that stages an export's data before it is written
-// elsewhere: once the export's reference is stored in the request's
-// status, Settle drops the staged copy.
+// Settler is a Store that keeps the parts apart from the export: once the
+// export's reference is stored in the request's status, Settle drops the
+// parts, so that the data is not kept twice until the export expires.
 type Settler interface {
-	Settle(uid string) error
+	Settle(ctx context.Context, uid string) error
 }
 
 // DirStore is a Store in a directory (a PersistentVolume in a cluster):
@@ -171,15 +193,26 @@ func (s DirStore) AdoptPart(_ context.Context, uid, part, file string) error {
 // {"manifest": {...}, "data": {"<namespace>/<name>": <source data>, ...}},
 // streamed from the parts so that large exports do not sit in memory.
 func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
-	return s.assemble(m, true)
-}
-
-// assemble writes the export document to {dir}/{uid}/export.json, synced
-// to disk when durable (not for a copy that is uploaded and removed).
-func (s DirStore) assemble(m Manifest, durable bool) (Ref, error) {
 	dir, err := s.requestDir(m.UID)
 	if err != nil {
 		return Ref{}, err
+	}
+	partFile := func(src Source) string {
+		return filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json")
+	}
+	for i := range m.Sources {
+		src := &m.Sources[i]
+		sum, n, err := hashFile(partFile(*src))
+		if errors.Is(err, fs.ErrNotExist) {
+			if src.hasPart() {
+				return Ref{}, missingPart(*src)
+			}
+			continue
+		}
+		if err != nil {
+			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
+		}
+		src.SHA256, src.Bytes = sum, n
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Ref{}, err
@@ -190,21 +223,46 @@ func (s DirStore) assemble(m Manifest, durable bool) (Ref, error) {
 		return Ref{}, err
 	}
 	defer os.Remove(tmp.Name())
+	ref, err := writeDocument(tmp, m, func(w io.Writer, src Source) error {
+		f, err := os.Open(partFile(src))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	})
+	if err != nil {
+		tmp.Close()
+		return Ref{}, err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return Ref{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return Ref{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return Ref{}, err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return Ref{}, err
+	}
+	// The parts stay until Delete: a pass whose status write failed
+	// assembles the export again and must find the same data.
+	ref.Location = final
+	return ref, nil
+}
+
+// writeDocument writes the export document of m, whose sources carry the
+// SHA256 and Bytes of their parts, to w; copyPart writes the part of each
+// source that has one. It returns the document's SHA-256 and size.
+func writeDocument(w io.Writer, m Manifest, copyPart func(w io.Writer, src Source) error) (Ref, error) {
 	hash := sha256.New()
 	counter := &countWriter{}
-	w := io.MultiWriter(tmp, hash, counter)
-
-	for i := range m.Sources {
-		src := &m.Sources[i]
-		sum, n, err := hashFile(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
-		}
-		src.SHA256, src.Bytes = sum, n
-	}
+	w = io.MultiWriter(w, hash, counter)
 	head, err := json.Marshal(m)
 	if err != nil {
 		return Ref{}, err
@@ -217,45 +275,23 @@ func (s DirStore) assemble(m Manifest, durable bool) (Ref, error) {
 		if src.SHA256 == "" {
 			continue
 		}
-		f, err := os.Open(filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json"))
-		if err != nil {
-			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
-		}
 		key, _ := json.Marshal(src.Namespace + "/" + src.Name)
 		sep := ","
 		if first {
 			sep = ""
 		}
 		first = false
-		_, err = fmt.Fprintf(w, "%s%s:", sep, key)
-		if err == nil {
-			_, err = io.Copy(w, f)
-		}
-		f.Close()
-		if err != nil {
+		if _, err := fmt.Fprintf(w, "%s%s:", sep, key); err != nil {
 			return Ref{}, err
+		}
+		if err := copyPart(w, src); err != nil {
+			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
 		}
 	}
 	if _, err := io.WriteString(w, "}}\n"); err != nil {
 		return Ref{}, err
 	}
-	if err := tmp.Chmod(0o600); err != nil {
-		return Ref{}, err
-	}
-	if durable {
-		if err := tmp.Sync(); err != nil {
-			return Ref{}, err
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return Ref{}, err
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return Ref{}, err
-	}
-	// The parts stay until Delete: a pass whose status write failed
-	// assembles the export again and must find the same data.
-	return Ref{Location: final, SHA256: hex.EncodeToString(hash.Sum(nil)), Bytes: counter.n}, nil
+	return Ref{SHA256: hex.EncodeToString(hash.Sum(nil)), Bytes: counter.n}, nil
 }
 
 // Delete implements Store.

@@ -133,10 +133,19 @@ func TestAssemble(t *testing.T) {
 	})
 }
 
+// writeAndAssemble files the part testManifest expects and assembles the
+// export.
+func writeAndAssemble(ctx context.Context, s export.Store, uid string) (export.Ref, error) {
+	if err := s.WritePart(ctx, uid, export.PartName("shop", "billing"), []byte(`{"orders":[1]}`)); err != nil {
+		return export.Ref{}, err
+	}
+	return s.Assemble(ctx, testManifest(uid))
+}
+
 func TestDirStoreLayout(t *testing.T) {
 	ctx := context.Background()
 	s := export.DirStore{Dir: t.TempDir()}
-	ref, err := s.Assemble(ctx, testManifest("uid-1"))
+	ref, err := writeAndAssemble(ctx, s, "uid-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +184,7 @@ func TestRequests(t *testing.T) {
 		if err := s.WritePart(ctx, "staged", "a_b", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Assemble(ctx, testManifest("written")); err != nil {
+		if _, err := writeAndAssemble(ctx, s, "written"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Put([]byte(`{"spooled":true}`)); err != nil {
@@ -187,6 +196,63 @@ func TestRequests(t *testing.T) {
 		}
 		if len(uids) != 2 || !contains(uids, "staged") || !contains(uids, "written") {
 			t.Errorf("Requests = %v, want staged and written (not the spool)", uids)
+		}
+	})
+}
+
+// A source that completed with records must have its part in the export:
+// when the part is missing (lost with a replica's disk, say), both stores
+// refuse to assemble and name the source, and write nothing.
+func TestAssembleMissingPart(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		m := testManifest("uid-1")
+		m.Sources = append(m.Sources, export.Source{Namespace: "shop", Name: "empty", Status: "Completed"})
+		ref, err := s.Assemble(ctx, m)
+		if !errors.Is(err, export.ErrMissingPart) || !strings.Contains(err.Error(), "shop/billing") {
+			t.Fatalf("Assemble without the part of shop/billing: %+v, %v; want ErrMissingPart naming shop/billing", ref, err)
+		}
+		if uids, err := s.Requests(ctx); err != nil || contains(uids, "uid-1") {
+			t.Errorf("an export was written without the part: Requests = %v, %v", uids, err)
+		}
+		// A source that completed with no records, or found nothing,
+		// needs no part.
+		ref, err = writeAndAssemble(ctx, s, "uid-1")
+		if err != nil {
+			t.Fatalf("Assemble with the part: %v", err)
+		}
+		if data, err := s.read(t, ref); err != nil || !strings.Contains(string(data), `"data":{"shop/billing":{"orders":[1]}}`) {
+			t.Errorf("export = %s, %v", data, err)
+		}
+	})
+}
+
+// Spooled data is filed by AdoptPart, which removes the spool file; a
+// retried pass adopting the same file again keeps the part.
+func TestAdoptPart(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		file, err := s.Put([]byte(`{"orders":[1]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if err := s.AdoptPart(ctx, "uid-1", export.PartName("shop", "billing"), file); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("spool file still there after AdoptPart: %v", err)
+			}
+		}
+		if err := s.AdoptPart(ctx, "uid-1", export.PartName("shop", "billing"), "/etc/passwd"); err == nil {
+			t.Error("AdoptPart took a file outside the spool")
+		}
+		ref, err := s.Assemble(ctx, testManifest("uid-1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := s.read(t, ref); err != nil || !strings.Contains(string(data), `"shop/billing":{"orders":[1]}`) {
+			t.Errorf("export = %s, %v", data, err)
 		}
 	})
 }

@@ -1,10 +1,12 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,20 +20,22 @@ import (
 )
 
 // maxSinglePut is the largest object S3 takes in one PUT (5 GiB). An
-// export up to this size is sent in one request whose SHA-256 the server
+// object up to this size is sent in one request whose SHA-256 the server
 // checks; a larger one goes in parts and is read back to be checked.
 const maxSinglePut = 5 << 30
 
-// S3Store is a Store in S3-compatible object storage. Access data is
-// staged on local disk as with DirStore (the spool and each source's part,
-// under the embedded DirStore's directory); only the assembled export is
-// uploaded, to {prefix}/{uid}/export.json, and its SHA-256 and size are
-// checked against the object before the export is reported written. The
-// staged parts stay until the export's reference is stored (Settle) or
-// the request's export is deleted.
+// S3Store is a Store in S3-compatible object storage. Everything a request
+// has is in the bucket, under {prefix}/{uid}/: each source's part as it is
+// filed (parts/{part}.json), the export (export.json) and, once the export
+// is recorded and its parts dropped, a marker (settled). So any replica
+// assembles an export from the parts another one filed. Every upload's
+// SHA-256 and size are checked against the stored object before it counts
+// as written.
+//
+// The embedded DirStore is only the spool of this replica: Access data
+// between its arrival and the pass that files it (Put, SweepSpool), and
+// the export while it is assembled and uploaded.
 type S3Store struct {
-	// DirStore stages the spool, the parts and, briefly, the assembled
-	// export before its upload.
 	DirStore
 	client *minio.Client
 	bucket string
@@ -43,10 +47,10 @@ type S3Store struct {
 	partSize     uint64
 }
 
-// NewS3Store returns an S3Store that stages in staging and uploads as cfg
-// says. It does not contact the server: an unreachable bucket shows when an
-// export is written (and the request's export step is retried).
-func NewS3Store(staging DirStore, cfg S3Config) (*S3Store, error) {
+// NewS3Store returns an S3Store that spools in spool and stores as cfg
+// says. It does not contact the server: an unreachable bucket shows when a
+// part or an export is written (and that step is retried).
+func NewS3Store(spool DirStore, cfg S3Config) (*S3Store, error) {
 	client, err := cfg.client()
 	if err != nil {
 		return nil, err
@@ -55,7 +59,7 @@ func NewS3Store(staging DirStore, cfg S3Config) (*S3Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &S3Store{DirStore: staging, client: client, bucket: cfg.Bucket, prefix: cfg.Prefix, sse: sse, singlePutMax: maxSinglePut}, nil
+	return &S3Store{DirStore: spool, client: client, bucket: cfg.Bucket, prefix: cfg.Prefix, sse: sse, singlePutMax: maxSinglePut}, nil
 }
 
 // requestPrefix is where a request's objects live: {prefix}/{uid}/.
@@ -73,71 +77,210 @@ func (s *S3Store) keyPrefix() string {
 	return s.prefix + "/"
 }
 
+// partKey is the object of a source's part of request uid.
+func (s *S3Store) partKey(uid, part string) (string, error) {
+	prefix, err := s.requestPrefix(uid)
+	if err != nil {
+		return "", err
+	}
+	if !safeName.MatchString(part) {
+		return "", fmt.Errorf("invalid export part %q", part)
+	}
+	return prefix + partsDir + part + ".json", nil
+}
+
+// partsDir holds a request's parts, under its prefix.
+const partsDir = "parts/"
+
 // URL is the s3:// address of an object of this store's bucket.
 func (s *S3Store) URL(key string) string { return "s3://" + s.bucket + "/" + key }
 
-// settledMarker, in a request's staging directory, says that its export
-// was uploaded and recorded and its parts dropped: assembling it again
-// would upload an export without the data.
+// settledMarker, under a request's prefix, says that its export was
+// uploaded and recorded and its parts dropped: assembling it again would
+// upload an export without the data.
 const settledMarker = "settled"
 
-// Assemble implements Store: it assembles the export in the staging
-// directory (as DirStore does), uploads it, checks the object's SHA-256 and
-// size, and removes the local copy. The parts stay for a pass that must
-// assemble again because its status write failed.
-func (s *S3Store) Assemble(ctx context.Context, m Manifest) (Ref, error) {
-	key, err := s.requestPrefix(m.UID)
+// metaSHA256 is the user metadata (x-amz-meta-sha256) in which a part
+// carries its SHA-256, hex: Assemble puts it in the manifest before it
+// reads the part, and checks the part against it as it streams it.
+const metaSHA256 = "Sha256"
+
+// WritePart implements Store: it uploads the data as the source's part and
+// checks the object. Writing the same part again replaces it.
+func (s *S3Store) WritePart(ctx context.Context, uid, part string, data []byte) error {
+	key, err := s.partKey(uid, part)
 	if err != nil {
-		return Ref{}, err
+		return err
 	}
-	key += "export.json"
-	dir, _ := s.requestDir(m.UID)
-	if _, err := os.Stat(filepath.Join(dir, settledMarker)); err == nil {
-		return Ref{}, fmt.Errorf("the export of %s was written and recorded already; its staged data is gone", m.UID)
+	if !json.Valid(data) {
+		return errors.New("source data is not valid JSON")
 	}
-	local, err := s.DirStore.assemble(m, false)
-	if err != nil {
-		return Ref{}, err
-	}
-	defer os.Remove(local.Location)
-	if err := s.upload(ctx, key, local); err != nil {
-		return Ref{}, fmt.Errorf("upload to %s: %w", s.URL(key), err)
-	}
-	if err := s.verify(ctx, key, local); err != nil {
-		return Ref{}, fmt.Errorf("check %s after upload: %w", s.URL(key), err)
-	}
-	return Ref{Location: s.URL(key), SHA256: local.SHA256, Bytes: local.Bytes}, nil
+	sum := sha256.Sum256(data)
+	return s.put(ctx, key, bytes.NewReader(data), Ref{SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))}, true)
 }
 
-// upload sends the assembled file. Up to singlePutMax it is one PUT that
-// carries the file's SHA-256 both as the signed payload hash and as the
-// object's checksum, so the server refuses a body that does not match; a
-// larger file goes in parts (checked by verify).
-func (s *S3Store) upload(ctx context.Context, key string, local Ref) error {
-	f, err := os.Open(local.Location)
+// AdoptPart implements Store: it uploads spooled data (a file Put returned)
+// as the source's part, checks the object, then removes the file. The file
+// stays when the upload fails, for the next pass. A part that is already
+// filed (the pass that filed it failed to store status and runs again) is
+// kept.
+func (s *S3Store) AdoptPart(ctx context.Context, uid, part, file string) error {
+	key, err := s.partKey(uid, part)
+	if err != nil {
+		return err
+	}
+	if filepath.Dir(file) != filepath.Join(s.Dir, spoolDir) {
+		return fmt.Errorf("file %q is not in this store's spool", file)
+	}
+	sum, n, err := hashFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); statErr == nil {
+			return nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	opts := minio.PutObjectOptions{ContentType: "application/json", ServerSideEncryption: s.sse}
+	if err := s.put(ctx, key, f, Ref{SHA256: sum, Bytes: n}, true); err != nil {
+		return err
+	}
+	return os.Remove(file)
+}
+
+// put uploads body, of local's size and SHA-256, to key and checks the
+// object; a part also carries its SHA-256 as metadata.
+func (s *S3Store) put(ctx context.Context, key string, body io.Reader, local Ref, part bool) error {
+	if err := s.upload(ctx, key, body, local, part); err != nil {
+		return fmt.Errorf("upload to %s: %w", s.URL(key), err)
+	}
+	if err := s.verify(ctx, key, local); err != nil {
+		return fmt.Errorf("check %s after upload: %w", s.URL(key), err)
+	}
+	return nil
+}
+
+// Assemble implements Store: it streams the request's parts from the
+// bucket into the export, in a file of the spool, uploads it, checks the
+// object's SHA-256 and size, and removes the file. The parts stay for a
+// pass that must assemble again because its status write failed.
+func (s *S3Store) Assemble(ctx context.Context, m Manifest) (Ref, error) {
+	prefix, err := s.requestPrefix(m.UID)
+	if err != nil {
+		return Ref{}, err
+	}
+	key := prefix + "export.json"
+	if _, err := s.client.StatObject(ctx, s.bucket, prefix+settledMarker, minio.StatObjectOptions{}); err == nil {
+		return Ref{}, fmt.Errorf("the export of %s was written and recorded already; its parts are gone", m.UID)
+	} else if !notFound(err) {
+		return Ref{}, fmt.Errorf("read %s: %w", s.URL(prefix+settledMarker), err)
+	}
+	etags := make(map[string]string, len(m.Sources))
+	for i := range m.Sources {
+		src := &m.Sources[i]
+		partKey := prefix + partsDir + PartName(src.Namespace, src.Name) + ".json"
+		info, err := s.client.StatObject(ctx, s.bucket, partKey, minio.StatObjectOptions{})
+		if notFound(err) {
+			if src.hasPart() {
+				return Ref{}, missingPart(*src)
+			}
+			continue
+		}
+		if err != nil {
+			return Ref{}, fmt.Errorf("export part of %s/%s: read %s: %w", src.Namespace, src.Name, s.URL(partKey), err)
+		}
+		sum := info.UserMetadata[metaSHA256]
+		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
+			return Ref{}, fmt.Errorf("export part of %s/%s: %s carries no sha256", src.Namespace, src.Name, s.URL(partKey))
+		}
+		src.SHA256, src.Bytes = sum, info.Size
+		etags[partKey] = info.ETag
+	}
+
+	spool := filepath.Join(s.Dir, spoolDir)
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return Ref{}, err
+	}
+	// In the spool, so that the sweep removes a file an operator that
+	// stopped mid-upload left behind.
+	tmp, err := os.CreateTemp(spool, "export-*.json")
+	if err != nil {
+		return Ref{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	local, err := writeDocument(tmp, m, func(w io.Writer, src Source) error {
+		partKey := prefix + partsDir + PartName(src.Namespace, src.Name) + ".json"
+		return s.copyPart(ctx, w, partKey, etags[partKey], src)
+	})
+	if err != nil {
+		return Ref{}, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return Ref{}, err
+	}
+	if err := s.put(ctx, key, tmp, local, false); err != nil {
+		return Ref{}, err
+	}
+	return Ref{Location: s.URL(key), SHA256: local.SHA256, Bytes: local.Bytes}, nil
+}
+
+// copyPart streams the part at key, the object Assemble looked at (etag),
+// to w and checks that it is the SHA-256 and size of the manifest.
+func (s *S3Store) copyPart(ctx context.Context, w io.Writer, key, etag string, src Source) error {
+	opts := minio.GetObjectOptions{}
+	if etag != "" {
+		if err := opts.SetMatchETag(etag); err != nil {
+			return err
+		}
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.URL(key), err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), obj)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.URL(key), err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != src.SHA256 || n != src.Bytes {
+		return fmt.Errorf("%s read %d bytes with sha256 %s, its metadata says %d bytes with %s", s.URL(key), n, got, src.Bytes, src.SHA256)
+	}
+	return nil
+}
+
+// upload sends body. Up to singlePutMax it is one PUT that carries the
+// SHA-256 both as the signed payload hash and as the object's checksum, so
+// the server refuses a body that does not match; a larger body goes in
+// parts (checked by verify).
+func (s *S3Store) upload(ctx context.Context, key string, body io.Reader, local Ref, part bool) error {
+	opts := minio.PutObjectOptions{ContentType: "application/json", ServerSideEncryption: s.sse, UserMetadata: map[string]string{}}
+	if part {
+		opts.UserMetadata[metaSHA256] = local.SHA256
+	}
 	if local.Bytes > s.singlePutMax {
 		opts.PartSize = s.partSize
-		_, err = s.client.PutObject(ctx, s.bucket, key, f, local.Bytes, opts)
+		_, err := s.client.PutObject(ctx, s.bucket, key, body, local.Bytes, opts)
 		return err
 	}
 	sum, err := hex.DecodeString(local.SHA256)
 	if err != nil {
 		return err
 	}
-	opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum)}
+	opts.UserMetadata["x-amz-checksum-sha256"] = base64.StdEncoding.EncodeToString(sum)
 	// Without a streaming signature, the request is signed over the
 	// SHA-256 given here, which the server checks against the body.
 	opts.DisableContentSha256 = true
-	_, err = minio.Core{Client: s.client}.PutObject(ctx, s.bucket, key, f, local.Bytes, "", local.SHA256, opts)
+	_, err = minio.Core{Client: s.client}.PutObject(ctx, s.bucket, key, body, local.Bytes, "", local.SHA256, opts)
 	return err
 }
 
-// verify checks the stored object against the file: its size, and its
+// verify checks the stored object against what was sent: its size, and its
 // SHA-256 as the server reports it or, where the server keeps none for the
 // whole object (a multipart upload's checksum covers the parts), as read
 // back.
@@ -147,11 +290,11 @@ func (s *S3Store) verify(ctx context.Context, key string, local Ref) error {
 		return err
 	}
 	if info.Size != local.Bytes {
-		return fmt.Errorf("the object has %d bytes, the export %d", info.Size, local.Bytes)
+		return fmt.Errorf("the object has %d bytes, the upload %d", info.Size, local.Bytes)
 	}
 	if sum, err := base64.StdEncoding.DecodeString(info.ChecksumSHA256); err == nil && len(sum) == sha256.Size {
 		if got := hex.EncodeToString(sum); got != local.SHA256 {
-			return fmt.Errorf("the object's sha256 is %s, the export's %s", got, local.SHA256)
+			return fmt.Errorf("the object's sha256 is %s, the upload's %s", got, local.SHA256)
 		}
 		return nil
 	}
@@ -165,38 +308,41 @@ func (s *S3Store) verify(ctx context.Context, key string, local Ref) error {
 		return fmt.Errorf("read back: %w", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != local.SHA256 {
-		return fmt.Errorf("the object read back has sha256 %s, the export %s", got, local.SHA256)
+		return fmt.Errorf("the object read back has sha256 %s, the upload %s", got, local.SHA256)
 	}
 	return nil
 }
 
-// Settle drops a request's staged parts once its export's reference is
-// stored, so that the data is not kept twice until the export expires. A
-// marker stays in their place: a pass working from a stale view must not
-// assemble (and upload) the export again without them.
-func (s *S3Store) Settle(uid string) error {
-	dir, err := s.requestDir(uid)
+// Settle drops a request's parts once its export's reference is stored, so
+// that the data is not kept twice until the export expires. A marker takes
+// their place first: a pass working from a stale view must not assemble
+// (and upload) the export again without them.
+func (s *S3Store) Settle(ctx context.Context, uid string) error {
+	prefix, err := s.requestPrefix(uid)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, settledMarker), nil, 0o600); err != nil {
-		return err
+	marker := prefix + settledMarker
+	if _, err := s.client.PutObject(ctx, s.bucket, marker, bytes.NewReader(nil), 0,
+		minio.PutObjectOptions{ServerSideEncryption: s.sse}); err != nil {
+		return fmt.Errorf("upload %s: %w", s.URL(marker), err)
 	}
-	if err := os.RemoveAll(filepath.Join(dir, "parts")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return s.removeAll(ctx, prefix+partsDir)
 }
 
-// Delete implements Store: the request's objects and its staged data. A
-// request has one object (or a few, were the layout to change), so they
-// are listed first, which reports an unreachable bucket, then removed one
-// by one.
+// Delete implements Store: every object of the request.
 func (s *S3Store) Delete(ctx context.Context, uid string) error {
 	prefix, err := s.requestPrefix(uid)
 	if err != nil {
 		return err
 	}
+	return s.removeAll(ctx, prefix)
+}
+
+// removeAll removes the objects under prefix. A request has a few, so they
+// are listed first, which reports an unreachable bucket, then removed one
+// by one.
+func (s *S3Store) removeAll(ctx context.Context, prefix string) error {
 	var keys []string
 	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
@@ -209,30 +355,27 @@ func (s *S3Store) Delete(ctx context.Context, uid string) error {
 			return fmt.Errorf("delete %s: %w", s.URL(key), err)
 		}
 	}
-	return s.DirStore.Delete(ctx, uid)
+	return nil
 }
 
-// Requests lists the request uids that have an object in the bucket or
-// data in the staging directory.
+// Requests lists the request uids that have an object in the bucket (the
+// spool is not a request's).
 func (s *S3Store) Requests(ctx context.Context) ([]string, error) {
-	uids, err := s.DirStore.Requests(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seen := make(map[string]bool, len(uids))
-	for _, uid := range uids {
-		seen[uid] = true
-	}
+	var uids []string
 	prefix := s.keyPrefix()
 	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix}) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("list %s: %w", s.URL(prefix), obj.Err)
 		}
 		uid, isDir := strings.CutSuffix(strings.TrimPrefix(obj.Key, prefix), "/")
-		if isDir && safeName.MatchString(uid) && !seen[uid] {
-			seen[uid] = true
+		if isDir && safeName.MatchString(uid) {
 			uids = append(uids, uid)
 		}
 	}
 	return uids, nil
+}
+
+// notFound reports whether err says that the object does not exist.
+func notFound(err error) bool {
+	return err != nil && minio.ToErrorResponse(err).Code == minio.NoSuchKey
 }

@@ -5,10 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,8 +17,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/minio/minio-go/v7"
 
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
@@ -26,15 +31,101 @@ import (
 func TestS3Location(t *testing.T) {
 	cfg := exporttest.Config(t)
 	s := newS3Store(t, cfg)
-	ref, err := s.Assemble(context.Background(), testManifest("uid-1"))
+	ref, err := writeAndAssemble(context.Background(), s, "uid-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "s3://" + cfg.Bucket + "/" + cfg.Prefix + "/uid-1/export.json"; ref.Location != want {
 		t.Errorf("location = %s, want %s", ref.Location, want)
 	}
-	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1", "export.json")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the assembled export stays on local disk after its upload: %v", err)
+	if want := cfg.Prefix + "/uid-1/parts/shop_billing.json"; !contains(objects(t, cfg), want) {
+		t.Errorf("objects %v; want the part %s", objects(t, cfg), want)
+	}
+	if local := localFiles(t, s.Dir); len(local) != 0 {
+		t.Errorf("files left on local disk: %v; want none (the parts are in the bucket, the assembled export is removed after its upload)", local)
+	}
+}
+
+// objects lists the keys under cfg's prefix.
+func objects(t *testing.T, cfg export.S3Config) []string {
+	t.Helper()
+	var keys []string
+	for obj := range exporttest.Client(t).ListObjects(context.Background(), cfg.Bucket, minio.ListObjectsOptions{Prefix: cfg.Prefix + "/", Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	return keys
+}
+
+// localFiles lists the regular files under dir.
+func localFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// Two replicas, each with a spool of its own, over one bucket: the parts
+// one files (written, or spooled and adopted) are in the export the other
+// assembles after taking over.
+func TestS3AnotherReplicaAssembles(t *testing.T) {
+	ctx := context.Background()
+	cfg := exporttest.Config(t)
+	first, second := newS3Store(t, cfg), newS3Store(t, cfg)
+	if err := first.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1,2]}`)); err != nil {
+		t.Fatal(err)
+	}
+	spooled, err := first.Put(jsonOfSize(3 << 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.AdoptPart(ctx, "uid-1", export.PartName("crm", "contacts"), spooled); err != nil {
+		t.Fatal(err)
+	}
+	if local := localFiles(t, first.Dir); len(local) != 0 {
+		t.Errorf("the first replica keeps %v on its disk", local)
+	}
+
+	m := testManifest("uid-1")
+	m.Sources[1] = export.Source{Namespace: "crm", Name: "contacts", Status: "Completed", Records: 1}
+	ref, err := second.Assemble(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := readObject(t, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Manifest export.Manifest            `json:"manifest"`
+		Data     map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("export is not JSON: %v", err)
+	}
+	if string(doc.Data["shop/billing"]) != `{"orders":[1,2]}` || !bytes.Equal(doc.Data["crm/contacts"], jsonOfSize(3<<20)) {
+		t.Errorf("export data holds %d sources, billing %s; want both parts in full", len(doc.Data), doc.Data["shop/billing"])
+	}
+	for _, src := range doc.Manifest.Sources {
+		if src.SHA256 == "" || src.Bytes == 0 {
+			t.Errorf("manifest entry %+v lacks the part's sha256 and size", src)
+		}
+	}
+	if err := second.Settle(ctx, "uid-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Assemble(ctx, m); err == nil {
+		t.Error("the first replica assembled the export again after the second settled it")
 	}
 }
 
@@ -67,8 +158,8 @@ func jsonOfSize(n int) []byte {
 	return []byte(head + strings.Repeat("x", n-len(head)-len(tail)) + tail)
 }
 
-// With the bucket out of reach, Assemble says why and keeps the data: the
-// same staging directory writes the export once the server answers.
+// With the bucket out of reach, filing a part and assembling say why and
+// keep the data: a spooled part stays in the spool for the next pass.
 func TestS3UnreachableKeepsData(t *testing.T) {
 	ctx := context.Background()
 	cfg := exporttest.Config(t)
@@ -78,22 +169,36 @@ func TestS3UnreachableKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := broken.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1]}`)); err != nil {
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "s3://"+cfg.Bucket+"/"+cfg.Prefix+"/uid-1/") {
+			t.Errorf("%s with the server down: %v; want an error naming the object and the refused connection", what, err)
+		}
+	}
+	refused("WritePart", broken.WritePart(ctx, "uid-1", export.PartName("crm", "contacts"), []byte(`{"contacts":[1]}`)))
+	file, err := broken.Put([]byte(`{"orders":[1]}`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = broken.Assemble(ctx, testManifest("uid-1"))
-	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), "s3://"+cfg.Bucket+"/") {
-		t.Fatalf("Assemble with the server down: %v; want an error naming the object and the refused connection", err)
+	refused("AdoptPart", broken.AdoptPart(ctx, "uid-1", export.PartName("shop", "billing"), file))
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("the spooled part is gone after a failed upload: %v", err)
 	}
+	_, err = broken.Assemble(ctx, testManifest("uid-1"))
+	refused("Assemble", err)
 	if err := broken.Delete(ctx, "uid-1"); err == nil {
 		t.Error("Delete with the server down reported success")
+	}
+
+	if err := working.AdoptPart(ctx, "uid-1", export.PartName("shop", "billing"), file); err != nil {
+		t.Fatal(err)
 	}
 	ref, err := working.Assemble(ctx, testManifest("uid-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if data, err := readObject(t, ref); err != nil || !bytes.Contains(data, []byte(`"shop/billing":{"orders":[1]}`)) {
-		t.Errorf("export after the outage = %s, %v; want the staged data", data, err)
+		t.Errorf("export after the outage = %s, %v; want the spooled data", data, err)
 	}
 }
 
@@ -113,9 +218,9 @@ func TestS3WrongCredentials(t *testing.T) {
 	writeFile(t, dir, "AWS_ACCESS_KEY_ID", exporttest.AccessKey)
 	writeFile(t, dir, "AWS_SECRET_ACCESS_KEY", "not-the-secret")
 	cfg.Credentials, cfg.CredentialsDir = nil, dir
-	_, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1"))
+	_, err := writeAndAssemble(context.Background(), newS3Store(t, cfg), "uid-1")
 	if err == nil || !strings.Contains(err.Error(), "signature") {
-		t.Fatalf("Assemble with a wrong secret: %v; want the server's signature error", err)
+		t.Fatalf("WritePart with a wrong secret: %v; want the server's signature error", err)
 	}
 	if strings.Contains(err.Error(), "not-the-secret") {
 		t.Errorf("the error shows the secret: %v", err)
@@ -123,8 +228,8 @@ func TestS3WrongCredentials(t *testing.T) {
 	// The Secret is read again: the right key works without a new store.
 	writeFile(t, dir, "AWS_SECRET_ACCESS_KEY", exporttest.SecretKey+"\n")
 	cfg.CredentialsDir = dir
-	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
-		t.Errorf("Assemble with the mounted Secret's keys: %v", err)
+	if _, err := writeAndAssemble(context.Background(), newS3Store(t, cfg), "uid-1"); err != nil {
+		t.Errorf("export with the mounted Secret's keys: %v", err)
 	}
 }
 
@@ -141,13 +246,13 @@ func TestS3CAFile(t *testing.T) {
 	cfg := exporttest.Config(t)
 	proxy := tlsProxy(t, cfg.Endpoint, nil)
 	cfg.Endpoint = proxy.URL
-	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Assemble without the CA: %v; want a certificate error", err)
+	if _, err := writeAndAssemble(context.Background(), newS3Store(t, cfg), "uid-1"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("export without the CA: %v; want a certificate error", err)
 	}
 	cfg.CAFile = filepath.Join(t.TempDir(), "ca.crt")
 	writeFile(t, filepath.Dir(cfg.CAFile), "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})))
-	if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
-		t.Errorf("Assemble with caFile: %v", err)
+	if _, err := writeAndAssemble(context.Background(), newS3Store(t, cfg), "uid-1"); err != nil {
+		t.Errorf("export with caFile: %v", err)
 	}
 }
 
@@ -170,7 +275,8 @@ func tlsProxy(t *testing.T, endpoint string, seen func(*http.Request)) *httptest
 	return srv
 }
 
-// Server-side encryption is asked for on every upload.
+// Server-side encryption is asked for on every upload: parts, the export
+// and the marker Settle leaves.
 func TestS3ServerSideEncryption(t *testing.T) {
 	for _, tc := range []struct{ sse, key, wantHeader, wantKey string }{
 		{sse: "AES256", wantHeader: "AES256"},
@@ -178,21 +284,35 @@ func TestS3ServerSideEncryption(t *testing.T) {
 	} {
 		t.Run(tc.sse, func(t *testing.T) {
 			cfg := exporttest.Config(t)
-			var sent http.Header
+			var mu sync.Mutex
+			sent := map[string]http.Header{}
 			proxy := tlsProxy(t, cfg.Endpoint, func(r *http.Request) {
 				if r.Method == http.MethodPut {
-					sent = r.Header.Clone()
+					mu.Lock()
+					sent[r.URL.Path] = r.Header.Clone()
+					mu.Unlock()
 				}
 			})
 			cfg.Endpoint, cfg.CAFile = proxy.URL, filepath.Join(t.TempDir(), "ca.crt")
 			writeFile(t, filepath.Dir(cfg.CAFile), "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})))
 			cfg.SSE, cfg.SSEKMSKeyID = tc.sse, tc.key
-			if _, err := newS3Store(t, cfg).Assemble(context.Background(), testManifest("uid-1")); err != nil {
+			s := newS3Store(t, cfg)
+			if _, err := writeAndAssemble(context.Background(), s, "uid-1"); err != nil {
 				t.Fatal(err)
 			}
-			if sent.Get("X-Amz-Server-Side-Encryption") != tc.wantHeader ||
-				sent.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id") != tc.wantKey {
-				t.Errorf("upload headers %v; want server-side encryption %s, key %q", sent, tc.wantHeader, tc.wantKey)
+			if err := s.Settle(context.Background(), "uid-1"); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(sent) != 3 {
+				t.Errorf("uploads to %v; want the part, the export and the marker", slices.Collect(maps.Keys(sent)))
+			}
+			for path, h := range sent {
+				if h.Get("X-Amz-Server-Side-Encryption") != tc.wantHeader ||
+					h.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id") != tc.wantKey {
+					t.Errorf("upload of %s with headers %v; want server-side encryption %s, key %q", path, h, tc.wantHeader, tc.wantKey)
+				}
 			}
 		})
 	}
@@ -251,26 +371,25 @@ func TestBindFlags(t *testing.T) {
 	}
 }
 
-// Settle drops the staged parts once the export is recorded; assembling
-// again (a pass from a stale view) then fails instead of uploading an
-// export without the data.
+// Settle drops the parts once the export is recorded; assembling again (a
+// pass from a stale view, on any replica) then fails instead of uploading
+// an export without the data.
 func TestS3Settle(t *testing.T) {
 	ctx := context.Background()
-	s := newS3Store(t, exporttest.Config(t))
-	if err := s.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1]}`)); err != nil {
-		t.Fatal(err)
-	}
-	ref, err := s.Assemble(ctx, testManifest("uid-1"))
+	cfg := exporttest.Config(t)
+	s := newS3Store(t, cfg)
+	ref, err := writeAndAssemble(ctx, s, "uid-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Settle("uid-1"); err != nil {
+	if err := s.Settle(ctx, "uid-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1", "parts")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("staged parts still there after Settle: %v", err)
+	want := []string{cfg.Prefix + "/uid-1/export.json", cfg.Prefix + "/uid-1/settled"}
+	if got := objects(t, cfg); !slices.Equal(got, want) {
+		t.Errorf("objects after Settle %v; want %v (the parts gone)", got, want)
 	}
-	if _, err := s.Assemble(ctx, testManifest("uid-1")); err == nil {
+	if _, err := newS3Store(t, cfg).Assemble(ctx, testManifest("uid-1")); err == nil {
 		t.Error("Assemble after Settle succeeded")
 	}
 	if data, err := readObject(t, ref); err != nil || !bytes.Contains(data, []byte(`{"orders":[1]}`)) {
@@ -279,7 +398,7 @@ func TestS3Settle(t *testing.T) {
 	if err := s.Delete(ctx, "uid-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(s.Dir, "uid-1")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("staging directory still there after Delete: %v", err)
+	if got := objects(t, cfg); len(got) != 0 {
+		t.Errorf("objects after Delete: %v", got)
 	}
 }

@@ -71,11 +71,12 @@ type Options struct {
 	// LeaderElectionNamespace holds the Lease that publishes the leader's
 	// listener (with the leader election Lease); default OperatorNamespace.
 	LeaderElectionNamespace string
-	// ExportDir holds Access exports, or with ExportS3 stages them: the
-	// spool and each source's part until the export is written.
+	// ExportDir holds Access exports and their parts, or with ExportS3
+	// only this replica's spool (answers until they are filed, exports
+	// while they are uploaded).
 	ExportDir string
-	// ExportS3, when set, writes Access exports to S3-compatible object
-	// storage.
+	// ExportS3, when set, keeps Access exports and their parts in
+	// S3-compatible object storage.
 	ExportS3 *export.S3Config
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
 	// and NoSourcesRetry tune the PrivacyRequest engine.
@@ -192,16 +193,16 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 }
 
 // exportStore is where Access exports go: the export directory, or object
-// storage with the directory as staging (and as the spool in both cases).
-func exportStore(o Options, staging export.DirStore) (export.Swept, error) {
+// storage with the directory as the spool (the spool in both cases).
+func exportStore(o Options, dir export.DirStore) (export.Swept, error) {
 	if o.ExportS3 == nil {
-		return staging, nil
+		return dir, nil
 	}
-	s, err := export.NewS3Store(staging, *o.ExportS3)
+	s, err := export.NewS3Store(dir, *o.ExportS3)
 	if err != nil {
 		return nil, err
 	}
-	ctrl.Log.WithName("setup").Info("Access exports go to object storage", "location", s.URL(o.ExportS3.Prefix), "staging", o.ExportDir)
+	ctrl.Log.WithName("setup").Info("Access exports go to object storage", "location", s.URL(o.ExportS3.Prefix), "spool", o.ExportDir)
 	return s, nil
 }
 
