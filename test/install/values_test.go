@@ -13,6 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+
 	"github.com/privacyoperator/privacy-operator/hack/packaging"
 )
 
@@ -138,5 +142,33 @@ func TestInstallerIsCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(committed, fresh) {
 		t.Errorf("dist/install.yaml is stale: run `make installer` (IMG=%s) and commit it", c.Image)
+	}
+}
+
+// TestChartLint runs `helm lint`'s checks (the Helm library's lint
+// package): Chart.yaml, values, templates, object names and the API
+// versions of what they render. A warning or an error fails it.
+func TestChartLint(t *testing.T) {
+	kube, err := chartutil.ParseKubeVersion(packaging.DefaultRelease.KubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, values := range []string{"", "ci/ha-values.yaml", "ci/cert-manager-values.yaml"} {
+		vals := map[string]any{}
+		if values != "" {
+			v, err := chartutil.ReadValuesFile(filepath.Join(chartDir, values))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals = v.AsMap()
+		}
+		linter := lint.AllWithKubeVersion(chartDir, vals, packaging.DefaultRelease.Namespace, kube)
+		for _, m := range linter.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("helm lint (values %q): %s", values, m)
+			} else {
+				t.Logf("helm lint (values %q): %s", values, m)
+			}
+		}
 	}
 }

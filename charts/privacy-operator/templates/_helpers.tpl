@@ -70,7 +70,7 @@ app.kubernetes.io/component: manager
 {{- end }}
 {{- end }}
 
-{{/* The callbacks Service's name. */}}
+{{/* The callbacks Service's name (a DNS label: 63 characters at most). */}}
 {{- define "privacy-operator.callbacksService" -}}
-{{- include "privacy-operator.fullname" . }}-callbacks
+{{- printf "%s-callbacks" (include "privacy-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
