@@ -20,9 +20,13 @@ var runElsewhere = map[string]string{
 	"make local-up":   "commands_test.go",
 	"make run":        "commands_test.go, against the local control plane",
 	"make local-down": "commands_test.go",
-	"make deploy IMG=registry.example.com/privacy-operator:v0.1.0": "commands_test.go, against the local control plane",
-	`export KUBEBUILDER_ASSETS="$(hack/envtest-binaries.sh)"`:      "make test does this",
-	"go test ./controllers/ -run TestControllers -v":               "make test runs ./controllers",
+	"make deploy IMG=registry.example.com/privacy-operator:v0.1.0":          "commands_test.go, against the local control plane",
+	`export KUBEBUILDER_ASSETS="$(hack/envtest-binaries.sh)"`:               "make test does this",
+	"go test ./controllers/ -run TestControllers -v":                        "make test runs ./controllers",
+	"make image IMG=registry.example.com/privacy-operator:v0.1.0":           "test/install builds the image as make image does",
+	"crane push bin/image/oci registry.example.com/privacy-operator:v0.1.0": "test/install pushes the layout with crane's push command",
+	"helm install privacy-operator charts/privacy-operator --namespace privacy-operator-system --create-namespace --set image.repository=registry.example.com/privacy-operator --set image.tag=v0.1.0": "test/install renders the chart with the Helm library and applies it with a server-side dry run",
+	"kubectl apply --server-side -f dist/install.yaml": "test/install applies it with a server-side dry run",
 }
 
 // readmeCommands returns the lines of the README's ```sh blocks.
