@@ -41,14 +41,14 @@ func hasArg(c corev1.Container, prefix string) bool {
 // TestChartValues checks what the values that config/ has no counterpart
 // for do to the rendered objects.
 func TestChartValues(t *testing.T) {
-	t.Run("exports.url: object storage, credentials from a Secret, the volume kept for staging", func(t *testing.T) {
+	t.Run("exports.url: object storage, credentials from a Secret, an emptyDir spool, no claim", func(t *testing.T) {
 		objs := renderChart(t, map[string]any{"exports": map[string]any{"url": "s3://bucket/prefix", "credentialsSecret": "s3-creds"}})
 		c, spec := manager(t, objs)
 		if !slices.Contains(c.Args, "--export-url=s3://bucket/prefix") || !hasArg(c, "--export-dir=") {
-			t.Errorf("args %q: want --export-url and --export-dir (staging)", c.Args)
+			t.Errorf("args %q: want --export-url and --export-dir (the spool)", c.Args)
 		}
-		if len(ofKind(objs, "PersistentVolumeClaim")) != 1 || spec.Volumes[0].Name != "exports" {
-			t.Errorf("the staging volume is missing: %v", spec.Volumes)
+		if len(ofKind(objs, "PersistentVolumeClaim")) != 0 || spec.Volumes[0].Name != "exports" || spec.Volumes[0].EmptyDir == nil {
+			t.Errorf("want an emptyDir spool and no claim: %v", spec.Volumes)
 		}
 		for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
