@@ -218,8 +218,13 @@ func sourceDateEpoch() (time.Time, error) {
 
 // writeLayout replaces dir with an OCI image layout holding index, named by
 // tag (org.opencontainers.image.ref.name holds the tag, as the OCI spec
-// says; io.containerd.image.name the full reference, as containerd reads).
+// says; io.containerd.image.name the full reference in containerd's
+// normal form, docker.io/library/... for Docker Hub).
 func writeLayout(dir string, index v1.ImageIndex, tag name.Tag) error {
+	full := tag.Name()
+	if rest, ok := strings.CutPrefix(full, name.DefaultRegistry+"/"); ok {
+		full = "docker.io/" + rest
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -229,6 +234,6 @@ func writeLayout(dir string, index v1.ImageIndex, tag name.Tag) error {
 	}
 	return l.AppendIndex(index, layout.WithAnnotations(map[string]string{
 		"org.opencontainers.image.ref.name": tag.TagStr(),
-		"io.containerd.image.name":          tag.Name(),
+		"io.containerd.image.name":          full,
 	}))
 }
