@@ -51,9 +51,13 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run unit and envtest suites (prepares controller-gen and the envtest binaries first).
+test: manifests generate fmt vet envtest image s3-server ## Run unit and envtest suites (prepares controller-gen, the envtest binaries, the image's binaries and the S3 test server first).
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -count=1 -timeout 20m $(TEST_FLAGS)
+
+.PHONY: s3-server
+s3-server: ## Build (once, cached beside the envtest binaries) and start the S3 server the export tests use (hack/versitygw.sh).
+	hack/versitygw.sh start >/dev/null
 
 .PHONY: chart-test
 chart-test: envtest ## Test the install alone (part of make test): the image, the Helm chart against config/default, dist/install.yaml.
