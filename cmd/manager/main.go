@@ -97,8 +97,8 @@ func parseFlags() (flags, zap.Options) {
 		"How often replicas try to acquire or renew the Lease.")
 	flag.StringVar(&f.callbackAdvertiseURL, "callback-advertise-url", "",
 		"This replica's callback listener as the other replicas reach it; the leader publishes it in the Lease privacy-operator-callback-leader "+
-			"and followers forward the callbacks they receive there. Empty: https://$POD_IP:<listener port> (the Deployment sets POD_IP), "+
-			"or the listener's address when it names a host.")
+			"and followers forward the callbacks they receive there; scheme://host:port only, with the listener's scheme. "+
+			"Empty: https://$POD_IP:<listener port> (http:// with --callback-insecure; the Deployment sets POD_IP), or the listener's address when it names a host.")
 	flag.StringVar(&f.callbackCAName, "callback-ca-name", "privacy-operator-callback-ca",
 		"Name of the Secret (CA key) and ConfigMap (ca.crt, the caBundle data sources trust) of the operator's own callback CA, in the operator's namespace.")
 	flag.StringVar(&f.exportDir, "export-dir", defaultExportDir,

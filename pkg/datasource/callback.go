@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -26,7 +27,7 @@ func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.
 	}
 	wait := h.cfg.CallbackBackoff
 	for attempt := 1; attempt <= h.cfg.CallbackAttempts; attempt++ {
-		code, err := h.postCallback(ctx, job.CallbackURL, job.ID, body)
+		code, after, err := h.postCallback(ctx, job.CallbackURL, job.ID, body)
 		if err == nil && code < 300 {
 			return true
 		}
@@ -34,34 +35,42 @@ func (h *Handler) callback(ctx context.Context, job *protocol.Job, st *protocol.
 			h.cfg.Logger.Warn("operator refused the callback", "job", job.ID, "status", code)
 			return false
 		}
+		if attempt == h.cfg.CallbackAttempts {
+			break // no sleep after the last attempt
+		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(wait):
+		case <-time.After(max(wait, after)):
 		}
 		wait *= 2
 	}
 	return false
 }
 
-func (h *Handler) postCallback(ctx context.Context, url, jobID string, body []byte) (int, error) {
+// postCallback sends the callback once; after is the operator's
+// Retry-After (429, 503), zero when it gave none.
+func (h *Handler) postCallback(ctx context.Context, url, jobID string, body []byte) (code int, after time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	// Signed over the protocol path, whatever prefix the operator's
 	// callback URL has.
 	if _, err := protocol.SignRequest(req, protocol.PathCallbacks+"/"+jobID, body, h.cfg.Now(), h.keys[0]); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	resp, err := h.cfg.Client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		after = min(time.Duration(secs)*time.Second, time.Minute)
+	}
+	return resp.StatusCode, after, nil
 }
 
 // callbackClient trusts the system roots and the given CAs.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -389,20 +390,7 @@ func TestCallbackTrustsTheGivenCA(t *testing.T) {
 	}))
 	t.Cleanup(cb.Close)
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cb.Certificate().Raw})
-	h, err := datasource.New(datasource.Config{Secrets: []string{secret}, Async: true, CallbackCABundle: caPEM,
-		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) {
-			return datasource.Result{Records: 1}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	op := newOperator(t, h)
-	j := job("tls-1", protocol.JobDelete)
-	j.CallbackURL = cb.URL + "/callbacks/tls-1"
-	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
-		t.Fatalf("POST = %d %s", code, body)
-	}
+	acceptDeleteWithCallback(t, datasource.Config{CallbackCABundle: caPEM}, "tls-1", cb.URL)
 	select {
 	case <-got:
 	case <-time.After(10 * time.Second):
@@ -411,6 +399,67 @@ func TestCallbackTrustsTheGivenCA(t *testing.T) {
 	if _, err := datasource.New(datasource.Config{Secrets: []string{secret}, CallbackCABundle: []byte("not pem"),
 		Delete: func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{}, nil }}); err == nil {
 		t.Error("a CallbackCABundle without a certificate was accepted")
+	}
+}
+
+// acceptDeleteWithCallback serves an async source with cfg (its secret,
+// and a Delete that finds one record), and has it accept Delete job id
+// whose callback goes to base.
+func acceptDeleteWithCallback(t *testing.T, cfg datasource.Config, id, base string) {
+	t.Helper()
+	cfg.Secrets, cfg.Async = []string{secret}, true
+	cfg.Delete = func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{Records: 1}, nil }
+	h, err := datasource.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	op := newOperator(t, h)
+	j := job(id, protocol.JobDelete)
+	j.CallbackURL = base + "/callbacks/" + id
+	if code, body := op.do(http.MethodPost, protocol.PathJobs, j); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+}
+
+// A callback answered 503 with Retry-After is sent again after that delay,
+// not after the (shorter) backoff: the operator is changing leaders.
+func TestCallbackHonoursRetryAfter(t *testing.T) {
+	var arrivals []time.Time
+	var mu sync.Mutex
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		first := len(arrivals) == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(cb.Close)
+	acceptDeleteWithCallback(t, datasource.Config{CallbackBackoff: 10 * time.Millisecond}, "retry-after-1", cb.URL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(arrivals)
+		var gap time.Duration
+		if n >= 2 {
+			gap = arrivals[1].Sub(arrivals[0])
+		}
+		mu.Unlock()
+		if n >= 2 {
+			if gap < 2*time.Second {
+				t.Errorf("second callback %s after a 503 with Retry-After: 2; want at least 2 s", gap)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the callback was not sent again")
+		}
+		time.Sleep(20 * time.Millisecond) // polling an HTTP server's record; no event to wait on
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -49,6 +50,10 @@ type LeaderURL struct {
 	TTL time.Duration
 	// RetryPeriod is the wait between attempts to publish; default 1 s.
 	RetryPeriod time.Duration
+	// RepublishPeriod is how often the leader writes its URL again, so
+	// that anything else that wrote the Lease (an operator started by
+	// hand against the same cluster) is corrected; default 30 s.
+	RepublishPeriod time.Duration
 
 	mu       sync.Mutex
 	cached   string
@@ -62,15 +67,21 @@ func (l *LeaderURL) Start(ctx context.Context) error {
 	if retry <= 0 {
 		retry = time.Second
 	}
-	for l.publish(ctx) != nil {
+	every := l.RepublishPeriod
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	for {
+		wait := every
+		if l.publish(ctx) != nil {
+			wait = retry
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(retry):
+		case <-time.After(wait):
 		}
 	}
-	<-ctx.Done()
-	return nil
 }
 
 // NeedLeaderElection: only the leader publishes.
@@ -88,6 +99,9 @@ func (l *LeaderURL) publish(ctx context.Context) error {
 		return l.Client.Create(ctx, lease)
 	case err != nil:
 		return err
+	}
+	if lease.Annotations[AnnotationCallbackURL] == l.URL && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity == l.Identity {
+		return nil // as published: no write
 	}
 	l.fill(lease, now)
 	return l.Client.Update(ctx, lease)
@@ -120,10 +134,12 @@ func (l *LeadingSince) Start(ctx context.Context) error {
 // NeedLeaderElection: it starts when this replica is elected.
 func (l *LeadingSince) NeedLeaderElection() bool { return true }
 
-// Within reports whether this replica leads and began less than d ago.
+// Within reports whether this replica began to lead less than d ago. It
+// is asked only while the replica leads: before Start has stored the time
+// (the election is moments old) it is true.
 func (l *LeadingSince) Within(d time.Duration) bool {
 	since := l.since.Load()
-	return since != 0 && time.Since(time.Unix(0, since)) < d
+	return since == 0 || time.Since(time.Unix(0, since)) < d
 }
 
 // ErrNoLeader says that no leader has published a URL yet.
@@ -173,6 +189,9 @@ type Forwarder struct {
 	Unreachable func()
 	// Transport reaches the leader (TLS trusting the listener's CA).
 	Transport http.RoundTripper
+	// Scheme is what the listeners serve (http or https); a published URL
+	// with another scheme is not used.
+	Scheme string
 }
 
 // forward proxies r to the leader, or answers 503 with Retry-After when
@@ -182,7 +201,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 	leader, err := f.Leader(r.Context())
 	var target *url.URL
 	if err == nil {
-		target, err = url.Parse(leader)
+		target, err = f.checkLeaderURL(leader)
 	}
 	if err != nil {
 		unavailable(w, "no leader to take the callback yet; retry after the delay")
@@ -194,14 +213,40 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request) {
 			pr.Out.Header.Set(HeaderForwarded, "true")
 		},
 		Transport: f.Transport,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
-			if f.Unreachable != nil {
-				f.Unreachable()
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				refuse(w, http.StatusRequestEntityTooLarge, "callback body too large")
+				return
+			}
+			var dial *net.OpError
+			if f.Unreachable != nil && errors.As(err, &dial) && dial.Op == "dial" {
+				f.Unreachable() // look the leader up again; not for a client that went away
 			}
 			unavailable(w, "the leader did not answer; retry after the delay")
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// checkLeaderURL accepts only what a leader publishes: the scheme this
+// listener serves, a host and port, nothing else (no credentials, path or
+// query), and never a link-local address (cloud metadata). Whoever may
+// write the Lease cannot send callbacks anywhere else.
+func (f *Forwarder) checkLeaderURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if f.Scheme != "" && u.Scheme != f.Scheme || u.User != nil || u.Port() == "" ||
+		u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("leader URL %q is not %s://host:port", raw, f.Scheme)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified()) {
+		return nil, fmt.Errorf("leader URL %q names a link-local or unspecified address", raw)
+	}
+	u.Path = ""
+	return u, nil
 }
 
 func unavailable(w http.ResponseWriter, message string) {

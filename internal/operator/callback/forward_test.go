@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,12 +17,18 @@ import (
 // follower serves a listener that does not lead and forwards to leaderURL.
 func follower(t *testing.T, leaderURL string, unreachable func()) string {
 	t.Helper()
+	return followerWithLimit(t, leaderURL, unreachable, maxBody)
+}
+
+func followerWithLimit(t *testing.T, leaderURL string, unreachable func(), limit int64) string {
+	t.Helper()
 	s := &Server{
-		Dispatcher: dispatch.New(dispatch.Options{}), MaxBodyBytes: maxBody,
+		Dispatcher: dispatch.New(dispatch.Options{}), MaxBodyBytes: limit,
 		IsLeader: func() bool { return false },
 		Forward: &Forwarder{
 			Leader:      func(context.Context) (string, error) { return leaderURL, nil },
 			Unreachable: unreachable,
+			Scheme:      "http",
 		},
 	}
 	srv := httptest.NewServer(s.Handler())
@@ -41,8 +48,14 @@ func signedCallback(t *testing.T, key protocol.Key, id string) ([]byte, http.Hea
 
 func postTo(t *testing.T, base, id string, body []byte, h http.Header) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+PathPrefix+id, bytesReader(body))
-	req.ContentLength = int64(len(body))
+	return postStream(t, base, id, bytesReader(body), int64(len(body)), h)
+}
+
+// postStream posts length bytes of body (-1: chunked).
+func postStream(t *testing.T, base, id string, body io.Reader, length int64, h http.Header) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+PathPrefix+id, body)
+	req.ContentLength = length
 	for k, v := range h {
 		req.Header[k] = v
 	}
@@ -116,5 +129,41 @@ func TestFollowerAsksForARetryWhenNoLeaderTakesIt(t *testing.T) {
 	}
 	if _, ok := leader.d.Outcomes(leader.owner)["pr-1"]; ok {
 		t.Error("an outcome was recorded though no leader took the callback")
+	}
+}
+
+// A follower forwards only to what a leader publishes, scheme://host:port
+// with the listeners' scheme: whoever can write the Lease cannot send
+// callbacks (Access data) to a path, another scheme or cloud metadata.
+func TestFollowerForwardsOnlyToALeaderURL(t *testing.T) {
+	leader := newFixture(t, 2*maxBody+(1<<20))
+	body, h := signedCallback(t, leader.key, "pr-1")
+	for _, published := range []string{
+		leader.url + "/elsewhere", leader.url + "?x=1", "https" + leader.url[len("http"):],
+		"http://169.254.169.254:80", "http://user:pw@" + leader.url[len("http://"):], "http://localhost",
+	} {
+		if resp := postTo(t, follower(t, published, nil), "pr-1", body, h); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("leader URL %q: %d, want 503 (not used)", published, resp.StatusCode)
+		}
+	}
+	if leader.bodyRead.Load() {
+		t.Error("a refused leader URL was used")
+	}
+}
+
+// A chunked body over the limit is refused 413 at the follower (the source
+// stops), and does not make it look the leader up again.
+func TestFollowerRefusesAnOversizeChunkedCallback(t *testing.T) {
+	leader := newFixture(t, 2*maxBody+(1<<20))
+	_, h := signedCallback(t, leader.key, "pr-1")
+	forgot := false
+	via := followerWithLimit(t, leader.url, func() { forgot = true }, 1<<20)
+	// Chunked: the size is known only by reading.
+	resp := postStream(t, via, "pr-1", &filler{n: 4 << 20}, -1, h)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("4 MiB chunked callback over a 1 MiB limit: %d, want 413", resp.StatusCode)
+	}
+	if forgot {
+		t.Error("an oversize body made the follower drop the leader's address")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -135,7 +137,11 @@ func forwardToLeader(mgr manager.Manager, o Options, srv *callback.Server, lt li
 			return false
 		}
 	}
-	self, err := advertiseURL(o, lt.server != nil)
+	scheme := "http"
+	if lt.server != nil {
+		scheme = "https"
+	}
+	self, err := advertiseURL(o, scheme)
 	if err != nil {
 		return err
 	}
@@ -148,16 +154,7 @@ func forwardToLeader(mgr manager.Manager, o Options, srv *callback.Server, lt li
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
 		Namespace: ns, Name: callbackLeaseName, Identity: identity, URL: self,
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if lt.client != nil {
-		// The CA is known once the listener's Prepare has run: build the
-		// client's TLS settings per connection.
-		transport.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			d := &tls.Dialer{Config: lt.client()}
-			return d.DialContext(ctx, network, addr)
-		}
-	}
-	srv.Forward = &callback.Forwarder{Leader: leader.Lookup, Unreachable: leader.Forget, Transport: transport}
+	srv.Forward = &callback.Forwarder{Leader: leader.Lookup, Unreachable: leader.Forget, Transport: forwardTransport(lt), Scheme: scheme}
 	if o.CallbackTakeOverWindow > 0 {
 		since := &callback.LeadingSince{}
 		srv.Starting = func() bool { return since.Within(o.CallbackTakeOverWindow) }
@@ -168,20 +165,46 @@ func forwardToLeader(mgr manager.Manager, o Options, srv *callback.Server, lt li
 	return mgr.Add(leader)
 }
 
+// forwardTransport reaches the leader's listener: no proxy from the
+// environment (callbacks carry Access data), bounded dial, handshake and
+// answer times, and TLS with the listener's own trust. The CA is known
+// once the listener's Prepare has run, so TLS settings are built per
+// connection.
+func forwardTransport(lt listenerTLS) *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dialer.DialContext,
+		ResponseHeaderTimeout: time.Minute, // the leader may wait up to 10 s for memory, then reads up to 16 MiB
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     false,
+	}
+	if lt.client != nil {
+		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second) // dial and handshake
+			defer cancel()
+			d := &tls.Dialer{NetDialer: dialer, Config: lt.client()}
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	return t
+}
+
 // advertiseURL is this replica's listener as the others reach it: the
 // given URL, else the pod's IP (POD_IP, which the Deployment sets) with
 // the listener's port, else the listener's own address when it names a
 // host (loopback, in tests and make run).
-func advertiseURL(o Options, https bool) (string, error) {
+func advertiseURL(o Options, scheme string) (string, error) {
 	if o.CallbackAdvertiseURL != "" {
-		if u, err := url.Parse(o.CallbackAdvertiseURL); err != nil || u.Host == "" {
-			return "", fmt.Errorf("--callback-advertise-url %q is not an absolute URL", o.CallbackAdvertiseURL)
+		u, err := url.Parse(o.CallbackAdvertiseURL)
+		if err != nil || u.Host == "" || u.Port() == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return "", fmt.Errorf("--callback-advertise-url %q is not %s://host:port", o.CallbackAdvertiseURL, scheme)
 		}
-		return o.CallbackAdvertiseURL, nil
-	}
-	scheme := "http"
-	if https {
-		scheme = "https"
+		if u.Scheme != scheme {
+			return "", fmt.Errorf("--callback-advertise-url is %s:// but the callback listener serves %s: use %s://", u.Scheme, scheme, scheme)
+		}
+		return strings.TrimSuffix(o.CallbackAdvertiseURL, "/"), nil
 	}
 	addr := o.CallbackBindAddress
 	if o.CallbackListener != nil {
