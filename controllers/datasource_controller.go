@@ -47,6 +47,8 @@ type DataSourceReconciler struct {
 
 	probes     probeScheduler
 	activeJobs activeJobsPacer
+	// active counts the requests with an unfinished job at each source.
+	active activeTally
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=datasources,verbs=get;list;watch
@@ -89,7 +91,7 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&privacyv1alpha1.DataSource{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesForSecret)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.dataSourcesInNamespace)).
-		Watches(&privacyv1alpha1.PrivacyRequest{}, activeJobsHandler{}).
+		Watches(&privacyv1alpha1.PrivacyRequest{}, activeJobsHandler{tally: &r.active}).
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allDataSources),
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		WatchesRawSource(wakeSource(r.Wakeups, KindDataSource, func() *privacyv1alpha1.DataSource { return &privacyv1alpha1.DataSource{} })).

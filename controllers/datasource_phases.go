@@ -184,14 +184,11 @@ func (r *DataSourceReconciler) probeVerdict(ds *privacyv1alpha1.DataSource, o di
 		message: "The endpoint answered a signed capabilities probe and serves every declared request type."}
 }
 
-// reconcileActiveJobs counts the requests with an unfinished job here, at
-// most once per second per DataSource (activeJobsPeriod).
-func (r *DataSourceReconciler) reconcileActiveJobs(ctx context.Context, s *sourceScope) error {
-	list := &privacyv1alpha1.PrivacyRequestList{}
-	if err := r.List(ctx, list, client.MatchingFields{IndexRequestActiveSource: s.key.String()}, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("count active jobs: %w", err)
-	}
-	n := int32(len(list.Items))
+// reconcileActiveJobs records the number of requests with an unfinished
+// job here (the tally the request watch keeps), at most once per second per
+// DataSource (activeJobsPeriod).
+func (r *DataSourceReconciler) reconcileActiveJobs(_ context.Context, s *sourceScope) error {
+	n := int32(r.active.count(s.key.String()))
 	if n == s.ds.Status.ActiveJobs {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -48,28 +49,76 @@ func sameReadiness(a, b *metav1.Condition) bool {
 	return a.Status == b.Status && a.Reason == b.Reason
 }
 
-// activeJobsHandler wakes the DataSources whose count of active requests
-// a PrivacyRequest change moved (a source entry became active or finished,
-// or the request came or went), one activeJobsPeriod later: the delay
-// merges the changes of many requests into one pass per DataSource. A
-// request's status write that leaves its set of active sources as it was
-// (an attempt counted, a poll scheduled) wakes none.
-type activeJobsHandler struct{}
+// activeJobsHandler keeps the tally of requests with an unfinished job at
+// each DataSource (read by the DataSource reconciler for status.activeJobs,
+// so that counting costs nothing however many requests are open) and wakes
+// the DataSources whose count a PrivacyRequest change moved (a source entry
+// became active or finished, or the request came or went), one
+// activeJobsPeriod later: the delay merges the changes of many requests
+// into one pass per DataSource. A request's status write that leaves its
+// set of active sources as it was (an attempt counted, a poll scheduled)
+// wakes none.
+type activeJobsHandler struct{ tally *activeTally }
 
 var _ handler.EventHandler = activeJobsHandler{}
 
 type requestQueue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 
-func (activeJobsHandler) Create(_ context.Context, e event.CreateEvent, q requestQueue) {
-	enqueueSources(q, activeSourceSet(e.Object), nil)
+func (h activeJobsHandler) Create(_ context.Context, e event.CreateEvent, q requestQueue) {
+	now := activeSourceSet(e.Object)
+	h.tally.move(e.Object.GetName(), nil, now)
+	enqueueSources(q, now, nil)
 }
 
-func (activeJobsHandler) Update(_ context.Context, e event.UpdateEvent, q requestQueue) {
-	enqueueSources(q, activeSourceSet(e.ObjectOld), activeSourceSet(e.ObjectNew))
+func (h activeJobsHandler) Update(_ context.Context, e event.UpdateEvent, q requestQueue) {
+	before, now := activeSourceSet(e.ObjectOld), activeSourceSet(e.ObjectNew)
+	h.tally.move(e.ObjectNew.GetName(), before, now)
+	enqueueSources(q, before, now)
 }
 
-func (activeJobsHandler) Delete(_ context.Context, e event.DeleteEvent, q requestQueue) {
-	enqueueSources(q, activeSourceSet(e.Object), nil)
+func (h activeJobsHandler) Delete(_ context.Context, e event.DeleteEvent, q requestQueue) {
+	before := activeSourceSet(e.Object)
+	h.tally.move(e.Object.GetName(), before, nil)
+	enqueueSources(q, before, nil)
+}
+
+// activeTally holds, per DataSource ("namespace/name"), the names of the
+// requests with an unfinished job there, as the informer's events tell.
+type activeTally struct {
+	mu       sync.Mutex
+	requests map[string]map[string]struct{}
+}
+
+// move records that request's active sources went from before to now.
+func (t *activeTally) move(request string, before, now map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.requests == nil {
+		t.requests = map[string]map[string]struct{}{}
+	}
+	for key := range before {
+		if !now[key] {
+			delete(t.requests[key], request)
+			if len(t.requests[key]) == 0 {
+				delete(t.requests, key)
+			}
+		}
+	}
+	for key := range now {
+		set := t.requests[key]
+		if set == nil {
+			set = map[string]struct{}{}
+			t.requests[key] = set
+		}
+		set[request] = struct{}{}
+	}
+}
+
+// count is the number of requests with an unfinished job at source.
+func (t *activeTally) count(source string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.requests[source])
 }
 
 func (activeJobsHandler) Generic(context.Context, event.GenericEvent, requestQueue) {}

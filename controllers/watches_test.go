@@ -90,7 +90,7 @@ func TestActiveJobsHandler(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &recordingQueue{added: map[reconcile.Request]time.Duration{}}
-			activeJobsHandler{}.Update(context.Background(), event.UpdateEvent{ObjectOld: requestAt(tc.old), ObjectNew: requestAt(tc.cur)}, q)
+			activeJobsHandler{tally: &activeTally{}}.Update(context.Background(), event.UpdateEvent{ObjectOld: requestAt(tc.old), ObjectNew: requestAt(tc.cur)}, q)
 			if len(q.added) != len(tc.want) {
 				t.Fatalf("woke %v, want %v", q.added, tc.want)
 			}
@@ -103,9 +103,41 @@ func TestActiveJobsHandler(t *testing.T) {
 		})
 	}
 	q := &recordingQueue{added: map[reconcile.Request]time.Duration{}}
-	activeJobsHandler{}.Delete(context.Background(), event.DeleteEvent{Object: requestAt(map[string]privacyv1alpha1.SourcePhase{"a": pending})}, q)
+	activeJobsHandler{tally: &activeTally{}}.Delete(context.Background(), event.DeleteEvent{Object: requestAt(map[string]privacyv1alpha1.SourcePhase{"a": pending})}, q)
 	if len(q.added) != 1 {
 		t.Errorf("deleting a request with an open job woke %v, want its DataSource", q.added)
+	}
+}
+
+// TestActiveTally: the count of requests with an open job at a source
+// follows the requests' events (created, a source finished, deleted).
+func TestActiveTally(t *testing.T) {
+	pending, done := privacyv1alpha1.SourcePhasePending, privacyv1alpha1.SourcePhaseCompleted
+	tally := &activeTally{}
+	h := activeJobsHandler{tally: tally}
+	q := &recordingQueue{added: map[reconcile.Request]time.Duration{}}
+	named := func(name string, phases map[string]privacyv1alpha1.SourcePhase) *privacyv1alpha1.PrivacyRequest {
+		pr := requestAt(phases)
+		pr.Name = name
+		return pr
+	}
+	r1 := named("r1", map[string]privacyv1alpha1.SourcePhase{"a": pending, "b": pending})
+	r2 := named("r2", map[string]privacyv1alpha1.SourcePhase{"a": pending})
+	h.Create(context.Background(), event.CreateEvent{Object: r1}, q)
+	h.Create(context.Background(), event.CreateEvent{Object: r2}, q)
+	h.Update(context.Background(), event.UpdateEvent{ObjectOld: r2, ObjectNew: r2.DeepCopy()}, q) // a write that moves nothing
+	if a, b := tally.count("shop/a"), tally.count("shop/b"); a != 2 || b != 1 {
+		t.Fatalf("after two requests: a=%d b=%d, want 2 and 1", a, b)
+	}
+	r1b := named("r1", map[string]privacyv1alpha1.SourcePhase{"a": done, "b": pending})
+	h.Update(context.Background(), event.UpdateEvent{ObjectOld: r1, ObjectNew: r1b}, q)
+	h.Delete(context.Background(), event.DeleteEvent{Object: r2}, q)
+	if a, b := tally.count("shop/a"), tally.count("shop/b"); a != 0 || b != 1 {
+		t.Errorf("after r1 finished at a and r2 was deleted: a=%d b=%d, want 0 and 1", a, b)
+	}
+	h.Delete(context.Background(), event.DeleteEvent{Object: r1b}, q)
+	if len(tally.requests) != 0 {
+		t.Errorf("every request gone, the tally still holds %v", tally.requests)
 	}
 }
 
