@@ -109,11 +109,7 @@ func TestChartMatchesConfig(t *testing.T) {
 
 	t.Run("optional parts and config/cert-manager, config/network-policy, config/prometheus", func(t *testing.T) {
 		config := withoutNamespace(t, kustomize(t, "cert-manager"))
-		// config/network-policy is an example folder without the default's
-		// namespace and name prefix; add them as config/default would.
-		np, err := packaging.KustomizeOverlay("namespace: "+packaging.DefaultRelease.Namespace+"\nnamePrefix: "+packaging.DefaultRelease.Name+"-\nresources:\n- %s\n",
-			filepath.Join(repo, "config", "network-policy"))
-		config = append(config, mustDecode(t, np, err)...)
+		config = append(config, configNetworkPolicy(t)...)
 		config = append(config, kustomize(t, "prometheus")...)
 		values := map[string]any{
 			"tls":            map[string]any{"certManager": map[string]any{"enabled": true}},
@@ -126,6 +122,32 @@ func TestChartMatchesConfig(t *testing.T) {
 		compare(t, config, renderChart(t, values))
 	})
 
+	t.Run("namespaces.datasourceNamespaces: config/network-policy plus one peer by name", func(t *testing.T) {
+		// The one difference allowed: config/ has no list of namespaces let
+		// in by name (config/network-policy's comment shows the peer to add
+		// by hand), so the chart's extra peer is taken out, once, and the
+		// rest must be config/'s.
+		names := []any{"billing", "crm"}
+		chart := ofKind(renderChart(t, map[string]any{
+			"networkPolicy": map[string]any{"enabled": true},
+			"namespaces":    map[string]any{"datasourceNamespaces": names},
+		}), "NetworkPolicy")
+		namesPeer := map[string]any{"namespaceSelector": map[string]any{"matchExpressions": []any{
+			map[string]any{"key": "kubernetes.io/metadata.name", "operator": "In", "values": names},
+		}}}
+		ingress, _, _ := unstructured.NestedSlice(chart[0].Object, "spec", "ingress")
+		from := ingress[0].(map[string]any)["from"].([]any)
+		without := slices.DeleteFunc(slices.Clone(from), func(p any) bool { return cmp.Equal(p, namesPeer) })
+		if len(without) != len(from)-1 {
+			t.Fatalf("the callback rule's peers %v hold the peer %v %d times, want once", from, namesPeer, len(from)-len(without))
+		}
+		ingress[0].(map[string]any)["from"] = without
+		if err := unstructured.SetNestedSlice(chart[0].Object, ingress, "spec", "ingress"); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, configNetworkPolicy(t), chart)
+	})
+
 	t.Run("the comparison can fail", func(t *testing.T) {
 		config := ofKind(kustomize(t, "default"), "Deployment")[0]
 		chart := ofKind(renderChart(t, map[string]any{"image": configImage["image"], "replicaCount": 3}), "Deployment")[0]
@@ -133,4 +155,14 @@ func TestChartMatchesConfig(t *testing.T) {
 			t.Fatal("the chart with replicaCount 3 compares equal to config/default")
 		}
 	})
+}
+
+// configNetworkPolicy builds config/network-policy, an example folder
+// without the default's namespace and name prefix, with them added as
+// config/default would.
+func configNetworkPolicy(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	np, err := packaging.KustomizeOverlay("namespace: "+packaging.DefaultRelease.Namespace+"\nnamePrefix: "+packaging.DefaultRelease.Name+"-\nresources:\n- %s\n",
+		filepath.Join(repo, "config", "network-policy"))
+	return mustDecode(t, np, err)
 }

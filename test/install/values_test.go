@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -109,6 +110,138 @@ func TestChartValues(t *testing.T) {
 		}
 		if !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Secret != nil && v.Secret.SecretName == "callback-tls" }) {
 			t.Errorf("volumes %v lack the Secret callback-tls", spec.Volumes)
+		}
+	})
+
+	t.Run("networkPolicy admits the namespaces of namespaces.datasourceNamespaces by name", func(t *testing.T) {
+		// ci/ha-values.yaml lets billing and crm in by name, not by label.
+		from := callbackPeers(t, renderChart(t, nil, "ci/ha-values.yaml"))
+		if !slices.ContainsFunc(from, func(p networkingv1.NetworkPolicyPeer) bool { return isNamesPeer(p, "billing", "crm") }) {
+			t.Errorf("callback peers %+v do not admit the namespaces billing and crm by name", from)
+		}
+		if !slices.ContainsFunc(from, func(p networkingv1.NetworkPolicyPeer) bool {
+			return p.NamespaceSelector != nil && p.NamespaceSelector.MatchLabels["privacyoperator.io/datasource"] == "true"
+		}) {
+			t.Errorf("callback peers %+v lost the labelled namespaces", from)
+		}
+		withoutNames := renderChart(t, map[string]any{"networkPolicy": map[string]any{"enabled": true}})
+		if slices.ContainsFunc(callbackPeers(t, withoutNames), func(p networkingv1.NetworkPolicyPeer) bool {
+			return p.NamespaceSelector != nil && len(p.NamespaceSelector.MatchExpressions) > 0
+		}) {
+			t.Errorf("without datasourceNamespaces the policy admits namespaces by name")
+		}
+	})
+
+	t.Run("tls.certManager: the Certificate names the host of callbacks.baseURL", func(t *testing.T) {
+		svc := "privacy-operator-callbacks.privacy-operator-system.svc"
+		for _, tc := range []struct {
+			baseURL   string
+			dns, ips  []string
+			serverArg string
+		}{
+			{"", []string{svc, svc + ".cluster.local"}, nil, "https://" + svc + ":9443"},
+			{"https://Callbacks.Example.com/po", []string{svc, svc + ".cluster.local", "callbacks.example.com"}, nil, ""},
+			{"https://" + svc + ":9443", []string{svc, svc + ".cluster.local"}, nil, ""},
+			{"https://10.0.0.7:9443", []string{svc, svc + ".cluster.local"}, []string{"10.0.0.7"}, ""},
+			{"https://[fd00::7]:9443", []string{svc, svc + ".cluster.local"}, []string{"fd00::7"}, ""},
+		} {
+			objs := renderChart(t, map[string]any{
+				"tls":       map[string]any{"certManager": map[string]any{"enabled": true}},
+				"callbacks": map[string]any{"baseURL": tc.baseURL},
+			})
+			certs := ofKind(objs, "Certificate")
+			if len(certs) != 1 {
+				t.Fatalf("%d Certificates rendered, want 1", len(certs))
+			}
+			dns, _, _ := unstructured.NestedStringSlice(certs[0].Object, "spec", "dnsNames")
+			ips, _, _ := unstructured.NestedStringSlice(certs[0].Object, "spec", "ipAddresses")
+			if !slices.Equal(dns, tc.dns) || !slices.Equal(ips, tc.ips) {
+				t.Errorf("callbacks.baseURL %q: dnsNames %q, ipAddresses %q; want %q, %q", tc.baseURL, dns, ips, tc.dns, tc.ips)
+			}
+			want := tc.serverArg
+			if want == "" {
+				want = tc.baseURL
+			}
+			if c, _ := manager(t, objs); !slices.Contains(c.Args, "--callback-base-url="+want) {
+				t.Errorf("args %q lack --callback-base-url=%s", c.Args, want)
+			}
+		}
+	})
+
+	t.Run("exports claim: ReadWriteMany with replicas, ReadWriteOnce with one, or as set", func(t *testing.T) {
+		for _, tc := range []struct {
+			values map[string]any
+			want   []string
+		}{
+			{nil, []string{"ReadWriteMany"}},
+			{map[string]any{"replicaCount": 1}, []string{"ReadWriteOnce"}},
+			{map[string]any{"replicaCount": 3}, []string{"ReadWriteMany"}},
+			{map[string]any{"replicaCount": 1, "exports": map[string]any{"persistence": map[string]any{"accessModes": []any{"ReadWriteMany"}}}}, []string{"ReadWriteMany"}},
+		} {
+			claims := ofKind(renderChart(t, tc.values), "PersistentVolumeClaim")
+			if len(claims) != 1 {
+				t.Fatalf("values %v: %d claims, want 1", tc.values, len(claims))
+			}
+			if got, _, _ := unstructured.NestedStringSlice(claims[0].Object, "spec", "accessModes"); !slices.Equal(got, tc.want) {
+				t.Errorf("values %v: accessModes %q, want %q", tc.values, got, tc.want)
+			}
+		}
+	})
+
+	t.Run("NOTES warn when replicas share a directory export store", func(t *testing.T) {
+		warning := "WARNING: 2 replicas keep Access exports in a directory on the shared\nvolume privacy-operator-exports, which must be ReadWriteMany"
+		notes := renderNotes(t, nil)
+		for _, want := range []string{warning, "kind's local-path", "exports.url", "--set replicaCount=1",
+			"kubectl -n privacy-operator-system get persistentvolumeclaim privacy-operator-exports"} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("default NOTES lack %q:\n%s", want, notes)
+			}
+		}
+		if notes := renderNotes(t, map[string]any{"replicaCount": 3, "exports": map[string]any{"persistence": map[string]any{"existingClaim": "shared"}}}); !strings.Contains(notes, "WARNING: 3 replicas") || !strings.Contains(notes, "persistentvolumeclaim shared") {
+			t.Errorf("NOTES with an existing claim do not warn about it:\n%s", notes)
+		}
+		for _, values := range []map[string]any{
+			{"replicaCount": 1},
+			{"exports": map[string]any{"url": "s3://bucket/prefix"}},
+			valuesFile(t, "ci/ha-values.yaml"),
+		} {
+			if notes := renderNotes(t, values); strings.Contains(notes, "WARNING") {
+				t.Errorf("values %v: NOTES warn although no volume is shared:\n%s", values, notes)
+			}
+		}
+	})
+
+	t.Run("manager Roles: leases get/create/update, the callback CA by name", func(t *testing.T) {
+		objs := renderChart(t, nil)
+		le := role(t, objs, "privacy-operator-leader-election-role")
+		for _, r := range le.Rules {
+			if slices.Contains(r.Resources, "leases") && !slices.Equal(r.Verbs, []string{"get", "create", "update"}) {
+				t.Errorf("leases: verbs %q, want get, create, update", r.Verbs)
+			}
+		}
+		checkCARole(t, role(t, objs, "privacy-operator-callback-ca-role"), "privacy-operator-callback-ca")
+		renamed := renderChart(t, map[string]any{"extraArgs": []any{"--callback-ca-name=first", "--callback-ca-name=team-ca"}})
+		checkCARole(t, role(t, renamed, "privacy-operator-callback-ca-role"), "team-ca")
+	})
+
+	t.Run("serviceMonitor.tlsConfig replaces skip-verify", func(t *testing.T) {
+		tlsConfig := func(values map[string]any) map[string]any {
+			sm := ofKind(renderChart(t, values), "ServiceMonitor")
+			if len(sm) != 1 {
+				t.Fatalf("%d ServiceMonitors, want 1", len(sm))
+			}
+			endpoints, _, _ := unstructured.NestedSlice(sm[0].Object, "spec", "endpoints")
+			c, _, _ := unstructured.NestedMap(endpoints[0].(map[string]any), "tlsConfig")
+			return c
+		}
+		if c := tlsConfig(map[string]any{"serviceMonitor": map[string]any{"enabled": true}}); c["insecureSkipVerify"] != true {
+			t.Errorf("default tlsConfig %v", c)
+		}
+		ca := map[string]any{"secret": map[string]any{"name": "metrics-ca", "key": "ca.crt"}}
+		c := tlsConfig(map[string]any{"serviceMonitor": map[string]any{"enabled": true, "tlsConfig": map[string]any{
+			"insecureSkipVerify": false, "serverName": "privacy-operator-metrics.privacy-operator-system.svc", "ca": ca}}})
+		if c["insecureSkipVerify"] != false || c["serverName"] == nil || c["ca"] == nil {
+			t.Errorf("tlsConfig %v: want verification with the given CA", c)
 		}
 	})
 

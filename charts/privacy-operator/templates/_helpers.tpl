@@ -74,3 +74,33 @@ app.kubernetes.io/component: manager
 {{- define "privacy-operator.callbacksService" -}}
 {{- printf "%s-callbacks" (include "privacy-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/*
+The access modes of the exports claim: exports.persistence.accessModes, or
+ReadWriteMany with more than one replica (any may become leader and carry
+on with its predecessor's exports) and ReadWriteOnce with one.
+*/}}
+{{- define "privacy-operator.exportsAccessModes" -}}
+{{- if .Values.exports.persistence.accessModes }}
+{{- toYaml .Values.exports.persistence.accessModes }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- toYaml (list "ReadWriteMany") }}
+{{- else }}
+{{- toYaml (list "ReadWriteOnce") }}
+{{- end }}
+{{- end }}
+
+{{/*
+The name of the operator's own callback CA (Secret and ConfigMap):
+--callback-ca-name=NAME from extraArgs (the last wins, as with the flag),
+else the manager's default.
+*/}}
+{{- define "privacy-operator.callbackCAName" -}}
+{{- $name := "privacy-operator-callback-ca" }}
+{{- range .Values.extraArgs }}
+{{- if hasPrefix "--callback-ca-name=" (toString .) }}
+{{- $name = trimPrefix "--callback-ca-name=" (toString .) }}
+{{- end }}
+{{- end }}
+{{- $name }}
+{{- end }}
