@@ -408,7 +408,9 @@ func TestCallbackTrustsTheGivenCA(t *testing.T) {
 func acceptDeleteWithCallback(t *testing.T, cfg datasource.Config, id, base string) {
 	t.Helper()
 	cfg.Secrets, cfg.Async = []string{secret}, true
-	cfg.Delete = func(context.Context, *protocol.Job) (datasource.Result, error) { return datasource.Result{Records: 1}, nil }
+	cfg.Delete = func(context.Context, *protocol.Job) (datasource.Result, error) {
+		return datasource.Result{Records: 1}, nil
+	}
 	h, err := datasource.New(cfg)
 	if err != nil {
 		t.Fatal(err)
