@@ -130,51 +130,78 @@ var _ = Describe("Access exports in S3", Serial, func() {
 		Eventually(func() []string { return listS3(cfg, requestPrefix+"parts/") }).Should(BeEmpty())
 	})
 
-	It("retries the export step while the bucket is unreachable, says why, and loses nothing", func() {
-		addr := closedPort()
-		broken := cfg
-		broken.Endpoint = "http://" + addr
-		useS3(broken)
-		ns := newNamespace()
-		billing := newSource(ns, "billing")
-		crm := newSource(ns, "crm", async)
-		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
-		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-
-		By("reporting the failed export step in Ready and Reconciling: the answers cannot be filed in the bucket")
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
-			g.Expect(ready).NotTo(BeNil())
-			g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
-			g.Expect(ready.Message).To(ContainSubstring("connection refused"))
-			g.Expect(ready.Message).To(ContainSubstring("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + string(pr.UID) + "/parts/"))
-			reconciling := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
-			g.Expect(reconciling).NotTo(BeNil())
-			g.Expect(reconciling.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
-			g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseInProgress))
-			g.Expect(pr.Status.Export).To(BeNil())
-		}).Should(Succeed())
-		Eventually(func(g Gomega) []string {
-			return eventReasons(g, metav1.NamespaceDefault, func(e corev1.Event) bool {
-				return e.InvolvedObject.Name == pr.Name && e.Type == corev1.EventTypeWarning
-			})
-		}).Should(ContainElement(privacyv1alpha1.ReasonExportFailed))
-
-		By("writing the export from the kept data once the endpoint answers")
-		forward(addr, strings.TrimPrefix(cfg.Endpoint, "http://"))
-		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
-		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonCompleted))
-		Expect(pr.Status.Export).NotTo(BeNil())
-		data := readS3(cfg, strings.TrimPrefix(pr.Status.Export.Location, "s3://"+cfg.Bucket+"/"))
-		sum := sha256.Sum256(data)
-		Expect(pr.Status.Export.SHA256).To(Equal(hex.EncodeToString(sum[:])))
-		Expect(string(data)).To(And(ContainSubstring(`"source":"billing"`), ContainSubstring(`"source":"crm"`)))
-		Expect(billing.jobRuns()).To(HaveLen(1), "no job is sent again")
-		Expect(crm.jobRuns()).To(HaveLen(1), "no job is sent again")
-	})
+	// A bucket that refuses connections fails each call at once; one that
+	// takes them and never answers (black-holed) fails it at its timeout,
+	// so that no reconcile worker is held.
+	for _, outage := range []struct {
+		bucket, says string
+		// cut makes the endpoint fail as the outage does, until restore
+		// forwards it to the server.
+		cut func(server string) (endpoint string, restore func())
+	}{
+		{bucket: "refuses connections", says: "connection refused", cut: func(server string) (string, func()) {
+			addr := closedPort()
+			return addr, func() { exporttest.Forward(GinkgoT(), addr, server) }
+		}},
+		{bucket: "never answers", says: "did not finish within 2s", cut: func(server string) (string, func()) {
+			addr, forward := exporttest.BlackHole(GinkgoT())
+			return addr, func() { forward(server) }
+		}},
+	} {
+		It("retries the export step while the bucket "+outage.bucket+", says why, and loses nothing", func() {
+			exportOutage(cfg, useS3, outage.says, outage.cut)
+		})
+	}
 })
+
+// exportOutage runs an Access request while the bucket fails (cut), checks
+// that the request says why (says) and waits, then restores the bucket and
+// checks that the export is written from the kept data.
+func exportOutage(cfg export.S3Config, useS3 func(export.S3Config), says string, cut func(server string) (string, func())) {
+	addr, restore := cut(strings.TrimPrefix(cfg.Endpoint, "http://"))
+	broken := cfg
+	broken.Endpoint = "http://" + addr
+	broken.Timeouts = export.Timeouts{Call: 2 * time.Second, Assemble: 2 * time.Second}
+	useS3(broken)
+	ns := newNamespace()
+	billing := newSource(ns, "billing")
+	crm := newSource(ns, "crm", async)
+	pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+	Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+
+	By("reporting the failed export step in Ready and Reconciling: the answers cannot be filed in the bucket")
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+		ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+		g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
+		g.Expect(ready.Message).To(ContainSubstring(says))
+		g.Expect(ready.Message).To(ContainSubstring("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + string(pr.UID) + "/parts/"))
+		reconciling := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		g.Expect(reconciling).NotTo(BeNil())
+		g.Expect(reconciling.Reason).To(Equal(privacyv1alpha1.ReasonExportFailed))
+		g.Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseInProgress))
+		g.Expect(pr.Status.Export).To(BeNil())
+	}).Should(Succeed())
+	Eventually(func(g Gomega) []string {
+		return eventReasons(g, metav1.NamespaceDefault, func(e corev1.Event) bool {
+			return e.InvolvedObject.Name == pr.Name && e.Type == corev1.EventTypeWarning
+		})
+	}).Should(ContainElement(privacyv1alpha1.ReasonExportFailed))
+
+	By("writing the export from the kept data once the endpoint answers")
+	restore()
+	Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+	Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonCompleted))
+	Expect(pr.Status.Export).NotTo(BeNil())
+	data := readS3(cfg, strings.TrimPrefix(pr.Status.Export.Location, "s3://"+cfg.Bucket+"/"))
+	sum := sha256.Sum256(data)
+	Expect(pr.Status.Export.SHA256).To(Equal(hex.EncodeToString(sum[:])))
+	Expect(string(data)).To(And(ContainSubstring(`"source":"billing"`), ContainSubstring(`"source":"crm"`)))
+	Expect(billing.jobRuns()).To(HaveLen(1), "no job is sent again")
+	Expect(crm.jobRuns()).To(HaveLen(1), "no job is sent again")
+}
 
 // listS3 lists the keys under prefix in cfg's bucket.
 func listS3(cfg export.S3Config, prefix string) []string {
@@ -205,33 +232,4 @@ func closedPort() string {
 	addr := l.Addr().String()
 	Expect(l.Close()).To(Succeed())
 	return addr
-}
-
-// forward listens on addr and relays every connection to target, until
-// the spec ends: the endpoint coming back.
-func forward(addr, target string) {
-	GinkgoHelper()
-	l, err := net.Listen("tcp", addr)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(l.Close)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				go func() {
-					_, _ = io.Copy(up, c)
-					up.Close()
-				}()
-				_, _ = io.Copy(c, up)
-			}()
-		}
-	}()
 }

@@ -51,7 +51,10 @@ func (s *ExportSweeper) NeedLeaderElection() bool { return true }
 
 // Sweep runs one sweep. The store is listed before the requests, so that a
 // request created meanwhile (whose data cannot be in the first list) is
-// never taken for an orphan.
+// never taken for an orphan. The store lists only names shaped like a
+// request's UID and removes a folder only when all of it is its own
+// (export.Swept), so that nothing else in the directory or bucket prefix
+// is ever deleted.
 func (s *ExportSweeper) Sweep(ctx context.Context) error {
 	uids, err := s.Store.Requests(ctx)
 	if err != nil {
@@ -69,10 +72,17 @@ func (s *ExportSweeper) Sweep(ctx context.Context) error {
 		if live[uid] {
 			continue
 		}
-		if err := s.Store.Delete(ctx, uid); err != nil {
+		// Only what the store wrote itself: a folder of another program,
+		// or of another install sharing the prefix, stays.
+		deleted, err := s.Store.DeleteOrphan(ctx, uid)
+		if err != nil {
 			return err
 		}
-		s.Log.Info("removed the export of a request that no longer exists", "uid", uid)
+		if deleted {
+			s.Log.Info("removed the export of a request that no longer exists", "uid", uid)
+		} else {
+			s.Log.Info("kept a folder named like a request that no longer exists: it holds what this operator did not write", "uid", uid)
+		}
 	}
 	maxAge := s.SpoolMaxAge
 	if maxAge <= 0 {

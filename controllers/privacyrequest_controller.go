@@ -60,6 +60,10 @@ type EngineConfig struct {
 // status, then hands jobs to the Dispatcher, whose outcomes wake it up again.
 type PrivacyRequestReconciler struct {
 	Shared
+	// Exports is called on the reconcile workers: an S3Store bounds each
+	// call's exchanges with the bucket (export.Timeouts), so that a
+	// black-holed bucket fails the step (ExportFailed, retried with
+	// backoff) instead of holding the workers.
 	Exports export.Store
 	Config  EngineConfig
 	overdue overdueSet

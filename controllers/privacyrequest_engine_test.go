@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -775,7 +776,14 @@ var _ = Describe("Export sweep", func() {
 
 		store := export.DirStore{Dir: GinkgoT().TempDir()}
 		Expect(store.WritePart(ctx, string(pr.UID), "a_b", []byte(`{}`))).To(Succeed())
-		Expect(store.WritePart(ctx, "0f1e2d3c-gone", "a_b", []byte(`{"x":1}`))).To(Succeed())
+		Expect(store.WritePart(ctx, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "a_b", []byte(`{"x":1}`))).To(Succeed())
+		By("keeping what the operator did not write: a folder not named like a request's, or one holding a file of its own")
+		Expect(store.WritePart(ctx, "not-a-uid", "a_b", []byte(`{"x":1}`))).To(Succeed())
+		stray := "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"
+		Expect(store.WritePart(ctx, stray, "a_b", []byte(`{"x":1}`))).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(store.Dir, stray, "notes.txt"), []byte("not the operator's"), 0o600)).To(Succeed())
+		Expect(os.MkdirAll(filepath.Join(store.Dir, "backups"), 0o700)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(store.Dir, "backups", "db.dump"), []byte("not the operator's"), 0o600)).To(Succeed())
 		old, err := store.Put([]byte(`{"old":true}`))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.Chtimes(old, time.Now().Add(-48*time.Hour), time.Now().Add(-48*time.Hour))).To(Succeed())
@@ -786,7 +794,9 @@ var _ = Describe("Export sweep", func() {
 		Expect(sweeper.Sweep(ctx)).To(Succeed())
 		uids, err := store.Requests(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(uids).To(ConsistOf(string(pr.UID)), "the orphan is gone, the live request's export stays")
+		Expect(uids).To(ConsistOf(string(pr.UID), stray), "the orphan is gone, the live request's export stays, and so does the folder with a file the operator did not write")
+		Expect(filepath.Join(store.Dir, "not-a-uid", "parts", "a_b.json")).To(BeAnExistingFile())
+		Expect(filepath.Join(store.Dir, "backups", "db.dump")).To(BeAnExistingFile())
 		Expect(old).NotTo(BeAnExistingFile())
 		Expect(fresh).To(BeAnExistingFile())
 	})

@@ -89,6 +89,9 @@ func (r *PrivacyRequestReconciler) fileAccessData(ctx context.Context, s *reques
 
 func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestScope) error {
 	pr := s.pr
+	// The store keeps the createdAt of an export it wrote before: a pass
+	// from a stale view that assembles again (its Settle failed) writes
+	// the same bytes, so the sha256 recorded in status stays true.
 	m := export.Manifest{Request: pr.Name, UID: string(pr.UID), CreatedAt: s.now.UTC()}
 	for _, src := range pr.Status.Sources {
 		var records int64

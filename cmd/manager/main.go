@@ -105,8 +105,9 @@ func parseFlags() (flags, zap.Options) {
 		"Directory where Access exports are written (a PersistentVolume in a cluster). When the default cannot be created (not root), "+
 			"$XDG_STATE_HOME/privacy-operator/exports (~/.local/state/...) is used and the log says so.")
 	flag.StringVar(&f.exportURL, "export-url", "",
-		"Write Access exports to S3-compatible object storage: s3://bucket/prefix, with optional parameters "+
-			"endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir (or the --export-s3-* flags); see docs/exports.md. "+
+		"Write Access exports to S3-compatible object storage: s3://bucket/prefix, the prefix required and this install's alone "+
+			"(the export sweep deletes what this install wrote there for requests that no longer exist), with optional parameters "+
+			"endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir, installID (or the --export-s3-* flags); see docs/exports.md. "+
 			"The sources' data waits there for the export too; --export-dir is then only this replica's spool of answers "+
 			"on their way to the bucket (no shared volume needed). Empty: exports stay in --export-dir.")
 	f.exportS3.BindFlags(flag.CommandLine)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -75,18 +76,29 @@ type Store interface {
 	// Assemble writes the request's export from its parts and manifest,
 	// filling in each source's SHA256 and Bytes from its stored part. A
 	// source that completed with records but has no part fails it
-	// (ErrMissingPart, naming the source).
+	// (ErrMissingPart, naming the source). When an export of the request
+	// was written before, its CreatedAt is kept instead of m's: assembling
+	// the same parts again (a pass from a stale view) gives the same bytes,
+	// so the sha256 already recorded in status stays true.
 	Assemble(ctx context.Context, m Manifest) (Ref, error)
 	// Delete removes everything stored for a request.
 	Delete(ctx context.Context, uid string) error
 }
 
 // Swept is a Store that the export sweep lists and cleans: DirStore and
-// S3Store.
+// S3Store. The sweep must never remove what the operator did not write:
+// only names shaped like a PrivacyRequest UID are listed, and only a
+// request's folder that holds nothing but the store's own layout is
+// removed.
 type Swept interface {
 	Store
-	// Requests lists the request uids that have something stored.
+	// Requests lists the request uids that have something stored: the
+	// names shaped like a PrivacyRequest UID, nothing else.
 	Requests(ctx context.Context) ([]string, error)
+	// DeleteOrphan removes what is stored for uid, a request that no
+	// longer exists, when all of it is what the store writes there; it
+	// reports whether it did. Anything else keeps all of it.
+	DeleteOrphan(ctx context.Context, uid string) (bool, error)
 	// SweepSpool removes spooled data older than before.
 	SweepSpool(before time.Time) (int, error)
 }
@@ -104,7 +116,14 @@ type DirStore struct {
 	Dir string
 }
 
+// exportObject is the file (or object) of a request's export.
+const exportObject = "export.json"
+
 var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+
+// requestUID is the shape of a PrivacyRequest's UID (a UUID as the API
+// server writes it): the only names the sweep takes for a request's.
+var requestUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func (s DirStore) requestDir(uid string) (string, error) {
 	if !safeName.MatchString(uid) {
@@ -217,7 +236,19 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Ref{}, err
 	}
-	final := filepath.Join(dir, "export.json")
+	final := filepath.Join(dir, exportObject)
+	if f, err := os.Open(final); err == nil {
+		created, err := createdAt(f)
+		f.Close()
+		if err != nil {
+			return Ref{}, fmt.Errorf("read %s: %w", final, err)
+		}
+		if !created.IsZero() {
+			m.CreatedAt = created
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return Ref{}, err
+	}
 	tmp, err := os.CreateTemp(dir, ".export-*.json")
 	if err != nil {
 		return Ref{}, err
@@ -254,6 +285,39 @@ func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
 	// assembles the export again and must find the same data.
 	ref.Location = final
 	return ref, nil
+}
+
+// createdAt is the CreatedAt in the manifest of the export document that r
+// holds (the manifest comes first), or zero when r holds no such document.
+// An error is one of reading r.
+func createdAt(r io.Reader) (time.Time, error) {
+	er := &errReader{r: r}
+	dec := json.NewDecoder(er)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return time.Time{}, er.err
+	}
+	if tok, err := dec.Token(); err != nil || tok != "manifest" {
+		return time.Time{}, er.err
+	}
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return time.Time{}, er.err
+	}
+	return m.CreatedAt, nil
+}
+
+// errReader remembers the error of reading r, other than its end.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // writeDocument writes the export document of m, whose sources carry the
@@ -322,7 +386,8 @@ func hashFile(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// Requests lists the request uids that have something stored.
+// Requests lists the request uids that have something stored: the
+// directories whose names are shaped like a PrivacyRequest UID.
 func (s DirStore) Requests(context.Context) ([]string, error) {
 	entries, err := os.ReadDir(s.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -333,11 +398,63 @@ func (s DirStore) Requests(context.Context) ([]string, error) {
 	}
 	var uids []string
 	for _, e := range entries {
-		if e.IsDir() && safeName.MatchString(e.Name()) {
+		if e.IsDir() && requestUID.MatchString(e.Name()) {
 			uids = append(uids, e.Name())
 		}
 	}
 	return uids, nil
+}
+
+// DeleteOrphan implements Swept: it removes a request's directory when it
+// holds only what the store writes there (parts/<part>.json, export.json
+// and their temporary files).
+func (s DirStore) DeleteOrphan(ctx context.Context, uid string) (bool, error) {
+	if !requestUID.MatchString(uid) {
+		return false, nil
+	}
+	dir := filepath.Join(s.Dir, uid)
+	if info, err := os.Lstat(dir); err != nil || !info.IsDir() {
+		return false, nil
+	}
+	own, err := holdsOnly(dir, func(e fs.DirEntry) bool {
+		if e.IsDir() {
+			return e.Name() == "parts"
+		}
+		return e.Name() == exportObject || matches(".export-*.json", e.Name())
+	})
+	if err == nil && own {
+		own, err = holdsOnly(filepath.Join(dir, "parts"), func(e fs.DirEntry) bool {
+			part, isJSON := strings.CutSuffix(e.Name(), ".json")
+			return !e.IsDir() && (isJSON && safeName.MatchString(part) || matches(".part-*", e.Name()))
+		})
+	}
+	if err != nil || !own {
+		return false, err
+	}
+	return true, s.Delete(ctx, uid)
+}
+
+// holdsOnly reports whether every entry of dir (none when it does not
+// exist) is a directory or a regular file that own accepts.
+func holdsOnly(dir string, own func(fs.DirEntry) bool) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !(e.IsDir() || e.Type().IsRegular()) || !own(e) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func matches(pattern, name string) bool {
+	ok, _ := filepath.Match(pattern, name)
+	return ok
 }
 
 // SweepSpool removes spooled data older than before: data whose outcome

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,17 +27,31 @@ type store struct {
 	// read returns the export at ref, or an error wrapping fs.ErrNotExist
 	// when there is none.
 	read func(t *testing.T, ref export.Ref) ([]byte, error)
+	// plant writes a file (or object) the store did not write, at path
+	// rel under its directory (or prefix).
+	plant func(t *testing.T, rel string)
 }
 
 // eachStore runs fn against a DirStore and an S3Store on the test server.
 func eachStore(t *testing.T, fn func(t *testing.T, s store)) {
 	t.Run("dir", func(t *testing.T) {
-		fn(t, store{spooled: export.DirStore{Dir: t.TempDir()}, read: func(_ *testing.T, ref export.Ref) ([]byte, error) {
+		dir := t.TempDir()
+		fn(t, store{spooled: export.DirStore{Dir: dir}, read: func(_ *testing.T, ref export.Ref) ([]byte, error) {
 			return os.ReadFile(ref.Location)
+		}, plant: func(t *testing.T, rel string) {
+			t.Helper()
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, rel, "not the operator's")
 		}})
 	})
 	t.Run("s3", func(t *testing.T) {
-		fn(t, store{spooled: newS3Store(t, exporttest.Config(t)), read: readObject})
+		cfg := exporttest.Config(t)
+		fn(t, store{spooled: newS3Store(t, cfg), read: readObject, plant: func(t *testing.T, rel string) {
+			t.Helper()
+			putObject(t, cfg, cfg.Prefix+"/"+rel, "not the operator's")
+		}})
 	})
 }
 
@@ -178,24 +193,108 @@ func TestRefusesUnsafeNames(t *testing.T) {
 	})
 }
 
+// Request uids as the API server makes them.
+const (
+	staged  = "5f0c1b2a-3d4e-4f60-8a1b-2c3d4e5f6a7b"
+	written = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a"
+)
+
+// Only names shaped like a PrivacyRequest's UID are taken for requests:
+// the sweep deletes what Requests lists when no such request exists.
 func TestRequests(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
-		if err := s.WritePart(ctx, "staged", "a_b", []byte(`{}`)); err != nil {
+		if err := s.WritePart(ctx, staged, "a_b", []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writeAndAssemble(ctx, s, "written"); err != nil {
+		if _, err := writeAndAssemble(ctx, s, written); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Put([]byte(`{"spooled":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		// Not a request's, whatever it holds: another program's folder, or
+		// a store written with a uid that the API server never makes.
+		s.plant(t, "backups/db.dump")
+		if _, err := writeAndAssemble(ctx, s, "uid-1"); err != nil {
 			t.Fatal(err)
 		}
 		uids, err := s.Requests(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(uids) != 2 || !contains(uids, "staged") || !contains(uids, "written") {
-			t.Errorf("Requests = %v, want staged and written (not the spool)", uids)
+		if len(uids) != 2 || !contains(uids, staged) || !contains(uids, written) {
+			t.Errorf("Requests = %v, want %s and %s (not the spool, not backups, not uid-1)", uids, staged, written)
+		}
+	})
+}
+
+// The sweep removes a request's folder only when all of it is what the
+// store wrote: a folder named like a request that holds anything else, or
+// that is not named like one, stays whole.
+func TestDeleteOrphan(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		foreign := "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+		for _, uid := range []string{staged, written, foreign} {
+			if _, err := writeAndAssemble(ctx, s, uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.plant(t, foreign+"/notes.txt")
+		s.plant(t, "backups/db.dump")
+		for uid, want := range map[string]bool{staged: true, foreign: false, "backups": false, "uid-1": false} {
+			deleted, err := s.DeleteOrphan(ctx, uid)
+			if err != nil || deleted != want {
+				t.Errorf("DeleteOrphan(%s) = %v, %v; want %v", uid, deleted, err, want)
+			}
+		}
+		uids, err := s.Requests(ctx)
+		if err != nil || len(uids) != 2 || !contains(uids, written) || !contains(uids, foreign) {
+			t.Errorf("Requests after the sweep = %v, %v; want %s and %s (with a file the store did not write)", uids, err, written, foreign)
+		}
+		if err := s.Delete(ctx, written); err != nil {
+			t.Fatal(err)
+		}
+		if deleted, err := s.DeleteOrphan(ctx, written); deleted || err != nil {
+			t.Errorf("DeleteOrphan of a request with nothing stored = %v, %v; want false", deleted, err)
+		}
+	})
+}
+
+// Assembling again (a pass from a stale view after the export was
+// recorded) gives the same bytes: the createdAt of the export written
+// first is kept, so the sha256 in status stays true.
+func TestAssembleAgainSameBytes(t *testing.T) {
+	eachStore(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		first, err := writeAndAssemble(ctx, s, "uid-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := testManifest("uid-1")
+		m.CreatedAt = m.CreatedAt.Add(time.Hour)
+		again, err := s.Assemble(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := s.read(t, again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if again.SHA256 != first.SHA256 || hex.EncodeToString(sum[:]) != first.SHA256 {
+			t.Errorf("assembled again at a later time: sha256 %s (object %x), first %s; want the same bytes", again.SHA256, sum, first.SHA256)
+		}
+		if err := s.Delete(ctx, "uid-1"); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := writeAndAssemble(ctx, s, "uid-1")
+		if err != nil || fresh.SHA256 != first.SHA256 {
+			t.Errorf("after Delete, an export of the same parts and time = %+v, %v; want %s", fresh, err, first.SHA256)
+		}
+		if next, err := s.Assemble(ctx, m); err != nil || next.SHA256 != first.SHA256 {
+			t.Errorf("once more with a later time: %+v, %v; want %s", next, err, first.SHA256)
 		}
 	})
 }
@@ -206,18 +305,18 @@ func TestRequests(t *testing.T) {
 func TestAssembleMissingPart(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
-		m := testManifest("uid-1")
+		m := testManifest(staged)
 		m.Sources = append(m.Sources, export.Source{Namespace: "shop", Name: "empty", Status: "Completed"})
 		ref, err := s.Assemble(ctx, m)
 		if !errors.Is(err, export.ErrMissingPart) || !strings.Contains(err.Error(), "shop/billing") {
 			t.Fatalf("Assemble without the part of shop/billing: %+v, %v; want ErrMissingPart naming shop/billing", ref, err)
 		}
-		if uids, err := s.Requests(ctx); err != nil || contains(uids, "uid-1") {
+		if uids, err := s.Requests(ctx); err != nil || contains(uids, staged) {
 			t.Errorf("an export was written without the part: Requests = %v, %v", uids, err)
 		}
 		// A source that completed with no records, or found nothing,
 		// needs no part.
-		ref, err = writeAndAssemble(ctx, s, "uid-1")
+		ref, err = writeAndAssemble(ctx, s, staged)
 		if err != nil {
 			t.Fatalf("Assemble with the part: %v", err)
 		}
@@ -264,4 +363,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// putObject writes an object of the test server's bucket as another
+// program would, without the operator's tags.
+func putObject(t *testing.T, cfg export.S3Config, key, body string) {
+	t.Helper()
+	if _, err := exporttest.Client(t).PutObject(context.Background(), cfg.Bucket, key, strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }

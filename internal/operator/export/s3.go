@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
@@ -32,15 +35,23 @@ const maxSinglePut = 5 << 30
 // SHA-256 and size are checked against the stored object before it counts
 // as written.
 //
+// Every object carries the install's tag (x-amz-meta-privacy-operator-install),
+// and the sweep removes only objects with it, in the layout above, under a
+// name shaped like a PrivacyRequest UID (see DeleteOrphan). Each call's
+// exchanges with the server are bounded by the config's Timeouts: the
+// calls run on the reconcile workers.
+//
 // The embedded DirStore is only the spool of this replica: Access data
 // between its arrival and the pass that files it (Put, SweepSpool), and
 // the export while it is assembled and uploaded.
 type S3Store struct {
 	DirStore
-	client *minio.Client
-	bucket string
-	prefix string
-	sse    encrypt.ServerSide
+	client   *minio.Client
+	bucket   string
+	prefix   string
+	install  string
+	sse      encrypt.ServerSide
+	timeouts Timeouts
 	// singlePutMax and partSize are maxSinglePut and the client's default
 	// part size, smaller in tests.
 	singlePutMax int64
@@ -59,7 +70,10 @@ func NewS3Store(spool DirStore, cfg S3Config) (*S3Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &S3Store{DirStore: spool, client: client, bucket: cfg.Bucket, prefix: cfg.Prefix, sse: sse, singlePutMax: maxSinglePut}, nil
+	return &S3Store{
+		DirStore: spool, client: client, bucket: cfg.Bucket, prefix: strings.Trim(cfg.Prefix, "/"), install: cfg.installID(),
+		sse: sse, timeouts: cfg.Timeouts.withDefaults(), singlePutMax: maxSinglePut,
+	}, nil
 }
 
 // requestPrefix is where a request's objects live: {prefix}/{uid}/.
@@ -70,12 +84,8 @@ func (s *S3Store) requestPrefix(uid string) (string, error) {
 	return s.keyPrefix() + uid + "/", nil
 }
 
-func (s *S3Store) keyPrefix() string {
-	if s.prefix == "" {
-		return ""
-	}
-	return s.prefix + "/"
-}
+// keyPrefix is {prefix}/; the prefix is never empty (S3Config.validate).
+func (s *S3Store) keyPrefix() string { return s.prefix + "/" }
 
 // partKey is the object of a source's part of request uid.
 func (s *S3Store) partKey(uid, part string) (string, error) {
@@ -105,6 +115,23 @@ const settledMarker = "settled"
 // reads the part, and checks the part against it as it streams it.
 const metaSHA256 = "Sha256"
 
+// metaInstall is the user metadata (x-amz-meta-privacy-operator-install)
+// that tags every object this install writes: the sweep deletes nothing
+// without it.
+const metaInstall = "Privacy-Operator-Install"
+
+// bounded runs fn with a context that ends after d, and says so in the
+// error when that is why fn failed.
+func bounded(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the S3 server did not finish within %s)", err, d)
+	}
+	return err
+}
+
 // WritePart implements Store: it uploads the data as the source's part and
 // checks the object. Writing the same part again replaces it.
 func (s *S3Store) WritePart(ctx context.Context, uid, part string, data []byte) error {
@@ -116,7 +143,10 @@ func (s *S3Store) WritePart(ctx context.Context, uid, part string, data []byte) 
 		return errors.New("source data is not valid JSON")
 	}
 	sum := sha256.Sum256(data)
-	return s.put(ctx, key, bytes.NewReader(data), Ref{SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))}, true)
+	local := Ref{SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))}
+	return bounded(ctx, s.timeouts.forCall(s.timeouts.Call, local.Bytes), func(ctx context.Context) error {
+		return s.put(ctx, key, bytes.NewReader(data), local, true)
+	})
 }
 
 // AdoptPart implements Store: it uploads spooled data (a file Put returned)
@@ -134,9 +164,16 @@ func (s *S3Store) AdoptPart(ctx context.Context, uid, part, file string) error {
 	}
 	sum, n, err := hashFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); statErr == nil {
+		return bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+			filed, listErr := s.exists(ctx, key)
+			if listErr != nil {
+				return listErr
+			}
+			if !filed {
+				return err
+			}
 			return nil
-		}
+		})
 	}
 	if err != nil {
 		return err
@@ -146,7 +183,9 @@ func (s *S3Store) AdoptPart(ctx context.Context, uid, part, file string) error {
 		return err
 	}
 	defer f.Close()
-	if err := s.put(ctx, key, f, Ref{SHA256: sum, Bytes: n}, true); err != nil {
+	if err := bounded(ctx, s.timeouts.forCall(s.timeouts.Call, n), func(ctx context.Context) error {
+		return s.put(ctx, key, f, Ref{SHA256: sum, Bytes: n}, true)
+	}); err != nil {
 		return err
 	}
 	return os.Remove(file)
@@ -167,40 +206,93 @@ func (s *S3Store) put(ctx context.Context, key string, body io.Reader, local Ref
 // Assemble implements Store: it streams the request's parts from the
 // bucket into the export, in a file of the spool, uploads it, checks the
 // object's SHA-256 and size, and removes the file. The parts stay for a
-// pass that must assemble again because its status write failed.
+// pass that must assemble again because its status write failed; an
+// export written before keeps its createdAt, so that the same parts give
+// the same bytes. Finding the parts gets Timeouts.Call; the rest
+// Timeouts.Assemble plus Timeouts.PerMiB for each MiB of the parts.
 func (s *S3Store) Assemble(ctx context.Context, m Manifest) (Ref, error) {
 	prefix, err := s.requestPrefix(m.UID)
 	if err != nil {
 		return Ref{}, err
 	}
-	key := prefix + "export.json"
-	if _, err := s.client.StatObject(ctx, s.bucket, prefix+settledMarker, minio.StatObjectOptions{}); err == nil {
-		return Ref{}, fmt.Errorf("the export of %s was written and recorded already; its parts are gone", m.UID)
-	} else if !notFound(err) {
-		return Ref{}, fmt.Errorf("read %s: %w", s.URL(prefix+settledMarker), err)
+	var found parts
+	if err := bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+		found, err = s.lookUp(ctx, prefix, &m)
+		return err
+	}); err != nil {
+		return Ref{}, err
 	}
-	etags := make(map[string]string, len(m.Sources))
+	var ref Ref
+	err = bounded(ctx, s.timeouts.forCall(s.timeouts.Assemble, found.bytes), func(ctx context.Context) error {
+		ref, err = s.assemble(ctx, prefix, m, found.etags)
+		return err
+	})
+	return ref, err
+}
+
+// parts is what lookUp found of a request's parts: the ETag of each, by
+// key, and their total size.
+type parts struct {
+	etags map[string]string
+	bytes int64
+}
+
+// lookUp finds what the request has in the bucket with one listing of its
+// prefix: the settled marker (its export must not be assembled again),
+// each source's part, whose SHA-256 and size it puts in m from the part's
+// metadata, and an export written before, whose createdAt m takes. Only
+// objects the listing shows are read: without an unconditioned
+// s3:ListBucket, AWS answers a HEAD of a missing key with 403, not 404.
+func (s *S3Store) lookUp(ctx context.Context, prefix string, m *Manifest) (parts, error) {
+	objs, err := s.list(ctx, prefix)
+	if err != nil {
+		return parts{}, err
+	}
+	if _, ok := objs[settledMarker]; ok {
+		return parts{}, fmt.Errorf("the export of %s was written and recorded already; its parts are gone", m.UID)
+	}
+	found := parts{etags: make(map[string]string, len(m.Sources))}
 	for i := range m.Sources {
 		src := &m.Sources[i]
 		partKey := prefix + partsDir + PartName(src.Namespace, src.Name) + ".json"
-		info, err := s.client.StatObject(ctx, s.bucket, partKey, minio.StatObjectOptions{})
-		if notFound(err) {
+		if _, ok := objs[strings.TrimPrefix(partKey, prefix)]; !ok {
 			if src.hasPart() {
-				return Ref{}, missingPart(*src)
+				return parts{}, missingPart(*src)
 			}
 			continue
 		}
+		info, err := s.client.StatObject(ctx, s.bucket, partKey, minio.StatObjectOptions{})
 		if err != nil {
-			return Ref{}, fmt.Errorf("export part of %s/%s: read %s: %w", src.Namespace, src.Name, s.URL(partKey), err)
+			return parts{}, fmt.Errorf("export part of %s/%s: read %s: %w", src.Namespace, src.Name, s.URL(partKey), err)
 		}
 		sum := info.UserMetadata[metaSHA256]
 		if b, err := hex.DecodeString(sum); err != nil || len(b) != sha256.Size {
-			return Ref{}, fmt.Errorf("export part of %s/%s: %s carries no sha256", src.Namespace, src.Name, s.URL(partKey))
+			return parts{}, fmt.Errorf("export part of %s/%s: %s carries no sha256", src.Namespace, src.Name, s.URL(partKey))
 		}
 		src.SHA256, src.Bytes = sum, info.Size
-		etags[partKey] = info.ETag
+		found.etags[partKey] = info.ETag
+		found.bytes += info.Size
 	}
+	if _, ok := objs[exportObject]; ok {
+		obj, err := s.client.GetObject(ctx, s.bucket, prefix+exportObject, minio.GetObjectOptions{})
+		if err != nil {
+			return parts{}, fmt.Errorf("read %s: %w", s.URL(prefix+exportObject), err)
+		}
+		created, err := createdAt(obj)
+		obj.Close()
+		if err != nil {
+			return parts{}, fmt.Errorf("read %s: %w", s.URL(prefix+exportObject), err)
+		}
+		if !created.IsZero() {
+			m.CreatedAt = created
+		}
+	}
+	return found, nil
+}
 
+// assemble writes the export of m, whose sources lookUp filled in, to a
+// file of the spool and uploads it.
+func (s *S3Store) assemble(ctx context.Context, prefix string, m Manifest, etags map[string]string) (Ref, error) {
 	spool := filepath.Join(s.Dir, spoolDir)
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return Ref{}, err
@@ -223,6 +315,7 @@ func (s *S3Store) Assemble(ctx context.Context, m Manifest) (Ref, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return Ref{}, err
 	}
+	key := prefix + exportObject
 	if err := s.put(ctx, key, tmp, local, false); err != nil {
 		return Ref{}, err
 	}
@@ -259,7 +352,7 @@ func (s *S3Store) copyPart(ctx context.Context, w io.Writer, key, etag string, s
 // the server refuses a body that does not match; a larger body goes in
 // parts (checked by verify).
 func (s *S3Store) upload(ctx context.Context, key string, body io.Reader, local Ref, part bool) error {
-	opts := minio.PutObjectOptions{ContentType: "application/json", ServerSideEncryption: s.sse, UserMetadata: map[string]string{}}
+	opts := minio.PutObjectOptions{ContentType: "application/json", ServerSideEncryption: s.sse, UserMetadata: map[string]string{metaInstall: s.install}}
 	if part {
 		opts.UserMetadata[metaSHA256] = local.SHA256
 	}
@@ -323,11 +416,13 @@ func (s *S3Store) Settle(ctx context.Context, uid string) error {
 		return err
 	}
 	marker := prefix + settledMarker
-	if _, err := s.client.PutObject(ctx, s.bucket, marker, bytes.NewReader(nil), 0,
-		minio.PutObjectOptions{ServerSideEncryption: s.sse}); err != nil {
-		return fmt.Errorf("upload %s: %w", s.URL(marker), err)
-	}
-	return s.removeAll(ctx, prefix+partsDir)
+	return bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+		if _, err := s.client.PutObject(ctx, s.bucket, marker, bytes.NewReader(nil), 0,
+			minio.PutObjectOptions{ServerSideEncryption: s.sse, UserMetadata: map[string]string{metaInstall: s.install}}); err != nil {
+			return fmt.Errorf("upload %s: %w", s.URL(marker), err)
+		}
+		return s.removeAll(ctx, prefix+partsDir)
+	})
 }
 
 // Delete implements Store: every object of the request.
@@ -336,46 +431,132 @@ func (s *S3Store) Delete(ctx context.Context, uid string) error {
 	if err != nil {
 		return err
 	}
-	return s.removeAll(ctx, prefix)
+	return bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+		return s.removeAll(ctx, prefix)
+	})
 }
 
 // removeAll removes the objects under prefix. A request has a few, so they
 // are listed first, which reports an unreachable bucket, then removed one
 // by one.
 func (s *S3Store) removeAll(ctx context.Context, prefix string) error {
-	var keys []string
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
-		if obj.Err != nil {
-			return fmt.Errorf("list %s: %w", s.URL(prefix), obj.Err)
-		}
-		keys = append(keys, obj.Key)
+	objs, err := s.list(ctx, prefix)
+	if err != nil {
+		return err
 	}
-	for _, key := range keys {
-		if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
-			return fmt.Errorf("delete %s: %w", s.URL(key), err)
+	return s.remove(ctx, prefix, objs)
+}
+
+// remove removes the objects objs under prefix (list's result), the
+// settled marker last: while anything of the request is left, an export
+// is never assembled again without its parts.
+func (s *S3Store) remove(ctx context.Context, prefix string, objs map[string]minio.ObjectInfo) error {
+	rels := slices.Sorted(maps.Keys(objs))
+	if i := slices.Index(rels, settledMarker); i >= 0 {
+		rels = append(slices.Delete(rels, i, i+1), settledMarker)
+	}
+	for _, rel := range rels {
+		if err := s.client.RemoveObject(ctx, s.bucket, prefix+rel, minio.RemoveObjectOptions{}); err != nil {
+			return fmt.Errorf("delete %s: %w", s.URL(prefix+rel), err)
 		}
 	}
 	return nil
 }
 
-// Requests lists the request uids that have an object in the bucket (the
-// spool is not a request's).
-func (s *S3Store) Requests(ctx context.Context) ([]string, error) {
-	var uids []string
-	prefix := s.keyPrefix()
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+// list lists the objects under prefix, by their keys after it.
+func (s *S3Store) list(ctx context.Context, prefix string) (map[string]minio.ObjectInfo, error) {
+	objs := map[string]minio.ObjectInfo{}
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("list %s: %w", s.URL(prefix), obj.Err)
 		}
-		uid, isDir := strings.CutSuffix(strings.TrimPrefix(obj.Key, prefix), "/")
-		if isDir && safeName.MatchString(uid) {
-			uids = append(uids, uid)
-		}
+		objs[strings.TrimPrefix(obj.Key, prefix)] = obj
 	}
-	return uids, nil
+	return objs, nil
 }
 
-// notFound reports whether err says that the object does not exist.
-func notFound(err error) bool {
-	return err != nil && minio.ToErrorResponse(err).Code == minio.NoSuchKey
+// exists reports whether the object key exists, by a listing (see lookUp
+// for why not a HEAD).
+func (s *S3Store) exists(ctx context.Context, key string) (bool, error) {
+	objs, err := s.list(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	_, ok := objs[""]
+	return ok, nil
+}
+
+// Requests lists the request uids that have an object in the bucket: the
+// folders under the prefix whose names are shaped like a PrivacyRequest
+// UID (the spool is not a request's, and nothing else is taken for one).
+func (s *S3Store) Requests(ctx context.Context) ([]string, error) {
+	var uids []string
+	prefix := s.keyPrefix()
+	err := bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+		for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+			if obj.Err != nil {
+				return fmt.Errorf("list %s: %w", s.URL(prefix), obj.Err)
+			}
+			uid, isDir := strings.CutSuffix(strings.TrimPrefix(obj.Key, prefix), "/")
+			if isDir && requestUID.MatchString(uid) {
+				uids = append(uids, uid)
+			}
+		}
+		return nil
+	})
+	return uids, err
+}
+
+// DeleteOrphan implements Swept: it removes the objects of a request that
+// no longer exists only when all of them are what this install writes
+// there (parts/<part>.json, export.json, settled, each tagged with the
+// install's id). Anything else under the uid, an object of another
+// program or of another install sharing the prefix, keeps all of it.
+func (s *S3Store) DeleteOrphan(ctx context.Context, uid string) (bool, error) {
+	if !requestUID.MatchString(uid) {
+		return false, nil
+	}
+	prefix, err := s.requestPrefix(uid)
+	if err != nil {
+		return false, err
+	}
+	deleted := false
+	err = bounded(ctx, s.timeouts.Call, func(ctx context.Context) error {
+		objs, err := s.list(ctx, prefix)
+		if err != nil || len(objs) == 0 {
+			return err
+		}
+		for rel := range objs {
+			if !ownObject(rel) {
+				return nil
+			}
+			info, err := s.client.StatObject(ctx, s.bucket, prefix+rel, minio.StatObjectOptions{})
+			if err != nil {
+				return fmt.Errorf("read %s: %w", s.URL(prefix+rel), err)
+			}
+			if info.UserMetadata[metaInstall] != s.install {
+				return nil
+			}
+		}
+		if err := s.remove(ctx, prefix, objs); err != nil {
+			return err
+		}
+		deleted = true
+		return nil
+	})
+	return deleted, err
+}
+
+// ownObject reports whether rel, a key under a request's prefix, is one
+// the store writes there.
+func ownObject(rel string) bool {
+	if rel == exportObject || rel == settledMarker {
+		return true
+	}
+	part, ok := strings.CutPrefix(rel, partsDir)
+	if !ok {
+		return false
+	}
+	part, ok = strings.CutSuffix(part, ".json")
+	return ok && safeName.MatchString(part)
 }

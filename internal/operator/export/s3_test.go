@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"flag"
+	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -18,9 +20,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 
@@ -325,21 +329,26 @@ func TestParseS3URL(t *testing.T) {
 		want  export.S3Config
 		err   string
 	}{
-		{url: "s3://exports", want: export.S3Config{Bucket: "exports"}},
+		{url: "s3://exports/p", want: export.S3Config{Bucket: "exports", Prefix: "p"}},
+		{url: "s3://exports", err: "needs a prefix that belongs to this install only"},
+		{url: "s3://exports/?region=eu-west-1", err: "needs a prefix that belongs to this install only"},
+		{url: "s3://exports/p?installID=prod-eu", want: export.S3Config{Bucket: "exports", Prefix: "p", InstallID: "prod-eu"}},
+		{url: "s3://exports/p?installID=a%0Ab", err: "printable ASCII"},
+		{url: "s3://exports/p?installID=prod", flags: export.S3Config{InstallID: "test"}, err: "contradicts"},
 		{url: "s3://exports/privacy/access/?region=eu-west-1&pathStyle=true&endpoint=https://minio.example:9000&caFile=/ca.crt",
 			want: export.S3Config{Bucket: "exports", Prefix: "privacy/access", Region: "eu-west-1", PathStyle: true, Endpoint: "https://minio.example:9000", CAFile: "/ca.crt"}},
-		{url: "s3://exports?sse=aws:kms&sseKMSKeyID=alias/privacy&credentialsDir=/var/run/s3",
-			want: export.S3Config{Bucket: "exports", SSE: "aws:kms", SSEKMSKeyID: "alias/privacy", CredentialsDir: "/var/run/s3"}},
+		{url: "s3://exports/p?sse=aws:kms&sseKMSKeyID=alias/privacy&credentialsDir=/var/run/s3",
+			want: export.S3Config{Bucket: "exports", Prefix: "p", SSE: "aws:kms", SSEKMSKeyID: "alias/privacy", CredentialsDir: "/var/run/s3"}},
 		{url: "s3://exports/p", flags: export.S3Config{Region: "eu-west-1", PathStyle: true},
 			want: export.S3Config{Bucket: "exports", Prefix: "p", Region: "eu-west-1", PathStyle: true}},
-		{url: "s3://exports?region=eu-west-1", flags: export.S3Config{Region: "eu-west-1"}, want: export.S3Config{Bucket: "exports", Region: "eu-west-1"}},
-		{url: "s3://exports?region=us-east-1", flags: export.S3Config{Region: "eu-west-1"}, err: "contradicts"},
-		{url: "s3://exports?pathStyle=false", flags: export.S3Config{PathStyle: true}, err: "contradicts"},
-		{url: "s3://exports?regoin=eu-west-1", err: "unknown"},
-		{url: "s3://exports?sse=des", err: "AES256"},
-		{url: "s3://exports?sseKMSKeyID=k", err: "aws:kms"},
-		{url: "s3://exports?endpoint=ftp://host", err: "https://"},
-		{url: "s3://exports?endpoint=https://host/path", err: "https://"},
+		{url: "s3://exports/p?region=eu-west-1", flags: export.S3Config{Region: "eu-west-1"}, want: export.S3Config{Bucket: "exports", Prefix: "p", Region: "eu-west-1"}},
+		{url: "s3://exports/p?region=us-east-1", flags: export.S3Config{Region: "eu-west-1"}, err: "contradicts"},
+		{url: "s3://exports/p?pathStyle=false", flags: export.S3Config{PathStyle: true}, err: "contradicts"},
+		{url: "s3://exports/p?regoin=eu-west-1", err: "unknown"},
+		{url: "s3://exports/p?sse=des", err: "AES256"},
+		{url: "s3://exports/p?sseKMSKeyID=k", err: "aws:kms"},
+		{url: "s3://exports/p?endpoint=ftp://host", err: "https://"},
+		{url: "s3://exports/p?endpoint=https://host/path", err: "https://"},
 		{url: "s3://key:secret@exports", err: "s3://bucket"},
 		{url: "https://exports.s3.amazonaws.com", err: "s3://bucket"},
 		{url: "s3:///prefix", err: "s3://bucket"},
@@ -362,10 +371,12 @@ func TestBindFlags(t *testing.T) {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	cfg.BindFlags(fs)
 	if err := fs.Parse([]string{"--export-s3-endpoint=https://s3.example", "--export-s3-region=eu-west-1", "--export-s3-path-style",
-		"--export-s3-ca-file=/ca.crt", "--export-s3-sse=aws:kms", "--export-s3-sse-kms-key-id=k", "--export-s3-credentials-dir=/s3"}); err != nil {
+		"--export-s3-ca-file=/ca.crt", "--export-s3-sse=aws:kms", "--export-s3-sse-kms-key-id=k", "--export-s3-credentials-dir=/s3",
+		"--export-s3-install-id=prod-eu"}); err != nil {
 		t.Fatal(err)
 	}
-	want := export.S3Config{Endpoint: "https://s3.example", Region: "eu-west-1", PathStyle: true, CAFile: "/ca.crt", SSE: "aws:kms", SSEKMSKeyID: "k", CredentialsDir: "/s3"}
+	want := export.S3Config{Endpoint: "https://s3.example", Region: "eu-west-1", PathStyle: true, CAFile: "/ca.crt", SSE: "aws:kms", SSEKMSKeyID: "k", CredentialsDir: "/s3",
+		InstallID: "prod-eu"}
 	if cfg != want {
 		t.Errorf("flags gave %+v, want %+v", cfg, want)
 	}
@@ -400,5 +411,199 @@ func TestS3Settle(t *testing.T) {
 	}
 	if got := objects(t, cfg); len(got) != 0 {
 		t.Errorf("objects after Delete: %v", got)
+	}
+}
+
+// An empty prefix is refused however the store is configured: the sweep
+// would take the whole bucket for the operator's.
+func TestS3NeedsPrefix(t *testing.T) {
+	cfg := exporttest.Config(t)
+	cfg.Prefix = "/"
+	if _, err := export.NewS3Store(export.DirStore{Dir: t.TempDir()}, cfg); err == nil || !strings.Contains(err.Error(), "needs a prefix") {
+		t.Errorf("NewS3Store without a prefix: %v; want it refused", err)
+	}
+}
+
+// The sweep deletes only objects this install wrote: they carry its id. An
+// object another program put in the layout, or another install's under the
+// same prefix, stays.
+func TestS3DeleteOrphanOnlyTagged(t *testing.T) {
+	ctx := context.Background()
+	cfg := exporttest.Config(t)
+	mine := newS3Store(t, cfg)
+	otherCfg := cfg
+	otherCfg.InstallID = "another-install"
+	other := newS3Store(t, otherCfg)
+	const ours, theirs, untagged = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-8999-aaaaaaaaaaaa", "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"
+	if _, err := writeAndAssemble(ctx, mine, ours); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writeAndAssemble(ctx, other, theirs); err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, cfg, cfg.Prefix+"/"+untagged+"/export.json", `{}`)
+	if uids, err := mine.Requests(ctx); err != nil || len(uids) != 3 {
+		t.Fatalf("Requests = %v, %v; want the three folders", uids, err)
+	}
+	for uid, want := range map[string]bool{theirs: false, untagged: false, ours: true} {
+		if deleted, err := mine.DeleteOrphan(ctx, uid); err != nil || deleted != want {
+			t.Errorf("DeleteOrphan(%s) = %v, %v; want %v", uid, deleted, err, want)
+		}
+	}
+	if deleted, err := other.DeleteOrphan(ctx, theirs); err != nil || !deleted {
+		t.Errorf("the other install's DeleteOrphan of its own = %v, %v; want true", deleted, err)
+	}
+	if got, want := objects(t, cfg), []string{cfg.Prefix + "/" + untagged + "/export.json"}; !slices.Equal(got, want) {
+		t.Errorf("objects after the sweeps %v; want %v", got, want)
+	}
+}
+
+// With the least-privilege policy of docs/exports.md on AWS, a HEAD or GET
+// of a missing key is answered 403 (only who may list the whole bucket
+// learns that a key is missing) and a listing only with a prefix under the
+// operator's. Every store call works under it.
+func TestS3LeastPrivilege(t *testing.T) {
+	ctx := context.Background()
+	cfg := exporttest.Config(t)
+	proxy := leastPrivilegeProxy(t, cfg)
+	cfg.Endpoint = proxy.URL
+	host := strings.TrimPrefix(proxy.URL, "http://")
+	raw, err := minio.New(host, &minio.Options{Creds: cfg.Credentials, Region: cfg.Region, BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.StatObject(ctx, cfg.Bucket, cfg.Prefix+"/missing", minio.StatObjectOptions{}); minio.ToErrorResponse(err).Code != "AccessDenied" {
+		t.Fatalf("HEAD of a missing key through the proxy: %v; want AccessDenied, as AWS answers", err)
+	}
+
+	s := newS3Store(t, cfg)
+	const uid = "11111111-2222-4333-8444-555555555555"
+	m := testManifest(uid)
+	if _, err := s.Assemble(ctx, m); !errors.Is(err, export.ErrMissingPart) {
+		t.Errorf("Assemble without the part: %v; want ErrMissingPart", err)
+	}
+	file, err := s.Put([]byte(`{"orders":[1]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second finds the part filed by the first
+		if err := s.AdoptPart(ctx, uid, export.PartName("shop", "billing"), file); err != nil {
+			t.Fatalf("AdoptPart: %v", err)
+		}
+	}
+	ref, err := s.Assemble(ctx, m) // crm/contacts has no part
+	if err != nil {
+		t.Fatalf("Assemble: %v", err)
+	}
+	if again, err := s.Assemble(ctx, m); err != nil || again.SHA256 != ref.SHA256 {
+		t.Errorf("Assemble again: %+v, %v", again, err)
+	}
+	if err := s.Settle(ctx, uid); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	if _, err := s.Assemble(ctx, m); err == nil || !strings.Contains(err.Error(), "recorded already") {
+		t.Errorf("Assemble after Settle: %v; want it refused because of the marker", err)
+	}
+	if uids, err := s.Requests(ctx); err != nil || !slices.Equal(uids, []string{uid}) {
+		t.Errorf("Requests = %v, %v", uids, err)
+	}
+	if deleted, err := s.DeleteOrphan(ctx, uid); err != nil || !deleted {
+		t.Errorf("DeleteOrphan = %v, %v", deleted, err)
+	}
+	if err := s.Delete(ctx, uid); err != nil {
+		t.Errorf("Delete: %v", err)
+	}
+}
+
+// leastPrivilegeProxy serves the test server as AWS serves an identity
+// with the policy of docs/exports.md: object calls only under cfg's
+// prefix, a missing key answered 403 AccessDenied, listings only with a
+// prefix under cfg's, no other bucket call.
+func leastPrivilegeProxy(t *testing.T, cfg export.S3Config) *httptest.Server {
+	target, err := url.Parse(cfg.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const denied = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusNotFound {
+				resp.Body.Close()
+				resp.StatusCode, resp.Status = http.StatusForbidden, "403 Forbidden"
+				resp.Body = io.NopCloser(strings.NewReader(denied))
+				resp.ContentLength = int64(len(denied))
+				resp.Header.Set("Content-Length", strconv.Itoa(len(denied)))
+				resp.Header.Set("Content-Type", "application/xml")
+			}
+			return nil
+		},
+	}
+	own := cfg.Prefix + "/"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/"+cfg.Bucket), "/")
+		q := r.URL.Query()
+		allowed := strings.HasPrefix(key, own)
+		if key == "" { // a bucket call: only s3:ListBucket, with the condition on s3:prefix
+			allowed = r.Method == http.MethodGet && q.Get("list-type") == "2" && strings.HasPrefix(q.Get("prefix"), own)
+		}
+		if !allowed {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, denied)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// An endpoint that takes the connection and never answers (a black-holed
+// bucket) holds no call beyond its timeout, and loses nothing: a spooled
+// part stays for the next pass.
+func TestS3TimesOut(t *testing.T) {
+	ctx := context.Background()
+	cfg := exporttest.Config(t)
+	addr, _ := exporttest.BlackHole(t)
+	cfg.Endpoint = "http://" + addr
+	cfg.Timeouts = export.Timeouts{Call: 300 * time.Millisecond, Assemble: 300 * time.Millisecond}
+	s := newS3Store(t, cfg)
+	file, err := s.Put([]byte(`{"orders":[1]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const uid = "11111111-2222-4333-8444-555555555555"
+	for name, call := range map[string]func() error{
+		"WritePart": func() error { return s.WritePart(ctx, uid, export.PartName("crm", "contacts"), []byte(`{}`)) },
+		"AdoptPart": func() error { return s.AdoptPart(ctx, uid, export.PartName("shop", "billing"), file) },
+		"Assemble": func() error {
+			_, err := s.Assemble(ctx, testManifest(uid))
+			return err
+		},
+		"Settle": func() error { return s.Settle(ctx, uid) },
+		"Delete": func() error { return s.Delete(ctx, uid) },
+		"Requests": func() error {
+			_, err := s.Requests(ctx)
+			return err
+		},
+		"DeleteOrphan": func() error {
+			_, err := s.DeleteOrphan(ctx, uid)
+			return err
+		},
+	} {
+		start := time.Now()
+		err := call()
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s took %s with a server that never answers; want about its 300ms timeout", name, took)
+		}
+		if err == nil || !strings.Contains(err.Error(), "did not finish within 300ms") {
+			t.Errorf("%s: %v; want an error saying the server did not finish within the timeout", name, err)
+		}
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Errorf("the spooled part is gone after a call that timed out: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,14 @@ import (
 // parameter names, or flags (BindFlags) for the same fields.
 type S3Config struct {
 	Bucket string
-	// Prefix of the keys, without leading or trailing slashes; may be empty.
+	// Prefix of the keys, without leading or trailing slashes. Required:
+	// the export sweep deletes what it finds under it for requests that no
+	// longer exist, so it must belong to this install only.
 	Prefix string
+	// InstallID tags every object the operator writes (user metadata
+	// x-amz-meta-privacy-operator-install); the sweep deletes only objects
+	// that carry it. Empty: the prefix. URL parameter "installID".
+	InstallID string
 	// Endpoint is the server's URL, https://host[:port] (or http:// on a
 	// trusted network); empty: AWS S3 in Region. URL parameter "endpoint".
 	Endpoint string
@@ -52,7 +59,55 @@ type S3Config struct {
 	// MaxRetries bounds the client's own retries of a failed request
 	// (default 3): the export step is retried by the reconciler anyway.
 	MaxRetries int
+	// Timeouts bound each store call's exchanges with the server.
+	Timeouts Timeouts
 }
+
+// Timeouts bound the S3 exchanges of one store call: the calls run on the
+// PrivacyRequest reconcile workers, and a bucket that never answers must
+// not hold them. A call that runs out fails like any other (the step is
+// retried with backoff, nothing is lost). Zero fields take the defaults.
+type Timeouts struct {
+	// Call bounds filing a part, Settle, Delete, the sweep's calls and
+	// the look-ups before an assembly; default 30 s.
+	Call time.Duration
+	// Assemble bounds streaming the parts into an export, its upload and
+	// its check; default 2 min.
+	Assemble time.Duration
+	// PerMiB is added to either for each MiB of data the call moves (a
+	// part, the sum of an export's parts); default 1 s.
+	PerMiB time.Duration
+	// Max caps every call; default 15 min.
+	Max time.Duration
+}
+
+// withDefaults fills in the zero fields.
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.Call, 30*time.Second)
+	def(&t.Assemble, 2*time.Minute)
+	def(&t.PerMiB, time.Second)
+	def(&t.Max, 15*time.Minute)
+	return t
+}
+
+// forCall is the time a call that starts from base and moves n bytes gets.
+func (t Timeouts) forCall(base time.Duration, n int64) time.Duration {
+	d := base + time.Duration(n>>20)*t.PerMiB
+	if d > t.Max || d < 0 {
+		return t.Max
+	}
+	return d
+}
+
+// errPrefixNeeded refuses an export URL without a prefix: the sweep would
+// take every folder of the bucket for a request's.
+var errPrefixNeeded = errors.New("--export-url needs a prefix that belongs to this install only, e.g. s3://bucket/privacy-exports: " +
+	"the hourly sweep deletes what it finds there for requests that no longer exist")
 
 // BindFlags registers the --export-s3-* flags, which fill c. Parameters in
 // --export-url may set the same fields; where both are given, they must agree.
@@ -65,11 +120,13 @@ func (c *S3Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SSEKMSKeyID, "export-s3-sse-kms-key-id", "", "KMS key for --export-s3-sse=aws:kms; empty: the bucket's default")
 	fs.StringVar(&c.CredentialsDir, "export-s3-credentials-dir", "",
 		"directory (a mounted Secret) with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: environment, then workload identity")
+	fs.StringVar(&c.InstallID, "export-s3-install-id", "",
+		"tag on every object the operator writes under the --export-url prefix; the export sweep deletes only objects with it. Empty: the prefix")
 }
 
 // ParseS3URL reads an s3://bucket/prefix URL with optional parameters
-// (endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir)
-// over the settings in flags.
+// (endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir,
+// installID) over the settings in flags. The prefix is required.
 func ParseS3URL(raw string, flags S3Config) (S3Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -96,6 +153,7 @@ func (c *S3Config) set(name, value string) error {
 	fields := map[string]*string{
 		"endpoint": &c.Endpoint, "region": &c.Region, "caFile": &c.CAFile,
 		"sse": &c.SSE, "sseKMSKeyID": &c.SSEKMSKeyID, "credentialsDir": &c.CredentialsDir,
+		"installID": &c.InstallID,
 	}
 	if name == "pathStyle" {
 		v, err := strconv.ParseBool(value)
@@ -110,7 +168,7 @@ func (c *S3Config) set(name, value string) error {
 	}
 	field, ok := fields[name]
 	if !ok {
-		return errors.New("unknown (known: endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir)")
+		return errors.New("unknown (known: endpoint, region, pathStyle, caFile, sse, sseKMSKeyID, credentialsDir, installID)")
 	}
 	if *field != "" && *field != value {
 		return fmt.Errorf("%q contradicts the flag's %q", value, *field)
@@ -123,12 +181,28 @@ func (c S3Config) validate() error {
 	if c.Bucket == "" {
 		return errors.New("export bucket is empty")
 	}
+	if strings.Trim(c.Prefix, "/") == "" {
+		return errPrefixNeeded
+	}
+	if id := c.installID(); !printableASCII.MatchString(id) {
+		return fmt.Errorf("install id %q (installID, by default the prefix) must be up to 256 printable ASCII characters: it is sent as object metadata", id)
+	}
 	if _, err := c.serverSide(); err != nil {
 		return err
 	}
 	_, _, err := c.endpoint()
 	return err
 }
+
+// installID is InstallID, or the prefix when it is empty.
+func (c S3Config) installID() string {
+	if c.InstallID != "" {
+		return c.InstallID
+	}
+	return c.Prefix
+}
+
+var printableASCII = regexp.MustCompile(`^[!-~]([ -~]{0,254}[!-~])?$`)
 
 // endpoint is the client's host[:port] and whether it speaks TLS.
 func (c S3Config) endpoint() (string, bool, error) {

@@ -34,6 +34,7 @@ const (
 type TB interface {
 	Helper()
 	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
 var (
