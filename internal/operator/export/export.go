@@ -11,11 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -110,12 +108,6 @@ type Settler interface {
 	Settle(ctx context.Context, uid string) error
 }
 
-// DirStore is a Store in a directory (a PersistentVolume in a cluster):
-// {dir}/{uid}/parts/{part}.json and {dir}/{uid}/export.json, mode 0600.
-type DirStore struct {
-	Dir string
-}
-
 // exportObject is the file (or object) of a request's export.
 const exportObject = "export.json"
 
@@ -125,167 +117,13 @@ var safeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
 // server writes it): the only names the sweep takes for a request's.
 var requestUID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-func (s DirStore) requestDir(uid string) (string, error) {
-	if !safeName.MatchString(uid) {
-		return "", fmt.Errorf("invalid export uid %q", uid)
-	}
-	return filepath.Join(s.Dir, uid), nil
-}
-
 // PartName is the file name of a source's part.
 func PartName(namespace, name string) string { return namespace + "_" + name }
-
-// WritePart implements Store.
-func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) error {
-	dir, err := s.requestDir(uid)
-	if err != nil {
-		return err
-	}
-	if !safeName.MatchString(part) {
-		return fmt.Errorf("invalid export part %q", part)
-	}
-	if !json.Valid(data) {
-		return errors.New("source data is not valid JSON")
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o700); err != nil {
-		return err
-	}
-	return writeAtomic(filepath.Join(dir, "parts", part+".json"), data)
-}
 
 // spoolDir holds Access data between its arrival and the reconcile that
 // files it as a part. It sits inside the export directory, on the same file
 // system, so that filing a part is a rename.
 const spoolDir = ".spool"
-
-// Put stores verified Access data that has not been filed yet (it
-// implements dispatch.Spool) and returns the file.
-func (s DirStore) Put(data []byte) (string, error) {
-	dir := filepath.Join(s.Dir, spoolDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(dir, "data-*.json")
-	if err != nil {
-		return "", err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return tmp.Name(), nil
-}
-
-// AdoptPart files spooled data (a file Put returned) as a source's part of
-// a request, by rename. A part that is already filed (the pass that filed it
-// failed to store status and runs again) is kept.
-func (s DirStore) AdoptPart(_ context.Context, uid, part, file string) error {
-	dir, err := s.requestDir(uid)
-	if err != nil {
-		return err
-	}
-	if !safeName.MatchString(part) {
-		return fmt.Errorf("invalid export part %q", part)
-	}
-	if filepath.Dir(file) != filepath.Join(s.Dir, spoolDir) {
-		return fmt.Errorf("file %q is not in this store's spool", file)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o700); err != nil {
-		return err
-	}
-	target := filepath.Join(dir, "parts", part+".json")
-	err = os.Rename(file, target)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := os.Stat(target); statErr == nil {
-			return nil
-		}
-	}
-	return err
-}
-
-// Assemble implements Store. The document is
-// {"manifest": {...}, "data": {"<namespace>/<name>": <source data>, ...}},
-// streamed from the parts so that large exports do not sit in memory.
-func (s DirStore) Assemble(_ context.Context, m Manifest) (Ref, error) {
-	dir, err := s.requestDir(m.UID)
-	if err != nil {
-		return Ref{}, err
-	}
-	partFile := func(src Source) string {
-		return filepath.Join(dir, "parts", PartName(src.Namespace, src.Name)+".json")
-	}
-	for i := range m.Sources {
-		src := &m.Sources[i]
-		sum, n, err := hashFile(partFile(*src))
-		if errors.Is(err, fs.ErrNotExist) {
-			if src.hasPart() {
-				return Ref{}, missingPart(*src)
-			}
-			continue
-		}
-		if err != nil {
-			return Ref{}, fmt.Errorf("export part of %s/%s: %w", src.Namespace, src.Name, err)
-		}
-		src.SHA256, src.Bytes = sum, n
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Ref{}, err
-	}
-	final := filepath.Join(dir, exportObject)
-	if f, err := os.Open(final); err == nil {
-		created, err := createdAt(f)
-		f.Close()
-		if err != nil {
-			return Ref{}, fmt.Errorf("read %s: %w", final, err)
-		}
-		if !created.IsZero() {
-			m.CreatedAt = created
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Ref{}, err
-	}
-	tmp, err := os.CreateTemp(dir, ".export-*.json")
-	if err != nil {
-		return Ref{}, err
-	}
-	defer os.Remove(tmp.Name())
-	ref, err := writeDocument(tmp, m, func(w io.Writer, src Source) error {
-		f, err := os.Open(partFile(src))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(w, f)
-		return err
-	})
-	if err != nil {
-		tmp.Close()
-		return Ref{}, err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return Ref{}, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return Ref{}, err
-	}
-	if err := tmp.Close(); err != nil {
-		return Ref{}, err
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return Ref{}, err
-	}
-	// The parts stay until Delete: a pass whose status write failed
-	// assembles the export again and must find the same data.
-	ref.Location = final
-	return ref, nil
-}
 
 // createdAt is the CreatedAt in the manifest of the export document that r
 // holds (the manifest comes first), or zero when r holds no such document.
@@ -358,18 +196,6 @@ func writeDocument(w io.Writer, m Manifest, copyPart func(w io.Writer, src Sourc
 	return Ref{SHA256: hex.EncodeToString(hash.Sum(nil)), Bytes: counter.n}, nil
 }
 
-// Delete implements Store.
-func (s DirStore) Delete(_ context.Context, uid string) error {
-	dir, err := s.requestDir(uid)
-	if err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
 // hashFile streams a file through sha256, so that a large part is never
 // held in memory.
 func hashFile(path string) (string, int64, error) {
@@ -384,102 +210,6 @@ func hashFile(path string) (string, int64, error) {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// Requests lists the request uids that have something stored: the
-// directories whose names are shaped like a PrivacyRequest UID.
-func (s DirStore) Requests(context.Context) ([]string, error) {
-	entries, err := os.ReadDir(s.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var uids []string
-	for _, e := range entries {
-		if e.IsDir() && requestUID.MatchString(e.Name()) {
-			uids = append(uids, e.Name())
-		}
-	}
-	return uids, nil
-}
-
-// DeleteOrphan implements Swept: it removes a request's directory when it
-// holds only what the store writes there (parts/<part>.json, export.json
-// and their temporary files).
-func (s DirStore) DeleteOrphan(ctx context.Context, uid string) (bool, error) {
-	if !requestUID.MatchString(uid) {
-		return false, nil
-	}
-	dir := filepath.Join(s.Dir, uid)
-	if info, err := os.Lstat(dir); err != nil || !info.IsDir() {
-		return false, nil
-	}
-	own, err := holdsOnly(dir, func(e fs.DirEntry) bool {
-		if e.IsDir() {
-			return e.Name() == "parts"
-		}
-		return e.Name() == exportObject || matches(".export-*.json", e.Name())
-	})
-	if err == nil && own {
-		own, err = holdsOnly(filepath.Join(dir, "parts"), func(e fs.DirEntry) bool {
-			part, isJSON := strings.CutSuffix(e.Name(), ".json")
-			return !e.IsDir() && (isJSON && safeName.MatchString(part) || matches(".part-*", e.Name()))
-		})
-	}
-	if err != nil || !own {
-		return false, err
-	}
-	return true, s.Delete(ctx, uid)
-}
-
-// holdsOnly reports whether every entry of dir (none when it does not
-// exist) is a directory or a regular file that own accepts.
-func holdsOnly(dir string, own func(fs.DirEntry) bool) (bool, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, e := range entries {
-		if !(e.IsDir() || e.Type().IsRegular()) || !own(e) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-func matches(pattern, name string) bool {
-	ok, _ := filepath.Match(pattern, name)
-	return ok
-}
-
-// SweepSpool removes spooled data older than before: data whose outcome
-// was never recorded (the operator stopped between its arrival and the next
-// pass). It returns how many files it removed.
-func (s DirStore) SweepSpool(before time.Time) (int, error) {
-	dir := filepath.Join(s.Dir, spoolDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || e.IsDir() || !info.ModTime().Before(before) {
-			continue
-		}
-		if os.Remove(filepath.Join(dir, e.Name())) == nil {
-			n++
-		}
-	}
-	return n, nil
 }
 
 type countWriter struct{ n int64 }

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -324,4 +325,16 @@ func (d *dirCredentials) Retrieve() (credentials.Value, error) {
 
 func (d *dirCredentials) RetrieveWithCredContext(*credentials.CredContext) (credentials.Value, error) {
 	return d.Retrieve()
+}
+
+// bounded runs fn with a context that ends after d, and says so in the
+// error when that is why fn failed.
+func bounded(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(cctx)
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the S3 server did not finish within %s)", err, d)
+	}
+	return err
 }
