@@ -204,3 +204,43 @@ const (
 	// ReasonAllCategoriesCovered: every declared category has a policy.
 	ReasonAllCategoriesCovered = "AllCategoriesCovered"
 )
+
+// Receipt condition and reasons, on PrivacyRequests (and the Event
+// reasons of a RetentionPolicy run's receipt).
+const (
+	// ConditionReceiptRecorded is False while a finished request's signed
+	// receipt is not yet in the receipt store (it is absent once
+	// status.receipt is set): the request is not deleted before.
+	ConditionReceiptRecorded = "ReceiptRecorded"
+	// ReasonReceiptPending: the receipt is queued for the store.
+	ReasonReceiptPending = "ReceiptPending"
+	// ReasonReceiptStoreUnavailable: writing the receipt failed (the
+	// store is down or refuses the write); it is retried and deletion
+	// waits.
+	ReasonReceiptStoreUnavailable = "ReceiptStoreUnavailable"
+	// ReasonReceiptWritten: the Event when a receipt was stored.
+	ReasonReceiptWritten = "ReceiptWritten"
+)
+
+// Legal hold condition and reasons.
+const (
+	// ConditionActive is True on a LegalHold while it holds data back,
+	// False once it expired.
+	ConditionActive = "Active"
+	// ReasonHoldActive: the hold is in force.
+	ReasonHoldActive = "HoldActive"
+	// ReasonHoldExpired: spec.expiresAt passed.
+	ReasonHoldExpired = "HoldExpired"
+	// ReasonLegalHold: a source's job was held (entry phase Held), a
+	// purge left categories alone, or a request completed with held
+	// sources (Ready message lists them: a partial denial and its basis).
+	ReasonLegalHold = "LegalHold"
+	// ReasonCompletedWithHolds: the request finished at every source it
+	// could reach; LegalHolds kept it from the others.
+	ReasonCompletedWithHolds = "CompletedWithHolds"
+)
+
+// AnnotationChannel on a PrivacyRequest names the channel the person used
+// (web-form, email, phone...); the receipt records it, as CCPA section
+// 7101 asks.
+const AnnotationChannel = "privacyoperator.io/channel"

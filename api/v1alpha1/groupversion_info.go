@@ -1,5 +1,5 @@
 // Package v1alpha1 holds the privacyoperator.io/v1alpha1 API: DataSource,
-// PrivacyRequest and RetentionPolicy, their validation markers, and the
+// PrivacyRequest, RetentionPolicy and LegalHold, their validation markers, and the
 // condition types and reasons that their controllers report.
 //
 // +kubebuilder:object:generate=true
@@ -28,6 +28,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&DataSource{}, &DataSourceList{},
 		&PrivacyRequest{}, &PrivacyRequestList{},
 		&RetentionPolicy{}, &RetentionPolicyList{},
+		&LegalHold{}, &LegalHoldList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -94,6 +94,43 @@ type PrivacyRequestSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// requester is the user who made the request, as the API server
+	// authenticated them. The approval admission policy checks it equals
+	// the user who creates the request; with its four-eyes setting, a
+	// request created suspended must name it, and its requester cannot
+	// approve it. Immutable.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="requester is immutable"
+	// +optional
+	Requester string `json:"requester,omitempty"`
+
+	// approval records who approved a suspended request, why and when. The
+	// approval admission policy admits the update that clears suspend only
+	// when approval.approver is the user making it; the receipt carries it.
+	// +optional
+	Approval *Approval `json:"approval,omitempty"`
+}
+
+// Approval is a reviewer's decision to let a suspended request proceed.
+type Approval struct {
+	// approver is the user who approved, as the API server authenticated
+	// them (request.userInfo.username).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Approver string `json:"approver"`
+
+	// reason for the approval, kept for the record. Write no personal data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +required
+	Reason string `json:"reason"`
+
+	// approvedAt is when the approver decided.
+	// +required
+	ApprovedAt metav1.Time `json:"approvedAt"`
 }
 
 // Subject is exactly one of inline identities or a Secret holding them.
@@ -178,7 +215,7 @@ const (
 )
 
 // SourcePhase is one source's progress on a request's job.
-// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled
+// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled;Held
 type SourcePhase string
 
 // The phases of one source's job.
@@ -195,6 +232,9 @@ const (
 	SourcePhaseFailed SourcePhase = "Failed"
 	// SourcePhaseCancelled: the job was cancelled at the source.
 	SourcePhaseCancelled SourcePhase = "Cancelled"
+	// SourcePhaseHeld: a LegalHold kept the job from the source (a Delete
+	// request, or a purge of held categories); hold names it. Final.
+	SourcePhaseHeld SourcePhase = "Held"
 )
 
 // PrivacyRequestStatus is the request's true account, source by source.
@@ -245,6 +285,33 @@ type PrivacyRequestStatus struct {
 	// export locates the Access export.
 	// +optional
 	Export *ExportReference `json:"export,omitempty"`
+
+	// heldBy names the LegalHolds that kept this request from one or more
+	// of its sources (their entries are Held).
+	// +listType=set
+	// +optional
+	HeldBy []string `json:"heldBy,omitempty"`
+
+	// receipt locates the signed receipt of the finished request. The
+	// request is not deleted after its TTL before it is set.
+	// +optional
+	Receipt *ReceiptReference `json:"receipt,omitempty"`
+}
+
+// ReceiptReference locates a receipt in the receipt store.
+type ReceiptReference struct {
+	// location of the receipt: a path in the receipt directory or an
+	// s3:// URL.
+	// +required
+	Location string `json:"location"`
+	// sha256 of the receipt as stored, hex-encoded: the hash the next
+	// receipt in the log chains to.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	SHA256 string `json:"sha256"`
+	// sequence of the receipt in the log.
+	// +optional
+	Sequence int64 `json:"sequence,omitempty"`
 }
 
 // SourceStatus is one DataSource's job: its part in a PrivacyRequest, or
@@ -272,6 +339,25 @@ type SourceStatus struct {
 	// attempts counts deliveries of the job.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`
+
+	// firstAttemptAt is when the job was first delivered.
+	// +optional
+	FirstAttemptAt *metav1.Time `json:"firstAttemptAt,omitempty"`
+
+	// lastAttemptAt is when the job was last delivered.
+	// +optional
+	LastAttemptAt *metav1.Time `json:"lastAttemptAt,omitempty"`
+
+	// hold names the LegalHold that kept the job (phase Held) or some of
+	// its categories (heldCategories) from the source.
+	// +optional
+	Hold string `json:"hold,omitempty"`
+
+	// heldCategories are the categories a purge left alone because a
+	// LegalHold covers them at this source.
+	// +listType=set
+	// +optional
+	HeldCategories []DataCategory `json:"heldCategories,omitempty"`
 
 	// nextAttemptAt is when the next delivery or poll is due: a delivery's
 	// lease, a poll's time, or a retry's backoff.
@@ -307,6 +393,9 @@ type RequestSummary struct {
 	Failed int32 `json:"failed"`
 	// pending sources (not yet finished).
 	Pending int32 `json:"pending"`
+	// held sources (a LegalHold kept the job from them).
+	// +optional
+	Held int32 `json:"held,omitempty"`
 }
 
 // ExportReference locates an Access request's export.

@@ -125,6 +125,10 @@ type RetentionRun struct {
 	// +listMapKey=name
 	// +optional
 	Sources []SourceStatus `json:"sources,omitempty"`
+
+	// receipt locates the signed receipt of the finished run.
+	// +optional
+	Receipt *ReceiptReference `json:"receipt,omitempty"`
 }
 
 // RetentionPolicyStatus records the policy's schedule and runs.

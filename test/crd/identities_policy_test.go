@@ -24,9 +24,8 @@ import (
 var _ = Describe("Declaring identity types", func() {
 	It("needs the declare-identities right; updates that keep spec.identities do not", func() {
 		repo := testenv.RepoRoot()
-		out, err := env.Kubectl("apply", "--server-side", "-k", filepath.Join(repo, "config", "admission"))
-		Expect(err).NotTo(HaveOccurred(), out)
-		out, err = env.Kubectl("apply", "--server-side", "-f", filepath.Join(repo, "config", "rbac", "datasource_editor_role.yaml"))
+		applyAdmission()
+		out, err := env.Kubectl("apply", "--server-side", "-f", filepath.Join(repo, "config", "rbac", "datasource_editor_role.yaml"))
 		Expect(err).NotTo(HaveOccurred(), out)
 
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "team-"}}

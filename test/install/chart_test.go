@@ -89,6 +89,11 @@ func withoutNamespace(t *testing.T, objs []*unstructured.Unstructured) []*unstru
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, o := range objs {
+		if strings.HasPrefix(o.GetKind(), "MutatingAdmissionPolicy") {
+			// Cluster-scoped kinds kustomize does not know yet: it gives
+			// them the namespace, which the API server drops.
+			o.SetNamespace("")
+		}
 		if o.GetKind() != "Namespace" {
 			out = append(out, o)
 			continue

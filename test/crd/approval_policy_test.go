@@ -1,0 +1,135 @@
+package crd_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
+)
+
+// operatorNamespace is where config/admission keeps the approval policy's
+// parameter (config/default and the chart put it in the operator's
+// namespace).
+const operatorNamespace = "privacy-operator-system"
+
+// applyAdmission installs config/admission as a platform team would.
+func applyAdmission() {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}
+	if err := k8sClient.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	out, err := env.Kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "admission"))
+	Expect(err).NotTo(HaveOccurred(), out)
+}
+
+// The approval policy of config/admission, enforced by the real API server
+// for two real users: alice files requests, bob reviews them.
+var _ = Describe("Approving a suspended request", Ordered, func() {
+	var alice, bob client.Client
+
+	userClient := func(name string) client.Client {
+		user, err := env.AddUser(envtest.User{Name: name}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		c, err := client.New(user.Config(), client.Options{Scheme: k8sClient.Scheme()})
+		Expect(err).NotTo(HaveOccurred())
+		return c
+	}
+	setFourEyes := func(on bool) {
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: "approval-policy"}, cm)).To(Succeed())
+		cm.Data["fourEyes"] = fmt.Sprint(on)
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+	}
+	newRequest := func(requester string) *privacyv1alpha1.PrivacyRequest {
+		return &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "approval-"},
+			Spec: privacyv1alpha1.PrivacyRequestSpec{
+				Type:      privacyv1alpha1.RequestTypeDelete,
+				Subject:   privacyv1alpha1.Subject{Identities: map[string]string{"email": "ada@example.com"}},
+				Suspend:   true,
+				Requester: requester,
+			},
+		}
+	}
+	// approve clears suspend and records the approval as who in one update.
+	approve := func(c client.Client, pr *privacyv1alpha1.PrivacyRequest, approver string) error {
+		cur := &privacyv1alpha1.PrivacyRequest{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
+			return err
+		}
+		cur.Spec.Suspend = false
+		cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: approver, Reason: "identity verified", ApprovedAt: metav1.Now()}
+		return c.Update(ctx, cur)
+	}
+
+	BeforeAll(func() {
+		applyAdmission()
+		out, err := env.Kubectl("apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "privacy_requester_role.yaml"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		for _, u := range []string{"alice", "bob"} {
+			Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "privacy-desk-" + u},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "privacy-requester"},
+				Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: u}},
+			})).To(Succeed())
+		}
+		alice, bob = userClient("alice"), userClient("bob")
+		setFourEyes(true)
+		// The policy is in force once a create in another's name fails.
+		Eventually(func(g Gomega) {
+			err := alice.Create(ctx, newRequest("bob"), client.DryRunAll)
+			g.Expect(err).To(HaveOccurred())
+			g.Expect(err.Error()).To(ContainSubstring("spec.requester must be the user creating the request (alice)"))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+
+	It("refuses a requester approving their own request under four-eyes, admits another reviewer", func() {
+		By("stamping the requester on create")
+		pr := newRequest("")
+		Expect(alice.Create(ctx, pr)).To(Succeed())
+		Expect(pr.Spec.Requester).To(Equal("alice"), "the requester policy names the creating user")
+
+		By("refusing alice's approval of her own request")
+		err := approve(alice, pr, "alice")
+		Expect(err).To(MatchError(ContainSubstring("four-eyes approval is required: alice made this request and cannot approve it")))
+
+		By("refusing an approval written in someone else's name")
+		err = approve(alice, pr, "bob")
+		Expect(err).To(MatchError(ContainSubstring("spec.approval.approver must be the user making the change (alice)")))
+
+		By("refusing to clear suspend without an approval")
+		cur := &privacyv1alpha1.PrivacyRequest{}
+		Expect(bob.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.Suspend = false
+		Expect(bob.Update(ctx, cur)).To(MatchError(ContainSubstring("clearing spec.suspend approves the request: set spec.approval (approver: bob")))
+
+		By("admitting bob's approval, which names him")
+		Expect(approve(bob, pr, "bob")).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		Expect(cur.Spec.Suspend).To(BeFalse())
+		Expect(cur.Spec.Approval.Approver).To(Equal("bob"))
+	})
+
+	It("lets the requester approve when the parameter turns four-eyes off, still in their own name", func() {
+		setFourEyes(false)
+		DeferCleanup(setFourEyes, true)
+		pr := newRequest("alice")
+		Expect(alice.Create(ctx, pr)).To(Succeed())
+		Eventually(func() error { return approve(alice, pr, "alice") }).WithTimeout(30 * time.Second).Should(Succeed())
+		pr = newRequest("")
+		Expect(alice.Create(ctx, pr)).To(Succeed())
+
+		Expect(approve(alice, pr, "bob")).To(MatchError(ContainSubstring("spec.approval.approver must be the user making the change (alice)")))
+	})
+})
