@@ -195,6 +195,11 @@ func (c S3Config) validate() error {
 	return err
 }
 
+// InstallTag is the value of the install's tag on every object it writes
+// (user metadata x-amz-meta-privacy-operator-install): InstallID, or the
+// prefix when it is empty.
+func (c S3Config) InstallTag() string { return c.installID() }
+
 // installID is InstallID, or the prefix when it is empty.
 func (c S3Config) installID() string {
 	if c.InstallID != "" {
@@ -220,6 +225,10 @@ func (c S3Config) endpoint() (string, bool, error) {
 	return u.Host, u.Scheme == "https", nil
 }
 
+// ServerSide is the server-side encryption the SSE fields ask for; nil
+// for none.
+func (c S3Config) ServerSide() (encrypt.ServerSide, error) { return c.serverSide() }
+
 func (c S3Config) serverSide() (encrypt.ServerSide, error) {
 	switch c.SSE {
 	case "":
@@ -238,8 +247,13 @@ func (c S3Config) serverSide() (encrypt.ServerSide, error) {
 	return nil, fmt.Errorf(`server-side encryption %q: want "AES256" or "aws:kms"`, c.SSE)
 }
 
-// client builds the S3 client.
-func (c S3Config) client() (*minio.Client, error) {
+// client builds the export store's S3 client.
+func (c S3Config) client() (*minio.Client, error) { return c.NewClient() }
+
+// NewClient validates c and builds its S3 client: the endpoint, CA file,
+// addressing and credentials as the export store uses them, for the other
+// stores that keep objects in a bucket (the receipt log).
+func (c S3Config) NewClient() (*minio.Client, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,217 @@
+package receipt
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// APIVersion names the receipt format. A reader refuses a receipt of
+// another version instead of guessing at its fields.
+const APIVersion = "receipts.privacyoperator.io/v1"
+
+// Kind says what a receipt records; exactly one of its bodies (Request,
+// Retention, Sweep) is set, the one its kind names.
+type Kind string
+
+// The kinds of receipt.
+const (
+	// KindPrivacyRequest records one person's request as it finished.
+	KindPrivacyRequest Kind = "PrivacyRequest"
+	// KindRetentionRun records one scheduled run of a RetentionPolicy.
+	KindRetentionRun Kind = "RetentionRun"
+	// KindSweep records that the oldest receipts, past their retention,
+	// were removed from the log, and the hash of the last one removed.
+	KindSweep Kind = "Sweep"
+)
+
+// Outcome is how a request, a retention run or one source's part in it
+// ended.
+type Outcome string
+
+// The outcomes. NotFound and Held are for sources only.
+const (
+	OutcomeCompleted Outcome = "Completed"
+	OutcomeFailed    Outcome = "Failed"
+	OutcomeCancelled Outcome = "Cancelled"
+	// OutcomeNotFound: the source holds nothing of the subject.
+	OutcomeNotFound Outcome = "NotFound"
+	// OutcomeHeld: a LegalHold kept the job from the source.
+	OutcomeHeld Outcome = "Held"
+)
+
+// Receipt is one entry of the log. The controllers fill in Kind and one
+// body; Log.Append sets APIVersion, Sequence, Previous and RecordedAt.
+// Nothing in it may be personal data: identities go in as fingerprints,
+// and free text (messages, reasons) must be what the operator or a source
+// wrote for people who may not see the data.
+type Receipt struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       Kind   `json:"kind"`
+	// Sequence is the receipt's place in the log: 1, 2, 3, ... with no gap.
+	Sequence uint64 `json:"sequence"`
+	// Previous is the hex SHA-256 of the previous receipt's stored object;
+	// "" for sequence 1.
+	Previous string `json:"previous"`
+	// RecordedAt is when the receipt was appended, by the operator's clock.
+	RecordedAt time.Time `json:"recordedAt"`
+
+	Request   *Request      `json:"request,omitempty"`
+	Retention *RetentionRun `json:"retention,omitempty"`
+	Sweep     *Sweep        `json:"sweep,omitempty"`
+}
+
+// Request records a PrivacyRequest as it finished.
+type Request struct {
+	Name string `json:"name"`
+	UID  string `json:"uid"`
+	// Type is the request's type: Access, Delete, Correct or OptOut.
+	Type       string `json:"type"`
+	Regulation string `json:"regulation"`
+	// Channel is how the request came in (web form, email...), if known.
+	Channel string `json:"channel,omitempty"`
+	// Requester is who filed the request on the subject's behalf (a
+	// service or an agent's account), if the request says.
+	Requester  string     `json:"requester,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	DueAt      time.Time  `json:"dueAt"`
+	Extension  *Extension `json:"extension,omitempty"`
+	FinishedAt time.Time  `json:"finishedAt"`
+	// Outcome is Completed, Failed or Cancelled.
+	Outcome  Outcome   `json:"outcome"`
+	Subject  Subject   `json:"subject"`
+	Approval *Approval `json:"approval,omitempty"`
+	// Holds are the LegalHolds that kept one or more sources from acting.
+	Holds   []Hold   `json:"holds,omitempty"`
+	Sources []Source `json:"sources,omitempty"`
+	// Export says where an Access request's export was written and what
+	// it hashed to; never the data.
+	Export *Export `json:"export,omitempty"`
+}
+
+// Extension is a documented move of a request's due date.
+type Extension struct {
+	Days   int32  `json:"days"`
+	Reason string `json:"reason"`
+}
+
+// Subject is whom a request was about, as fingerprints only (see
+// Fingerprint): enough to find the receipt again given the person's
+// identities and the fingerprint key, nothing to read them from.
+type Subject struct {
+	// FingerprintKeyID names the key the fingerprints were made with.
+	FingerprintKeyID string                `json:"fingerprintKeyID"`
+	Fingerprints     []IdentityFingerprint `json:"fingerprints,omitempty"`
+	// Unresolved says why the identities could not be read (a missing
+	// Secret, say), in words without personal data; then there are no
+	// fingerprints.
+	Unresolved string `json:"unresolved,omitempty"`
+}
+
+// IdentityFingerprint is one identity's fingerprint (see Fingerprint): its
+// type, in the clear, and its keyed hash.
+type IdentityFingerprint struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Approval is the reviewer's decision that let a suspended request go on.
+type Approval struct {
+	Approver   string    `json:"approver"`
+	Reason     string    `json:"reason"`
+	ApprovedAt time.Time `json:"approvedAt"`
+}
+
+// Hold names a LegalHold and why it held data back.
+type Hold struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// Export is where an Access request's export went: a path or an
+// s3:// URL, its hex SHA-256 and size.
+type Export struct {
+	Location string `json:"location"`
+	SHA256   string `json:"sha256"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// Source is one DataSource's part in a request or a retention run.
+type Source struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	JobID     string `json:"jobID,omitempty"`
+	// Outcome is Completed, NotFound, Failed, Cancelled or Held.
+	Outcome Outcome `json:"outcome"`
+	// Records is what the source counted: returned, changed or purged.
+	Records        *int64     `json:"records,omitempty"`
+	Attempts       int32      `json:"attempts"`
+	FirstAttemptAt *time.Time `json:"firstAttemptAt,omitempty"`
+	LastAttemptAt  *time.Time `json:"lastAttemptAt,omitempty"`
+	// Message is the source's own words on the outcome; sources are bound
+	// by the protocol to keep personal data out of it.
+	Message string `json:"message,omitempty"`
+	// Hold names the LegalHold that held the source, if one did.
+	Hold string `json:"hold,omitempty"`
+	// HeldCategories are the data categories a hold kept from a retention
+	// purge at this source.
+	HeldCategories []string `json:"heldCategories,omitempty"`
+}
+
+// RetentionRun records one scheduled run of a RetentionPolicy.
+type RetentionRun struct {
+	Policy PolicyRef `json:"policy"`
+	// ScheduledTime is the schedule's slot the run was for.
+	ScheduledTime time.Time `json:"scheduledTime"`
+	// Cutoff: data older than this was purged.
+	Cutoff     *time.Time `json:"cutoff,omitempty"`
+	Categories []string   `json:"categories,omitempty"`
+	Action     string     `json:"action"`
+	Outcome    Outcome    `json:"outcome"`
+	FinishedAt time.Time  `json:"finishedAt"`
+	Sources    []Source   `json:"sources,omitempty"`
+}
+
+// PolicyRef names a RetentionPolicy.
+type PolicyRef struct {
+	Name string `json:"name"`
+	UID  string `json:"uid"`
+}
+
+// Sweep records the removal of the oldest receipts, 1 (or the first one
+// left by an earlier sweep) through RemovedThrough. The first receipt left
+// after it names RemovedThroughHash as its previous, so the chain can
+// still be checked from there.
+type Sweep struct {
+	RemovedThrough uint64 `json:"removedThrough"`
+	// RemovedThroughHash is the hex SHA-256 of receipt RemovedThrough's
+	// stored object.
+	RemovedThroughHash string `json:"removedThroughHash"`
+	// OlderThan is the cutoff: every receipt removed was recorded before it.
+	OlderThan time.Time `json:"olderThan"`
+	// Retention is the retention the sweep enforced, as a Go duration.
+	Retention string `json:"retention"`
+}
+
+// check refuses a receipt whose kind and body disagree: a reader goes by
+// the kind, so a body under another kind would go unread.
+func (r *Receipt) check() error {
+	bodies := 0
+	for _, set := range []bool{r.Request != nil, r.Retention != nil, r.Sweep != nil} {
+		if set {
+			bodies++
+		}
+	}
+	if bodies != 1 {
+		return fmt.Errorf("a receipt carries exactly one body, this one %d", bodies)
+	}
+	switch {
+	case r.Kind == KindPrivacyRequest && r.Request != nil,
+		r.Kind == KindRetentionRun && r.Retention != nil,
+		r.Kind == KindSweep && r.Sweep != nil:
+		return nil
+	case r.Kind == "":
+		return errors.New("a receipt needs a kind")
+	}
+	return fmt.Errorf("a receipt of kind %q carries another kind's body", r.Kind)
+}

@@ -1,0 +1,305 @@
+package receipt
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Notary writes receipts off the reconcile workers: reconcilers Submit a
+// receipt and go on; the Notary, the log's only writer in this replica,
+// writes them one at a time in submission order, retrying a failure with
+// capped exponential backoff (a receipt is never dropped, and none is
+// written past one that failed, so the log stays in order), and wakes the
+// receipt's owner after each attempt so it can record the outcome. It also
+// sweeps the log. It runs on the leader only (manager.Runnable with
+// leader election).
+type Notary struct {
+	open func(ctx context.Context) (*Log, error)
+	wake func(id string)
+	opts NotaryOptions
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	queue   []string // ids of pending entries, oldest first
+	kick    chan struct{}
+}
+
+// NotaryOptions tune a Notary; zero fields take the defaults.
+type NotaryOptions struct {
+	// MinBackoff and MaxBackoff bound the wait after a failed write or
+	// open (default 1 s and 5 min), doubling from one to the other.
+	MinBackoff, MaxBackoff time.Duration
+	// Clock is the sweep's now (default time.Now).
+	Clock func() time.Time
+	// SweepInterval is how often the log is swept (default 1 h); the
+	// first sweep runs once the log is open.
+	SweepInterval time.Duration
+	// Retention is how long receipts are kept; 0 turns the sweep off.
+	Retention time.Duration
+	// Log receives the Notary's messages (receipts hold no personal data;
+	// neither do these).
+	Log logr.Logger
+	// OnWrite, if set, is told of each write attempt: the receipt's kind,
+	// how long the attempt took and its error (metrics).
+	OnWrite func(kind Kind, took time.Duration, err error)
+	// OnSweep, if set, is told of each sweep: receipts removed, error.
+	OnSweep func(removed int, err error)
+	// OnPending, if set, is told the number of receipts waiting after
+	// each change.
+	OnPending func(n int)
+}
+
+// entry is one submitted receipt.
+type entry struct {
+	receipt *Receipt
+	written bool
+	ref     Ref
+	lastErr error
+}
+
+// NewNotary returns a Notary that opens its log with open (retried until it
+// succeeds) and calls wake with a receipt's id after each attempt to write
+// it.
+func NewNotary(open func(ctx context.Context) (*Log, error), wake func(id string), opts NotaryOptions) *Notary {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(5*time.Minute, opts.MinBackoff)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Hour
+	}
+	return &Notary{open: open, wake: wake, opts: opts, entries: map[string]*entry{}, kick: make(chan struct{}, 1)}
+}
+
+// Submit queues r under id (the owner's key, e.g. a request's UID). It is
+// idempotent: while id is pending or written, another Submit is ignored,
+// so a reconciler may submit at every pass until Result says written. The
+// Notary owns r from then on; the caller must not change it. A receipt
+// whose kind and body disagree is not queued: Result returns its error.
+func (n *Notary) Submit(id string, r *Receipt) {
+	n.mu.Lock()
+	if _, ok := n.entries[id]; ok {
+		n.mu.Unlock()
+		return
+	}
+	if err := r.check(); err != nil {
+		// It would fail at every attempt and hold up every receipt
+		// after it: kept out of the queue, with the error for Result.
+		n.entries[id] = &entry{receipt: r, lastErr: err}
+		n.mu.Unlock()
+		return
+	}
+	n.entries[id] = &entry{receipt: r}
+	n.queue = append(n.queue, id)
+	pending := len(n.queue)
+	n.mu.Unlock()
+	n.pending(pending)
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Result is what became of id's receipt: where it was written, or the last
+// error while it waits; written is false for an unknown id too.
+func (n *Notary) Result(id string) (ref Ref, lastErr error, written bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e, ok := n.entries[id]
+	if !ok {
+		return Ref{}, nil, false
+	}
+	return e.ref, e.lastErr, e.written
+}
+
+// Forget drops id: the owner calls it once it recorded the Ref (or the
+// object is gone), since the Notary keeps written results until then. A
+// pending receipt that is forgotten is not written.
+func (n *Notary) Forget(id string) {
+	n.mu.Lock()
+	e, ok := n.entries[id]
+	if ok {
+		delete(n.entries, id)
+	}
+	if ok && !e.written {
+		for i, q := range n.queue {
+			if q == id {
+				n.queue = append(n.queue[:i:i], n.queue[i+1:]...)
+				break
+			}
+		}
+	}
+	pending := len(n.queue)
+	n.mu.Unlock()
+	if ok && !e.written {
+		n.pending(pending)
+	}
+}
+
+// Pending is the number of receipts waiting to be written.
+func (n *Notary) Pending() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.queue)
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: the log
+// has one writer, the leader.
+func (n *Notary) NeedLeaderElection() bool { return true }
+
+// Start implements manager.Runnable: it opens the log, then writes and
+// sweeps until ctx ends.
+func (n *Notary) Start(ctx context.Context) error {
+	log, ok := n.openLog(ctx)
+	if !ok {
+		return nil
+	}
+	sweep := time.NewTimer(0)
+	defer sweep.Stop()
+	retry := n.opts.MinBackoff
+	for {
+		id, r, ok := n.next()
+		if ok {
+			if n.write(ctx, log, id, r) {
+				retry = n.opts.MinBackoff
+				continue
+			}
+			// Wait out the backoff, then try the same receipt again.
+			if !n.sleep(ctx, retry, sweep.C, func() { n.sweep(ctx, log, sweep) }) {
+				return nil
+			}
+			retry = min(2*retry, n.opts.MaxBackoff)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.kick:
+		case <-sweep.C:
+			n.sweep(ctx, log, sweep)
+		}
+	}
+}
+
+// openLog opens the log, retrying with backoff; the pending receipts'
+// owners are told why nothing is written meanwhile. false: ctx ended.
+func (n *Notary) openLog(ctx context.Context) (*Log, bool) {
+	retry := n.opts.MinBackoff
+	for {
+		log, err := n.open(ctx)
+		if err == nil {
+			return log, true
+		}
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		n.opts.Log.Error(err, "cannot open the receipt log; receipts wait", "retryIn", retry.String())
+		n.failAll(err)
+		if !n.sleep(ctx, retry, nil, nil) {
+			return nil, false
+		}
+		retry = min(2*retry, n.opts.MaxBackoff)
+	}
+}
+
+// next is the oldest pending receipt.
+func (n *Notary) next() (string, *Receipt, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.queue) == 0 {
+		return "", nil, false
+	}
+	id := n.queue[0]
+	return id, n.entries[id].receipt, true
+}
+
+// write appends one receipt and records the outcome; true if written.
+func (n *Notary) write(ctx context.Context, log *Log, id string, r *Receipt) bool {
+	start := time.Now()
+	ref, err := log.Append(ctx, r)
+	if n.opts.OnWrite != nil {
+		n.opts.OnWrite(r.Kind, time.Since(start), err)
+	}
+	n.mu.Lock()
+	e, ok := n.entries[id]
+	if ok && err == nil {
+		e.written, e.ref, e.lastErr = true, ref, nil
+	} else if ok {
+		e.lastErr = err
+	}
+	if len(n.queue) > 0 && n.queue[0] == id && (err == nil || !ok) {
+		n.queue = n.queue[1:]
+	}
+	pending := len(n.queue)
+	n.mu.Unlock()
+	if err != nil {
+		n.opts.Log.Error(err, "cannot write a receipt; it waits", "id", id, "kind", r.Kind)
+	} else {
+		n.pending(pending)
+	}
+	if ok {
+		n.wake(id)
+	}
+	return err == nil
+}
+
+// failAll records err on every pending receipt and wakes their owners.
+func (n *Notary) failAll(err error) {
+	n.mu.Lock()
+	ids := append([]string(nil), n.queue...)
+	for _, id := range ids {
+		n.entries[id].lastErr = err
+	}
+	n.mu.Unlock()
+	for _, id := range ids {
+		n.wake(id)
+	}
+}
+
+// sweep runs the log's sweep, if there is a retention, and sets the timer
+// for the next one.
+func (n *Notary) sweep(ctx context.Context, log *Log, timer *time.Timer) {
+	timer.Reset(n.opts.SweepInterval)
+	if n.opts.Retention <= 0 {
+		return
+	}
+	removed, err := log.Sweep(ctx, n.opts.Clock(), n.opts.Retention)
+	if err != nil {
+		n.opts.Log.Error(err, "receipt sweep failed; the next one retries", "removed", removed)
+	} else if removed > 0 {
+		n.opts.Log.Info("receipts past their retention removed", "removed", removed, "retention", n.opts.Retention.String())
+	}
+	if n.opts.OnSweep != nil {
+		n.opts.OnSweep(removed, err)
+	}
+}
+
+// sleep waits d; a sweep falling due meanwhile runs. false: ctx ended.
+func (n *Notary) sleep(ctx context.Context, d time.Duration, sweepDue <-chan time.Time, sweep func()) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-sweepDue:
+			sweep()
+		}
+	}
+}
+
+func (n *Notary) pending(count int) {
+	if n.opts.OnPending != nil {
+		n.opts.OnPending(count)
+	}
+}

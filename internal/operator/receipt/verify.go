@@ -1,0 +1,212 @@
+package receipt
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Report is what Verify found.
+type Report struct {
+	// Receipts and Sweeps count the receipts read, Sweep receipts among them.
+	Receipts, Sweeps int
+	// First and Last are the sequences of the first and last receipt
+	// present; 0 for an empty log.
+	First, Last uint64
+	// LastSHA256 is the hash of the last receipt: kept somewhere else, it
+	// lets a later verification tell that nothing was cut off the end.
+	LastSHA256 string
+	// Breaks are the places where the log is not as the operator wrote it.
+	Breaks []Break
+}
+
+// OK says the log verified without a break.
+func (r Report) OK() bool { return len(r.Breaks) == 0 }
+
+// Break is one place where the log was changed: which object, at which
+// sequence (the one its name carries), and what is wrong there.
+type Break struct {
+	Name     string
+	Sequence uint64
+	Problem  string
+}
+
+// String is the break as one line, position first.
+func (b Break) String() string {
+	return fmt.Sprintf("%s (sequence %d): %s", b.Name, b.Sequence, b.Problem)
+}
+
+// verifier walks a log once, keeping what the next receipt is checked
+// against.
+type verifier struct {
+	keys   map[string]ed25519.PublicKey
+	report Report
+	// prev is the receipt read last; prevBroken says it had a break of
+	// its own, which explains a mismatch of the next one's previous.
+	prev       Ref
+	prevBroken bool
+	// firstPrevious is what the first receipt present names as previous.
+	firstPrevious string
+	// swept maps each sequence a valid Sweep receipt removed through to
+	// the hash it recorded, and names the Sweep receipt.
+	swept map[uint64]sweepClaim
+}
+
+type sweepClaim struct {
+	hash, by string
+}
+
+// Verify reads every receipt of store in order and reports each break with
+// its position: a signature that does not match or a key not in keys, a
+// receipt whose sequence is not its name's, a gap, a previous that is not
+// the hash of the receipt before, missing first receipts that no Sweep
+// receipt accounts for, and a HEAD that names more than the log holds.
+// Receipts signed by an earlier key verify as long as its public key is
+// in keys. The error is for a store that cannot be read, not for breaks.
+func Verify(ctx context.Context, store Store, keys map[string]ed25519.PublicKey) (Report, error) {
+	v := &verifier{keys: keys, swept: map[uint64]sweepClaim{}}
+	// HEAD before the listing: a receipt appended meanwhile only makes the
+	// listing longer, never HEAD ahead of it.
+	hint, err := readHead(ctx, store)
+	if err != nil {
+		return Report{}, err
+	}
+	names, err := store.List(ctx, "")
+	if err != nil {
+		return Report{}, fmt.Errorf("list receipts: %w", err)
+	}
+	for _, name := range receiptNames(names) {
+		data, err := store.Get(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed by a sweep since the listing
+		}
+		if err != nil {
+			return Report{}, fmt.Errorf("read receipt %s: %w", store.Location(name), err)
+		}
+		v.receipt(name, data)
+	}
+	v.start()
+	v.end(hint)
+	sort.SliceStable(v.report.Breaks, func(i, j int) bool { return v.report.Breaks[i].Sequence < v.report.Breaks[j].Sequence })
+	return v.report, nil
+}
+
+// readHead reads the HEAD hint; nil when there is none or it is unreadable.
+func readHead(ctx context.Context, store Store) (*head, error) {
+	data, err := store.Get(ctx, HeadName)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the receipt log's HEAD: %w", err)
+	}
+	var h head
+	if json.Unmarshal(data, &h) != nil {
+		return nil, nil
+	}
+	return &h, nil
+}
+
+// receipt checks one receipt against itself and the one before it.
+func (v *verifier) receipt(name string, data []byte) {
+	seq, _ := ParseName(name)
+	var problems []string
+	stored, r, err := Decode(data)
+	signed := false
+	if err != nil {
+		problems = append(problems, "unreadable: "+err.Error())
+	} else {
+		if err := stored.Check(v.keys); err != nil {
+			problems = append(problems, err.Error())
+		} else {
+			signed = true
+		}
+		if r.Sequence != seq {
+			problems = append(problems, fmt.Sprintf("the receipt says it is sequence %d: it was renamed or moved", r.Sequence))
+		}
+	}
+	rep := &v.report
+	switch {
+	case rep.Receipts == 0:
+		rep.First = seq
+		if r != nil {
+			v.firstPrevious = r.Previous
+			if seq == 1 && r.Previous != "" {
+				problems = append(problems, "the first receipt names a previous one")
+			}
+		}
+	case seq != v.prev.Sequence+1:
+		problems = append(problems, missing(v.prev.Sequence+1, seq-1)+": removed from the log")
+	case r != nil && !v.prevBroken && r.Previous != v.prev.SHA256:
+		problems = append(problems, "its previous is not the hash of "+v.prev.Name+": a receipt before it was removed, reordered or changed")
+	}
+	if signed && r.Kind == KindSweep {
+		rep.Sweeps++
+		if r.Sweep.RemovedThrough >= r.Sequence {
+			problems = append(problems, "a Sweep receipt can only record the removal of receipts before it")
+		} else {
+			v.swept[r.Sweep.RemovedThrough] = sweepClaim{hash: r.Sweep.RemovedThroughHash, by: name}
+		}
+	}
+	hash := Hash(data)
+	rep.Receipts++
+	rep.Last, rep.LastSHA256 = seq, hash
+	if len(problems) > 0 {
+		rep.Breaks = append(rep.Breaks, Break{Name: name, Sequence: seq, Problem: strings.Join(problems, "; ")})
+	}
+	v.prev = Ref{Name: name, SHA256: hash, Sequence: seq}
+	v.prevBroken = len(problems) > 0
+}
+
+// start checks that receipts missing before the first one present were
+// removed by a sweep that recorded it, and that the chain goes on from
+// the hash the sweep recorded.
+func (v *verifier) start() {
+	first := v.report.First
+	if first <= 1 {
+		return
+	}
+	name := Name(first)
+	if claim, ok := v.swept[first-1]; ok {
+		if claim.hash != v.firstPrevious {
+			v.addBreak(name, first, "its previous is not the hash "+claim.by+" recorded for the last receipt it removed")
+		}
+		return
+	}
+	for through := range v.swept {
+		if through >= first {
+			return // a sweep still under way
+		}
+	}
+	v.addBreak(name, first, missing(1, first-1)+" and no Sweep receipt records their removal")
+}
+
+// end checks the log against HEAD: a HEAD past the last receipt, or with
+// another hash for it, means receipts were cut off the end or replaced.
+func (v *verifier) end(hint *head) {
+	if hint == nil {
+		return
+	}
+	switch rep := &v.report; {
+	case hint.Sequence > rep.Last:
+		v.addBreak(HeadName, hint.Sequence, fmt.Sprintf("HEAD names receipt %d but the log ends at %d: receipts were removed from its end", hint.Sequence, rep.Last))
+	case hint.Sequence == rep.Last && hint.SHA256 != rep.LastSHA256:
+		v.addBreak(HeadName, hint.Sequence, "HEAD holds another hash for the last receipt: it was replaced")
+	}
+}
+
+func (v *verifier) addBreak(name string, seq uint64, problem string) {
+	v.report.Breaks = append(v.report.Breaks, Break{Name: name, Sequence: seq, Problem: problem})
+}
+
+// missing words a range of missing sequences.
+func missing(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("receipt %d is missing", from)
+	}
+	return fmt.Sprintf("receipts %d to %d are missing", from, to)
+}
