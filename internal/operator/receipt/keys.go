@@ -62,14 +62,14 @@ func EnsureKeys(ctx context.Context, c client.Client, namespace string) (Keys, e
 	}
 	signer, err := parseSigningKey(signing)
 	if err != nil {
-		return Keys{}, fmt.Errorf("Secret %s/%s: %w", namespace, SigningKeySecret, err)
+		return Keys{}, fmt.Errorf("secret %s/%s: %w", namespace, SigningKeySecret, err)
 	}
 	fpKey, err := ensureSecret(ctx, c, namespace, FingerprintKeySecret, FingerprintKeyData, newFingerprintKey)
 	if err != nil {
 		return Keys{}, err
 	}
 	if len(fpKey) < fingerprintKeySize {
-		return Keys{}, fmt.Errorf("Secret %s/%s: %s has %d bytes, want at least %d", namespace, FingerprintKeySecret, FingerprintKeyData, len(fpKey), fingerprintKeySize)
+		return Keys{}, fmt.Errorf("secret %s/%s: %s has %d bytes, want at least %d", namespace, FingerprintKeySecret, FingerprintKeyData, len(fpKey), fingerprintKeySize)
 	}
 	if err := publish(ctx, c, namespace, signer.Key.Public().(ed25519.PublicKey)); err != nil {
 		return Keys{}, err
@@ -99,11 +99,11 @@ func ensureSecret(ctx context.Context, c client.Client, namespace, name, key str
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Secret %s/%s: %w", namespace, name, err)
+		return nil, fmt.Errorf("secret %s/%s: %w", namespace, name, err)
 	}
 	data, ok := s.Data[key]
 	if !ok {
-		return nil, fmt.Errorf("Secret %s/%s has no %s", namespace, name, key)
+		return nil, fmt.Errorf("secret %s/%s has no %s", namespace, name, key)
 	}
 	return data, nil
 }
@@ -197,7 +197,7 @@ func ReadFingerprintKey(ctx context.Context, c client.Reader, namespace string) 
 	}
 	key, ok := s.Data[FingerprintKeyData]
 	if !ok {
-		return nil, fmt.Errorf("Secret %s/%s has no %s", namespace, FingerprintKeySecret, FingerprintKeyData)
+		return nil, fmt.Errorf("secret %s/%s has no %s", namespace, FingerprintKeySecret, FingerprintKeyData)
 	}
 	return key, nil
 }

@@ -1,0 +1,192 @@
+package receipt
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+)
+
+// apiServer starts a kube-apiserver (envtest, no CRDs needed) for the
+// test and returns an uncached client of it.
+func apiServer(t *testing.T) client.Client {
+	t.Helper()
+	assets, err := localstack.Assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// namespace creates a namespace for one subtest.
+func namespace(t *testing.T, c client.Client, name string) string {
+	t.Helper()
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func TestKeysInKubernetes(t *testing.T) {
+	c := apiServer(t)
+	ctx := context.Background()
+
+	t.Run("created once, then read", func(t *testing.T) {
+		ns := namespace(t, c, "keys-created")
+		first, err := EnsureKeys(ctx, c, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first.FingerprintKey) != 32 || len(first.Signer.Key) != ed25519.PrivateKeySize {
+			t.Fatalf("keys %d/%d bytes", len(first.FingerprintKey), len(first.Signer.Key))
+		}
+		again, err := EnsureKeys(ctx, c, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again.FingerprintKey, first.FingerprintKey) || !again.Signer.Key.Equal(first.Signer.Key) {
+			t.Fatal("a second EnsureKeys made new keys")
+		}
+		keys, err := ReadPublicKeys(ctx, c, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 1 || !keys[first.Signer.KeyID()].Equal(first.Signer.Key.Public()) {
+			t.Fatalf("published keys %v", keys)
+		}
+		fp, err := ReadFingerprintKey(ctx, c, ns)
+		if err != nil || !bytes.Equal(fp, first.FingerprintKey) {
+			t.Fatalf("fingerprint key: %v", err)
+		}
+	})
+
+	t.Run("two replicas at once agree", func(t *testing.T) {
+		ns := namespace(t, c, "keys-race")
+		var wg sync.WaitGroup
+		got := make([]Keys, 4)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				k, err := EnsureKeys(ctx, c, ns)
+				if err != nil {
+					t.Errorf("replica %d: %v", i, err)
+				}
+				got[i] = k
+			}()
+		}
+		wg.Wait()
+		for i, k := range got[1:] {
+			if !k.Signer.Key.Equal(got[0].Signer.Key) || !bytes.Equal(k.FingerprintKey, got[0].FingerprintKey) {
+				t.Fatalf("replica %d has other keys", i+1)
+			}
+		}
+	})
+
+	// An admin replaces the signing key: the next receipt is signed with
+	// it, its public key is published beside the old one, and the whole
+	// log verifies with the ConfigMap.
+	t.Run("rotation", func(t *testing.T) {
+		ns := namespace(t, c, "keys-rotation")
+		store := dirStore(t)
+		l, err := OpenLog(ctx, store, KeySigner(c, ns), newClock().Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		appendN(t, l, 2)
+		fresh := newSigner(t)
+		pemKey, err := EncodeSigningKey(fresh.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s corev1.Secret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: SigningKeySecret}, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Data[SigningKeyData] = pemKey
+		if err := c.Update(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		ref := appendN(t, l, 1)[0]
+		if stored, _, _ := Decode(mustGet(t, store, ref.Name)); stored.Signature.KeyID != fresh.KeyID() {
+			t.Fatalf("signed by %s after the rotation, want %s", stored.Signature.KeyID, fresh.KeyID())
+		}
+		keys, err := ReadPublicKeys(ctx, c, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 2 {
+			t.Fatalf("%d public keys after a rotation, want the old and the new", len(keys))
+		}
+		if rep, err := Verify(ctx, store, keys); err != nil || !rep.OK() {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+
+	t.Run("a bad signing key is refused", func(t *testing.T) {
+		ns := namespace(t, c, "keys-bad")
+		bad := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: SigningKeySecret},
+			Data:       map[string][]byte{SigningKeyData: []byte("not a key")},
+		}
+		if err := c.Create(ctx, bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := EnsureKeys(ctx, c, ns); err == nil || !strings.Contains(err.Error(), SigningKeyData) {
+			t.Fatalf("EnsureKeys with a bad key: %v", err)
+		}
+	})
+}
+
+// PublicKeys refuses an entry filed under another key's id: a forger could
+// otherwise pass their key off as the operator's.
+func TestPublicKeysChecksKeyIDs(t *testing.T) {
+	a, b := newSigner(t), newSigner(t)
+	pemA, err := encodePublicKey(a.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemB, _ := encodePublicKey(b.Key.Public().(ed25519.PublicKey))
+	good := &corev1.ConfigMap{Data: map[string]string{a.KeyID() + ".pub": pemA, b.KeyID() + ".pub": pemB, "README": "not a key"}}
+	keys, err := PublicKeys(good)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys %v, %v", keys, err)
+	}
+	for what, cm := range map[string]*corev1.ConfigMap{
+		"another key's id": {Data: map[string]string{a.KeyID() + ".pub": pemB}},
+		"not PEM":          {Data: map[string]string{a.KeyID() + ".pub": "garbage"}},
+		"two keys":         {Data: map[string]string{a.KeyID() + ".pub": pemA + pemB}},
+	} {
+		if _, err := PublicKeys(cm); err == nil {
+			t.Errorf("an entry with %s was accepted", what)
+		}
+	}
+	all, err := ParsePublicKeys([]byte(pemA + pemB))
+	if err != nil || len(all) != 2 {
+		t.Fatalf("a PEM file of two keys: %v %v", all, err)
+	}
+}
