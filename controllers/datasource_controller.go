@@ -94,6 +94,9 @@ func (r *DataSourceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&privacyv1alpha1.PrivacyRequest{}, activeJobsHandler{tally: &r.active}).
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allDataSources),
 			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		// The coverage condition names the categories LegalHolds keep.
+		Watches(&privacyv1alpha1.LegalHold{}, handler.EnqueueRequestsFromMapFunc(r.allDataSources),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(wakeSource(r.Wakeups, KindDataSource, func() *privacyv1alpha1.DataSource { return &privacyv1alpha1.DataSource{} })).
 		Named("datasource").
 		Complete(r)

@@ -20,6 +20,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/endpoint"
+	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 	"github.com/privacyoperator/privacy-operator/internal/operator/retention"
 )
 
@@ -233,14 +234,41 @@ func (r *DataSourceReconciler) reconcileCoverage(ctx context.Context, s *sourceS
 	}
 	ns, name, n := ds.Namespace, ds.Name, float64(len(uncovered))
 	s.after = append(s.after, func() { uncoveredCategories.WithLabelValues(ns, name).Set(n) })
-	if len(uncovered) > 0 {
+	held, err := r.heldCategories(ctx, s, set)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(uncovered) > 0:
 		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionFalse,
-			privacyv1alpha1.ReasonUncoveredCategories, "No RetentionPolicy covers: "+strings.Join(uncovered, ", ")+".")
-	} else {
+			privacyv1alpha1.ReasonUncoveredCategories, "No RetentionPolicy covers: "+strings.Join(uncovered, ", ")+"."+held)
+	case held != "":
+		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionTrue,
+			privacyv1alpha1.ReasonLegalHold, "Every declared category has a RetentionPolicy."+held)
+	default:
 		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionRetentionCovered, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonAllCategoriesCovered, "Every declared category has a RetentionPolicy.")
 	}
 	return nil
+}
+
+// heldCategories says which of the DataSource's categories active
+// LegalHolds keep from retention purges (empty when none), and asks for a
+// pass when the first of them expires.
+func (r *DataSourceReconciler) heldCategories(ctx context.Context, s *sourceScope, nsLabels labels.Set) (string, error) {
+	list := &privacyv1alpha1.LegalHoldList{}
+	if err := r.List(ctx, list); err != nil {
+		return "", fmt.Errorf("list LegalHolds: %w", err)
+	}
+	now := r.Clock.Now()
+	if next := legalhold.NextExpiry(list.Items, now); !next.IsZero() {
+		s.wakeAt(next)
+	}
+	_, held, holds := legalhold.NewSet(list.Items, now).Purge(s.ds, nsLabels, s.ds.Spec.Categories)
+	if len(held) == 0 {
+		return "", nil
+	}
+	return " Purges leave some alone: " + legalhold.CategoriesMessage(held, holds), nil
 }
 
 func (r *DataSourceReconciler) checkURL(u *url.URL) error {

@@ -83,6 +83,8 @@ type source struct {
 	ds       *privacyv1alpha1.DataSource
 
 	wrapper func(http.Handler) http.Handler
+	// labels are the DataSource's.
+	labels map[string]string
 	// secretValue, when set, is stored in the Secret instead of secret.
 	secretValue string
 
@@ -165,7 +167,7 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	if spec.Endpoint.Timeout == nil {
 		spec.Endpoint.Timeout = &metav1.Duration{Duration: 2 * time.Second}
 	}
-	s.ds = &privacyv1alpha1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: spec}
+	s.ds = &privacyv1alpha1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: s.labels}, Spec: spec}
 	Expect(k8sClient.Create(ctx, s.ds)).To(Succeed())
 	return s
 }

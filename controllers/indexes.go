@@ -36,10 +36,26 @@ func RequestActiveSources(obj client.Object) []string {
 	return keys
 }
 
+// IndexRequestHeldBy indexes PrivacyRequests by the LegalHolds that kept
+// them from a source (status.heldBy), for the holds' counts.
+const IndexRequestHeldBy = "status.heldBy"
+
+// RequestHeldBy is the extractor of IndexRequestHeldBy.
+func RequestHeldBy(obj client.Object) []string {
+	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
+	if !ok {
+		return nil
+	}
+	return pr.Status.HeldBy
+}
+
 // SetupIndexes registers the field indexes that the reconcilers use; the
 // manager and the tests call it alike.
 func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	if err := indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestActiveSource, RequestActiveSources); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestHeldBy, RequestHeldBy); err != nil {
 		return err
 	}
 	return indexer.IndexField(ctx, &privacyv1alpha1.DataSource{}, IndexDataSourceSecret, DataSourceSecretName)

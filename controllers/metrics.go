@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 )
 
 // Metrics of the PrivacyRequest engine, on controller-runtime's registry.
@@ -100,4 +102,41 @@ func observePeriod(policy string, next, after time.Time) {
 func forgetPolicyMetrics(policy string) {
 	lastSuccessTimestamp.DeleteLabelValues(policy)
 	schedulePeriod.DeleteLabelValues(policy)
+}
+
+// Receipt metrics: the Notary reports through ReceiptMetrics (wiring sets
+// its hooks), the request engine through requestsAwaitingReceipt.
+var (
+	receiptWritesTotal = counterVec("privacyoperator_receipt_writes_total",
+		"Attempts to write a receipt by kind (PrivacyRequest, RetentionRun, Sweep) and result (ok, error).",
+		"kind", "result")
+	receiptsPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privacyoperator_receipts_pending",
+		Help: "Receipts waiting to be written to the receipt store; a finished request is not deleted before its receipt is written.",
+	})
+	receiptSweepRemovedTotal = counterVec("privacyoperator_receipt_sweep_removed_total",
+		"Receipts removed by the retention sweep (--receipt-retention), by result of the sweep (ok, error).",
+		"result")
+)
+
+func init() {
+	metrics.Registry.MustRegister(receiptsPending)
+}
+
+// ReceiptMetrics are the Notary's metric hooks (receipt.NotaryOptions
+// OnWrite, OnSweep, OnPending).
+func ReceiptMetrics() (onWrite func(kind receipt.Kind, took time.Duration, err error), onSweep func(removed int, err error), onPending func(n int)) {
+	result := func(err error) string {
+		if err != nil {
+			return "error"
+		}
+		return "ok"
+	}
+	return func(kind receipt.Kind, _ time.Duration, err error) {
+			receiptWritesTotal.WithLabelValues(string(kind), result(err)).Inc()
+		}, func(removed int, err error) {
+			receiptSweepRemovedTotal.WithLabelValues(result(err)).Add(float64(removed))
+		}, func(n int) {
+			receiptsPending.Set(float64(n))
+		}
 }

@@ -74,6 +74,7 @@ type PrivacyRequestReconciler struct {
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests/finalizers,verbs=update
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=datasources,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=legalholds,verbs=get;list;watch
 
 // Reconcile moves one PrivacyRequest forward.
 func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -581,7 +581,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 		}, 2*time.Second).Should(Succeed(), "unset, with the suite's --request-ttl of 0, keeps the request")
 	})
 
-	It("never writes the subject's identities or corrections into logs, Events or conditions", func() {
+	It("never writes the subject's identities or corrections into logs, Events, conditions or receipts", func() {
 		newSource(ns, "audit", async)
 		pr := request(ns, privacyv1alpha1.RequestTypeCorrect, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
@@ -594,10 +594,25 @@ var _ = Describe("PrivacyRequest engine", func() {
 		events, err := env.Kubectl("get", "events", "-A", "-o", "json")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(events).To(ContainSubstring(pr.Name), "the Events of the run are there to inspect")
+		// Every receipt written so far, this request's included.
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Receipt).NotTo(BeNil())
+		}).Should(Succeed())
+		var stored strings.Builder
+		names, err := receipts.List(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		for _, n := range names {
+			raw, err := receipts.Get(ctx, n)
+			Expect(err).NotTo(HaveOccurred())
+			stored.Write(raw)
+		}
+		Expect(stored.String()).To(ContainSubstring(string(pr.UID)), "the receipts are there to inspect")
 		for _, s := range secrets {
 			Expect(string(logs.Bytes())).NotTo(ContainSubstring(s), "logs")
 			Expect(events).NotTo(ContainSubstring(s), "Events")
 			Expect(string(statusJSON)).NotTo(ContainSubstring(s), "status")
+			Expect(stored.String()).NotTo(ContainSubstring(s), "receipts")
 		}
 	})
 

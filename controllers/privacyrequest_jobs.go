@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -36,6 +38,15 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 		}
 		return nil, s.pass.Hold(e, reason, err.Error()), false
 	}
+	if s.pr.Spec.Type == privacyv1alpha1.RequestTypeDelete {
+		h, err := r.holdFor(ctx, s, ds, ids)
+		if err != nil {
+			return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
+		}
+		if h != nil {
+			return nil, s.pass.Withhold(e, h.Name, legalhold.Message(h)), false
+		}
+	}
 	sent, missing := identity.Minimise(ids, ds.Spec.Identities)
 	if len(sent) == 0 {
 		return nil, s.pass.Fail(e, privacyv1alpha1.ReasonMissingIdentities,
@@ -50,6 +61,30 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 		conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionIdentitiesComplete)
 	}
 	return buildJob(s.pr, e.JobID, sent), jobs.Change{}, true
+}
+
+// holdFor is the active LegalHold that keeps a Delete request's job from
+// ds, or nil. The holds are read from the cache once per pass.
+func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource, ids map[string]string) (*privacyv1alpha1.LegalHold, error) {
+	if s.holds == nil {
+		list := &privacyv1alpha1.LegalHoldList{}
+		if err := r.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("list LegalHolds: %w", err)
+		}
+		s.holds = legalhold.NewSet(list.Items, s.now)
+		if s.holds == nil {
+			s.holds = legalhold.Set{}
+		}
+		s.fingerprints = fingerprintValues(r.Receipts.fingerprints(ids))
+	}
+	if len(s.holds) == 0 {
+		return nil, nil
+	}
+	set, err := namespaceLabels(ctx, r.Client, map[string]labels.Set{}, ds.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	return s.holds.ForDelete(ds, set, s.fingerprints), nil
 }
 
 // subjectIdentities resolves the subject once per pass.

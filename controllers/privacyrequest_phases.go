@@ -19,6 +19,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/deadline"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -44,6 +45,10 @@ type requestScope struct {
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
 	subjectErr  error
+	// holds are the active LegalHolds, read at the first Delete job of the
+	// pass; fingerprints are the subject's, which holds may name.
+	holds        legalhold.Set
+	fingerprints []string
 }
 
 func (s *requestScope) dueAt() time.Time { return s.pr.Status.DueAt.Time }
@@ -271,6 +276,9 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 		outcome = privacyv1alpha1.RequestPhaseFailed
 		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonFailed, "Request failed at %d of %d data sources: %s",
 			len(failed), len(pr.Status.Sources), strings.Join(failed, ", "))
+	} else if held := countPhase(pr, privacyv1alpha1.SourcePhaseHeld); held > 0 {
+		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompletedWithHolds,
+			"Request completed at %d of %d data sources; legal holds kept it from %d", len(pr.Status.Sources)-held, len(pr.Status.Sources), held)
 	} else {
 		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompleted, "Request completed at all %d data sources", len(pr.Status.Sources))
 	}
@@ -281,7 +289,8 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 }
 
 // reconcileFinished keeps the operator's own retention: the export expires
-// after --export-ttl and the request is deleted after its TTL.
+// after --export-ttl, the receipt is written, and the request is deleted
+// after its TTL once status holds the receipt.
 func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *requestScope) error {
 	pr := s.pr
 	if exp := pr.Status.Export; exp != nil && r.Exports != nil {
@@ -302,12 +311,15 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 	if pr.Spec.TTLSecondsAfterFinished != nil {
 		ttl, keep = time.Duration(*pr.Spec.TTLSecondsAfterFinished)*time.Second, false
 	}
+	// The receipt is the record that outlives the request: TTL deletion
+	// waits for it (the Notary wakes the request once it is written).
+	recorded := r.reconcileReceipt(ctx, s)
 	if !keep && pr.Status.CompletedAt != nil {
 		expiry := pr.Status.CompletedAt.Add(ttl)
 		if s.now.Before(expiry) {
 			s.wakeAt(expiry)
 		} else {
-			s.deleteNow = true
+			s.deleteNow = recorded
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,7 +14,7 @@ import (
 
 // computeStatus derives the request-level summary, phase and kstatus
 // conditions from the per-source entries. It is the only writer of
-// summary, progress, phase, Ready, Reconciling, Stalled.
+// summary, progress, phase, heldBy, Ready, Reconciling, Stalled.
 func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	pr := s.pr
 	gen := pr.Generation
@@ -25,7 +26,8 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	}
 
 	sum := privacyv1alpha1.RequestSummary{Total: int32(len(pr.Status.Sources))}
-	var failed []string
+	var failed, held []string
+	heldBy := map[string]bool{}
 	for _, src := range pr.Status.Sources {
 		switch src.Phase {
 		case privacyv1alpha1.SourcePhaseCompleted, privacyv1alpha1.SourcePhaseNotFound:
@@ -33,14 +35,23 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		case privacyv1alpha1.SourcePhaseFailed, privacyv1alpha1.SourcePhaseCancelled:
 			sum.Failed++
 			failed = append(failed, src.Namespace+"/"+src.Name)
+		case privacyv1alpha1.SourcePhaseHeld:
+			sum.Held++
+			held = append(held, fmt.Sprintf("%s/%s (LegalHold %s)", src.Namespace, src.Name, src.Hold))
+			heldBy[src.Hold] = true
 		default:
 			sum.Pending++
 		}
 	}
 	if sum.Total > 0 {
 		pr.Status.Summary = &sum
-		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed, sum.Total)
+		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed+sum.Held, sum.Total)
 	}
+	pr.Status.HeldBy = nil
+	for name := range heldBy {
+		pr.Status.HeldBy = append(pr.Status.HeldBy, name)
+	}
+	sort.Strings(pr.Status.HeldBy)
 
 	pr.Status.Phase = requestPhase(pr, sum)
 
@@ -51,6 +62,13 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 	}
 	switch {
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && sum.Held > 0:
+		// A partial denial, with its basis (CCPA 7022(f)).
+		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompletedWithHolds,
+			truncate(fmt.Sprintf("%d of %d data sources finished; %d were not sent the request because legal holds keep their data: %s.",
+				sum.Succeeded, sum.Total, sum.Held, strings.Join(held, ", ")), 32768))
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted:
 		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted,
 			fmt.Sprintf("All %d data sources finished (%d held no data).", sum.Total, countPhase(pr, privacyv1alpha1.SourcePhaseNotFound)))
@@ -83,7 +101,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		setReconciling(privacyv1alpha1.ReasonNoMatchingSources, msg)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	default:
-		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed, sum.Total)
+		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed+sum.Held, sum.Total)
 		reason := privacyv1alpha1.ReasonInProgress
 		if pr.Status.Phase == privacyv1alpha1.RequestPhasePending {
 			reason = privacyv1alpha1.ReasonPending

@@ -35,6 +35,7 @@ type RetentionPolicyReconciler struct {
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=retentionpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=legalholds,verbs=get;list;watch
 
 // Reconcile moves one RetentionPolicy forward.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
@@ -409,5 +410,79 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		for id, n := range src.jobRuns() {
 			Expect(n).To(Equal(1), "job %s ran %d times", id, n)
 		}
+	})
+
+	It("leaves categories under a LegalHold alone, says so on the run and the DataSource, and purges them at the first slot after the hold expires", func() {
+		ns := newNamespace()
+		src := newSource(ns, "ledger", purging("usage", "billing"), labelled("team", "finance-"+ns))
+		ready(src.ds)
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		rp.Spec.Categories = []privacyv1alpha1.DataCategory{"usage", "billing"}
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		now := fakeClock.Now()
+		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
+		// The billing hold lasts until noon after the first slot; a
+		// second hold on everything at the source expires before it.
+		billing := legalHold("billing-"+ns, privacyv1alpha1.LegalHoldScope{
+			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "finance-" + ns}},
+			Categories:         []privacyv1alpha1.DataCategory{"billing"},
+		}, slot.Add(9*time.Hour))
+		past := legalHold("lapsed-"+ns, privacyv1alpha1.LegalHoldScope{
+			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "finance-" + ns}},
+		}, now.Add(-time.Hour))
+		Expect(k8sClient.Create(ctx, billing)).To(Succeed())
+		Expect(k8sClient.Create(ctx, past)).To(Succeed())
+
+		By("saying on the DataSource's coverage condition which hold keeps what")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			c := condition(src.ds.Status.Conditions, privacyv1alpha1.ConditionRetentionCovered)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonLegalHold))
+			g.Expect(c.Message).To(ContainSubstring("LegalHold " + billing.Name + " keeps billing: not purged."))
+		}).Should(Succeed())
+
+		By("purging only usage in the slot the hold covers")
+		at(slot.Add(time.Minute), rp)
+		run := lastRun(rp, slot)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(run.Sources[0].HeldCategories).To(Equal([]privacyv1alpha1.DataCategory{"billing"}))
+		Expect(run.Sources[0].Hold).To(Equal(billing.Name))
+		jobs := purgeJobs(src)
+		Expect(jobs).To(HaveLen(1))
+		Expect(jobs[0].Purge.Categories).To(Equal([]string{"usage"}), "the held category is not sent")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(billing), billing)).To(Succeed())
+			g.Expect(billing.Status.PurgesHeld).To(Equal(int32(1)))
+			g.Expect(condition(billing.Status.Conditions, privacyv1alpha1.ConditionActive).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(past), past)).To(Succeed())
+			g.Expect(condition(past.Status.Conditions, privacyv1alpha1.ConditionActive).Reason).To(Equal(privacyv1alpha1.ReasonHoldExpired))
+			g.Expect(past.Status.PurgesHeld).To(BeZero(), "an expired hold holds nothing")
+		}).Should(Succeed())
+
+		By("the run's receipt recording the held category")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.History[0].Receipt).NotTo(BeNil())
+		}).Should(Succeed())
+		doc := readReceipt(rp.Status.History[0].Receipt)
+		Expect(doc.Kind).To(Equal(receipt.KindRetentionRun))
+		Expect(doc.Retention.Policy.Name).To(Equal(rp.Name))
+		Expect(doc.Retention.Sources[0].HeldCategories).To(Equal([]string{"billing"}))
+		Expect(doc.Retention.Sources[0].Hold).To(Equal(billing.Name))
+
+		By("purging billing too at the first slot after the hold expired")
+		next := slot.Add(day)
+		at(next.Add(time.Minute), rp)
+		run = lastRun(rp, next)
+		Expect(run.Sources[0].HeldCategories).To(BeEmpty())
+		jobs = purgeJobs(src)
+		Expect(jobs).To(HaveLen(2))
+		Expect(jobs[1].Purge.Categories).To(Equal([]string{"usage", "billing"}))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(src.ds), src.ds)).To(Succeed())
+			g.Expect(condition(src.ds.Status.Conditions, privacyv1alpha1.ConditionRetentionCovered).Reason).To(Equal(privacyv1alpha1.ReasonAllCategoriesCovered))
+		}).Should(Succeed())
+		fakeClock.SetTime(next.Add(time.Minute))
 	})
 })

@@ -16,6 +16,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 	"github.com/privacyoperator/privacy-operator/internal/operator/retention"
 	"github.com/privacyoperator/privacy-operator/internal/operator/schedule"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
@@ -36,10 +37,13 @@ type policyScope struct {
 	nsLabels      map[string]labels.Set // read once per pass
 	dataSources   map[types.NamespacedName]*privacyv1alpha1.DataSource
 	overlaps      []string
+	// holds are the active LegalHolds, read at the pass's first delivery.
+	holds legalhold.Set
 }
 
 // runPhases: check the spec, match sources, find overlaps, advance the
-// active run, then start the slot that is due.
+// active run, start the slot that is due, then keep the finished runs'
+// receipts.
 func (r *RetentionPolicyReconciler) runPhases(ctx context.Context, s *policyScope) error {
 	if !r.parseSpec(s) {
 		return nil
@@ -55,7 +59,11 @@ func (r *RetentionPolicyReconciler) runPhases(ctx context.Context, s *policyScop
 			return err
 		}
 	}
-	return r.startDueSlot(ctx, s)
+	if err := r.startDueSlot(ctx, s); err != nil {
+		return err
+	}
+	r.reconcileRunReceipts(s)
+	return nil
 }
 
 func (r *RetentionPolicyReconciler) parseSpec(s *policyScope) bool {
@@ -211,8 +219,8 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 func (r *RetentionPolicyReconciler) reconcileRun(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun) error {
 	j := &jobPass{
 		Pass: s.pass, effects: &s.passEffects, dispatcher: r.Dispatcher, keys: r.Keys, dataSources: s.dataSources,
-		buildJob: func(_ context.Context, e *jobs.Entry, _ *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
-			return purgeJob(s.rp, run, e.JobID, s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]), jobs.Change{}, true
+		buildJob: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
+			return r.purgeJobUnlessHeld(ctx, s, run, e, ds)
 		},
 	}
 	if err := j.recordOutcomes(ctx, run.Sources); err != nil {
@@ -269,6 +277,37 @@ func (r *RetentionPolicyReconciler) finishRun(s *policyScope, run *privacyv1alph
 	}
 	name, outcome, slot := s.rp.Name, string(run.Outcome), run.ScheduledTime.Time
 	s.after = append(s.after, func() { observeRun(name, outcome, records, slot) })
+}
+
+// purgeJobUnlessHeld is the purge a source is sent, without the
+// categories that active LegalHolds keep there (the entry names them and
+// the hold); a purge whose every category is held is not sent (Held).
+func (r *RetentionPolicyReconciler) purgeJobUnlessHeld(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun,
+	e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
+	cats := s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]
+	if s.holds == nil {
+		list := &privacyv1alpha1.LegalHoldList{}
+		if err := r.List(ctx, list); err != nil {
+			return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
+		}
+		s.holds = legalhold.NewSet(list.Items, s.now)
+		if s.holds == nil {
+			s.holds = legalhold.Set{}
+		}
+	}
+	purge, held, holds := s.holds.Purge(ds, s.nsLabels[ds.Namespace], cats)
+	e.HeldCategories, e.Hold = held, ""
+	if len(held) == 0 {
+		return purgeJob(s.rp, run, e.JobID, purge), jobs.Change{}, true
+	}
+	e.Hold = holds[0]
+	msg := legalhold.CategoriesMessage(held, holds)
+	if len(purge) == 0 {
+		return nil, s.pass.Withhold(e, holds[0], msg), false
+	}
+	s.sourceEvent(e.Namespace, e.Name, corev1.EventTypeNormal, privacyv1alpha1.ReasonLegalHold, "Slot %s: %s",
+		run.ScheduledTime.UTC().Format(time.RFC3339), msg)
+	return purgeJob(s.rp, run, e.JobID, purge), jobs.Change{}, true
 }
 
 func purgeJob(rp *privacyv1alpha1.RetentionPolicy, run *privacyv1alpha1.RetentionRun, jobID string, cats []privacyv1alpha1.DataCategory) *protocol.Job {

@@ -29,6 +29,10 @@ type Shared struct {
 	Clock clock.PassiveClock
 	// Wakeups carries the dispatcher's outcomes back to the reconcilers.
 	Wakeups *Wakeups
+	// Receipts, when set, keeps a signed receipt of every finished request
+	// and retention run (a request is not deleted before its receipt is
+	// written) and gives the fingerprints LegalHolds match.
+	Receipts *Receipts
 }
 
 // defaults fills what a test or a caller left unset.

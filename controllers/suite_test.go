@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
 	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
@@ -44,7 +46,13 @@ var (
 	logs = &testenv.SyncBuffer{}
 	// op is the running operator.
 	op *runningOperator
+	// receipts is the receipt store of every operator the suite starts: a
+	// real directory store that a spec can make fail.
+	receipts *faultyStore
 )
+
+// operatorNamespace holds the receipt keys.
+const operatorNamespace = "privacy-operator-system"
 
 // Engine settings of the suite: short enough that retries, polls and
 // expiries happen within a test, and a small result limit to test it.
@@ -81,6 +89,10 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: subjectNamespace}})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+	dir, err := receipt.NewDirStore(GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	receipts = &faultyStore{Store: dir}
 	exportDir := GinkgoT().TempDir()
 	op = startOperator(exportDir)
 })
@@ -120,7 +132,7 @@ func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 		Scheme:     scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:      wiring.CacheOptions(),
+		Cache:      wiring.CacheOptions(true),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
@@ -145,6 +157,11 @@ func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 		Clock:                   fakeClock,
 		SubjectSecretNamespaces: []string{subjectNamespace},
 		MinRetainFor:            24 * time.Hour,
+		OperatorNamespace:       operatorNamespace,
+		Receipts: &wiring.ReceiptOptions{
+			Store: receipts, Retention: 731 * 24 * time.Hour,
+			MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
 
@@ -176,3 +193,17 @@ func (c *shiftClock) SetTime(t time.Time) { c.offset.Store(int64(time.Until(t)))
 
 // Reset goes back to real time.
 func (c *shiftClock) Reset() { c.offset.Store(0) }
+
+// faultyStore is a receipt store that refuses writes while fail is set, as
+// a bucket that is down would.
+type faultyStore struct {
+	receipt.Store
+	fail atomic.Bool
+}
+
+func (f *faultyStore) Create(ctx context.Context, name string, data []byte) error {
+	if f.fail.Load() {
+		return errors.New("receipt store unavailable (test)")
+	}
+	return f.Store.Create(ctx, name, data)
+}

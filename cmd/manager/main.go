@@ -7,9 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -63,6 +61,7 @@ type flags struct {
 	namespace    string
 	minRetainFor time.Duration
 	pprofAddr    string
+	receipts     receiptFlags
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -134,6 +133,7 @@ func parseFlags() (flags, zap.Options) {
 			privacyv1alpha1.LabelSubjectSecret+"=true). Default: the namespace the operator runs in.")
 	flag.DurationVar(&f.minRetainFor, "min-retain-for", 24*time.Hour,
 		"Shortest retainFor a RetentionPolicy may ask for; a policy below it is Stalled (RetainForBelowMinimum) and never runs, so that a typo cannot purge data that must be kept.")
+	f.receipts.bind(flag.CommandLine)
 	opts := zap.Options{Development: false}
 	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "",
 		"The address of Go's profiling endpoints (/debug/pprof/...), e.g. 127.0.0.1:6060; empty disables them. They reveal memory contents: bind to loopback only.")
@@ -158,7 +158,7 @@ func main() {
 		RetryPeriod:                   &f.retryPeriod,
 		LeaderElectionReleaseOnCancel: true,
 		PprofBindAddress:              f.pprofAddr,
-		Cache:                         wiring.CacheOptions(),
+		Cache:                         wiring.CacheOptions(true),
 	})
 	exitOn(err, "unable to create manager")
 	exitOn(setup(mgr, f), "unable to set up the operator")
@@ -213,35 +213,6 @@ func ownNamespace() string {
 // point in the shipped Deployment.
 const defaultExportDir = "/var/lib/privacy-operator/exports"
 
-// exportDir is the directory Access exports go to. The default needs root
-// on a laptop; when it cannot be created and the flag was not given, the
-// exports go to the user's state directory instead, and the log says so
-// with the flag to use. A directory given explicitly that cannot be made is
-// an error.
-func exportDir(dir, def string) (string, error) {
-	explicit := false
-	flag.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "export-dir" })
-	err := os.MkdirAll(dir, 0o700)
-	if err == nil {
-		return dir, nil
-	}
-	if explicit || dir != def {
-		return "", fmt.Errorf("--export-dir %s cannot be created (%w): pass a directory the operator may write", dir, err)
-	}
-	state := os.Getenv("XDG_STATE_HOME")
-	if state == "" {
-		home, herr := os.UserHomeDir()
-		if herr != nil {
-			return "", fmt.Errorf("--export-dir %s cannot be created (%w): pass a directory the operator may write", dir, err)
-		}
-		state = filepath.Join(home, ".local", "state")
-	}
-	fallback := filepath.Join(state, "privacy-operator", "exports")
-	setupLog.Info("the default export directory cannot be created here (it needs root); Access exports go to the user's state directory instead. Set --export-dir to choose.",
-		"default", dir, "using", fallback, "reason", err.Error())
-	return fallback, nil
-}
-
 // exportS3 is the object storage of --export-url, if any.
 func exportS3(f flags) (*export.S3Config, error) {
 	if f.exportURL == "" {
@@ -275,7 +246,11 @@ func setup(mgr manager.Manager, f flags) error {
 	if err != nil {
 		return err
 	}
-	exports, err := exportDir(f.exportDir, defaultExportDir)
+	exports, err := stateDir("export-dir", f.exportDir, defaultExportDir, "exports")
+	if err != nil {
+		return err
+	}
+	receipts, err := f.receipts.store()
 	if err != nil {
 		return err
 	}
@@ -307,6 +282,7 @@ func setup(mgr manager.Manager, f flags) error {
 		RequestWorkers:          f.requestWorkers,
 		SubjectSecretNamespaces: splitList(f.subjectSecretNamespaces),
 		MinRetainFor:            f.minRetainFor,
+		Receipts:                receipts,
 	})
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The default export directory needs root; where it cannot be created the
@@ -13,12 +14,33 @@ func TestExportDirFallsBackOnlyForTheDefault(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
 	unwritable := "/dev/null/exports" // below a file: cannot be created, even by root
-	got, err := exportDir(unwritable, unwritable)
+	got, err := stateDir("export-dir", unwritable, unwritable, "exports")
 	if err != nil || got != filepath.Join(state, "privacy-operator", "exports") {
 		t.Errorf("default not creatable: %q, %v; want the state directory", got, err)
 	}
-	_, err = exportDir(unwritable, defaultExportDir)
+	_, err = stateDir("export-dir", unwritable, defaultExportDir, "exports")
 	if err == nil || !strings.Contains(err.Error(), "--export-dir /dev/null/exports cannot be created") {
 		t.Errorf("a chosen directory that cannot be created: %v, want an error naming the flag", err)
+	}
+}
+
+func TestReceiptRetentionTakesDaysOrDurations(t *testing.T) {
+	var d days
+	for in, want := range map[string]time.Duration{"731d": 731 * 24 * time.Hour, "17544h": 17544 * time.Hour, "0d": 0} {
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("%s: %v, %v; want %s", in, time.Duration(d), err, want)
+		}
+	}
+	for _, bad := range []string{"24m2", "-1d", "x", "1.5d"} {
+		if err := d.Set(bad); err == nil || !strings.Contains(err.Error(), "want whole days such as 731d") {
+			t.Errorf("%s: %v, want a refusal that shows the format", bad, err)
+		}
+	}
+	if s := defaultReceiptRetention; s.String() != "731d" {
+		t.Errorf("default %s, want 731d", s.String())
+	}
+	short := receiptFlags{retention: days(time.Hour)}
+	if _, err := short.store(); err == nil || !strings.Contains(err.Error(), "shorter than a day") {
+		t.Errorf("1h retention: %v, want a refusal", err)
 	}
 }

@@ -113,7 +113,8 @@ type Change struct {
 func Finished(p privacyv1alpha1.SourcePhase) bool {
 	switch p {
 	case privacyv1alpha1.SourcePhaseCompleted, privacyv1alpha1.SourcePhaseNotFound,
-		privacyv1alpha1.SourcePhaseFailed, privacyv1alpha1.SourcePhaseCancelled:
+		privacyv1alpha1.SourcePhaseFailed, privacyv1alpha1.SourcePhaseCancelled,
+		privacyv1alpha1.SourcePhaseHeld:
 		return true
 	}
 	return false
@@ -217,6 +218,19 @@ func (p *Pass) Fail(e *Entry, reason, message string) Change {
 	return Change{Ended: true, Failed: true, Reason: reason, Message: e.Message}
 }
 
+// Withhold ends an entry as Held: a LegalHold keeps the job from the
+// source. It is not a failure: the owner's account lists it as held, with
+// the hold as its basis.
+func (p *Pass) Withhold(e *Entry, hold, message string) Change {
+	e.Phase = privacyv1alpha1.SourcePhaseHeld
+	e.Hold = hold
+	e.NextAttemptAt = nil
+	e.Message = truncate(message, maxMessage)
+	conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionDispatched)
+	p.setCompleted(e, metav1.ConditionFalse, privacyv1alpha1.ReasonLegalHold, e.Message)
+	return Change{Ended: true, Reason: privacyv1alpha1.ReasonLegalHold, Message: e.Message}
+}
+
 // Hold keeps a job undelivered for a reason that may pass (a Secret not yet
 // created, a source not Ready) and looks again after the poll interval.
 func (p *Pass) Hold(e *Entry, reason, message string) Change {
@@ -238,6 +252,12 @@ func (p *Pass) Wait(e *Entry, reason, message string) Change {
 // counts as lost and is sent again under the same job id.
 func (p *Pass) Deliver(e *Entry, timeout time.Duration, retry Retry) Change {
 	e.Attempts++
+	// As status stores it (seconds), so that a pass compares like with like.
+	at := metav1.NewTime(p.now.Truncate(time.Second))
+	if e.FirstAttemptAt == nil {
+		e.FirstAttemptAt = &at
+	}
+	e.LastAttemptAt = &at
 	c := p.waitUntil(e, p.now.Add(timeout+p.l.LeaseMargin))
 	p.setDispatched(e, metav1.ConditionFalse, privacyv1alpha1.ReasonDelivering, fmt.Sprintf("Delivering attempt %d of %d.", e.Attempts, retry.MaxAttempts))
 	return c

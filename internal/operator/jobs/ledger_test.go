@@ -266,10 +266,33 @@ func TestDeliverCountsTheAttemptAndLeasesIt(t *testing.T) {
 	if !hasReason(e, privacyv1alpha1.ReasonDelivering) {
 		t.Errorf("no Delivering condition: %+v", e.Conditions)
 	}
+	if !e.FirstAttemptAt.Time.Equal(now.Truncate(time.Second)) || !e.LastAttemptAt.Equal(e.FirstAttemptAt) {
+		t.Errorf("first/last attempt %v/%v, want both %s", e.FirstAttemptAt, e.LastAttemptAt, now)
+	}
+	// A second delivery moves the last attempt only.
+	later := now.Add(time.Minute)
+	ledgerAt(later).Pass(1).Deliver(e, 30*time.Second, retry)
+	if !e.FirstAttemptAt.Time.Equal(now.Truncate(time.Second)) || !e.LastAttemptAt.Time.Equal(later.Truncate(time.Second)) || e.Attempts != 2 {
+		t.Errorf("after a retry: first %v last %v attempts %d", e.FirstAttemptAt, e.LastAttemptAt, e.Attempts)
+	}
+}
+
+func TestWithholdEndsTheEntryHeldNotFailed(t *testing.T) {
+	e := entry(state{pending, 0})
+	c := ledgerAt(t0).Pass(1).Withhold(e, "matter-114", "Held by LegalHold matter-114.")
+	if e.Phase != privacyv1alpha1.SourcePhaseHeld || e.Hold != "matter-114" || !Finished(e.Phase) {
+		t.Errorf("phase %s hold %q", e.Phase, e.Hold)
+	}
+	if !c.Ended || c.Failed || c.Reason != privacyv1alpha1.ReasonLegalHold {
+		t.Errorf("change %+v: want ended, not failed, reason LegalHold", c)
+	}
+	if !hasReason(e, privacyv1alpha1.ReasonLegalHold) {
+		t.Errorf("no LegalHold condition: %+v", e.Conditions)
+	}
 }
 
 func TestFinishedEntriesAreLeftAlone(t *testing.T) {
-	for _, p := range []privacyv1alpha1.SourcePhase{completed, notFound, failed, privacyv1alpha1.SourcePhaseCancelled} {
+	for _, p := range []privacyv1alpha1.SourcePhase{completed, notFound, failed, privacyv1alpha1.SourcePhaseCancelled, privacyv1alpha1.SourcePhaseHeld} {
 		e := entry(state{p, 1})
 		step, c := ledgerAt(t0).Pass(1).Next(e, Facts{Deadline: t0.Add(-time.Hour)})
 		if step != StepNone || c != (Change{}) || e.Phase != p {

@@ -95,6 +95,9 @@ type Options struct {
 	SubjectSecretNamespaces []string
 	// MinRetainFor is the shortest retainFor a RetentionPolicy may ask for.
 	MinRetainFor time.Duration
+	// Receipts, when set, keeps a signed receipt of every finished request
+	// and retention run in its store.
+	Receipts *ReceiptOptions
 	// Clock is the one clock of the operator: the three reconcilers, the
 	// dispatcher, its HTTP client (signatures) and the callback listener
 	// read it. Default: the real clock; tests move it.
@@ -111,15 +114,16 @@ type Operator struct {
 // managedFields are dropped from every cached object (nothing reads them,
 // and for requests with many sources they are as large as the status), and
 // a finished PrivacyRequest is cached without status.sources (see
-// compactFinishedRequest). cmd/manager and the envtest suites create their
-// managers with them.
-func CacheOptions() cache.Options {
+// compactFinishedRequest) once its receipt is recorded, when receipts
+// are kept. cmd/manager and the envtest suites create their managers with
+// them.
+func CacheOptions(receipts bool) cache.Options {
 	stripManagedFields := cache.TransformStripManagedFields()
 	return cache.Options{
 		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
 			&privacyv1alpha1.PrivacyRequest{}: {Transform: func(obj any) (any, error) {
-				compactFinishedRequest(obj)
+				compactFinishedRequest(obj, receipts)
 				return stripManagedFields(obj)
 			}},
 		},
@@ -128,13 +132,15 @@ func CacheOptions() cache.Options {
 
 // compactFinishedRequest drops the per-source entries of a finished
 // request from its cached copy: nothing the operator does after the finish
-// reads them (the status step leaves a finished request's facts as they
-// were written; only export expiry and TTL deletion remain), and they are
-// most of a request's size, so that thousands of finished requests kept
-// until their TTL cost little memory. The API server keeps them whole:
-// kubectl and every other reader see the full account.
-func compactFinishedRequest(obj any) {
-	if pr, ok := obj.(*privacyv1alpha1.PrivacyRequest); ok && pr.Status.CompletedAt != nil {
+// and the receipt reads them (the status step leaves a finished request's
+// facts as they were written; only export expiry and TTL deletion remain),
+// and they are most of a request's size, so that thousands of finished
+// requests kept until their TTL cost little memory. The receipt is made
+// from them, so they stay until status.receipt is set. The API server
+// keeps them whole: kubectl and every other reader see the full account.
+func compactFinishedRequest(obj any, receipts bool) {
+	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
+	if ok && pr.Status.CompletedAt != nil && (!receipts || pr.Status.Receipt != nil) {
 		pr.Status.Sources = nil
 	}
 }
@@ -184,6 +190,11 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 	}
 	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: store, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
 		return nil, err
+	}
+	if o.Receipts != nil {
+		if shared.Receipts, err = addNotary(mgr, o, shared.Wakeups); err != nil {
+			return nil, err
+		}
 	}
 	requests, err := addReconcilers(mgr, o, shared, guard, store)
 	if err != nil {
@@ -257,7 +268,7 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 	return mgr.Add(srv)
 }
 
-// addReconcilers sets up the three reconcilers on what they share, each
+// addReconcilers sets up the four reconcilers on what they share, each
 // with an Event recorder of its own.
 func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.Store) (*controllers.PrivacyRequestReconciler, error) {
 	recording := func(name string) controllers.Shared {
@@ -283,7 +294,11 @@ func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, g
 		PollInterval: o.PollInterval,
 		MinRetainFor: o.MinRetainFor,
 	}
+	holds := &controllers.LegalHoldReconciler{Shared: recording("legalhold-controller")}
 	if err := sources.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := holds.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := requests.SetupWithManager(mgr); err != nil {

@@ -1,0 +1,265 @@
+package controllers_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+)
+
+// labelled gives a source's DataSource a label, for hold selectors.
+func labelled(key, value string) sourceOption {
+	return func(s *source, _ *datasource.Config, _ *privacyv1alpha1.DataSourceSpec) {
+		s.labels = map[string]string{key: value}
+	}
+}
+
+// legalHold is a hold named name over scope, expiring at expires (zero: never).
+func legalHold(name string, scope privacyv1alpha1.LegalHoldScope, expires time.Time) *privacyv1alpha1.LegalHold {
+	h := &privacyv1alpha1.LegalHold{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       privacyv1alpha1.LegalHoldSpec{Reason: "Matter " + name, Scope: scope},
+	}
+	if !expires.IsZero() {
+		t := metav1.NewTime(expires)
+		h.Spec.ExpiresAt = &t
+	}
+	DeferCleanup(func() { _ = k8sClient.Delete(ctx, h) })
+	return h
+}
+
+// storedReceipt reads the receipt status points at from the suite's
+// directory store, checking the sha256 status recorded.
+func storedReceipt(ref *privacyv1alpha1.ReceiptReference) []byte {
+	GinkgoHelper()
+	raw, err := os.ReadFile(ref.Location)
+	Expect(err).NotTo(HaveOccurred())
+	sum := sha256.Sum256(raw)
+	Expect(hex.EncodeToString(sum[:])).To(Equal(ref.SHA256), "status.receipt.sha256 is the stored receipt's hash")
+	return raw
+}
+
+// readReceipt is the receipt document status points at.
+func readReceipt(ref *privacyv1alpha1.ReceiptReference) receipt.Receipt {
+	GinkgoHelper()
+	var stored struct {
+		Receipt receipt.Receipt `json:"receipt"`
+	}
+	Expect(json.Unmarshal(storedReceipt(ref), &stored)).To(Succeed())
+	return stored.Receipt
+}
+
+// fingerprintKey is the operator's fingerprint key, read from its Secret as
+// a compliance officer holding it would.
+func fingerprintKey() []byte {
+	GinkgoHelper()
+	key, err := receipt.ReadFingerprintKey(ctx, k8sClient, operatorNamespace)
+	Expect(err).NotTo(HaveOccurred())
+	return key
+}
+
+func withReceipt(pr *privacyv1alpha1.PrivacyRequest) *privacyv1alpha1.PrivacyRequest {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+		g.Expect(pr.Status.Receipt).NotTo(BeNil())
+	}).Should(Succeed())
+	return pr
+}
+
+var _ = Describe("Receipts", Serial, func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("writes a signed, chained receipt of a finished request, with the approver and fingerprints, never the person", func() {
+		src := newSource(ns, "crm")
+		pr := request(ns, privacyv1alpha1.RequestTypeCorrect, ada)
+		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "web-form"}
+		pr.Spec.Requester = "alice"
+		pr.Spec.Approval = &privacyv1alpha1.Approval{Approver: "bob", Reason: "identity verified", ApprovedAt: metav1.Now()}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = withReceipt(finished(pr))
+		Expect(src.jobs()).To(HaveLen(1))
+
+		raw := storedReceipt(pr.Status.Receipt)
+		for _, personal := range []string{adaEmail, "1815", "ada.lovelace@example.com"} {
+			Expect(string(raw)).NotTo(ContainSubstring(personal), "a receipt holds no identity or correction value")
+		}
+		doc := readReceipt(pr.Status.Receipt)
+		Expect(doc.Kind).To(Equal(receipt.KindPrivacyRequest))
+		Expect(doc.Sequence).To(BeNumerically("==", pr.Status.Receipt.Sequence))
+		r := doc.Request
+		Expect(r.Name).To(Equal(pr.Name))
+		Expect(r.UID).To(Equal(string(pr.UID)))
+		Expect(r.Type).To(Equal("Correct"))
+		Expect(r.Regulation).To(Equal("GDPR"))
+		Expect(r.Channel).To(Equal("web-form"))
+		Expect(r.Requester).To(Equal("alice"))
+		Expect(r.Approval).NotTo(BeNil())
+		Expect(r.Approval.Approver).To(Equal("bob"), "the receipt names who approved")
+		Expect(r.Outcome).To(Equal(receipt.OutcomeCompleted))
+		Expect(r.FinishedAt).To(BeTemporally("==", pr.Status.CompletedAt.Time))
+		Expect(r.DueAt).To(BeTemporally("==", pr.Status.DueAt.Time))
+		key := fingerprintKey()
+		Expect(r.Subject.FingerprintKeyID).To(Equal(receipt.FingerprintKeyID(key)))
+		Expect(r.Subject.Fingerprints).To(ConsistOf(
+			receipt.IdentityFingerprint{Type: "email", Value: receipt.Fingerprint(key, "email", adaEmail)},
+			receipt.IdentityFingerprint{Type: "userId", Value: receipt.Fingerprint(key, "userId", "1815")},
+		))
+		Expect(r.Sources).To(HaveLen(1))
+		s := r.Sources[0]
+		Expect(s.Namespace + "/" + s.Name).To(Equal(ns + "/crm"))
+		Expect(s.JobID).To(Equal(pr.Status.Sources[0].JobID))
+		Expect(s.Outcome).To(Equal(receipt.OutcomeCompleted))
+		Expect(*s.Records).To(Equal(int64(1)))
+		Expect(s.Attempts).To(Equal(int32(1)))
+		Expect(s.FirstAttemptAt).NotTo(BeNil())
+		Expect(s.LastAttemptAt).NotTo(BeNil())
+
+		By("verifying the whole log with the published public keys")
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: receipt.PublicKeysConfigMap}, cm)).To(Succeed())
+		keys, err := receipt.PublicKeys(cm)
+		Expect(err).NotTo(HaveOccurred())
+		report, err := receipt.Verify(ctx, receipts.Store, keys)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(report.Breaks).To(BeEmpty())
+		Expect(report.Receipts).To(BeNumerically(">=", 1))
+	})
+
+	It("keeps a finished request until its receipt is stored: a store that is down delays the TTL deletion and says why", func() {
+		newSource(ns, "billing")
+		receipts.fail.Store(true)
+		DeferCleanup(func() { receipts.fail.Store(false) })
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Spec.TTLSecondsAfterFinished = ptrTo[int32](0)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			c := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReceiptRecorded)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonReceiptStoreUnavailable))
+			g.Expect(c.Message).To(ContainSubstring("receipt store unavailable (test)"))
+		}).Should(Succeed())
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Consistently(func() error {
+			return k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), &privacyv1alpha1.PrivacyRequest{})
+		}, 2*time.Second).Should(Succeed(), "ttlSecondsAfterFinished 0 waits for the receipt")
+
+		By("writing it once the store is back, then deleting the request")
+		receipts.fail.Store(false)
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), &privacyv1alpha1.PrivacyRequest{}))
+		}).Should(BeTrue())
+		names, err := receipts.List(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		found := 0
+		for _, n := range names {
+			if raw, err := receipts.Get(ctx, n); err == nil && strings.Contains(string(raw), string(pr.UID)) {
+				found++
+			}
+		}
+		Expect(found).To(Equal(1), "exactly one receipt of the deleted request")
+	})
+})
+
+var _ = Describe("Legal holds", func() {
+	var ns string
+	BeforeEach(func() { ns = newNamespace() })
+
+	It("keeps Delete requests from held sources, by source and by subject fingerprint, and accounts for it", func() {
+		billing := newSource(ns, "billing", labelled("team", "billing-"+ns))
+		crm := newSource(ns, "crm", labelled("team", "crm-"+ns))
+		audit := newSource(ns, "audit")
+		bySource := legalHold("billing-"+ns, privacyv1alpha1.LegalHoldScope{
+			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "billing-" + ns}},
+		}, time.Time{})
+		bySubject := legalHold("ada-"+ns, privacyv1alpha1.LegalHoldScope{
+			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "crm-" + ns}},
+			Subjects:           []string{receipt.Fingerprint(fingerprintKey(), "email", adaEmail)},
+		}, time.Time{})
+		Expect(k8sClient.Create(ctx, bySource)).To(Succeed())
+		Expect(k8sClient.Create(ctx, bySubject)).To(Succeed())
+
+		adaDelete := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		graceDelete := request(ns, privacyv1alpha1.RequestTypeDelete, map[string]string{"email": "grace@example.com"})
+		adaAccess := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		for _, pr := range []*privacyv1alpha1.PrivacyRequest{adaDelete, graceDelete, adaAccess} {
+			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		}
+
+		By("holding ada's Delete at billing (every subject) and crm (her fingerprint)")
+		pr := withReceipt(finished(adaDelete))
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(sourceEntry(pr, "billing").Phase).To(Equal(privacyv1alpha1.SourcePhaseHeld))
+		Expect(sourceEntry(pr, "billing").Hold).To(Equal(bySource.Name))
+		Expect(sourceEntry(pr, "billing").Message).To(ContainSubstring("Matter " + bySource.Name))
+		Expect(sourceEntry(pr, "crm").Phase).To(Equal(privacyv1alpha1.SourcePhaseHeld))
+		Expect(sourceEntry(pr, "crm").Hold).To(Equal(bySubject.Name))
+		Expect(sourceEntry(pr, "audit").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))
+		Expect(pr.Status.HeldBy).To(ConsistOf(bySource.Name, bySubject.Name))
+		Expect(pr.Status.Summary.Held).To(Equal(int32(2)))
+		Expect(pr.Status.Progress).To(Equal("3/3"))
+		ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+		Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonCompletedWithHolds))
+		Expect(ready.Message).To(ContainSubstring(ns + "/billing (LegalHold " + bySource.Name + ")"))
+
+		doc := readReceipt(pr.Status.Receipt).Request
+		Expect(doc.Holds).To(ConsistOf(
+			receipt.Hold{Name: bySource.Name, Reason: "Matter " + bySource.Name},
+			receipt.Hold{Name: bySubject.Name, Reason: "Matter " + bySubject.Name}))
+		var outcomes []receipt.Outcome
+		for _, s := range doc.Sources {
+			outcomes = append(outcomes, s.Outcome)
+		}
+		Expect(outcomes).To(ConsistOf(receipt.OutcomeHeld, receipt.OutcomeHeld, receipt.OutcomeCompleted))
+
+		By("holding grace's Delete at billing only: the subject hold names ada")
+		pr = finished(graceDelete)
+		Expect(sourceEntry(pr, "billing").Phase).To(Equal(privacyv1alpha1.SourcePhaseHeld))
+		Expect(sourceEntry(pr, "crm").Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))
+
+		By("sending an Access request everywhere: holds keep data, they do not hide it")
+		pr = finished(adaAccess)
+		Expect(pr.Status.HeldBy).To(BeEmpty())
+		for _, name := range []string{"billing", "crm", "audit"} {
+			Expect(sourceEntry(pr, name).Phase).To(Equal(privacyv1alpha1.SourcePhaseCompleted))
+		}
+
+		By("no Delete job reached a held source")
+		deletes := func(s *source) (n int) {
+			for _, j := range s.jobs() {
+				if j.Type == "Delete" {
+					n++
+				}
+			}
+			return n
+		}
+		Expect(deletes(billing)).To(BeZero())
+		Expect(deletes(crm)).To(Equal(1), "grace's")
+		Expect(deletes(audit)).To(Equal(2))
+
+		By("counting on each hold the requests it held")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bySource), bySource)).To(Succeed())
+			g.Expect(bySource.Status.RequestsHeld).To(Equal(int32(2)))
+			g.Expect(condition(bySource.Status.Conditions, privacyv1alpha1.ConditionActive).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(bySubject), bySubject)).To(Succeed())
+			g.Expect(bySubject.Status.RequestsHeld).To(Equal(int32(1)))
+		}).Should(Succeed())
+	})
+})

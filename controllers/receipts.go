@@ -1,0 +1,132 @@
+package controllers
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+)
+
+// Receipts is how the reconcilers keep the signed record of what they did:
+// the Notary writes each finished request's and retention run's receipt
+// off the reconcile workers, and the reconcilers record where it went. The
+// fingerprint key turns a subject's identities into the fingerprints that
+// receipts and LegalHolds name instead of the person.
+type Receipts struct {
+	Notary         *receipt.Notary
+	FingerprintKey []byte
+
+	mu sync.Mutex
+	// recorded remembers, for a few minutes, the receipts whose reference
+	// a pass stored and whose Notary entry it dropped: a pass that runs on
+	// a cache not yet showing that write must not submit the receipt again.
+	recorded map[string]recordedRef
+}
+
+type recordedRef struct {
+	ref receipt.Ref
+	at  time.Time
+}
+
+// recordedKeep bounds how long a stored reference is remembered: far longer
+// than the cache takes to show a write.
+const recordedKeep = 5 * time.Minute
+
+// receiptID is the Notary's key of an owner's receipt: the owner's kind
+// and name (for the wake-up), its uid, and for a retention run its slot.
+func receiptID(kind, name, uid string, slot ...time.Time) string {
+	id := kind + "/" + name + "/" + uid
+	for _, t := range slot {
+		id += "/" + t.UTC().Format(time.RFC3339)
+	}
+	return id
+}
+
+// WakeReceiptOwner is the Notary's wake callback: it wakes the reconciler
+// of the receipt's owner so that it records the reference (or the error).
+func WakeReceiptOwner(w *Wakeups) func(id string) {
+	return func(id string) {
+		kind, rest, ok := strings.Cut(id, "/")
+		if !ok {
+			return
+		}
+		name, _, _ := strings.Cut(rest, "/")
+		w.Notify(dispatch.Owner{Kind: kind, NamespacedName: types.NamespacedName{Name: name}})
+	}
+}
+
+// result is the reference of id's receipt once written: from the Notary,
+// or remembered after a pass stored it.
+func (rc *Receipts) result(id string) (ref receipt.Ref, lastErr error, written bool) {
+	rc.mu.Lock()
+	r, ok := rc.recorded[id]
+	rc.mu.Unlock()
+	if ok {
+		return r.ref, nil, true
+	}
+	return rc.Notary.Result(id)
+}
+
+// settle runs once a pass stored id's reference: the Notary lets go of
+// the receipt, and the reference is remembered for a while.
+func (rc *Receipts) settle(id string, ref receipt.Ref, now time.Time) {
+	rc.mu.Lock()
+	if rc.recorded == nil {
+		rc.recorded = map[string]recordedRef{}
+	}
+	for k, r := range rc.recorded {
+		if now.Sub(r.at) > recordedKeep {
+			delete(rc.recorded, k)
+		}
+	}
+	rc.recorded[id] = recordedRef{ref: ref, at: now}
+	rc.mu.Unlock()
+	rc.Notary.Forget(id)
+}
+
+// fingerprints of a subject's identities, as receipts and LegalHolds name them.
+func (rc *Receipts) fingerprints(identities map[string]string) []receipt.IdentityFingerprint {
+	if rc == nil || len(rc.FingerprintKey) == 0 {
+		return nil
+	}
+	return receipt.Fingerprints(rc.FingerprintKey, identities)
+}
+
+// fingerprintValues are the fingerprints alone, as LegalHold scopes list them.
+func fingerprintValues(fps []receipt.IdentityFingerprint) []string {
+	out := make([]string, len(fps))
+	for i, f := range fps {
+		out[i] = f.Value
+	}
+	return out
+}
+
+func receiptRef(ref receipt.Ref) *privacyv1alpha1.ReceiptReference {
+	return &privacyv1alpha1.ReceiptReference{Location: ref.Location, SHA256: ref.SHA256, Sequence: int64(ref.Sequence)}
+}
+
+// receiptSource is one entry of a request or a run as a receipt records it.
+func receiptSource(src privacyv1alpha1.SourceStatus) receipt.Source {
+	out := receipt.Source{
+		Namespace: src.Namespace, Name: src.Name, JobID: src.JobID,
+		Outcome: receipt.Outcome(src.Phase), Records: src.Records, Attempts: src.Attempts,
+		Message: src.Message, Hold: src.Hold,
+	}
+	if src.FirstAttemptAt != nil {
+		t := src.FirstAttemptAt.UTC()
+		out.FirstAttemptAt = &t
+	}
+	if src.LastAttemptAt != nil {
+		t := src.LastAttemptAt.UTC()
+		out.LastAttemptAt = &t
+	}
+	for _, c := range src.HeldCategories {
+		out.HeldCategories = append(out.HeldCategories, string(c))
+	}
+	return out
+}

@@ -1,0 +1,60 @@
+package wiring
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/privacyoperator/privacy-operator/controllers"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+)
+
+// ReceiptOptions say where receipts go and how long they are kept.
+type ReceiptOptions struct {
+	// Store is the receipt directory or bucket.
+	Store receipt.Store
+	// Retention is how long receipts are kept (the sweep removes older
+	// ones); zero keeps them forever.
+	Retention time.Duration
+	// SweepInterval is how often the sweep runs (default one hour).
+	SweepInterval time.Duration
+	// MinBackoff and MaxBackoff bound the retries of a failed write
+	// (defaults 1 s and 5 min; tests shorten them).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// keysTimeout bounds reading (or creating) the receipt keys at start.
+const keysTimeout = 30 * time.Second
+
+// addNotary reads the receipt keys (creating them on first start, in the
+// operator's namespace) and adds the Notary, which writes receipts on the
+// leader. The keys are read uncached: no Secret informer runs.
+func addNotary(mgr manager.Manager, o Options, wakeups *controllers.Wakeups) (*controllers.Receipts, error) {
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
+	defer cancel()
+	keys, err := receipt.EnsureKeys(ctx, direct, o.OperatorNamespace)
+	if err != nil {
+		return nil, fmt.Errorf("receipt keys in namespace %s: %w", o.OperatorNamespace, err)
+	}
+	onWrite, onSweep, onPending := controllers.ReceiptMetrics()
+	store, signer, now := o.Receipts.Store, receipt.KeySigner(direct, o.OperatorNamespace), o.Clock.Now
+	notary := receipt.NewNotary(func(ctx context.Context) (*receipt.Log, error) {
+		return receipt.OpenLog(ctx, store, signer, now)
+	}, controllers.WakeReceiptOwner(wakeups), receipt.NotaryOptions{
+		MinBackoff: o.Receipts.MinBackoff, MaxBackoff: o.Receipts.MaxBackoff,
+		Clock: now, SweepInterval: o.Receipts.SweepInterval, Retention: o.Receipts.Retention,
+		Log: ctrl.Log.WithName("receipts"), OnWrite: onWrite, OnSweep: onSweep, OnPending: onPending,
+	})
+	if err := mgr.Add(notary); err != nil {
+		return nil, err
+	}
+	return &controllers.Receipts{Notary: notary, FingerprintKey: keys.FingerprintKey}, nil
+}
