@@ -91,3 +91,23 @@ func receiptNames(names []string) []string {
 	}
 	return out
 }
+
+// readAll calls fn with each receipt object of store, in order; an object
+// removed since the listing (by a sweep) is passed over.
+func readAll(ctx context.Context, store Store, fn func(name string, data []byte)) error {
+	names, err := store.List(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list receipts: %w", err)
+	}
+	for _, name := range receiptNames(names) {
+		data, err := store.Get(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read receipt %s: %w", store.Location(name), err)
+		}
+		fn(name, data)
+	}
+	return nil
+}

@@ -75,19 +75,8 @@ func Verify(ctx context.Context, store Store, keys map[string]ed25519.PublicKey)
 	if err != nil {
 		return Report{}, err
 	}
-	names, err := store.List(ctx, "")
-	if err != nil {
-		return Report{}, fmt.Errorf("list receipts: %w", err)
-	}
-	for _, name := range receiptNames(names) {
-		data, err := store.Get(ctx, name)
-		if errors.Is(err, ErrNotFound) {
-			continue // removed by a sweep since the listing
-		}
-		if err != nil {
-			return Report{}, fmt.Errorf("read receipt %s: %w", store.Location(name), err)
-		}
-		v.receipt(name, data)
+	if err := readAll(ctx, store, v.receipt); err != nil {
+		return Report{}, err
 	}
 	v.start()
 	v.end(hint)
