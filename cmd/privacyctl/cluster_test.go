@@ -1,0 +1,96 @@
+package main_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+)
+
+// The keys come from the cluster (the caller's kubeconfig) and the log
+// from the bucket (credentials from the environment), as an auditor
+// would run it.
+func TestKeysFromTheClusterLogInTheBucket(t *testing.T) {
+	assets, err := localstack.Assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "auditor", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfigData, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const ns = "privacy-operator-system"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := receipt.EnsureKeys(ctx, c, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s3 := exporttest.Config(t)
+	store, err := receipt.NewS3Store(s3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := receipt.OpenLog(ctx, store, receipt.KeySigner(c, ns), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		who := grace
+		if i == 2 {
+			who = ada
+		}
+		if _, err := l.Append(ctx, requestReceipt(i, keys.FingerprintKey, who)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	url := "s3://" + s3.Bucket + "/" + s3.Prefix + "?endpoint=" + s3.Endpoint + "&region=" + s3.Region + "&pathStyle=true"
+	creds := []string{"AWS_ACCESS_KEY_ID=" + exporttest.AccessKey, "AWS_SECRET_ACCESS_KEY=" + exporttest.SecretKey}
+
+	r := run(t, "", creds, "receipts", "verify", "--url", url, "--kubeconfig", kubeconfig)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 receipts (0 sweeps), sequences 1 to 3, checked with 1 public keys") {
+		t.Fatalf("verify: %+v", r)
+	}
+	r = run(t, "email=ada.lovelace@example.com\n", creds, "receipts", "find", "--identity-stdin", "--url", url, "--kubeconfig", kubeconfig)
+	if r.code != 0 || !strings.Contains(r.stdout, store.Location(receipt.Name(2))) || strings.Count(r.stdout, "\n") != 2 {
+		t.Fatalf("find: %+v", r)
+	}
+	noIdentity(t, r)
+	if r := run(t, "", creds, "receipts", "verify", "--url", url, "--kubeconfig", kubeconfig, "--namespace", "elsewhere"); r.code != 2 || !strings.Contains(r.stderr, receipt.PublicKeysConfigMap) {
+		t.Fatalf("verify with the keys in another namespace: %+v", r)
+	}
+}
