@@ -170,20 +170,24 @@ var _ = Describe("PrivacyRequest engine", func() {
 				Fail(fmt.Sprintf("the request did not complete; %d writes seen", writes))
 			}
 		}
-		Consistently(func() []string {
-			var later []string
+		later := func() []string {
+			var out []string
 			for {
 				select {
 				case ev := <-w.ResultChan():
 					if got, ok := ev.Object.(*privacyv1alpha1.PrivacyRequest); ok && got.Name == pr.Name {
-						later = append(later, fmt.Sprintf("%s %s rv=%s", ev.Type, got.Status.Phase, got.ResourceVersion))
+						out = append(out, fmt.Sprintf("%s %s receipt=%t", ev.Type, got.Status.Phase, got.Status.Receipt != nil))
 					}
 				default:
-					return later
+					return out
 				}
 			}
-		}, time.Second, 50*time.Millisecond).Should(BeEmpty(), "writes after Completed")
-		Expect(writes).To(Equal(2), "status writes after the create")
+		}
+		// The receipt is written after the finish is stored, and its
+		// reference recorded in one more write.
+		Eventually(later).Should(Equal([]string{"MODIFIED Completed receipt=true"}), "the receipt's write")
+		Consistently(later, time.Second, 50*time.Millisecond).Should(BeEmpty(), "writes after the receipt")
+		Expect(writes).To(Equal(2), "status writes after the create, before the receipt")
 	})
 
 	It("does not hold a fast source's answer back for a slow one beyond the window", func() {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -113,6 +115,9 @@ func checkCARole(t *testing.T, r rbacv1.Role, name string) {
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{name}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{name}, Verbs: []string{"get", "update"}},
+		// The receipt keys, whatever the CA is called.
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{receipt.SigningKeySecret, receipt.FingerprintKeySecret}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{receipt.PublicKeysConfigMap}, Verbs: []string{"get", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"create"}},
 	}
 	if !slices.EqualFunc(r.Rules, want, func(a, b rbacv1.PolicyRule) bool {

@@ -48,7 +48,7 @@ func TestChartValues(t *testing.T) {
 		if !slices.Contains(c.Args, "--export-url=s3://bucket/prefix") || !hasArg(c, "--export-dir=") {
 			t.Errorf("args %q: want --export-url and --export-dir (the spool)", c.Args)
 		}
-		if len(ofKind(objs, "PersistentVolumeClaim")) != 0 || spec.Volumes[0].Name != "exports" || spec.Volumes[0].EmptyDir == nil {
+		if len(claims(objs, "exports")) != 0 || spec.Volumes[0].Name != "exports" || spec.Volumes[0].EmptyDir == nil {
 			t.Errorf("want an emptyDir spool and no claim: %v", spec.Volumes)
 		}
 		for _, name := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
@@ -62,7 +62,7 @@ func TestChartValues(t *testing.T) {
 	t.Run("exports.persistence.existingClaim: no claim made", func(t *testing.T) {
 		objs := renderChart(t, map[string]any{"exports": map[string]any{"persistence": map[string]any{"existingClaim": "shared-exports"}}})
 		_, spec := manager(t, objs)
-		if len(ofKind(objs, "PersistentVolumeClaim")) != 0 || spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared-exports" {
+		if len(claims(objs, "exports")) != 0 || spec.Volumes[0].PersistentVolumeClaim.ClaimName != "shared-exports" {
 			t.Errorf("volumes %v", spec.Volumes)
 		}
 	})
@@ -168,23 +168,36 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
-	t.Run("exports claim: ReadWriteMany with replicas, ReadWriteOnce with one, or as set", func(t *testing.T) {
-		for _, tc := range []struct {
-			values map[string]any
-			want   []string
-		}{
-			{nil, []string{"ReadWriteMany"}},
-			{map[string]any{"replicaCount": 1}, []string{"ReadWriteOnce"}},
-			{map[string]any{"replicaCount": 3}, []string{"ReadWriteMany"}},
-			{map[string]any{"replicaCount": 1, "exports": map[string]any{"persistence": map[string]any{"accessModes": []any{"ReadWriteMany"}}}}, []string{"ReadWriteMany"}},
-		} {
-			claims := ofKind(renderChart(t, tc.values), "PersistentVolumeClaim")
-			if len(claims) != 1 {
-				t.Fatalf("values %v: %d claims, want 1", tc.values, len(claims))
+	for _, volume := range []string{"exports", "receipts"} {
+		t.Run(volume+" claim: ReadWriteMany with replicas, ReadWriteOnce with one, or as set", func(t *testing.T) {
+			for _, tc := range []struct {
+				values map[string]any
+				want   []string
+			}{
+				{nil, []string{"ReadWriteMany"}},
+				{map[string]any{"replicaCount": 1}, []string{"ReadWriteOnce"}},
+				{map[string]any{"replicaCount": 3}, []string{"ReadWriteMany"}},
+				{map[string]any{"replicaCount": 1, volume: map[string]any{"persistence": map[string]any{"accessModes": []any{"ReadWriteMany"}}}}, []string{"ReadWriteMany"}},
+			} {
+				found := claims(renderChart(t, tc.values), volume)
+				if len(found) != 1 {
+					t.Fatalf("values %v: %d %s claims, want 1", tc.values, len(found), volume)
+				}
+				if got, _, _ := unstructured.NestedStringSlice(found[0].Object, "spec", "accessModes"); !slices.Equal(got, tc.want) {
+					t.Errorf("values %v: accessModes %q, want %q", tc.values, got, tc.want)
+				}
 			}
-			if got, _, _ := unstructured.NestedStringSlice(claims[0].Object, "spec", "accessModes"); !slices.Equal(got, tc.want) {
-				t.Errorf("values %v: accessModes %q, want %q", tc.values, got, tc.want)
-			}
+		})
+	}
+
+	t.Run("receipts.url: object storage, no claim, no receipts volume", func(t *testing.T) {
+		objs := renderChart(t, map[string]any{"receipts": map[string]any{"url": "s3://bucket/receipts", "retention": "1000d"}})
+		c, spec := manager(t, objs)
+		if !slices.Contains(c.Args, "--receipt-url=s3://bucket/receipts") || !slices.Contains(c.Args, "--receipt-retention=1000d") || hasArg(c, "--receipt-dir=") {
+			t.Errorf("args %q: want --receipt-url and --receipt-retention, no --receipt-dir", c.Args)
+		}
+		if len(claims(objs, "receipts")) != 0 || slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "receipts" }) {
+			t.Errorf("want no receipts claim or volume: %v", spec.Volumes)
 		}
 	})
 
@@ -304,4 +317,15 @@ func TestChartLint(t *testing.T) {
 			}
 		}
 	}
+}
+
+// claims are the PersistentVolumeClaims whose name ends in -volume.
+func claims(objs []*unstructured.Unstructured, volume string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range ofKind(objs, "PersistentVolumeClaim") {
+		if strings.HasSuffix(o.GetName(), "-"+volume) {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -30,6 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
@@ -109,7 +110,7 @@ func TestManagerProcess(t *testing.T) {
 		"--leader-elect", "--leader-election-namespace", "system",
 		"--health-probe-bind-address", probeAddr,
 		"--metrics-bind-address", metricsAddr, "--metrics-secure=false",
-		"--callback-bind-address", callbackAddr, "--export-dir", t.TempDir(),
+		"--callback-bind-address", callbackAddr, "--export-dir", t.TempDir(), "--receipt-dir", t.TempDir(),
 	)
 	// The manager's namespace (the Deployment sets POD_NAMESPACE): its own
 	// callback CA lives there.
@@ -192,6 +193,20 @@ func TestManagerProcess(t *testing.T) {
 				g.Expect(meta.FindStatusCondition(o.conditions(), privacyv1alpha1.ConditionReady)).NotTo(BeNil(),
 					"%T %s has no Ready condition", o.obj, o.obj.GetName())
 			}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		}
+	})
+
+	t.Run("creates its receipt keys with the rights of config/rbac and publishes the public key", func(t *testing.T) {
+		g := NewWithT(t)
+		cm := &corev1.ConfigMap{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: "system", Name: receipt.PublicKeysConfigMap}, cm)).To(Succeed())
+			keys, err := receipt.PublicKeys(cm)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(keys).To(HaveLen(1))
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+		for _, name := range []string{receipt.SigningKeySecret, receipt.FingerprintKeySecret} {
+			g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: "system", Name: name}, &corev1.Secret{})).To(Succeed(), name)
 		}
 	})
 

@@ -90,6 +90,16 @@ on with its predecessor's exports) and ReadWriteOnce with one.
 {{- end }}
 {{- end }}
 
+{{- define "privacy-operator.receiptsAccessModes" -}}
+{{- if .Values.receipts.persistence.accessModes }}
+{{- toYaml .Values.receipts.persistence.accessModes }}
+{{- else if gt (int .Values.replicaCount) 1 }}
+{{- toYaml (list "ReadWriteMany") }}
+{{- else }}
+{{- toYaml (list "ReadWriteOnce") }}
+{{- end }}
+{{- end }}
+
 {{/*
 The name of the operator's own callback CA (Secret and ConfigMap):
 --callback-ca-name=NAME from extraArgs (the last wins, as with the flag),

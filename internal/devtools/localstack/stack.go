@@ -23,6 +23,8 @@ type Operator struct {
 	HealthAddr, MetricsAddr, CallbackAddr string
 	// ExportDir is where Access exports are written.
 	ExportDir string
+	// ReceiptDir holds the signed receipts (one log for every replica).
+	ReceiptDir string
 }
 
 // StartOperator starts the manager binary bin against cp, with extra flags
@@ -35,7 +37,8 @@ func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...s
 // StartReplica is StartOperator for one of several operators against the
 // same control plane: name tells their processes and logs apart.
 func StartReplica(ctx context.Context, cp *ControlPlane, name, bin string, extra ...string) (*Operator, error) {
-	op := &Operator{name: name, bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, ExportDir: filepath.Join(cp.Dir, "exports"), extra: extra}
+	op := &Operator{name: name, bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, extra: extra,
+		ExportDir: filepath.Join(cp.Dir, "exports"), ReceiptDir: filepath.Join(cp.Dir, "receipts")}
 	if err := op.startOnFreePorts(ctx); err != nil {
 		return nil, err
 	}
@@ -70,6 +73,7 @@ func (op *Operator) start() (p *Process, ready string, err error) {
 		"--kubeconfig", op.kubeconfig,
 		"--allow-loopback-endpoints",
 		"--export-dir", op.ExportDir,
+		"--receipt-dir", op.ReceiptDir,
 		"--health-probe-bind-address", op.HealthAddr,
 		"--metrics-bind-address", op.MetricsAddr, "--metrics-secure=false",
 		"--callback-bind-address", op.CallbackAddr, "--callback-base-url", "http://" + op.CallbackAddr,

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -40,6 +43,9 @@ func addNotary(mgr manager.Manager, o Options, wakeups *controllers.Wakeups) (*c
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), keysTimeout)
 	defer cancel()
+	if err := ensureNamespace(ctx, direct, o.OperatorNamespace); err != nil {
+		return nil, err
+	}
 	keys, err := receipt.EnsureKeys(ctx, direct, o.OperatorNamespace)
 	if err != nil {
 		return nil, fmt.Errorf("receipt keys in namespace %s: %w", o.OperatorNamespace, err)
@@ -57,4 +63,20 @@ func addNotary(mgr manager.Manager, o Options, wakeups *controllers.Wakeups) (*c
 		return nil, err
 	}
 	return &controllers.Receipts{Notary: notary, FingerprintKey: keys.FingerprintKey}, nil
+}
+
+// ensureNamespace creates the operator's namespace when it does not exist:
+// in a cluster it always does (the operator runs there); outside one (make
+// run, the local stack) it may not yet, and the receipt keys live there.
+func ensureNamespace(ctx context.Context, c client.Client, name string) error {
+	err := c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("creating the operator's namespace for the receipt keys", "namespace", name)
+	err = c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("the operator's namespace %s does not exist and cannot be created: %w", name, err)
+	}
+	return nil
 }
