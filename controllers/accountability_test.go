@@ -5,19 +5,23 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
 )
 
 // labelled gives a source's DataSource a label, for hold selectors.
@@ -174,6 +178,75 @@ var _ = Describe("Receipts", Serial, func() {
 			}
 		}
 		Expect(found).To(Equal(1), "exactly one receipt of the deleted request")
+	})
+})
+
+// The approval policies of config/admission in force, with two real users:
+// alice files a suspended request, bob approves it, and the receipt names
+// both. Serial: the policies judge every request while they are applied.
+var _ = Describe("Approvals", Serial, func() {
+	It("records the approver the admission policy attributed, and the stamped requester, in the receipt", func() {
+		ns := newNamespace()
+		newSource(ns, "crm")
+		admission := filepath.Join(testenv.RepoRoot(), "config", "admission")
+		out, err := env.Kubectl("apply", "--server-side", "-k", admission)
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() {
+			out, err := env.Kubectl("delete", "-k", admission, "--ignore-not-found")
+			Expect(err).NotTo(HaveOccurred(), out)
+			// The next specs run without the policies: wait until the API
+			// server no longer applies them.
+			Eventually(func() error {
+				probe := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+				probe.Spec.Requester = "not-the-admin"
+				return k8sClient.Create(ctx, probe, client.DryRunAll)
+			}).Should(Succeed())
+		})
+		out, err = env.Kubectl("apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "privacy_requester_role.yaml"))
+		Expect(err).NotTo(HaveOccurred(), out)
+		users := map[string]client.Client{}
+		for _, name := range []string{"alice", "bob"} {
+			binding := &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: "privacy-desk-" + name + "-" + ns},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "privacy-requester"},
+				Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}},
+			}
+			Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+			DeferCleanup(func() { _ = k8sClient.Delete(ctx, binding) })
+			user, err := env.AddUser(envtest.User{Name: name}, nil)
+			Expect(err).NotTo(HaveOccurred())
+			users[name], err = client.New(user.Config(), client.Options{Scheme: scheme})
+			Expect(err).NotTo(HaveOccurred())
+		}
+
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Spec.Suspend = true
+		// Until the policies are in force a create is not stamped: retry
+		// (a server-side dry run leaves nothing behind) until it is.
+		Eventually(func(g Gomega) {
+			probe := pr.DeepCopy()
+			g.Expect(users["alice"].Create(ctx, probe, client.DryRunAll)).To(Succeed())
+			g.Expect(probe.Spec.Requester).To(Equal("alice"))
+		}).Should(Succeed())
+		Expect(users["alice"].Create(ctx, pr)).To(Succeed())
+
+		approve := func(as string) error {
+			cur := &privacyv1alpha1.PrivacyRequest{}
+			if err := users[as].Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
+				return err
+			}
+			cur.Spec.Suspend = false
+			cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: as, Reason: "identity verified by the privacy desk", ApprovedAt: metav1.Now()}
+			return users[as].Update(ctx, cur)
+		}
+		Eventually(func() error { return approve("alice") }).Should(MatchError(ContainSubstring("four-eyes")),
+			"the requester cannot approve her own request")
+		Expect(approve("bob")).To(Succeed())
+
+		doc := readReceipt(withReceipt(finished(pr)).Status.Receipt).Request
+		Expect(doc.Requester).To(Equal("alice"))
+		Expect(doc.Approval.Approver).To(Equal("bob"))
+		Expect(doc.Approval.Reason).To(Equal("identity verified by the privacy desk"))
 	})
 })
 
