@@ -9,29 +9,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt/receipttest"
 )
 
 // The keys come from the cluster (the caller's kubeconfig) and the log
 // from the bucket (credentials from the environment), as an auditor
 // would run it.
 func TestKeysFromTheClusterLogInTheBucket(t *testing.T) {
-	assets, err := localstack.Assets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	c, env := receipttest.APIServer(t)
 	user, err := env.AddUser(envtest.User{Name: "auditor", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +31,6 @@ func TestKeysFromTheClusterLogInTheBucket(t *testing.T) {
 	}
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, kubeconfigData, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	scheme := runtime.NewScheme()
-	_ = corev1.AddToScheme(scheme)
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

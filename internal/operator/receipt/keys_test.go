@@ -10,37 +10,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt/receipttest"
 )
-
-// apiServer starts a kube-apiserver (envtest, no CRDs needed) for the
-// test and returns an uncached client of it.
-func apiServer(t *testing.T) client.Client {
-	t.Helper()
-	assets, err := localstack.Assets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme := runtime.NewScheme()
-	if err := corev1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // namespace creates a namespace for one subtest.
 func namespace(t *testing.T, c client.Client, name string) string {
@@ -52,7 +25,7 @@ func namespace(t *testing.T, c client.Client, name string) string {
 }
 
 func TestKeysInKubernetes(t *testing.T) {
-	c := apiServer(t)
+	c, _ := receipttest.APIServer(t)
 	ctx := context.Background()
 
 	t.Run("created once, then read", func(t *testing.T) {
