@@ -272,3 +272,28 @@ func noIdentity(t *testing.T, r result) {
 		}
 	}
 }
+
+// TestFingerprint prints what a LegalHold's scope.subjects lists: the
+// operator's fingerprint of each identity, normalised, never the identity.
+func TestFingerprint(t *testing.T) {
+	f := newFixture(t)
+	key, err := os.ReadFile(f.fingerprintKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "email= Ada.Lovelace@Example.com\nuserId=1815\n", nil, "fingerprint", "--identity-stdin", "--fingerprint-key-file", f.fingerprintKey)
+	if r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	want := fmt.Sprintf("email   %s\nuserId  %s\n", receipt.Fingerprint(key, "email", "ada.lovelace@example.com"), receipt.Fingerprint(key, "userId", "1815"))
+	if r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	noIdentity(t, r)
+	if r := run(t, "", nil, "fingerprint", "--fingerprint-key-file", f.fingerprintKey); r.code != 2 || !strings.Contains(r.stderr, "--identity-stdin") {
+		t.Errorf("no identity: %+v", r)
+	}
+	if r := run(t, "", nil, "fingerprint", "-h"); r.code != 0 || !strings.Contains(r.stdout, "spec.scope.subjects") {
+		t.Errorf("-h: %+v", r)
+	}
+}

@@ -34,14 +34,16 @@ type IO struct {
 	Stdout, Stderr io.Writer
 }
 
-const usage = `privacyctl: read Privacy Operator's signed receipts.
+const usage = `privacyctl: read Privacy Operator's signed receipts, and fingerprint identities for legal holds.
 
 Usage:
   privacyctl receipts verify (--dir DIR | --url s3://bucket/prefix) [--public-keys FILE | kube flags]
   privacyctl receipts find --identity type=value... [--identity-stdin] (--dir DIR | --url ...) [--fingerprint-key-file FILE | kube flags]
+  privacyctl fingerprint (--identity type=value... | --identity-stdin) [--fingerprint-key-file FILE | kube flags]
 
 Run a command with -h for its flags. docs/receipts.md explains what a
-receipt proves and how to answer "was this person's request honoured?".
+receipt proves and how to answer "was this person's request honoured?";
+docs/legal-holds.md how a fingerprint holds one person's data.
 
 Exit codes: 0 done (verify: no break; find: receipts found), 1 verify found
 breaks or find found nothing, 2 usage or read errors.
@@ -50,6 +52,9 @@ breaks or find found nothing, 2 usage or read errors.
 // Run runs privacyctl with args (without the program name) and returns the
 // exit code.
 func Run(args []string, io IO) int {
+	if len(args) > 0 && args[0] == "fingerprint" {
+		return fingerprint(args[1:], io)
+	}
 	if len(args) < 2 || args[0] != "receipts" {
 		if len(args) > 0 && isHelp(args[0]) {
 			fmt.Fprint(io.Stdout, usage)
