@@ -28,6 +28,8 @@ const DefaultOptOutScope = "email-marketing"
 // +kubebuilder:validation:XValidation:rule="self.type == 'OptOut' || !has(self.optOut)",message="optOut is only allowed when type is OptOut"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 60",message="GDPR allows an extension of at most 60 days (two further months)"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.extension.days <= 45",message="CCPA allows an extension of at most 45 days"
+// +kubebuilder:validation:XValidation:rule="has(self.requester) == has(oldSelf.requester)",message="requester is set when the request is created and cannot be added or removed later"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || has(self.approval)",message="approval is immutable once given: it is the record of who approved"
 type PrivacyRequestSpec struct {
 	// type of the request: Access, Delete, Correct or OptOut. Immutable.
 	// +kubebuilder:validation:Enum=Access;Delete;Correct;OptOut
@@ -109,6 +111,8 @@ type PrivacyRequestSpec struct {
 	// approval records who approved a suspended request, why and when. The
 	// approval admission policy admits the update that clears suspend only
 	// when approval.approver is the user making it; the receipt carries it.
+	// Immutable once set.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="approval is immutable once given: it is the record of who approved"
 	// +optional
 	Approval *Approval `json:"approval,omitempty"`
 }

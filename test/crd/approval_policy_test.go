@@ -132,4 +132,21 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 
 		Expect(approve(alice, pr, "bob")).To(MatchError(ContainSubstring("spec.approval.approver must be the user making the change (alice)")))
 	})
+
+	It("keeps the record: the requester cannot be removed or changed, an approval cannot be rewritten", func() {
+		pr := newRequest("")
+		Expect(alice.Create(ctx, pr)).To(Succeed())
+		cur := &privacyv1alpha1.PrivacyRequest{}
+		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.Requester = ""
+		Expect(alice.Update(ctx, cur)).To(MatchError(ContainSubstring("requester is set when the request is created and cannot be added or removed later")))
+		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.Requester = "carol"
+		Expect(alice.Update(ctx, cur)).To(MatchError(ContainSubstring("requester is immutable")))
+
+		Expect(approve(bob, pr, "bob")).To(Succeed())
+		Expect(bob.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.Approval.Reason = "changed my mind about why"
+		Expect(bob.Update(ctx, cur)).To(MatchError(ContainSubstring("approval is immutable once given")))
+	})
 })
