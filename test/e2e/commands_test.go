@@ -117,7 +117,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 			Expect(out).To(MatchRegexp(`BenchmarkPostgresPurge\S*\s+1\s+\d+ ns/op.* [\d.]+ rows/s`))
 		}
 		Expect(out).To(ContainSubstring("bench: N=2 sources, 8 workers, burst M=20, open loop 10/s for 2s"))
-		Expect(out).To(MatchRegexp(`ceiling: the engine's writes per request \[create( update)? status status( event)+\], replayed by a plain client: [\d.]+ requests/s`))
+		Expect(out).To(MatchRegexp(`ceiling: the engine's writes per request \[create( update)?( status)+( event)+\], replayed by a plain client: [\d.]+ requests/s`))
 		Expect(out).To(MatchRegexp(`burst: requests=20 completed_per_second=[\d.]+`))
 		Expect(out).To(MatchRegexp(`engine / ceiling = [\d.]+`))
 		Expect(out).To(MatchRegexp(`at rest: 20 finished requests kept; manager heap_inuse=\d+MiB`))
