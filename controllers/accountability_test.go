@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export/exporttest"
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/test/testenv"
@@ -142,6 +143,43 @@ var _ = Describe("Receipts", Serial, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(report.Breaks).To(BeEmpty())
 		Expect(report.Receipts).To(BeNumerically(">=", 1))
+	})
+
+	It("keeps the log in object storage with --receipt-url, continuing nothing from the directory", func() {
+		cfg := exporttest.Config(GinkgoT())
+		bucket, err := receipt.NewS3Store(cfg)
+		Expect(err).NotTo(HaveOccurred())
+		dirStore := receipts
+		receipts = &faultyStore{Store: bucket}
+		op.stop()
+		op = startOperator(op.exportDir)
+		DeferCleanup(func() {
+			op.stop()
+			receipts = dirStore
+			op = startOperator(op.exportDir)
+		})
+
+		newSource(ns, "crm")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		ref := withReceipt(finished(pr)).Status.Receipt
+		Expect(ref.Sequence).To(Equal(int64(1)), "a new log in the bucket")
+		Expect(ref.Location).To(Equal("s3://" + cfg.Bucket + "/" + cfg.Prefix + "/" + receipt.Name(1)))
+		raw, err := bucket.Get(ctx, receipt.Name(1))
+		Expect(err).NotTo(HaveOccurred())
+		sum := sha256.Sum256(raw)
+		Expect(hex.EncodeToString(sum[:])).To(Equal(ref.SHA256))
+		Expect(string(raw)).To(ContainSubstring(string(pr.UID)))
+		Expect(string(raw)).NotTo(ContainSubstring(adaEmail))
+
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: receipt.PublicKeysConfigMap}, cm)).To(Succeed())
+		keys, err := receipt.PublicKeys(cm)
+		Expect(err).NotTo(HaveOccurred())
+		report, err := receipt.Verify(ctx, bucket, keys)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(report.Breaks).To(BeEmpty())
+		Expect(report.Receipts).To(Equal(1))
 	})
 
 	It("keeps a finished request until its receipt is stored: a store that is down delays the TTL deletion and says why", func() {
