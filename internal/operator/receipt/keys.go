@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -293,5 +295,30 @@ func KeySigner(c client.Client, namespace string) func(context.Context) (Signer,
 	return func(ctx context.Context) (Signer, error) {
 		keys, err := EnsureKeys(ctx, c, namespace)
 		return keys.Signer, err
+	}
+}
+
+// CachedSigner reuses what next returned for up to ttl (by now), so that a
+// busy log does not read the key Secrets and the ConfigMap for every
+// receipt: a rotated key is then used, and published first, within ttl.
+// An error is not cached.
+func CachedSigner(next func(context.Context) (Signer, error), ttl time.Duration, now func() time.Time) func(context.Context) (Signer, error) {
+	var (
+		mu      sync.Mutex
+		cached  Signer
+		fetched time.Time
+	)
+	return func(ctx context.Context) (Signer, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cached.Key != nil && now().Sub(fetched) < ttl {
+			return cached, nil
+		}
+		s, err := next(ctx)
+		if err != nil {
+			return Signer{}, err
+		}
+		cached, fetched = s, now()
+		return s, nil
 	}
 }

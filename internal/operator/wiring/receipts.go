@@ -33,6 +33,10 @@ type ReceiptOptions struct {
 // keysTimeout bounds reading (or creating) the receipt keys at start.
 const keysTimeout = 30 * time.Second
 
+// signerReread is how long the Notary signs with the key it read: a
+// rotated signing key is used (and published first) within it.
+const signerReread = time.Minute
+
 // addNotary reads the receipt keys (creating them on first start, in the
 // operator's namespace) and adds the Notary, which writes receipts on the
 // leader. The keys are read uncached: no Secret informer runs.
@@ -51,7 +55,10 @@ func addNotary(mgr manager.Manager, o Options, wakeups *controllers.Wakeups) (*c
 		return nil, fmt.Errorf("receipt keys in namespace %s: %w", o.OperatorNamespace, err)
 	}
 	onWrite, onSweep, onPending := controllers.ReceiptMetrics()
-	store, signer, now := o.Receipts.Store, receipt.KeySigner(direct, o.OperatorNamespace), o.Clock.Now
+	now := o.Clock.Now
+	// The key Secrets and the ConfigMap are read at most every
+	// signerReread, not for every receipt (three API reads each).
+	store, signer := o.Receipts.Store, receipt.CachedSigner(receipt.KeySigner(direct, o.OperatorNamespace), signerReread, time.Now)
 	notary := receipt.NewNotary(func(ctx context.Context) (*receipt.Log, error) {
 		return receipt.OpenLog(ctx, store, signer, now)
 	}, controllers.WakeReceiptOwner(wakeups), receipt.NotaryOptions{
