@@ -193,6 +193,24 @@ type Sweep struct {
 	Retention string `json:"retention"`
 }
 
+// OwnerID is the id a receipt's owner submits it under (Notary.Submit),
+// computed from the receipt alone: "PrivacyRequest/<name>/<uid>" for a
+// request, "RetentionPolicy/<name>/<uid>/<scheduledTime, RFC 3339 UTC>"
+// for a retention run, and "" for a Sweep, which has no owner. It is what
+// lets a Notary recognise, in the log a crashed or former leader wrote, a
+// receipt whose reference its owner never recorded: the controllers and
+// the Notary must compute the same id, so both call this.
+func OwnerID(r *Receipt) string {
+	switch {
+	case r.Kind == KindPrivacyRequest && r.Request != nil:
+		return "PrivacyRequest/" + r.Request.Name + "/" + r.Request.UID
+	case r.Kind == KindRetentionRun && r.Retention != nil:
+		p := r.Retention.Policy
+		return "RetentionPolicy/" + p.Name + "/" + p.UID + "/" + r.Retention.ScheduledTime.UTC().Format(time.RFC3339)
+	}
+	return ""
+}
+
 // check refuses a receipt whose kind and body disagree: a reader goes by
 // the kind, so a body under another kind would go unread.
 func (r *Receipt) check() error {

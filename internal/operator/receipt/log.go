@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Log appends receipts to a store as a chain: each names the hash of the
@@ -111,6 +113,53 @@ func (l *Log) ref(ctx context.Context, name string) (Ref, error) {
 		return Ref{}, fmt.Errorf("read receipt %s: %w", l.store.Location(name), err)
 	}
 	return Ref{Name: name, Location: l.store.Location(name), SHA256: Hash(data), Sequence: seq}, nil
+}
+
+// tailReads bounds the concurrent reads of tail: a new leader reads a few
+// hundred receipts before it writes, and one at a time that is seconds
+// on a remote bucket.
+const tailReads = 8
+
+// tail calls fn with each of the last n receipts, oldest first. A receipt
+// removed since the listing (by a sweep) or unreadable is passed over:
+// the tail is an index, and Verify reports what is wrong with a receipt.
+func (l *Log) tail(ctx context.Context, n int, fn func(Ref, *Receipt)) error {
+	after := ""
+	if l.head.Sequence > uint64(n) {
+		after = Name(l.head.Sequence - uint64(n))
+	}
+	names, err := l.store.List(ctx, after)
+	if err != nil {
+		return fmt.Errorf("read the receipt log's tail: %w", err)
+	}
+	names = receiptNames(names)
+	names = names[max(0, len(names)-n):]
+	data := make([][]byte, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(tailReads)
+	for i, name := range names {
+		g.Go(func() error {
+			d, err := l.store.Get(gctx, name)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("read receipt %s: %w", l.store.Location(name), err)
+			}
+			data[i] = d
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("read the receipt log's tail: %w", err)
+	}
+	for i, name := range names {
+		if data[i] == nil {
+			continue
+		}
+		if _, r, err := Decode(data[i]); err == nil {
+			seq, _ := ParseName(name)
+			fn(Ref{Name: name, Location: l.store.Location(name), SHA256: Hash(data[i]), Sequence: seq}, r)
+		}
+	}
+	return nil
 }
 
 // Append adds r to the log: it sets r's APIVersion, Sequence, Previous and

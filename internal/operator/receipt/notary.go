@@ -16,6 +16,13 @@ import (
 // receipt's owner after each attempt so it can record the outcome. It also
 // sweeps the log. It runs on the leader only (manager.Runnable with
 // leader election).
+//
+// Its queue is in memory, so a receipt appended just before a crash or a
+// leader change, whose owner had not yet recorded the reference, would be
+// submitted and appended again by the next leader. To prevent that, the
+// Notary indexes the log's last receipts by their owners' ids when it
+// opens the log (and each receipt it appends): a Submit of an id found
+// there is answered with the receipt already written.
 type Notary struct {
 	open func(ctx context.Context) (*Log, error)
 	wake func(id string)
@@ -24,6 +31,7 @@ type Notary struct {
 	mu      sync.Mutex
 	entries map[string]*entry
 	queue   []string // ids of pending entries, oldest first
+	written *tailIndex
 	kick    chan struct{}
 }
 
@@ -50,7 +58,19 @@ type NotaryOptions struct {
 	// OnPending, if set, is told the number of receipts waiting after
 	// each change.
 	OnPending func(n int)
+	// OwnerID is the id a receipt's owner submits it under, computed from
+	// the receipt (default: the package's OwnerID); "" for a receipt
+	// without an owner. The log's tail is indexed by it.
+	OwnerID func(*Receipt) string
+	// TailIndex is how many of the log's last receipts are indexed by
+	// owner (default 256): a receipt further back whose owner never
+	// recorded its reference is written again.
+	TailIndex int
 }
+
+// defaultTailIndex covers far more receipts than a leader can append
+// between two status writes of their owners.
+const defaultTailIndex = 256
 
 // entry is one submitted receipt.
 type entry struct {
@@ -76,18 +96,33 @@ func NewNotary(open func(ctx context.Context) (*Log, error), wake func(id string
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Hour
 	}
-	return &Notary{open: open, wake: wake, opts: opts, entries: map[string]*entry{}, kick: make(chan struct{}, 1)}
+	if opts.OwnerID == nil {
+		opts.OwnerID = OwnerID
+	}
+	if opts.TailIndex <= 0 {
+		opts.TailIndex = defaultTailIndex
+	}
+	return &Notary{open: open, wake: wake, opts: opts, entries: map[string]*entry{}, written: newTailIndex(opts.TailIndex), kick: make(chan struct{}, 1)}
 }
 
-// Submit queues r under id (the owner's key, e.g. a request's UID). It is
-// idempotent: while id is pending or written, another Submit is ignored,
-// so a reconciler may submit at every pass until Result says written. The
-// Notary owns r from then on; the caller must not change it. A receipt
-// whose kind and body disagree is not queued: Result returns its error.
+// Submit queues r under id (the owner's key: what OwnerID computes from
+// r). It is idempotent: while id is pending or written, another Submit is
+// ignored, so a reconciler may submit at every pass until Result says
+// written. An id whose receipt is among the log's last receipts (see
+// NotaryOptions.TailIndex) is written at once, with that receipt's Ref,
+// and its owner is woken. The Notary owns r from then on; the caller must
+// not change it. A receipt whose kind and body disagree is not queued:
+// Result returns its error.
 func (n *Notary) Submit(id string, r *Receipt) {
 	n.mu.Lock()
 	if _, ok := n.entries[id]; ok {
 		n.mu.Unlock()
+		return
+	}
+	if ref, ok := n.written.refs[id]; ok {
+		n.entries[id] = &entry{receipt: r, written: true, ref: ref}
+		n.mu.Unlock()
+		n.wake(id)
 		return
 	}
 	if err := r.check(); err != nil {
@@ -189,12 +224,16 @@ func (n *Notary) Start(ctx context.Context) error {
 	}
 }
 
-// openLog opens the log, retrying with backoff; the pending receipts'
-// owners are told why nothing is written meanwhile. false: ctx ended.
+// openLog opens the log and indexes its tail, retrying with backoff; the
+// pending receipts' owners are told why nothing is written meanwhile.
+// false: ctx ended.
 func (n *Notary) openLog(ctx context.Context) (*Log, bool) {
 	retry := n.opts.MinBackoff
 	for {
 		log, err := n.open(ctx)
+		if err == nil {
+			err = n.indexTail(ctx, log)
+		}
 		if err == nil {
 			return log, true
 		}
@@ -208,6 +247,43 @@ func (n *Notary) openLog(ctx context.Context) (*Log, bool) {
 		}
 		retry = min(2*retry, n.opts.MaxBackoff)
 	}
+}
+
+// indexTail indexes the log's last receipts by owner, and answers the
+// pending receipts found among them (submitted before the log was open)
+// with the Ref of the one written.
+func (n *Notary) indexTail(ctx context.Context, log *Log) error {
+	idx := newTailIndex(n.opts.TailIndex)
+	err := log.tail(ctx, n.opts.TailIndex, func(ref Ref, r *Receipt) { idx.add(n.opts.OwnerID(r), ref) })
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.written = idx
+	var found []string
+	queue := n.queue[:0:0]
+	for _, id := range n.queue {
+		ref, ok := idx.refs[id]
+		if !ok {
+			queue = append(queue, id)
+			continue
+		}
+		e := n.entries[id]
+		e.written, e.ref, e.lastErr = true, ref, nil
+		found = append(found, id)
+	}
+	n.queue = queue
+	pending := len(n.queue)
+	n.mu.Unlock()
+	if len(found) == 0 {
+		return nil
+	}
+	n.opts.Log.Info("receipts found in the log already, not written again", "count", len(found))
+	n.pending(pending)
+	for _, id := range found {
+		n.wake(id)
+	}
+	return nil
 }
 
 // next is the oldest pending receipt.
@@ -229,6 +305,9 @@ func (n *Notary) write(ctx context.Context, log *Log, id string, r *Receipt) boo
 		n.opts.OnWrite(r.Kind, time.Since(start), err)
 	}
 	n.mu.Lock()
+	if err == nil {
+		n.written.add(n.opts.OwnerID(r), ref)
+	}
 	e, ok := n.entries[id]
 	if ok && err == nil {
 		e.written, e.ref, e.lastErr = true, ref, nil
@@ -301,5 +380,43 @@ func (n *Notary) sleep(ctx context.Context, d time.Duration, sweepDue <-chan tim
 func (n *Notary) pending(count int) {
 	if n.opts.OnPending != nil {
 		n.opts.OnPending(count)
+	}
+}
+
+// tailIndex maps owner ids to their receipts among the last receipts
+// appended: at most max of them, so that it stays small however long the
+// log.
+type tailIndex struct {
+	refs  map[string]Ref
+	order []indexed // oldest first
+	max   int
+}
+
+// indexed is one receipt in the order of a tailIndex.
+type indexed struct {
+	id  string
+	seq uint64
+}
+
+func newTailIndex(size int) *tailIndex {
+	return &tailIndex{refs: map[string]Ref{}, max: size}
+}
+
+// add indexes the receipt at ref under id ("" is no owner: not indexed),
+// and drops the oldest beyond max.
+func (t *tailIndex) add(id string, ref Ref) {
+	if id == "" {
+		return
+	}
+	t.refs[id] = ref
+	t.order = append(t.order, indexed{id: id, seq: ref.Sequence})
+	if len(t.order) <= t.max {
+		return
+	}
+	old := t.order[0]
+	t.order = t.order[1:]
+	// Only if no later receipt of the same owner replaced it.
+	if t.refs[old.id].Sequence == old.seq {
+		delete(t.refs, old.id)
 	}
 }

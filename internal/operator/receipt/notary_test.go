@@ -75,21 +75,35 @@ func (w *wakes) count(id string) int {
 // startNotary runs a Notary on store until the test ends.
 func startNotary(t *testing.T, store Store, signer Signer, clock *testClock, w *wakes, opts NotaryOptions) *Notary {
 	t.Helper()
-	opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 20*time.Millisecond
+	n, stop := runNotary(t, store, signer, clock, w, opts)
+	t.Cleanup(stop)
+	return n
+}
+
+// runNotary runs a Notary on store until stop, which is what a crash or a
+// lost leadership looks like to the log: nothing is forgotten or settled.
+// The backoff is a few milliseconds unless opts say otherwise.
+func runNotary(t *testing.T, store Store, signer Signer, clock *testClock, w *wakes, opts NotaryOptions) (n *Notary, stop func()) {
+	t.Helper()
+	if opts.MinBackoff == 0 {
+		opts.MinBackoff, opts.MaxBackoff = time.Millisecond, 20*time.Millisecond
+	}
 	opts.Clock = clock.Now
-	n := NewNotary(func(ctx context.Context) (*Log, error) {
+	n = NewNotary(func(ctx context.Context) (*Log, error) {
 		return OpenLog(ctx, store, fixed(signer), clock.Now)
 	}, w.wake, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- n.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Start: %v", err)
-		}
-	})
-	return n
+	var once sync.Once
+	return n, func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Start: %v", err)
+			}
+		})
+	}
 }
 
 // A store that is down when the Notary starts and while receipts come in
@@ -203,5 +217,123 @@ func TestNotarySweeps(t *testing.T) {
 	}
 	if rep := verified(t, s, signer); !rep.OK() || rep.First != 5 {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// written waits until id's receipt is written and returns its Ref.
+func written(t *testing.T, n *Notary, id string) Ref {
+	t.Helper()
+	var ref Ref
+	eventually(t, id+" is written", func() bool {
+		r, _, ok := n.Result(id)
+		ref = r
+		return ok
+	})
+	return ref
+}
+
+// receiptCount is the number of receipts in store.
+func receiptCount(t *testing.T, s Store) int {
+	t.Helper()
+	names, err := s.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(receiptNames(names))
+}
+
+// A leader that appended receipts and crashed before their owners recorded
+// the references: the next leader answers their Submits with the
+// receipts already in the log instead of appending them again, as far
+// back as its TailIndex reaches.
+func TestNotaryDoesNotRewriteTheLastLeadersReceipts(t *testing.T) {
+	s, signer, clock, w := dirStore(t), newSigner(t), newClock(), &wakes{}
+	first, crash := runNotary(t, s, signer, clock, w, NotaryOptions{})
+	var before []Ref
+	for i := range 4 {
+		r := requestReceipt(i)
+		first.Submit(OwnerID(r), r)
+		before = append(before, written(t, first, OwnerID(r)))
+	}
+	crash()
+
+	next := startNotary(t, s, signer, clock, &wakes{}, NotaryOptions{TailIndex: 3})
+	for i := 1; i < 4; i++ {
+		r := requestReceipt(i)
+		next.Submit(OwnerID(r), r)
+		if ref := written(t, next, OwnerID(r)); ref != before[i] {
+			t.Fatalf("receipt %d: %+v, want the one written before, %+v", i, ref, before[i])
+		}
+	}
+	if got := receiptCount(t, s); got != 4 {
+		t.Fatalf("%d receipts after the new leader's Submits, want the 4 written before", got)
+	}
+	// Beyond the tail: written again (the remaining window, documented).
+	r := requestReceipt(0)
+	next.Submit(OwnerID(r), r)
+	if ref := written(t, next, OwnerID(r)); ref.Sequence != 5 {
+		t.Fatalf("receipt 0, beyond a tail of 3: %+v, want it appended as 5", ref)
+	}
+
+	// The index follows the Notary's own appends, and keeps only the
+	// last TailIndex of them: receipt 1 left it when 0 was appended.
+	next.Forget(OwnerID(r))
+	next.Submit(OwnerID(r), r)
+	if ref, _, ok := next.Result(OwnerID(r)); !ok || ref.Sequence != 5 {
+		t.Fatalf("receipt 0 submitted again after Forget: %+v %v, want 5 at once", ref, ok)
+	}
+	r1 := requestReceipt(1)
+	next.Forget(OwnerID(r1))
+	next.Submit(OwnerID(r1), r1)
+	if ref := written(t, next, OwnerID(r1)); ref.Sequence != 6 {
+		t.Fatalf("receipt 1, out of the index: %+v, want it appended as 6", ref)
+	}
+	if rep := verified(t, s, signer); !rep.OK() || rep.Receipts != 6 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+// Receipts submitted while the log cannot be opened are answered from the
+// tail once it is, and their owners woken, without an append.
+func TestNotaryAnswersReceiptsQueuedBeforeTheLogOpened(t *testing.T) {
+	base, signer, clock := dirStore(t), newSigner(t), newClock()
+	refs := appendN(t, openLog(t, base, signer, clock), 2)
+	s, w := &outage{Store: base}, &wakes{}
+	s.down.Store(true)
+	n := startNotary(t, s, signer, clock, w, NotaryOptions{})
+	ids := []string{OwnerID(requestReceipt(1)), OwnerID(requestReceipt(2)), OwnerID(requestReceipt(3))}
+	for i, id := range ids {
+		n.Submit(id, requestReceipt(i+1))
+	}
+	eventually(t, "the owners hear why their receipts wait", func() bool { return w.count(ids[2]) > 0 })
+	s.down.Store(false)
+	for i, want := range []uint64{1, 2, 3} {
+		ref := written(t, n, ids[i])
+		if ref.Sequence != want || (i < 2 && ref != refs[i]) {
+			t.Fatalf("%s at %+v, want sequence %d", ids[i], ref, want)
+		}
+		if w.count(ids[i]) < 2 {
+			t.Errorf("%s woken %d times, want after the failure and once written", ids[i], w.count(ids[i]))
+		}
+	}
+	if got := receiptCount(t, s); got != 3 {
+		t.Fatalf("%d receipts, want 3", got)
+	}
+}
+
+// OwnerID is the controllers' receipt id; its format is a contract.
+func TestOwnerID(t *testing.T) {
+	run := &Receipt{Kind: KindRetentionRun, Retention: &RetentionRun{
+		Policy:        PolicyRef{Name: "logs-90d", UID: "6f1c"},
+		ScheduledTime: time.Date(2026, 3, 1, 13, 0, 0, 0, time.FixedZone("CET", 3600)),
+	}}
+	for r, want := range map[*Receipt]string{
+		requestReceipt(7): "PrivacyRequest/erase-7/00000000-0000-0000-0000-000000000007",
+		run:               "RetentionPolicy/logs-90d/6f1c/2026-03-01T12:00:00Z",
+		{Kind: KindSweep, Sweep: &Sweep{RemovedThrough: 3}}: "",
+	} {
+		if got := OwnerID(r); got != want {
+			t.Errorf("OwnerID(%s) = %q, want %q", r.Kind, got, want)
+		}
 	}
 }
