@@ -200,15 +200,29 @@ func (n *Notary) Start(ctx context.Context) error {
 	sweep := time.NewTimer(0)
 	defer sweep.Stop()
 	retry := n.opts.MinBackoff
+	// failed is the receipt whose write failed and is retried. A failed
+	// write may have stored the receipt and lost only the answer; the
+	// retry then adopts it, as long as the log has not moved on. A
+	// sweep's own receipt would move it on, and the retry would append
+	// the receipt a second time: no sweep runs while the queue's head is
+	// the failed receipt, however long its backoff.
+	failed := ""
 	for {
 		id, r, ok := n.next()
+		if !ok || id != failed {
+			select {
+			case <-sweep.C:
+				n.sweep(ctx, log, sweep)
+			default:
+			}
+		}
 		if ok {
 			if n.write(ctx, log, id, r) {
-				retry = n.opts.MinBackoff
+				retry, failed = n.opts.MinBackoff, ""
 				continue
 			}
-			// Wait out the backoff, then try the same receipt again.
-			if !n.sleep(ctx, retry, sweep.C, func() { n.sweep(ctx, log, sweep) }) {
+			failed = id
+			if !n.sleep(ctx, retry) {
 				return nil
 			}
 			retry = min(2*retry, n.opts.MaxBackoff)
@@ -242,7 +256,7 @@ func (n *Notary) openLog(ctx context.Context) (*Log, bool) {
 		}
 		n.opts.Log.Error(err, "cannot open the receipt log; receipts wait", "retryIn", retry.String())
 		n.failAll(err)
-		if !n.sleep(ctx, retry, nil, nil) {
+		if !n.sleep(ctx, retry) {
 			return nil, false
 		}
 		retry = min(2*retry, n.opts.MaxBackoff)
@@ -361,19 +375,15 @@ func (n *Notary) sweep(ctx context.Context, log *Log, timer *time.Timer) {
 	}
 }
 
-// sleep waits d; a sweep falling due meanwhile runs. false: ctx ended.
-func (n *Notary) sleep(ctx context.Context, d time.Duration, sweepDue <-chan time.Time, sweep func()) bool {
+// sleep waits d. false: ctx ended.
+func (n *Notary) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		case <-sweepDue:
-			sweep()
-		}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -1,6 +1,7 @@
 package receipt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -335,5 +336,68 @@ func TestOwnerID(t *testing.T) {
 		if got := OwnerID(r); got != want {
 			t.Errorf("OwnerID(%s) = %q, want %q", r.Kind, got, want)
 		}
+	}
+}
+
+// lostAnswer is a store whose first Create of an object holding match
+// stores it and then fails, as a write whose answer the network lost.
+type lostAnswer struct {
+	Store
+	match []byte
+	lost  atomic.Bool
+}
+
+func (s *lostAnswer) Create(ctx context.Context, name string, data []byte) error {
+	if err := s.Store.Create(ctx, name, data); err != nil {
+		return err
+	}
+	if bytes.Contains(data, s.match) && s.lost.CompareAndSwap(false, true) {
+		return errors.New("connection reset")
+	}
+	return nil
+}
+
+// A sweep that fell due while a failed write waits out its backoff waits
+// too: its Sweep receipt would move the log past the receipt the failed
+// write stored, and the retry would append it a second time.
+func TestNotaryDoesNotSweepDuringABackoff(t *testing.T) {
+	r := requestReceipt(9)
+	s := &lostAnswer{Store: dirStore(t), match: []byte(`"name":"` + r.Request.Name + `"`)}
+	signer, clock, w := newSigner(t), newClock(), &wakes{}
+	appendN(t, openLog(t, s, signer, clock), 3)
+	var sweeps, removed atomic.Int64
+	n := startNotary(t, s, signer, clock, w, NotaryOptions{
+		Retention: day, SweepInterval: 5 * time.Millisecond,
+		MinBackoff: 300 * time.Millisecond, MaxBackoff: time.Second,
+		OnSweep: func(n int, err error) {
+			if err != nil {
+				t.Errorf("sweep: %v", err)
+			}
+			removed.Add(int64(n))
+			sweeps.Add(1)
+		},
+	})
+	eventually(t, "a first sweep runs", func() bool { return sweeps.Load() > 0 })
+	clock.Add(3 * day) // receipts 1 to 3 are past their retention
+	n.Submit(OwnerID(r), r)
+	eventually(t, "the write fails", func() bool { _, err, _ := n.Result(OwnerID(r)); return err != nil })
+	ref := written(t, n, OwnerID(r))
+	if ref.Sequence != 4 {
+		t.Fatalf("written at %+v, want 4, where the failed write stored it", ref)
+	}
+	eventually(t, "the sweep runs after the write", func() bool { return removed.Load() == 3 })
+	count := 0
+	if err := readAll(context.Background(), s, func(_ string, data []byte) {
+		if _, got, err := Decode(data); err == nil && got.Kind == KindPrivacyRequest && got.Request.Name == r.Request.Name {
+			count++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if count != 1 {
+		t.Fatalf("the receipt is in the log %d times", count)
+	}
+	if rep := verified(t, s, signer); !rep.OK() {
+		t.Fatalf("report %+v", rep)
 	}
 }
