@@ -288,6 +288,63 @@ var _ = Describe("Approvals", Serial, func() {
 	})
 })
 
+var _ = Describe("What a request is about", func() {
+	It("fails a job whose subject Secret changed after the first delivery, and keeps the first fingerprints", func() {
+		ns := newNamespace()
+		fast := newSource(ns, "fast")
+		slow := newSource(ns, "slow", func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) { spec.Suspend = true })
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "subject-" + ns, Namespace: subjectNamespace, Labels: map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"}},
+			StringData: map[string]string{"email": adaEmail},
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, nil)
+		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: subjectNamespace, Name: secret.Name}}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(ContainElement(And(HaveField("Name", "fast"), HaveField("Phase", privacyv1alpha1.SourcePhaseCompleted))))
+		}).Should(Succeed())
+		key := fingerprintKey()
+		Expect(pr.Status.SubjectFingerprints).To(Equal([]privacyv1alpha1.IdentityFingerprint{{Type: "email", Fingerprint: receipt.Fingerprint(key, "email", adaEmail)}}))
+
+		By("someone puts another person into the Secret, then the slow source resumes")
+		secret.StringData = map[string]string{"email": "grace@example.com"}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		update(slow.ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = false })
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		Expect(condition(sourceEntry(pr, "slow").Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonSubjectChanged))
+		Expect(slow.jobs()).To(BeEmpty(), "grace's identities were never sent")
+		Expect(fast.jobs()).To(HaveLen(1))
+
+		doc := readReceipt(withReceipt(pr).Status.Receipt).Request
+		Expect(doc.Subject.Fingerprints).To(Equal([]receipt.IdentityFingerprint{{Type: "email", Value: receipt.Fingerprint(key, "email", adaEmail)}}),
+			"the receipt names the person the request was sent about")
+	})
+
+	It("keeps a finished request's due date when its deadline is edited afterwards", func() {
+		ns := newNamespace()
+		newSource(ns, "crm")
+		pr := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		due := finished(pr).Status.DueAt.Time
+		later := metav1.NewTime(due.Add(24 * time.Hour))
+		Eventually(func() error {
+			cur := &privacyv1alpha1.PrivacyRequest{}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
+				return err
+			}
+			cur.Spec.Deadline = &later
+			return k8sClient.Update(ctx, cur)
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.DueAt.Time).To(BeTemporally("==", due))
+		}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	})
+})
+
 var _ = Describe("Legal holds", func() {
 	var ns string
 	BeforeEach(func() { ns = newNamespace() })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +58,14 @@ func (r *LegalHoldReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	} else {
 		conditions.Set(&lh.Status.Conditions, lh.Generation, privacyv1alpha1.ConditionActive, metav1.ConditionFalse, privacyv1alpha1.ReasonHoldExpired,
 			fmt.Sprintf("The hold expired at %s: requests and purges proceed (a purge it held runs at its policy's next slot).", lh.Spec.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	if errs := legalhold.SelectorErrors(lh); len(errs) > 0 {
+		// The hold still holds, more than meant: a selector that does not
+		// parse selects everything.
+		conditions.Set(&lh.Status.Conditions, lh.Generation, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec,
+			"A selector does not parse, so the hold selects every DataSource until it is fixed: "+strings.Join(errs, "; "))
+	} else {
+		conditions.Remove(&lh.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	}
 	requests := &privacyv1alpha1.PrivacyRequestList{}
 	if err := r.List(ctx, requests, client.MatchingFields{IndexRequestHeldBy: lh.Name}, client.UnsafeDisableDeepCopy); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,9 @@ import (
 // of the source's identity types fails that source.
 func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestScope, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 	ids, err := r.subjectIdentities(ctx, s)
+	if errors.Is(err, errSubjectChanged) {
+		return nil, s.pass.Fail(e, privacyv1alpha1.ReasonSubjectChanged, err.Error()), false
+	}
 	if err != nil {
 		reason := privacyv1alpha1.ReasonSubjectError
 		if errors.Is(err, identity.ErrSecretRefused) {
@@ -75,7 +79,6 @@ func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope,
 		if s.holds == nil {
 			s.holds = legalhold.Set{}
 		}
-		s.fingerprints = fingerprintValues(r.Receipts.fingerprints(ids))
 	}
 	if len(s.holds) == 0 {
 		return nil, nil
@@ -84,13 +87,42 @@ func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope,
 	if err != nil {
 		return nil, err
 	}
-	return s.holds.ForDelete(ds, set, s.fingerprints), nil
+	// Without the fingerprint key a hold on named people cannot be
+	// matched: it holds every Delete it selects (fail closed).
+	var fps []string
+	known := r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0
+	for _, f := range s.pr.Status.SubjectFingerprints {
+		fps = append(fps, f.Fingerprint)
+	}
+	return s.holds.ForDelete(ds, set, fps, known), nil
 }
 
-// subjectIdentities resolves the subject once per pass.
+// errSubjectChanged: the subject's identities are not those of the first
+// delivery (a subject Secret was edited).
+var errSubjectChanged = errors.New("the subject's identities are not those the request was first delivered with " +
+	"(its Secret changed): the job is not sent, so that no other person's data is acted on under this request and its approval; " +
+	"create a new request for the new identities")
+
+// subjectIdentities resolves the subject once per pass. The first time it
+// resolves, their fingerprints go into status; later passes must resolve
+// to the same fingerprints (errSubjectChanged otherwise).
 func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *requestScope) (map[string]string, error) {
-	if s.identities == nil && s.subjectErr == nil {
-		s.identities, s.subjectErr = identity.Resolve(ctx, r.APIReader, r.Config.SubjectSecrets, s.pr.Spec.Subject)
+	if s.identities != nil || s.subjectErr != nil {
+		return s.identities, s.subjectErr
+	}
+	s.identities, s.subjectErr = identity.Resolve(ctx, r.APIReader, r.Config.SubjectSecrets, s.pr.Spec.Subject)
+	if s.subjectErr != nil || r.Receipts == nil || len(r.Receipts.FingerprintKey) == 0 {
+		return s.identities, s.subjectErr
+	}
+	var fps []privacyv1alpha1.IdentityFingerprint
+	for _, f := range r.Receipts.fingerprints(s.identities) {
+		fps = append(fps, privacyv1alpha1.IdentityFingerprint{Type: f.Type, Fingerprint: f.Value})
+	}
+	switch recorded := s.pr.Status.SubjectFingerprints; {
+	case recorded == nil:
+		s.pr.Status.SubjectFingerprints = fps
+	case !slices.Equal(recorded, fps):
+		s.identities, s.subjectErr = nil, errSubjectChanged
 	}
 	return s.identities, s.subjectErr
 }

@@ -73,6 +73,11 @@ func (r *PrivacyRequestReconciler) runPhases(ctx context.Context, s *requestScop
 // reconcileDueDate records when the request is due and whether it is late.
 func (r *PrivacyRequestReconciler) reconcileDueDate(s *requestScope) {
 	pr := s.pr
+	if requestFinished(pr) && pr.Status.DueAt != nil {
+		// The account of a finished request is closed: a deadline or
+		// extension set afterwards does not make it look on time.
+		return
+	}
 	due := metav1.NewTime(deadline.DueAt(pr.Spec, pr.CreationTimestamp.Time))
 	pr.Status.DueAt = &due
 	if requestFinished(pr) {

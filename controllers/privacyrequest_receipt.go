@@ -69,10 +69,22 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 	if a := pr.Spec.Approval; a != nil {
 		req.Approval = &receipt.Approval{Approver: a.Approver, Reason: a.Reason, ApprovedAt: a.ApprovedAt.UTC()}
 	}
-	ids, err := r.subjectIdentities(ctx, s)
+	// The fingerprints recorded at the first delivery are the person the
+	// request was sent about; a request that never delivered anything
+	// (no matching source) resolves its subject now.
+	for _, f := range pr.Status.SubjectFingerprints {
+		req.Subject.Fingerprints = append(req.Subject.Fingerprints, receipt.IdentityFingerprint{Type: f.Type, Value: f.Fingerprint})
+	}
+	var err error
+	if len(req.Subject.Fingerprints) == 0 {
+		var ids map[string]string
+		ids, err = r.subjectIdentities(ctx, s)
+		if err == nil {
+			req.Subject.Fingerprints = r.Receipts.fingerprints(ids)
+		}
+	}
 	switch {
 	case err == nil:
-		req.Subject.Fingerprints = r.Receipts.fingerprints(ids)
 	case errors.Is(err, identity.ErrSecretRefused):
 		req.Subject.Unresolved = "the subject Secret could not be read when the receipt was made (deleted, or no longer labelled)"
 	default:

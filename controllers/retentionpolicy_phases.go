@@ -191,7 +191,8 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 	slotTime := metav1.NewTime(slot.UTC())
 	before := metav1.NewTime(slot.Add(-s.retainFor).UTC())
 	deadline := metav1.NewTime(s.sched.Next(s.now).UTC())
-	run := privacyv1alpha1.RetentionRun{ScheduledTime: slotTime, Before: &before, Deadline: &deadline, Outcome: privacyv1alpha1.RunOutcomeRunning}
+	run := privacyv1alpha1.RetentionRun{ScheduledTime: slotTime, Before: &before, Deadline: &deadline, Outcome: privacyv1alpha1.RunOutcomeRunning,
+		Categories: rp.Spec.Categories, Action: rp.Spec.Action}
 	keys := make([]types.NamespacedName, 0, len(s.matched))
 	for key := range s.matched {
 		keys = append(keys, key)

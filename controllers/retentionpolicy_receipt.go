@@ -38,10 +38,16 @@ func runReceipt(rp *privacyv1alpha1.RetentionPolicy, run *privacyv1alpha1.Retent
 	if run.Outcome == privacyv1alpha1.RunOutcomeFailed || run.Outcome == privacyv1alpha1.RunOutcomePartiallyFailed {
 		outcome = receipt.OutcomeFailed
 	}
+	// What the run was started with; runs started before the run kept
+	// them fall back to the policy's spec.
+	cats, action := run.Categories, run.Action
+	if len(cats) == 0 {
+		cats, action = rp.Spec.Categories, rp.Spec.Action
+	}
 	doc := &receipt.RetentionRun{
 		Policy:        receipt.PolicyRef{Name: rp.Name, UID: string(rp.UID)},
 		ScheduledTime: run.ScheduledTime.UTC(),
-		Action:        string(rp.Spec.Action),
+		Action:        string(action),
 		Outcome:       outcome,
 		FinishedAt:    run.CompletedAt.UTC(),
 	}
@@ -49,7 +55,7 @@ func runReceipt(rp *privacyv1alpha1.RetentionPolicy, run *privacyv1alpha1.Retent
 		t := run.Before.UTC()
 		doc.Cutoff = &t
 	}
-	for _, c := range rp.Spec.Categories {
+	for _, c := range cats {
 		doc.Categories = append(doc.Categories, string(c))
 	}
 	for _, src := range run.Sources {

@@ -167,6 +167,10 @@ const (
 	ReasonSigningSecretError = "SigningSecretError"
 	// ReasonSubjectError: the subject's identities cannot be read.
 	ReasonSubjectError = "SubjectError"
+	// ReasonSubjectChanged: the subject's identities (in its Secret) are
+	// not those of the first delivery; the job fails rather than reach
+	// another person than the one approved and recorded.
+	ReasonSubjectChanged = "SubjectChanged"
 	// ReasonSubjectSecretRefused: subject.secretRef names a Secret the
 	// operator may not read as a subject (namespace not configured, label
 	// missing, or no such Secret: the message does not say which).

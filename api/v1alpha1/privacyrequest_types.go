@@ -296,10 +296,32 @@ type PrivacyRequestStatus struct {
 	// +optional
 	HeldBy []string `json:"heldBy,omitempty"`
 
+	// subjectFingerprints are the fingerprints (HMAC-SHA256 under the
+	// operator's fingerprint key) of the subject's identities as they were
+	// at the first delivery: a job whose identities differ later fails
+	// (SubjectChanged), so an approval and a receipt speak of the person
+	// the request was sent about. No personal data.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	SubjectFingerprints []IdentityFingerprint `json:"subjectFingerprints,omitempty"`
+
 	// receipt locates the signed receipt of the finished request. The
 	// request is not deleted after its TTL before it is set.
 	// +optional
 	Receipt *ReceiptReference `json:"receipt,omitempty"`
+}
+
+// IdentityFingerprint is one identity's fingerprint.
+type IdentityFingerprint struct {
+	// type of the identity (email, userId...).
+	// +required
+	Type string `json:"type"`
+	// fingerprint of its value, hex-encoded.
+	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
+	// +required
+	Fingerprint string `json:"fingerprint"`
 }
 
 // ReceiptReference locates a receipt in the receipt store.

@@ -106,6 +106,14 @@ type RetentionRun struct {
 	// +optional
 	Before *metav1.Time `json:"before,omitempty"`
 
+	// categories and action the run was started with (the receipt
+	// records them as they ran, whatever the policy says later).
+	// +listType=set
+	// +optional
+	Categories []DataCategory `json:"categories,omitempty"`
+	// +optional
+	Action RetentionAction `json:"action,omitempty"`
+
 	// deadline is when the run gives up on unfinished sources: the next slot.
 	// +optional
 	Deadline *metav1.Time `json:"deadline,omitempty"`

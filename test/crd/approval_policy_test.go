@@ -3,6 +3,7 @@ package crd_test
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -11,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -148,5 +150,85 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 		Expect(bob.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
 		cur.Spec.Approval.Reason = "changed my mind about why"
 		Expect(bob.Update(ctx, cur)).To(MatchError(ContainSubstring("approval is immutable once given")))
+	})
+
+	It("gives an approval only by resuming, freezes what was approved, and keeps four-eyes unless the parameter says exactly false", func() {
+		By("refusing an approval written at create")
+		pr := newRequest("")
+		pr.Spec.Suspend = false
+		pr.Spec.Approval = &privacyv1alpha1.Approval{Approver: "alice", Reason: "self-service", ApprovedAt: metav1.Now()}
+		Expect(alice.Create(ctx, pr)).To(MatchError(ContainSubstring("spec.approval is given by clearing spec.suspend of a suspended request")))
+
+		By("refusing changes to what bob approved")
+		pr = newRequest("")
+		Expect(alice.Create(ctx, pr)).To(Succeed())
+		Expect(approve(bob, pr, "bob")).To(Succeed())
+		cur := &privacyv1alpha1.PrivacyRequest{}
+		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.Extension = &privacyv1alpha1.Extension{Days: 30, Reason: "complex"}
+		Expect(alice.Update(ctx, cur)).To(MatchError(ContainSubstring("was approved as it is: only spec.suspend and spec.ttlSecondsAfterFinished may change")))
+		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
+		cur.Spec.TTLSecondsAfterFinished = ptr.To[int32](60)
+		Expect(alice.Update(ctx, cur)).To(Succeed(), "the TTL may change")
+
+		By("keeping four-eyes for a parameter value other than false")
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: "approval-policy"}, cm)).To(Succeed())
+		cm.Data["fourEyes"] = "False"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		DeferCleanup(setFourEyes, true)
+		other := newRequest("")
+		Expect(alice.Create(ctx, other)).To(Succeed())
+		Consistently(func() error { return approve(alice, other, "alice") }, 2*time.Second, 200*time.Millisecond).
+			Should(MatchError(ContainSubstring("four-eyes")))
+
+		By("never blocking the operator's finalizer updates, even without the parameter")
+		Expect(k8sClient.Delete(ctx, cm)).To(Succeed())
+		DeferCleanup(func() {
+			restored := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: "approval-policy"}, Data: map[string]string{"fourEyes": "true"}}
+			Expect(k8sClient.Create(ctx, restored)).To(Succeed())
+		})
+		Consistently(func() error {
+			cur := &privacyv1alpha1.PrivacyRequest{}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(other), cur); err != nil {
+				return err
+			}
+			cur.Finalizers = []string{"privacyoperator.io/test"}
+			if err := k8sClient.Update(ctx, cur, client.DryRunAll); err != nil {
+				return err
+			}
+			return k8sClient.Delete(ctx, cur, client.DryRunAll)
+		}, 2*time.Second, 200*time.Millisecond).Should(Succeed())
+	})
+})
+
+// The receipt policy of config/admission: a finished request whose receipt
+// is not stored yet cannot be deleted by a person.
+var _ = Describe("Deleting a finished request", func() {
+	It("waits for its receipt", func() {
+		applyAdmission()
+		pr := &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "receipt-"},
+			Spec: privacyv1alpha1.PrivacyRequestSpec{
+				Type:    privacyv1alpha1.RequestTypeOptOut,
+				Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": "ada@example.com"}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		By("letting an unfinished request be deleted (cancelled)")
+		Expect(k8sClient.Delete(ctx, pr, client.DryRunAll)).To(Succeed())
+
+		By("refusing to delete a finished request without status.receipt")
+		now := metav1.Now()
+		pr.Status.CompletedAt = &now
+		pr.Status.Phase = privacyv1alpha1.RequestPhaseCompleted
+		Expect(k8sClient.Status().Update(ctx, pr)).To(Succeed())
+		Eventually(func() error { return k8sClient.Delete(ctx, pr, client.DryRunAll) }).WithTimeout(30 * time.Second).
+			Should(MatchError(ContainSubstring("finished but its receipt is not stored yet")))
+
+		By("admitting it once the receipt is recorded")
+		pr.Status.Receipt = &privacyv1alpha1.ReceiptReference{Location: "/receipts/1.json", SHA256: strings.Repeat("a", 64), Sequence: 1}
+		Expect(k8sClient.Status().Update(ctx, pr)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, pr)).To(Succeed())
 	})
 })

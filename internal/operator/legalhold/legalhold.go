@@ -85,16 +85,19 @@ func heldCategories(h *privacyv1alpha1.LegalHold, ds *privacyv1alpha1.DataSource
 // subjects holds only their requests, one that names none holds every
 // Delete at the sources and categories it selects. A hold that names
 // categories holds a source that declares any of them (a Delete erases
-// the person's data in all of them at once).
-func (s Set) ForDelete(ds *privacyv1alpha1.DataSource, nsLabels labels.Set, fingerprints []string) *privacyv1alpha1.LegalHold {
+// the person's data in all of them at once), and a source that declares
+// none (what it holds is unknown). known false says the fingerprints
+// could not be made (no key): a hold that names subjects then holds.
+// Every doubt keeps the data.
+func (s Set) ForDelete(ds *privacyv1alpha1.DataSource, nsLabels labels.Set, fingerprints []string, known bool) *privacyv1alpha1.LegalHold {
 	for _, h := range s {
 		if !selects(h, ds, nsLabels) {
 			continue
 		}
-		if len(h.Spec.Scope.Categories) > 0 && len(heldCategories(h, ds)) == 0 {
+		if len(h.Spec.Scope.Categories) > 0 && len(ds.Spec.Categories) > 0 && len(heldCategories(h, ds)) == 0 {
 			continue
 		}
-		if len(h.Spec.Scope.Subjects) > 0 && !slices.ContainsFunc(fingerprints, func(f string) bool {
+		if known && len(h.Spec.Scope.Subjects) > 0 && !slices.ContainsFunc(fingerprints, func(f string) bool {
 			return slices.Contains(h.Spec.Scope.Subjects, f)
 		}) {
 			continue
@@ -102,6 +105,26 @@ func (s Set) ForDelete(ds *privacyv1alpha1.DataSource, nsLabels labels.Set, fing
 		return h
 	}
 	return nil
+}
+
+// SelectorErrors are the hold's selectors that do not parse; such a
+// selector selects everything (a hold errs on the side of keeping data),
+// and the hold's status says so.
+func SelectorErrors(h *privacyv1alpha1.LegalHold) []string {
+	var out []string
+	for field, sel := range map[string]*metav1.LabelSelector{
+		"spec.scope.dataSourceSelector": h.Spec.Scope.DataSourceSelector,
+		"spec.scope.namespaceSelector":  h.Spec.Scope.NamespaceSelector,
+	} {
+		if sel == nil {
+			continue
+		}
+		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+			out = append(out, field+": "+err.Error())
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Purge splits the categories a purge would cover at ds into those it may

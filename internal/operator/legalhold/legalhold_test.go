@@ -2,6 +2,7 @@ package legalhold
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,7 @@ func TestForDelete(t *testing.T) {
 		{"subject does not match", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{Subjects: []string{ada}}, nil)}, crm, []string{bob}, ""},
 		{"category held at a source that declares it", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{Categories: []privacyv1alpha1.DataCategory{"billing"}}, nil)}, billing, nil, "h1"},
 		{"category not declared by the source", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{Categories: []privacyv1alpha1.DataCategory{"billing"}}, nil)}, crm, nil, ""},
+		{"a source that declares no categories is held by a category hold", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{Categories: []privacyv1alpha1.DataCategory{"billing"}}, nil)}, source("plain"), nil, "h1"},
 		{"expired hold", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{DataSourceSelector: team("billing")}, &past)}, billing, nil, ""},
 		{"not yet expired", []privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{DataSourceSelector: team("billing")}, &future)}, billing, nil, "h1"},
 		{"first by name", []privacyv1alpha1.LegalHold{
@@ -58,7 +60,7 @@ func TestForDelete(t *testing.T) {
 			hold("h1", privacyv1alpha1.LegalHoldScope{Categories: []privacyv1alpha1.DataCategory{"contact"}}, nil)}, billing, nil, "h1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := NewSet(tc.holds, now).ForDelete(tc.ds, labels.Set{}, tc.fps)
+			got := NewSet(tc.holds, now).ForDelete(tc.ds, labels.Set{}, tc.fps, true)
 			name := ""
 			if got != nil {
 				name = got.Name
@@ -98,5 +100,28 @@ func TestNextExpiry(t *testing.T) {
 	}
 	if got := NextExpiry(list, now); !got.Equal(b) {
 		t.Errorf("next expiry %s, want %s", got, b)
+	}
+}
+
+func TestForDeleteWithoutFingerprintsHoldsSubjectHolds(t *testing.T) {
+	set := NewSet([]privacyv1alpha1.LegalHold{hold("h1", privacyv1alpha1.LegalHoldScope{Subjects: []string{"aa"}}, nil)}, now)
+	if got := set.ForDelete(source("crm"), labels.Set{}, nil, false); got == nil {
+		t.Error("a hold on named people must hold when the request's fingerprints cannot be made")
+	}
+	if got := set.ForDelete(source("crm"), labels.Set{}, []string{"bb"}, true); got != nil {
+		t.Error("another person's request is not held")
+	}
+}
+
+func TestSelectorErrors(t *testing.T) {
+	h := hold("h1", privacyv1alpha1.LegalHoldScope{DataSourceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+		{Key: "team", Operator: metav1.LabelSelectorOpIn},
+	}}}, nil)
+	if errs := SelectorErrors(&h); len(errs) != 1 || !strings.HasPrefix(errs[0], "spec.scope.dataSourceSelector: ") {
+		t.Errorf("errors %q", errs)
+	}
+	set := NewSet([]privacyv1alpha1.LegalHold{h}, now)
+	if set.ForDelete(source("crm"), labels.Set{}, nil, true) == nil {
+		t.Error("a selector that does not parse selects everything")
 	}
 }
