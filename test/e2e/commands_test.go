@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -156,5 +157,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 			Expect(out).To(ContainSubstring(want))
 		}
 		Expect(out).To(MatchRegexp(`usage-365d .* shop-?\S*: [1-9]\d* rows purged`))
+		Expect(out).To(MatchRegexp(`delete-ada +receipt \d+: ` + regexp.QuoteMeta(filepath.Join(demoDir, "receipts")) + `/receipts/\d{20}\.json`))
+		Expect(out).To(MatchRegexp(`log: [4-9]\d* receipts in .*, verified, no break`))
 	})
 })

@@ -6,12 +6,18 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/datasource/sqlsource"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 )
+
+// demoOperatorNamespace is where the demo's operator keeps its receipt
+// keys: the manager's default namespace outside a cluster.
+const demoOperatorNamespace = "privacy-operator-system"
 
 // verbs say what a job's records mean, per request type.
 var verbs = map[privacyv1alpha1.RequestType]string{
@@ -54,6 +60,10 @@ func (r *run) summary(ctx context.Context) error {
 			run.Before.Format("2006-01-02"))
 	}
 
+	if err := r.receipts(ctx); err != nil {
+		return err
+	}
+
 	r.step("In the databases now")
 	checks := []struct{ db, label, query string }{
 		{"shop", "customers with Ada's email", "SELECT COUNT(*) FROM customers WHERE email = ?"},
@@ -76,6 +86,7 @@ func (r *run) summary(ctx context.Context) error {
 	fmt.Fprintf(r.Out, "  export PATH=%s:$PATH   # kubectl %s\n", r.Assets, "built for this control plane")
 	fmt.Fprintln(r.Out, "  kubectl get privacy -A")
 	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-ada")
+	fmt.Fprintf(r.Out, "  go run ./cmd/privacyctl receipts verify --dir %s --kubeconfig %s\n", r.op.ReceiptDir, r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
 		filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "manifests"), r.op.MetricsAddr)
 	return nil
@@ -110,4 +121,47 @@ func count(path, query string, args int) (int, error) {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	return n, nil
+}
+
+// receipts waits for the requests' signed receipts, verifies the log with
+// the published public keys, and says where each receipt is.
+func (r *run) receipts(ctx context.Context) error {
+	r.step("Receipts (signed, chained; no personal data)")
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, name := range requestNames {
+		pr := &privacyv1alpha1.PrivacyRequest{}
+		for {
+			if err := r.c.Get(ctx, client.ObjectKey{Name: name}, pr); err != nil {
+				return err
+			}
+			if pr.Status.Receipt != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no receipt for %s: %w", name, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		fmt.Fprintf(r.Out, "  %-12s receipt %d: %s\n", name, pr.Status.Receipt.Sequence, pr.Status.Receipt.Location)
+	}
+	store, err := receipt.NewDirStore(r.op.ReceiptDir)
+	if err != nil {
+		return err
+	}
+	keys, err := receipt.ReadPublicKeys(ctx, r.c, demoOperatorNamespace)
+	if err != nil {
+		return err
+	}
+	report, err := receipt.Verify(ctx, store, keys)
+	if err != nil {
+		return err
+	}
+	verdict := "verified, no break"
+	if !report.OK() {
+		verdict = fmt.Sprintf("%d BREAKS: %v", len(report.Breaks), report.Breaks)
+	}
+	fmt.Fprintf(r.Out, "  log: %d receipts in %s, %s (last sha256 %s)\n", report.Receipts, r.op.ReceiptDir, verdict, report.LastSHA256)
+	return nil
 }
