@@ -88,11 +88,15 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 		}
 		alice, bob = userClient("alice"), userClient("bob")
 		setFourEyes(true)
-		// The policy is in force once a create in another's name fails.
+		// The policies are in force once a create in another's name fails
+		// and a create without a requester is stamped.
 		Eventually(func(g Gomega) {
 			err := alice.Create(ctx, newRequest("bob"), client.DryRunAll)
 			g.Expect(err).To(HaveOccurred())
 			g.Expect(err.Error()).To(ContainSubstring("spec.requester must be the user creating the request (alice)"))
+			probe := newRequest("")
+			g.Expect(alice.Create(ctx, probe, client.DryRunAll)).To(Succeed())
+			g.Expect(probe.Spec.Requester).To(Equal("alice"))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
