@@ -33,6 +33,19 @@ func applyAdmission() {
 	}
 	out, err := env.Kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "admission"))
 	Expect(err).NotTo(HaveOccurred(), out)
+	// Every spec may run next: wait until the requester stamp is in
+	// force, so that no suspended create meets the four-eyes rule alone.
+	Eventually(func(g Gomega) {
+		probe := &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-"},
+			Spec: privacyv1alpha1.PrivacyRequestSpec{
+				Type: privacyv1alpha1.RequestTypeOptOut, Suspend: true,
+				Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": "probe@example.com"}},
+			},
+		}
+		g.Expect(k8sClient.Create(ctx, probe, client.DryRunAll)).To(Succeed())
+		g.Expect(probe.Spec.Requester).NotTo(BeEmpty())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 }
 
 // The approval policy of config/admission, enforced by the real API server
