@@ -33,11 +33,23 @@ const (
 	FingerprintKeySecret = "privacy-operator-receipt-fingerprint-key"
 	FingerprintKeyData   = "hmac.key"
 	// PublicKeysConfigMap publishes every signing key's public half, PKIX
-	// PEM under "<keyID>.pub". Entries are only ever added, so receipts
+	// PEM under "<keyID>.pub", and the id of the fingerprint key under
+	// FingerprintKeyIDData. Entries are only ever added, so receipts
 	// signed before a rotation still verify.
 	PublicKeysConfigMap = "privacy-operator-receipt-keys"
 	publicKeySuffix     = ".pub"
+	// FingerprintKeyIDData records the FingerprintKeyID of the key
+	// EnsureKeys issued: once it is there, a missing fingerprint key
+	// Secret is restored by a person, never replaced by a new key.
+	FingerprintKeyIDData = "fingerprint-key-id"
 )
+
+// ErrFingerprintKeyLost: the fingerprint key Secret is missing, or holds
+// another key than the one issued (recorded under FingerprintKeyIDData).
+// EnsureKeys then makes no key and uses none: every fingerprint already
+// in receipts and LegalHolds was made with the issued key, so only that
+// key, restored from a backup, can match them.
+var ErrFingerprintKeyLost = errors.New("a new key would make every fingerprint in receipts and LegalHolds unmatchable")
 
 // fingerprintKeySize is the size of a generated fingerprint key, and the
 // least a key given by an admin must have.
@@ -52,8 +64,13 @@ type Keys struct {
 // EnsureKeys makes the receipt keys exist in namespace and returns them:
 // it creates either Secret when it is missing (another replica creating it
 // first is fine: its key is read), and publishes the signing key's public
-// half in the ConfigMap, adding to what is there. Call it again after a
-// rotation (KeySigner does at every receipt) to publish the new key.
+// half and the fingerprint key's id in the ConfigMap, adding to what is
+// there. Call it again after a rotation (KeySigner does) to publish the
+// new signing key.
+//
+// The fingerprint key is created only if none was ever issued: when the
+// ConfigMap records one, a missing Secret, or one holding another key, is
+// an error wrapping ErrFingerprintKeyLost.
 //
 // c should read Secrets from the API server, not from a cache: a cached
 // client would start a watch on every Secret of the cluster.
@@ -66,17 +83,52 @@ func EnsureKeys(ctx context.Context, c client.Client, namespace string) (Keys, e
 	if err != nil {
 		return Keys{}, fmt.Errorf("secret %s/%s: %w", namespace, SigningKeySecret, err)
 	}
-	fpKey, err := ensureSecret(ctx, c, namespace, FingerprintKeySecret, FingerprintKeyData, newFingerprintKey)
+	cm, err := readKeysConfigMap(ctx, c, namespace)
 	if err != nil {
 		return Keys{}, err
 	}
-	if len(fpKey) < fingerprintKeySize {
-		return Keys{}, fmt.Errorf("secret %s/%s: %s has %d bytes, want at least %d", namespace, FingerprintKeySecret, FingerprintKeyData, len(fpKey), fingerprintKeySize)
+	issued := ""
+	if cm != nil {
+		issued = cm.Data[FingerprintKeyIDData]
 	}
-	if err := publish(ctx, c, namespace, signer.Key.Public().(ed25519.PublicKey)); err != nil {
+	fpKey, err := ensureFingerprintKey(ctx, c, namespace, issued)
+	if err != nil {
+		return Keys{}, err
+	}
+	pub, err := encodePublicKey(signer.Key.Public().(ed25519.PublicKey))
+	if err != nil {
+		return Keys{}, err
+	}
+	entries := map[string]string{signer.KeyID() + publicKeySuffix: pub, FingerprintKeyIDData: FingerprintKeyID(fpKey)}
+	if err := publish(ctx, c, namespace, cm, entries); err != nil {
 		return Keys{}, err
 	}
 	return Keys{Signer: signer, FingerprintKey: fpKey}, nil
+}
+
+// ensureFingerprintKey reads the fingerprint key, creating it only when
+// no key was issued before (issued, the id the ConfigMap records, is "").
+func ensureFingerprintKey(ctx context.Context, c client.Client, namespace, issued string) ([]byte, error) {
+	generate := newFingerprintKey
+	if issued != "" {
+		generate = func() ([]byte, error) {
+			return nil, fmt.Errorf("the fingerprint key Secret %s/%s is missing but key %s was issued: restore it from backup; %w",
+				namespace, FingerprintKeySecret, issued, ErrFingerprintKeyLost)
+		}
+	}
+	key, err := ensureSecret(ctx, c, namespace, FingerprintKeySecret, FingerprintKeyData, generate)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) < fingerprintKeySize {
+		return nil, fmt.Errorf("secret %s/%s: %s has %d bytes, want at least %d", namespace, FingerprintKeySecret, FingerprintKeyData, len(key), fingerprintKeySize)
+	}
+	if id := FingerprintKeyID(key); issued != "" && id != issued {
+		return nil, fmt.Errorf("the fingerprint key Secret %s/%s holds key %s but key %s was issued: restore key %s from backup "+
+			"(a deliberate change: remove %s from ConfigMap %s/%s); %w",
+			namespace, FingerprintKeySecret, id, issued, issued, FingerprintKeyIDData, namespace, PublicKeysConfigMap, ErrFingerprintKeyLost)
+	}
+	return key, nil
 }
 
 // ensureSecret returns the data under key of the Secret name, creating the
@@ -110,42 +162,63 @@ func ensureSecret(ctx context.Context, c client.Client, namespace, name, key str
 	return data, nil
 }
 
-// publish adds pub to the public keys ConfigMap, creating it if needed.
-func publish(ctx context.Context, c client.Client, namespace string, pub ed25519.PublicKey) error {
-	id := KeyID(pub)
-	entry, err := encodePublicKey(pub)
-	if err != nil {
-		return err
+// readKeysConfigMap reads the public keys ConfigMap; nil when there is none.
+func readKeysConfigMap(ctx context.Context, c client.Reader, namespace string) (*corev1.ConfigMap, error) {
+	var cm corev1.ConfigMap
+	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: PublicKeysConfigMap}, &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
 	}
-	err = retry.OnError(retry.DefaultRetry, func(err error) bool {
+	if err != nil {
+		return nil, fmt.Errorf("read ConfigMap %s/%s: %w", namespace, PublicKeysConfigMap, err)
+	}
+	return &cm, nil
+}
+
+// publish adds entries to the public keys ConfigMap, creating it if
+// needed. read is the ConfigMap as EnsureKeys read it (nil: none), used
+// for the first attempt to spare a read. An entry that is there with
+// another value is an error: entries are never replaced.
+func publish(ctx context.Context, c client.Client, namespace string, read *corev1.ConfigMap, entries map[string]string) error {
+	err := retry.OnError(retry.DefaultRetry, func(err error) bool {
 		return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
 	}, func() error {
-		var cm corev1.ConfigMap
-		err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: PublicKeysConfigMap}, &cm)
-		if apierrors.IsNotFound(err) {
-			cm = corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: PublicKeysConfigMap, Labels: keyLabels()},
-				Data:       map[string]string{id + publicKeySuffix: entry},
+		cm := read
+		read = nil
+		if cm == nil {
+			cm = &corev1.ConfigMap{}
+			err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: PublicKeysConfigMap}, cm)
+			if apierrors.IsNotFound(err) {
+				cm = &corev1.ConfigMap{
+					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: PublicKeysConfigMap, Labels: keyLabels()},
+					Data:       entries,
+				}
+				return c.Create(ctx, cm)
 			}
-			return c.Create(ctx, &cm)
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return err
+		added := false
+		for name, entry := range entries {
+			switch old, ok := cm.Data[name]; {
+			case ok && old == entry:
+				continue
+			case ok:
+				return fmt.Errorf("its entry %s holds another value than this operator's; entries are never replaced", name)
+			}
+			if cm.Data == nil {
+				cm.Data = map[string]string{}
+			}
+			cm.Data[name], added = entry, true
 		}
-		switch old, ok := cm.Data[id+publicKeySuffix]; {
-		case ok && old == entry:
+		if !added {
 			return nil
-		case ok:
-			return fmt.Errorf("its entry %s%s is not the signing key's public key; entries are never replaced", id, publicKeySuffix)
 		}
-		if cm.Data == nil {
-			cm.Data = map[string]string{}
-		}
-		cm.Data[id+publicKeySuffix] = entry
-		return c.Update(ctx, &cm)
+		return c.Update(ctx, cm)
 	})
 	if err != nil {
-		return fmt.Errorf("publish the receipt signing key in ConfigMap %s/%s: %w", namespace, PublicKeysConfigMap, err)
+		return fmt.Errorf("publish the receipt keys in ConfigMap %s/%s: %w", namespace, PublicKeysConfigMap, err)
 	}
 	return nil
 }
@@ -157,7 +230,8 @@ func keyLabels() map[string]string {
 
 // PublicKeys reads the public keys ConfigMap: every "<keyID>.pub" entry,
 // each checked against its keyID (an entry under another key's id would
-// let a forged receipt pass as signed by that key).
+// let a forged receipt pass as signed by that key). Other entries, such
+// as FingerprintKeyIDData, are not keys and are passed over.
 func PublicKeys(cm *corev1.ConfigMap) (map[string]ed25519.PublicKey, error) {
 	keys := map[string]ed25519.PublicKey{}
 	names := make([]string, 0, len(cm.Data))
@@ -290,7 +364,9 @@ func newFingerprintKey() ([]byte, error) {
 // KeySigner is a Log's signer that reads the keys at every receipt through
 // EnsureKeys: a rotated signing key is used, and published, from the next
 // receipt on, and never signs a receipt before its public key is in the
-// ConfigMap.
+// ConfigMap. A lost fingerprint key (ErrFingerprintKeyLost) fails it too:
+// receipts wait, their owners saying why, until a person restores the key,
+// rather than the next start making a new one.
 func KeySigner(c client.Client, namespace string) func(context.Context) (Signer, error) {
 	return func(ctx context.Context) (Signer, error) {
 		keys, err := EnsureKeys(ctx, c, namespace)
