@@ -99,9 +99,16 @@ func readAll(ctx context.Context, store Store, fn func(name string, data []byte)
 	if err != nil {
 		return fmt.Errorf("list receipts: %w", err)
 	}
-	for _, name := range receiptNames(names) {
+	return readNames(ctx, store, receiptNames(names), fn, func(string) {})
+}
+
+// readNames calls fn with each object of names, in order, and gone with
+// each one removed since the listing (by a sweep).
+func readNames(ctx context.Context, store Store, names []string, fn func(name string, data []byte), gone func(name string)) error {
+	for _, name := range names {
 		data, err := store.Get(ctx, name)
 		if errors.Is(err, ErrNotFound) {
+			gone(name)
 			continue
 		}
 		if err != nil {

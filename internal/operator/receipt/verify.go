@@ -60,6 +60,11 @@ type sweepClaim struct {
 	hash, by string
 }
 
+// maxRelists bounds how often Verify lists the log again after receipts
+// it listed were gone when read; one more listing is what a sweep under
+// way needs.
+const maxRelists = 3
+
 // Verify reads every receipt of store in order and reports each break with
 // its position: a signature that does not match or a key not in keys, a
 // receipt whose sequence is not its name's, a gap, a previous that is not
@@ -67,21 +72,87 @@ type sweepClaim struct {
 // receipt accounts for, and a HEAD that names more than the log holds.
 // Receipts signed by an earlier key verify as long as its public key is
 // in keys. The error is for a store that cannot be read, not for breaks.
+//
+// The operator may sweep the log meanwhile. Its Sweep receipt comes after
+// every receipt Verify listed, and the receipts it removes are gone when
+// Verify reads them: so when a listed receipt is gone, Verify lists and
+// reads the receipts after the listing too, and judges the log as the
+// sweep left it if a Sweep receipt records the removal.
 func Verify(ctx context.Context, store Store, keys map[string]ed25519.PublicKey) (Report, error) {
-	v := &verifier{keys: keys, swept: map[uint64]sweepClaim{}}
+	w := &walk{listed: newVerifier(keys)}
 	// HEAD before the listing: a receipt appended meanwhile only makes the
 	// listing longer, never HEAD ahead of it.
 	hint, err := readHead(ctx, store)
 	if err != nil {
 		return Report{}, err
 	}
-	if err := readAll(ctx, store, v.receipt); err != nil {
-		return Report{}, err
+	after := ""
+	for range maxRelists + 1 {
+		names, err := store.List(ctx, after)
+		if err != nil {
+			return Report{}, fmt.Errorf("list receipts: %w", err)
+		}
+		names = receiptNames(names)
+		gone := false
+		err = readNames(ctx, store, names, w.receipt, func(name string) {
+			gone = true
+			w.gone(name)
+		})
+		if err != nil {
+			return Report{}, err
+		}
+		if !gone {
+			break
+		}
+		after = names[len(names)-1]
 	}
+	v := w.verifier()
 	v.start()
 	v.end(hint)
 	sort.SliceStable(v.report.Breaks, func(i, j int) bool { return v.report.Breaks[i].Sequence < v.report.Breaks[j].Sequence })
 	return v.report, nil
+}
+
+// walk feeds the receipts read to a verifier of the log as listed and,
+// once a listed receipt was gone when read, to a verifier started afresh
+// after it: the log as a sweep running meanwhile leaves it.
+type walk struct {
+	listed, after *verifier
+	// goneThrough is the sequence of the last receipt that was gone.
+	goneThrough uint64
+}
+
+func newVerifier(keys map[string]ed25519.PublicKey) *verifier {
+	return &verifier{keys: keys, swept: map[uint64]sweepClaim{}}
+}
+
+func (w *walk) receipt(name string, data []byte) {
+	w.listed.receipt(name, data)
+	if w.after != nil {
+		w.after.receipt(name, data)
+	}
+}
+
+// gone starts the verifier of the log after name: a sweep removes the
+// oldest receipts first, so everything before name is gone too, or soon.
+func (w *walk) gone(name string) {
+	w.goneThrough, _ = ParseName(name)
+	w.after = newVerifier(w.listed.keys)
+}
+
+// verifier is the verifier whose report stands: the one after the gone
+// receipts when a Sweep receipt read records their removal, the one of
+// the log as listed otherwise (a receipt removed by anyone else is a
+// break there, at its place).
+func (w *walk) verifier() *verifier {
+	if w.after != nil {
+		for through := range w.after.swept {
+			if through >= w.goneThrough {
+				return w.after
+			}
+		}
+	}
+	return w.listed
 }
 
 // readHead reads the HEAD hint; nil when there is none or it is unreadable.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -189,4 +190,67 @@ func TestSweptLogVerifies(t *testing.T) {
 			t.Fatalf("report %+v", rep)
 		}
 	})
+}
+
+// midway is a store that runs meanwhile once, while Verify reads it: after
+// its first listing when before is "", else before the Get of before.
+type midway struct {
+	Store
+	before    string
+	meanwhile func()
+	once      sync.Once
+}
+
+func (s *midway) List(ctx context.Context, after string) ([]string, error) {
+	names, err := s.Store.List(ctx, after)
+	if s.before == "" {
+		s.once.Do(s.meanwhile)
+	}
+	return names, err
+}
+
+func (s *midway) Get(ctx context.Context, name string) ([]byte, error) {
+	if name == s.before {
+		s.once.Do(s.meanwhile)
+	}
+	return s.Store.Get(ctx, name)
+}
+
+// A sweep while Verify reads is no break: the receipts it removed are gone
+// when read, and its Sweep receipt, after them, accounts for them. A
+// receipt removed meanwhile by anyone else is still a break, at its place.
+func TestVerifyDuringASweep(t *testing.T) {
+	for _, tc := range []struct {
+		name, before string
+		sweep        bool
+		want         map[uint64]string
+	}{
+		{name: "between the listing and the reads", sweep: true},
+		{name: "after the first read", before: Name(2), sweep: true},
+		{name: "a removal that is no sweep", before: Name(2), want: map[uint64]string{4: "receipt 3 is missing"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stores(t, func(t *testing.T, s Store) {
+				signer, clock := newSigner(t), newClock()
+				l := openLog(t, s, signer, clock)
+				appendN(t, l, 4)
+				clock.Add(2 * day)
+				appendN(t, l, 2)
+				meanwhile := func() {
+					if !tc.sweep {
+						remove(t, s, 3)
+						return
+					}
+					if removed, err := l.Sweep(context.Background(), clock.Now(), day); err != nil || removed != 4 {
+						t.Errorf("sweep: removed %d, %v", removed, err)
+					}
+				}
+				rep := verified(t, &midway{Store: s, before: tc.before, meanwhile: meanwhile}, signer)
+				wantBreaks(t, rep, tc.want)
+				if tc.sweep && (rep.First != 5 || rep.Last != 7 || rep.Sweeps != 1 || rep.Receipts != 3) {
+					t.Fatalf("report %+v, want receipts 5 to 7, the last the Sweep receipt", rep)
+				}
+			})
+		})
+	}
 }
