@@ -46,9 +46,8 @@ type requestScope struct {
 	identities  map[string]string
 	subjectErr  error
 	// holds are the active LegalHolds, read at the first Delete job of the
-	// pass; fingerprints are the subject's, which holds may name.
-	holds        legalhold.Set
-	fingerprints []string
+	// pass.
+	holds legalhold.Set
 }
 
 func (s *requestScope) dueAt() time.Time { return s.pr.Status.DueAt.Time }
