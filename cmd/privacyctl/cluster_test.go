@@ -73,7 +73,11 @@ func TestKeysFromTheClusterLogInTheBucket(t *testing.T) {
 		t.Fatalf("find: %+v", r)
 	}
 	noIdentity(t, r)
-	if r := run(t, "", creds, "receipts", "verify", "--url", url, "--kubeconfig", kubeconfig, "--namespace", "elsewhere"); r.code != 2 || !strings.Contains(r.stderr, receipt.PublicKeysConfigMap) {
+	// The API server's error names the namespace, a value of the command
+	// line: an identity typed there is not printed.
+	r = run(t, "", creds, "receipts", "verify", "--url", url, "--kubeconfig", kubeconfig, "--namespace", ada["customerId"])
+	if r.code != 2 || !strings.Contains(r.stderr, "<--namespace>/"+receipt.PublicKeysConfigMap) {
 		t.Fatalf("verify with the keys in another namespace: %+v", r)
 	}
+	noIdentity(t, r)
 }

@@ -297,3 +297,42 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("-h: %+v", r)
 	}
 }
+
+// A mistake on the command line is reported without quoting it: an
+// identity typed in the wrong place (after the flags, as a flag's value,
+// as a flag, as a file or a URL) must not end up in a terminal or a log.
+func TestMistakesPrintNoIdentity(t *testing.T) {
+	f := newFixture(t)
+	const who = "ada.lovelace@example.com"
+	missing := filepath.Join(t.TempDir(), who)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"fingerprint", "--identity", "email=" + who, "customerId=cust-1815"}, "1 unexpected argument after the flags"},
+		{[]string{"fingerprint", "--identity", "email=" + who, who, "grace.hopper@example.com"}, "2 unexpected arguments"},
+		{[]string{"fingerprint", "--identity-stdin=email=" + who}, "--identity-stdin is a switch"},
+		{[]string{"fingerprint", "--fingerprint-key-file", f.fingerprintKey, "--email=" + who}, "argument 3 is not a flag of this command"},
+		{[]string{"fingerprint", "--" + who}, "argument 1 is not a flag"},
+		{[]string{"fingerprint", "-=" + who}, "argument 1 is not a flag"},
+		{[]string{"fingerprint", "--identity"}, "--identity needs a value"},
+		{[]string{"fingerprint", "--identity", who, "--fingerprint-key-file", f.fingerprintKey}, "--identity number 1: want type=value"},
+		{[]string{"fingerprint", "--identity", "email=" + who, "--fingerprint-key-file", missing}, "--fingerprint-key-file: cannot open the file"},
+		{[]string{"fingerprint", "--identity", "email=" + who, "--kubeconfig", missing}, "<--kubeconfig>"},
+		{[]string{"receipts", who}, "unknown command"},
+		{[]string{"receipts", "find", "--dir", f.dir, "--identity-stdin=" + who}, "--identity-stdin is a switch"},
+		{[]string{"receipts", "find", "--dir", f.dir, "--fingerprint-key-file", f.fingerprintKey, "--identity", "email=" + who, "cust-1815"}, "1 unexpected argument"},
+		{[]string{"receipts", "find", "--dir", f.dir, "--fingerprint-key-file", f.fingerprintKey, "--fingerprint-key-file", missing, "--identity", "email=" + who}, "--fingerprint-key-file number 2: cannot open"},
+		{[]string{"receipts", "verify", "--dir", missing, "--public-keys", f.publicKeys}, "--dir holds no receipt log"},
+		{[]string{"receipts", "verify", "--url", "s3://receipts/prod?pathStyle=" + who, "--public-keys", f.publicKeys}, "--url is not a receipt log's URL"},
+		{[]string{"receipts", "verify", "--dir", f.dir, "--public-keys", missing}, "--public-keys: cannot open the file"},
+		{[]string{"receipts", "verify", "--dir", f.dir, "--public-keys", f.publicKeys, "--s3-path-style=" + who}, "--s3-path-style is a switch"},
+		{[]string{"receipts", "verify", "--s3-path-style=1", "--dir", f.dir, "--" + who}, "argument 4 is not a flag of this command"},
+	} {
+		r := run(t, "", []string{"KUBECONFIG=" + missing}, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("%d %v: exit %d, stderr %q; want exit 2 and %q", len(tc.args), tc.args[:2], r.code, r.stderr, tc.says)
+		}
+		noIdentity(t, r)
+	}
+}

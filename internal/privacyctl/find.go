@@ -3,8 +3,8 @@ package privacyctl
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,29 +16,22 @@ import (
 // here and lists the request receipts that hold any of them. No identity
 // is ever printed, not even in an error.
 func find(args []string, io IO) int {
-	c := newCommand("find", "Usage: privacyctl receipts find (--identity type=value... | --identity-stdin) (--dir DIR | --url s3://bucket/prefix)\n"+
+	c := newCommand("receipts find", "Usage: privacyctl receipts find (--identity type=value... | --identity-stdin) (--dir DIR | --url s3://bucket/prefix)\n"+
 		"                               [--fingerprint-key-file FILE | kube flags]\n\n"+
 		"Lists the receipts of the requests about a person, found by the fingerprints of their identities,\n"+
 		"computed here: the identities never leave this process and are never printed.\n"+
-		"Exit code 0: receipts found; 1: none; 2: usage or read errors.\n\n")
-	var flagIDs, keyFiles listFlag
-	c.fs.Var(&flagIDs, "identity", "an identity of the person, type=value (email=ada@example.com); repeat for more. "+
-		"Visible to other users of this machine and kept in shell history: prefer --identity-stdin")
-	fromStdin := c.fs.Bool("identity-stdin", false, "read identities from standard input, one type=value a line")
-	c.fs.Var(&keyFiles, "fingerprint-key-file", "file holding the fingerprint key (the raw bytes of "+receipt.FingerprintKeyData+
-		" in the Secret "+receipt.FingerprintKeySecret+"); repeat for keys used before a change. Default: read the Secret from the cluster")
-	return c.run(args, io, func(ctx context.Context, s receipt.Store) int {
-		identities, err := parseIdentities(flagIDs, *fromStdin, io)
+		"Exit code 0: receipts found; 1: none; 2: usage or read errors.\n\n", io)
+	c.store.bind(c.fs)
+	var subject subjectFlags
+	subject.bind(c.fs, "; repeat for keys used before a change. Default: read the Secret from the cluster")
+	return c.runOnStore(args, func(ctx context.Context, s receipt.Store) int {
+		identities, keys, err := subject.read(ctx, io, c.kube)
 		if err != nil {
-			return fail(io, "%v", err)
-		}
-		keys, err := fingerprintKeys(ctx, keyFiles, c.kube)
-		if err != nil {
-			return fail(io, "%v", err)
+			return c.fail("%v", err)
 		}
 		found, err := receipt.Find(ctx, s, keys, identities)
 		if err != nil {
-			return fail(io, "%v", err)
+			return c.fail("%v", err)
 		}
 		printMatches(io, found)
 		if len(found.Matches) == 0 {
@@ -48,12 +41,43 @@ func find(args []string, io IO) int {
 	})
 }
 
-// listFlag collects a repeated flag. Set never fails: the flag package
-// would print the value in its error, and an identity must not be printed.
+// listFlag collects a repeated flag. Set never fails, so that no value is
+// ever refused (see mistake).
 type listFlag []string
 
 func (l *listFlag) String() string     { return "" }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// subjectFlags are a person's identities, given on the command line or on
+// standard input (which other users of the machine cannot see), and the
+// fingerprint keys to hash them with.
+type subjectFlags struct {
+	identities, keyFiles listFlag
+	stdin                bool
+}
+
+// bind adds the flags to fs; keyFilesNote ends the key files' help.
+func (f *subjectFlags) bind(fs *flag.FlagSet, keyFilesNote string) {
+	fs.Var(&f.identities, "identity", "an identity of the person, type=value (email=ada@example.com); repeat for more. "+
+		"Visible to other users of this machine and kept in shell history: prefer --identity-stdin")
+	fs.BoolVar(&f.stdin, "identity-stdin", false, "read identities from standard input, one type=value a line")
+	fs.Var(&f.keyFiles, "fingerprint-key-file", "file holding the fingerprint key (the raw bytes of "+receipt.FingerprintKeyData+
+		" in the Secret "+receipt.FingerprintKeySecret+")"+keyFilesNote)
+}
+
+// read is the identities given and the fingerprint keys, from the files
+// or else from the cluster.
+func (f *subjectFlags) read(ctx context.Context, io IO, kube kubeFlags) ([]receipt.Identity, [][]byte, error) {
+	identities, err := parseIdentities(f.identities, f.stdin, io)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := fingerprintKeys(ctx, f.keyFiles, kube)
+	if err != nil {
+		return nil, nil, err
+	}
+	return identities, keys, nil
+}
 
 // parseIdentities reads type=value pairs from the flags and, if asked,
 // standard input. Errors name a pair by its position only.
@@ -98,14 +122,18 @@ const minFingerprintKey = 32
 // fingerprintKeys reads the key files, or the Secret from the cluster.
 func fingerprintKeys(ctx context.Context, files []string, kube kubeFlags) ([][]byte, error) {
 	var keys [][]byte
-	for _, f := range files {
-		key, err := os.ReadFile(f)
+	for i, f := range files {
+		which := "--fingerprint-key-file"
+		if len(files) > 1 {
+			which += fmt.Sprintf(" number %d", i+1)
+		}
+		key, err := readFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("--fingerprint-key-file: %w", err)
+			return nil, fmt.Errorf("%s: %w", which, err)
 		}
 		if len(key) < minFingerprintKey {
-			return nil, fmt.Errorf("--fingerprint-key-file %s: %d bytes, want the %d or more raw bytes of %s "+
-				"(kubectl get secret %s -o jsonpath='{.data.hmac\\.key}' | base64 -d > FILE)", f, len(key), minFingerprintKey, receipt.FingerprintKeyData, receipt.FingerprintKeySecret)
+			return nil, fmt.Errorf("%s: %d bytes, want the %d or more raw bytes of %s "+
+				"(kubectl get secret %s -o jsonpath='{.data.hmac\\.key}' | base64 -d > FILE)", which, len(key), minFingerprintKey, receipt.FingerprintKeyData, receipt.FingerprintKeySecret)
 		}
 		keys = append(keys, key)
 	}

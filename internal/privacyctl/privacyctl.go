@@ -5,7 +5,6 @@
 package privacyctl
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +12,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 )
@@ -74,7 +76,8 @@ func Run(args []string, io IO) int {
 			fmt.Fprint(io.Stdout, usage)
 			return ExitOK
 		}
-		fmt.Fprintf(io.Stderr, "privacyctl receipts: unknown command %q\n\n%s", args[1], usage)
+		// Not quoted: whatever was typed there may be an identity.
+		fmt.Fprintf(io.Stderr, "privacyctl receipts: unknown command, want verify or find\n\n%s", usage)
 		return ExitError
 	}
 	return cmd(args[2:], io)
@@ -84,46 +87,98 @@ func isHelp(arg string) bool {
 	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }
 
-// parse parses a command's flags: -h prints its usage (exit 0), an error
-// the usage too (exit 2). ok false: return code.
-func parse(fs *flag.FlagSet, args []string, io IO) (code int, ok bool) {
-	// Help asked for goes to stdout, help after a mistake to stderr.
-	var out bytes.Buffer
-	fs.SetOutput(&out)
+// parse parses a command's flags: -h prints its usage (exit 0), a mistake
+// says what is wrong (exit 2). ok false: return code. Nothing the command
+// line holds is printed: an identity typed in the wrong place would land
+// in a terminal's scrollback, a CI log or a ticket. So the flag package,
+// whose messages quote values, prints nothing; a mistake names the flag
+// or the argument's position instead.
+func parse(fs *flag.FlagSet, args []string, streams IO) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
-	fs.SetOutput(io.Stderr)
+	fs.SetOutput(streams.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		_, _ = out.WriteTo(io.Stdout)
+		fs.SetOutput(streams.Stdout)
+		fs.Usage()
 		return ExitOK, false
 	case err != nil:
-		_, _ = out.WriteTo(io.Stderr)
+		fmt.Fprintf(streams.Stderr, "%s: %s\n\n", fs.Name(), mistake(fs, args))
+		fs.Usage()
 		return ExitError, false
 	case fs.NArg() > 0:
-		fmt.Fprintf(io.Stderr, "unexpected arguments: %v\n", fs.Args())
+		hint := "every value goes with its flag, and the flags come first"
+		if fs.Lookup("identity") != nil {
+			hint = "give each identity with a --identity of its own, or use --identity-stdin"
+		}
+		fmt.Fprintf(streams.Stderr, "%s: %s after the flags (not shown: they may hold an identity); %s\n", fs.Name(), count(fs.NArg(), "unexpected argument"), hint)
 		return ExitError, false
 	}
 	return 0, true
 }
 
-// fail reports an error and returns ExitError.
-func fail(io IO, format string, args ...any) int {
-	fmt.Fprintf(io.Stderr, "privacyctl: "+format+"\n", args...)
-	return ExitError
+// mistake words what fs.Parse refused without quoting it: it walks args
+// as the flag package does, up to the argument it stopped at. The flags'
+// values are strings, lists and switches, so a value is refused only for
+// a switch.
+func mistake(fs *flag.FlagSet, args []string) string {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" || len(arg) < 2 || arg[0] != '-' {
+			break
+		}
+		name := strings.TrimPrefix(arg[1:], "-")
+		if name == "" || name[0] == '-' || name[0] == '=' {
+			return fmt.Sprintf("argument %d is not a flag", i+1)
+		}
+		name, value, hasValue := strings.Cut(name, "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			return fmt.Sprintf("argument %d is not a flag of this command (run with -h for its flags)", i+1)
+		}
+		if isSwitch(f) {
+			if _, err := strconv.ParseBool(value); hasValue && err != nil {
+				return fmt.Sprintf("--%s is a switch: give it alone, or as --%s=true or --%s=false", name, name, name)
+			}
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				return fmt.Sprintf("--%s needs a value", name)
+			}
+			i++
+		}
+	}
+	return "the flags could not be read (run with -h for them)"
 }
 
-// command is what every receipts command has: its flags, among them the
-// store's and the cluster's.
+// isSwitch says whether f is a flag that takes no value (a bool).
+func isSwitch(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// count is "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// command is what every command has: its flags (among them the cluster's
+// and, for the receipts commands, the store's) and where it writes.
 type command struct {
 	fs    *flag.FlagSet
+	io    IO
 	store storeFlags
 	kube  kubeFlags
 }
 
-// newCommand is a command named name whose -h prints usage, then the flags.
-func newCommand(name, usage string) *command {
-	c := &command{fs: flag.NewFlagSet("privacyctl receipts "+name, flag.ContinueOnError)}
-	c.store.bind(c.fs)
+// newCommand is the command privacyctl name whose -h prints usage, then
+// the flags.
+func newCommand(name, usage string, io IO) *command {
+	c := &command{fs: flag.NewFlagSet("privacyctl "+name, flag.ContinueOnError), io: io}
 	c.kube.bind(c.fs)
 	c.fs.Usage = func() {
 		fmt.Fprint(c.fs.Output(), usage)
@@ -132,17 +187,66 @@ func newCommand(name, usage string) *command {
 	return c
 }
 
-// run parses args, opens the store and runs body until it returns or an
-// interrupt cancels its context.
-func (c *command) run(args []string, io IO, body func(ctx context.Context, s receipt.Store) int) int {
-	if code, ok := parse(c.fs, args, io); !ok {
+// run parses args and runs body until it returns or an interrupt cancels
+// its context.
+func (c *command) run(args []string, body func(ctx context.Context) int) int {
+	if code, ok := parse(c.fs, args, c.io); !ok {
 		return code
-	}
-	s, err := c.store.open()
-	if err != nil {
-		return fail(io, "%v", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return body(ctx, s)
+	return body(ctx)
+}
+
+// runOnStore is run for a receipts command: body gets the store the flags
+// name (bound with c.store.bind before).
+func (c *command) runOnStore(args []string, body func(ctx context.Context, s receipt.Store) int) int {
+	return c.run(args, func(ctx context.Context) int {
+		s, err := c.store.open()
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		return body(ctx, s)
+	})
+}
+
+// minRedacted is the shortest value fail replaces: shorter ones hold no
+// identity, and replacing them would garble the message.
+const minRedacted = 3
+
+// fail reports an error and returns ExitError. privacyctl's own messages
+// name flags, not their values; an error from elsewhere may quote one (a
+// path in a file error, a context in a kubeconfig error), so every value
+// the command line gave is replaced by its flag's name first.
+func (c *command) fail(format string, args ...any) int {
+	type given struct{ value, flag string }
+	var values []given
+	c.fs.Visit(func(f *flag.Flag) {
+		if isSwitch(f) {
+			return
+		}
+		all := []string{f.Value.String()}
+		if l, ok := f.Value.(*listFlag); ok {
+			all = *l
+		}
+		for _, v := range all {
+			// The value of a type=value pair on its own too.
+			_, value, _ := strings.Cut(v, "=")
+			for _, v := range []string{v, value} {
+				if len(strings.TrimSpace(v)) >= minRedacted {
+					values = append(values, given{v, "<--" + f.Name + ">"})
+				}
+			}
+		}
+	})
+	// Longest first: where two values match at one place, the longer one
+	// is replaced, not broken up.
+	sort.SliceStable(values, func(i, j int) bool { return len(values[i].value) > len(values[j].value) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, g := range values {
+		pairs = append(pairs, g.value, g.flag)
+	}
+	msg := strings.NewReplacer(pairs...).Replace(fmt.Sprintf(format, args...))
+	fmt.Fprintln(c.io.Stderr, "privacyctl: "+msg)
+	return ExitError
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -39,13 +40,34 @@ func (s *storeFlags) open() (receipt.Store, error) {
 		}
 		// A mistyped directory must not verify as an empty log.
 		if _, err := os.Stat(filepath.Join(s.dir, "receipts")); err != nil {
-			return nil, fmt.Errorf("--dir %s holds no receipt log (no receipts/ folder): %w", s.dir, err)
+			return nil, fmt.Errorf("--dir holds no receipt log (no receipts/ folder): %w", pathless(err))
 		}
 		return receipt.NewDirStore(s.dir)
 	}
 	cfg, err := receipt.ParseURL(s.url, s.s3)
 	if err != nil {
-		return nil, err
+		// ParseURL's errors quote parts of the URL.
+		return nil, errors.New("--url is not a receipt log's URL: want s3://bucket/prefix[?endpoint=...&region=...&pathStyle=true&caFile=...] " +
+			"(the value given is not shown)")
 	}
 	return receipt.NewS3Store(cfg)
+}
+
+// readFile reads the file a flag names. Its error says what went wrong,
+// without the path: that is the flag's value, and never printed.
+func readFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, pathless(err)
+	}
+	return data, nil
+}
+
+// pathless is err without the path a file operation quotes.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("cannot %s the file: %w", pe.Op, pe.Err)
+	}
+	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"os"
 
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 )
@@ -12,19 +11,20 @@ import (
 // verify is `privacyctl receipts verify`: it checks every receipt's
 // signature and the chain, printing each break with its position.
 func verify(args []string, io IO) int {
-	c := newCommand("verify", "Usage: privacyctl receipts verify (--dir DIR | --url s3://bucket/prefix) [--public-keys FILE | kube flags]\n\n"+
+	c := newCommand("receipts verify", "Usage: privacyctl receipts verify (--dir DIR | --url s3://bucket/prefix) [--public-keys FILE | kube flags]\n\n"+
 		"Checks every receipt's signature and the chain between them; prints one line per break, with its\n"+
-		"position, then a summary. Exit code 0: no break; 1: breaks, or no receipt at all; 2: usage or read errors.\n\n")
+		"position, then a summary. Exit code 0: no break; 1: breaks, or no receipt at all; 2: usage or read errors.\n\n", io)
+	c.store.bind(c.fs)
 	keysFile := c.fs.String("public-keys", "", "PEM file of the receipt public keys (the entries of the ConfigMap "+receipt.PublicKeysConfigMap+
 		"); default: read that ConfigMap from the cluster with --kubeconfig, --context, --namespace")
-	return c.run(args, io, func(ctx context.Context, s receipt.Store) int {
+	return c.runOnStore(args, func(ctx context.Context, s receipt.Store) int {
 		keys, err := publicKeys(ctx, *keysFile, c.kube)
 		if err != nil {
-			return fail(io, "%v", err)
+			return c.fail("%v", err)
 		}
 		rep, err := receipt.Verify(ctx, s, keys)
 		if err != nil {
-			return fail(io, "%v", err)
+			return c.fail("%v", err)
 		}
 		for _, b := range rep.Breaks {
 			fmt.Fprintf(io.Stdout, "BREAK %s (sequence %d): %s\n", s.Location(b.Name), b.Sequence, b.Problem)
@@ -57,13 +57,13 @@ func summary(rep receipt.Report, keys int) string {
 // publicKeys reads the keys from the file, or from the cluster.
 func publicKeys(ctx context.Context, file string, kube kubeFlags) (map[string]ed25519.PublicKey, error) {
 	if file != "" {
-		data, err := os.ReadFile(file)
+		data, err := readFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("--public-keys: %w", err)
 		}
 		keys, err := receipt.ParsePublicKeys(data)
 		if err != nil {
-			return nil, fmt.Errorf("--public-keys %s: %w", file, err)
+			return nil, fmt.Errorf("--public-keys: %w", err)
 		}
 		return keys, nil
 	}
