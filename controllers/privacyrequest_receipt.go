@@ -25,7 +25,7 @@ func (r *PrivacyRequestReconciler) reconcileReceipt(ctx context.Context, s *requ
 	if rc == nil || pr.Status.Receipt != nil {
 		return true
 	}
-	id := receiptID(KindPrivacyRequest, pr.Name, string(pr.UID))
+	id := receipt.RequestOwnerID(pr.Name, string(pr.UID))
 	ref, lastErr, written := rc.result(id)
 	if written {
 		pr.Status.Receipt = receiptRef(ref)

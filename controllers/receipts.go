@@ -37,16 +37,6 @@ type recordedRef struct {
 // than the cache takes to show a write.
 const recordedKeep = 5 * time.Minute
 
-// receiptID is the Notary's key of an owner's receipt: the owner's kind
-// and name (for the wake-up), its uid, and for a retention run its slot.
-func receiptID(kind, name, uid string, slot ...time.Time) string {
-	id := kind + "/" + name + "/" + uid
-	for _, t := range slot {
-		id += "/" + t.UTC().Format(time.RFC3339)
-	}
-	return id
-}
-
 // WakeReceiptOwner is the Notary's wake callback: it wakes the reconciler
 // of the receipt's owner so that it records the reference (or the error).
 func WakeReceiptOwner(w *Wakeups) func(id string) {

@@ -20,7 +20,7 @@ func (r *RetentionPolicyReconciler) reconcileRunReceipts(s *policyScope) {
 		if run.CompletedAt == nil || run.Receipt != nil {
 			continue
 		}
-		id := receiptID(KindRetentionPolicy, rp.Name, string(rp.UID), run.ScheduledTime.Time)
+		id := receipt.RunOwnerID(rp.Name, string(rp.UID), run.ScheduledTime.Time)
 		if ref, _, written := rc.result(id); written {
 			run.Receipt = receiptRef(ref)
 			now := s.now

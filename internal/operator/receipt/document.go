@@ -203,12 +203,21 @@ type Sweep struct {
 func OwnerID(r *Receipt) string {
 	switch {
 	case r.Kind == KindPrivacyRequest && r.Request != nil:
-		return "PrivacyRequest/" + r.Request.Name + "/" + r.Request.UID
+		return RequestOwnerID(r.Request.Name, r.Request.UID)
 	case r.Kind == KindRetentionRun && r.Retention != nil:
 		p := r.Retention.Policy
-		return "RetentionPolicy/" + p.Name + "/" + p.UID + "/" + r.Retention.ScheduledTime.UTC().Format(time.RFC3339)
+		return RunOwnerID(p.Name, p.UID, r.Retention.ScheduledTime)
 	}
 	return ""
+}
+
+// RequestOwnerID is the owner id of a PrivacyRequest's receipt, as the
+// controllers Submit it and OwnerID computes it from the receipt.
+func RequestOwnerID(name, uid string) string { return "PrivacyRequest/" + name + "/" + uid }
+
+// RunOwnerID is the owner id of a RetentionPolicy run's receipt.
+func RunOwnerID(policy, uid string, slot time.Time) string {
+	return "RetentionPolicy/" + policy + "/" + uid + "/" + slot.UTC().Format(time.RFC3339)
 }
 
 // check refuses a receipt whose kind and body disagree: a reader goes by

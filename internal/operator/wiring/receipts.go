@@ -57,7 +57,7 @@ func addNotary(mgr manager.Manager, o Options, wakeups *controllers.Wakeups) (*c
 	onWrite, onSweep, onPending := controllers.ReceiptMetrics()
 	now := o.Clock.Now
 	// The key Secrets and the ConfigMap are read at most every
-	// signerReread, not for every receipt (three API reads each).
+	// signerReread, not for every receipt (four API reads each).
 	store, signer := o.Receipts.Store, receipt.CachedSigner(receipt.KeySigner(direct, o.OperatorNamespace), signerReread, time.Now)
 	notary := receipt.NewNotary(func(ctx context.Context) (*receipt.Log, error) {
 		return receipt.OpenLog(ctx, store, signer, now)
