@@ -213,9 +213,14 @@ func TestChartValues(t *testing.T) {
 		if notes := renderNotes(t, map[string]any{"replicaCount": 3, "exports": map[string]any{"persistence": map[string]any{"existingClaim": "shared"}}}); !strings.Contains(notes, "WARNING: 3 replicas") || !strings.Contains(notes, "persistentvolumeclaim shared") {
 			t.Errorf("NOTES with an existing claim do not warn about it:\n%s", notes)
 		}
+		receiptsWarning := "WARNING: 2 replicas keep the receipt log in a directory on the shared\nvolume privacy-operator-receipts, which must be ReadWriteMany"
+		if notes := renderNotes(t, map[string]any{"exports": map[string]any{"url": "s3://bucket/prefix"}}); !strings.Contains(notes, receiptsWarning) ||
+			strings.Contains(notes, "privacy-operator-exports") || !strings.Contains(notes, "receipts.url") {
+			t.Errorf("exports in S3, receipts on the volume: NOTES do not warn about the receipts volume alone:\n%s", notes)
+		}
 		for _, values := range []map[string]any{
 			{"replicaCount": 1},
-			{"exports": map[string]any{"url": "s3://bucket/prefix"}},
+			{"exports": map[string]any{"url": "s3://bucket/prefix"}, "receipts": map[string]any{"url": "s3://bucket/receipts"}},
 			valuesFile(t, "ci/ha-values.yaml"),
 		} {
 			if notes := renderNotes(t, values); strings.Contains(notes, "WARNING") {
