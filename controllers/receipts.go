@@ -87,15 +87,6 @@ func (rc *Receipts) fingerprints(identities map[string]string) []receipt.Identit
 	return receipt.Fingerprints(rc.FingerprintKey, identities)
 }
 
-// fingerprintValues are the fingerprints alone, as LegalHold scopes list them.
-func fingerprintValues(fps []receipt.IdentityFingerprint) []string {
-	out := make([]string, len(fps))
-	for i, f := range fps {
-		out[i] = f.Value
-	}
-	return out
-}
-
 func receiptRef(ref receipt.Ref) *privacyv1alpha1.ReceiptReference {
 	return &privacyv1alpha1.ReceiptReference{Location: ref.Location, SHA256: ref.SHA256, Sequence: int64(ref.Sequence)}
 }
