@@ -30,6 +30,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 	"github.com/privacyoperator/privacy-operator/test/testenv"
@@ -134,6 +135,75 @@ func TestTwoReplicas(t *testing.T) {
 	fmt.Printf("ha: leader killed with %d of 100 second-batch jobs executed; failover (SIGKILL to the new leader's first reconcile) %s "+
 		"with lease duration 4s, renew deadline 3s, retry period 500ms; callback answers after the kill %v\n",
 		len(executedAtKill)-100, failover.Round(10*time.Millisecond), lb.codes())
+
+	// 3. One receipt log across the failover: every request has its
+	// receipt, once, and the log verifies.
+	checkReceipts(t, c, follower.ReceiptDir, 200)
+}
+
+// checkReceipts waits until n requests have status.receipt, then checks the
+// log in dir: it verifies with the published keys, and holds exactly one
+// receipt per request.
+func checkReceipts(t *testing.T, c client.Client, dir string, n int) {
+	t.Helper()
+	waitFor(t, time.Minute, "every request's receipt", func() bool {
+		list := &privacyv1alpha1.PrivacyRequestList{}
+		if err := c.List(t.Context(), list); err != nil {
+			return false
+		}
+		recorded := 0
+		for _, pr := range list.Items {
+			if pr.Status.Receipt != nil {
+				recorded++
+			}
+		}
+		return recorded == n
+	})
+	store, err := receipt.NewDirStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := receipt.ReadPublicKeys(t.Context(), c, "privacy-operator-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := receipt.Verify(t.Context(), store, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !report.OK() {
+		t.Errorf("the receipt log has breaks: %v", report.Breaks)
+	}
+	names, err := store.List(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perRequest := map[string]int{}
+	for _, name := range names {
+		if _, ok := receipt.ParseName(name); !ok {
+			continue
+		}
+		raw, err := store.Get(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := receipt.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Request != nil {
+			perRequest[r.Request.UID]++
+		}
+	}
+	if len(perRequest) != n {
+		t.Errorf("%d requests have receipts; want %d", len(perRequest), n)
+	}
+	for uid, k := range perRequest {
+		if k != 1 {
+			t.Errorf("request %s has %d receipts; want one", uid, k)
+		}
+	}
+	fmt.Printf("ha: %d receipts across the failover, one per request, log verified (last sequence %d)\n", report.Receipts, report.Last)
 }
 
 // source is an asynchronous SDK data source that counts each job's executions.
