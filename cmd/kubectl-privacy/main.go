@@ -1,0 +1,17 @@
+// Command kubectl-privacy is the kubectl privacy plugin: a PrivacyRequest's
+// status as a tree, approvals in the reviewer's own name, Access exports
+// fetched and checked, and the receipts commands of privacyctl. Install it
+// with go install ./cmd/kubectl-privacy (or krew); see docs/kubectl-privacy.md.
+package main
+
+import (
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/privacyoperator/privacy-operator/internal/kubectlprivacy"
+)
+
+func main() {
+	os.Exit(kubectlprivacy.Run(os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
+}

@@ -1,0 +1,288 @@
+package kubectlprivacy
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// redacted replaces every identity value in a printed object.
+const redacted = "<redacted>"
+
+func newStatusCommand(o *options) *cobra.Command {
+	printFlags := genericclioptions.NewJSONYamlPrintFlags()
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status REQUEST",
+		Short: "Show a PrivacyRequest and each source's job as a tree",
+		Long: "Shows the request's phase, due date, progress, requester, approval, legal holds and receipt, then\n" +
+			"each source's phase, attempts, next attempt, reason and message. -o json|yaml prints the object\n" +
+			"itself, its identities replaced by " + redacted + ".",
+		Example: "  kubectl privacy status delete-ada\n  kubectl privacy status delete-ada -o yaml",
+		Args:    exactArgs(1, "one PrivacyRequest name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now, err := o.clock()
+			if err != nil {
+				return usageError(err)
+			}
+			if output != "" && output != "json" && output != "yaml" {
+				return usageError(fmt.Errorf("-o: want json or yaml"))
+			}
+			_, u, pr, err := o.request(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if output != "" {
+				redactIdentities(u)
+				p, err := printFlags.ToPrinter(output)
+				if err != nil {
+					return usageError(err)
+				}
+				return p.PrintObj(u, o.streams.Out)
+			}
+			writeTree(o.streams.Out, pr, now, painter(o.color()))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "print the object as json or yaml instead of the tree")
+	printFlags.AddFlags(cmd)
+	return cmd
+}
+
+// request connects as the caller and reads the PrivacyRequest name as
+// unstructured (what the printers print, with its apiVersion and kind) and
+// as the typed object.
+func (o *options) request(cmd *cobra.Command, name string) (client.Client, *unstructured.Unstructured, *privacyv1alpha1.PrivacyRequest, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, nil, nil, &exitError{code: ExitError, err: err}
+	}
+	u, pr, err := getRequest(cmd, c, name)
+	return c, u, pr, err
+}
+
+// getRequest reads a PrivacyRequest as unstructured and typed.
+func getRequest(cmd *cobra.Command, c client.Client, name string) (*unstructured.Unstructured, *privacyv1alpha1.PrivacyRequest, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(privacyv1alpha1.GroupVersion.WithKind("PrivacyRequest"))
+	if err := c.Get(cmd.Context(), client.ObjectKey{Name: name}, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("privacyrequest %q not found (PrivacyRequests are cluster-scoped: kubectl get privacyrequests lists them)", name)}
+		}
+		if meta.IsNoMatchError(err) {
+			return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("this cluster has no PrivacyRequest kind: is Privacy Operator installed? (%w)", err)}
+		}
+		return nil, nil, &exitError{code: ExitError, err: err}
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, pr); err != nil {
+		return nil, nil, &exitError{code: ExitError, err: fmt.Errorf("read privacyrequest %q: %w", name, err)}
+	}
+	return u, pr, nil
+}
+
+// redactIdentities replaces the identity values of spec.subject: a
+// status is shown in terminals, tickets and CI logs, where a person's
+// email does not belong. The identity types stay (they say what was asked).
+func redactIdentities(u *unstructured.Unstructured) {
+	ids, found, _ := unstructured.NestedMap(u.Object, "spec", "subject", "identities")
+	if !found {
+		return
+	}
+	for k := range ids {
+		ids[k] = redacted
+	}
+	_ = unstructured.SetNestedMap(u.Object, ids, "spec", "subject", "identities")
+}
+
+// paint colours a word by what it means; plain when colour is off.
+type paint func(word string) string
+
+// ANSI SGR colours.
+const (
+	red     = "31"
+	green   = "32"
+	yellow  = "33"
+	magenta = "35"
+	faint   = "2"
+)
+
+// phaseColors colour request and source phases: green done, red failed,
+// yellow waiting or under way, magenta held.
+var phaseColors = map[string]string{
+	"Completed":  green, // a request or a source
+	"NotFound":   green,
+	"Failed":     red,
+	"Pending":    yellow,
+	"Dispatched": yellow,
+	"InProgress": yellow,
+	"Held":       magenta,
+	"Cancelled":  faint,
+}
+
+func painter(on bool) paint {
+	if !on {
+		return func(w string) string { return w }
+	}
+	return func(w string) string {
+		if c, ok := phaseColors[w]; ok {
+			return "\x1b[" + c + "m" + w + "\x1b[0m"
+		}
+		return w
+	}
+}
+
+// writeTree writes the request and its sources as a tree. Nothing of
+// spec.subject is shown.
+func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p paint) {
+	st := pr.Status
+	phase := string(st.Phase)
+	if phase == "" {
+		phase = "Unknown"
+	}
+	if pr.Spec.Suspend {
+		phase += " (suspended: waiting for approval)"
+	}
+	regulation := string(pr.Spec.Regulation)
+	if regulation == "" {
+		regulation = string(privacyv1alpha1.RegulationGDPR)
+	}
+	fmt.Fprintf(w, "privacyrequest/%s  %s %s\n", pr.Name, pr.Spec.Type, regulation)
+	rows := [][2]string{
+		{"phase", p(string(st.Phase)) + strings.TrimPrefix(phase, string(st.Phase))},
+		{"due", due(st, now)},
+		{"progress", orDash(st.Progress)},
+		{"requester", orDash(pr.Spec.Requester)},
+		{"approval", approval(pr.Spec.Approval)},
+		{"heldBy", orDash(strings.Join(st.HeldBy, ", "))},
+		{"receipt", receiptLine(st.Receipt)},
+	}
+	if st.Export != nil {
+		rows = append(rows, [2]string{"export", fmt.Sprintf("%s (%d bytes; kubectl privacy export %s -o FILE)", st.Export.Location, st.Export.Bytes, pr.Name)})
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "├── %-10s %s\n", r[0]+":", r[1])
+	}
+	if len(st.Sources) == 0 {
+		fmt.Fprintln(w, "└── sources:   none yet")
+		return
+	}
+	fmt.Fprintf(w, "└── sources:   %d\n", len(st.Sources))
+	for i, s := range st.Sources {
+		branch, stem := "├──", "│  "
+		if i == len(st.Sources)-1 {
+			branch, stem = "└──", "   "
+		}
+		sp := string(s.Phase)
+		if sp == "" {
+			sp = "Unknown"
+		}
+		fmt.Fprintf(w, "    %s %s/%s  %s\n", branch, s.Namespace, s.Name, p(sp))
+		var lines []string
+		lines = append(lines, fmt.Sprintf("attempts: %d", s.Attempts))
+		if s.NextAttemptAt != nil {
+			lines = append(lines, "next attempt: "+at(s.NextAttemptAt.Time, now))
+		}
+		if reason := sourceReason(s); reason != "" {
+			lines = append(lines, "reason: "+reason)
+		}
+		if s.Hold != "" {
+			lines = append(lines, "hold: "+s.Hold)
+		}
+		if s.Records != nil {
+			lines = append(lines, fmt.Sprintf("records: %d", *s.Records))
+		}
+		if s.Message != "" {
+			lines = append(lines, "message: "+s.Message)
+		}
+		for _, l := range lines {
+			fmt.Fprintf(w, "    %s    %s\n", stem, l)
+		}
+	}
+}
+
+// sourceReason is the reason of the entry's Completed condition (why it
+// failed), else of its Dispatched condition (what it waits for).
+func sourceReason(s privacyv1alpha1.SourceStatus) string {
+	for _, t := range []string{"Completed", "Dispatched"} {
+		if c := meta.FindStatusCondition(s.Conditions, t); c != nil && c.Reason != "" {
+			return c.Reason
+		}
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func approval(a *privacyv1alpha1.Approval) string {
+	if a == nil {
+		return "-"
+	}
+	return fmt.Sprintf("approved by %s at %s: %s", a.Approver, a.ApprovedAt.UTC().Format(time.RFC3339), a.Reason)
+}
+
+func receiptLine(r *privacyv1alpha1.ReceiptReference) string {
+	if r == nil {
+		return "- (not stored yet)"
+	}
+	return fmt.Sprintf("%s (sequence %d)", r.Location, r.Sequence)
+}
+
+// due is the due date and how far it is from now; a finished request
+// says when it finished instead.
+func due(st privacyv1alpha1.PrivacyRequestStatus, now time.Time) string {
+	if st.DueAt == nil {
+		return "-"
+	}
+	date := st.DueAt.UTC().Format(time.RFC3339)
+	if st.CompletedAt != nil {
+		return fmt.Sprintf("%s (finished %s)", date, st.CompletedAt.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s (%s)", date, dueIn(st.DueAt.Time, now))
+}
+
+// dueIn is "due in N days" or "overdue by N days", whole days.
+func dueIn(dueAt, now time.Time) string {
+	d := dueAt.Sub(now)
+	if d >= 0 {
+		return "due in " + days(d)
+	}
+	return "overdue by " + days(-d)
+}
+
+func days(d time.Duration) string {
+	n := int(d / (24 * time.Hour))
+	switch n {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
+}
+
+// at is a time with how far it is from now.
+func at(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	rel := "in " + d.String()
+	if d < 0 {
+		rel = (-d).String() + " ago"
+	}
+	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
+}
