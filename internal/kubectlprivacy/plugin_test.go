@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -74,7 +75,7 @@ func runMain(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{privacyv1alpha1.AddToScheme, rbacv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{privacyv1alpha1.AddToScheme, rbacv1.AddToScheme, corev1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
@@ -419,5 +420,55 @@ func TestReceiptsVerify(t *testing.T) {
 	}
 	if r := run(t, "", "receipts", "verify"); r.code != 2 {
 		t.Errorf("no store: %+v, want exit 2", r)
+	}
+}
+
+// TestApproveRefusedByPolicy installs config/admission, as a platform team
+// would, and lets a requester try to approve their own request: the
+// four-eyes policy's 403 is printed as the API server words it. It is the
+// last test of the file: the policies refuse the other tests' creates
+// (approvals written on create, requesters who are not the admin).
+func TestApproveRefusedByPolicy(t *testing.T) {
+	ctx := context.Background()
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "privacy-operator-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := env.Kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "admission")); err != nil {
+		t.Fatal(err, out)
+	}
+	kubeconfig := reviewer(t, "requester-ron")
+	user, err := env.AddUser(envtest.User{Name: "requester-ron"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ron, err := client.New(user.Config(), client.Options{Scheme: admin.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The policies are in force once ron's suspended create is stamped
+	// with his name.
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pr = &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "delete-by-ron-"},
+			Spec: privacyv1alpha1.PrivacyRequestSpec{Type: privacyv1alpha1.RequestTypeDelete,
+				Subject: privacyv1alpha1.Subject{Identities: identities}, Suspend: true},
+		}
+		err := ron.Create(ctx, pr)
+		if err == nil && pr.Spec.Requester == "requester-ron" {
+			break
+		}
+		if err == nil {
+			_ = admin.Delete(ctx, pr)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the admission policies are not in force after 30s: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	r := run(t, kubeconfig, "approve", pr.Name, "--reason", "looks fine")
+	if r.code != 2 || !strings.Contains(r.stderr, "four-eyes approval is required: requester-ron made this request and cannot approve it") {
+		t.Fatalf("%+v, want exit 2 with the four-eyes policy's message", r)
 	}
 }
