@@ -93,9 +93,10 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager, the SQL data source, localstack and privacyctl into bin/.
+build: manifests generate fmt vet ## Build the manager, the SQL data source, localstack, privacyctl and the kubectl-privacy plugin into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
 	$(GO) build -o $(LOCALBIN)/privacyctl ./cmd/privacyctl
+	$(GO) build -o $(LOCALBIN)/kubectl-privacy ./cmd/kubectl-privacy
 	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
 	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
 
