@@ -182,11 +182,12 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 		Expect(approve(bob, pr, "bob")).To(Succeed())
 		cur := &privacyv1alpha1.PrivacyRequest{}
 		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
-		cur.Spec.Extension = &privacyv1alpha1.Extension{Days: 30, Reason: "complex"}
-		Expect(alice.Update(ctx, cur)).To(MatchError(ContainSubstring("was approved as it is: only spec.suspend and spec.ttlSecondsAfterFinished may change")))
+		cur.Spec.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "everyone"}}
+		Expect(alice.Update(ctx, cur)).To(MatchError(ContainSubstring("was approved as it is: only spec.suspend, spec.ttlSecondsAfterFinished, spec.deadline and spec.extension may change")))
 		Expect(alice.Get(ctx, client.ObjectKeyFromObject(pr), cur)).To(Succeed())
 		cur.Spec.TTLSecondsAfterFinished = ptr.To[int32](60)
-		Expect(alice.Update(ctx, cur)).To(Succeed(), "the TTL may change")
+		cur.Spec.Extension = &privacyv1alpha1.Extension{Days: 30, Reason: "complex request"}
+		Expect(alice.Update(ctx, cur)).To(Succeed(), "the TTL and the legal timeline may change")
 
 		By("keeping four-eyes for a parameter value other than false")
 		cm := &corev1.ConfigMap{}
@@ -198,6 +199,17 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 		Expect(alice.Create(ctx, other)).To(Succeed())
 		Consistently(func() error { return approve(alice, other, "alice") }, 2*time.Second, 200*time.Millisecond).
 			Should(MatchError(ContainSubstring("four-eyes")))
+
+		By("refusing an unsuspended create when every request needs an approval")
+		cm.Data["requireApproval"] = "true"
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), cm)).To(Succeed())
+		cm.Data["requireApproval"] = "true"
+		Expect(k8sClient.Update(ctx, cm)).To(Succeed())
+		unsuspended := newRequest("")
+		unsuspended.Spec.Suspend = false
+		Eventually(func() error { return alice.Create(ctx, unsuspended.DeepCopy(), client.DryRunAll) }).WithTimeout(30 * time.Second).
+			Should(MatchError(ContainSubstring("every PrivacyRequest needs an approval here")))
+		Expect(alice.Create(ctx, newRequest(""), client.DryRunAll)).To(Succeed(), "a suspended one is admitted")
 
 		By("never blocking the operator's finalizer updates, even without the parameter")
 		Expect(k8sClient.Delete(ctx, cm)).To(Succeed())
