@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -321,6 +322,57 @@ var _ = Describe("What a request is about", func() {
 		doc := readReceipt(withReceipt(pr).Status.Receipt).Request
 		Expect(doc.Subject.Fingerprints).To(Equal([]receipt.IdentityFingerprint{{Type: "email", Value: receipt.Fingerprint(key, "email", adaEmail)}}),
 			"the receipt names the person the request was sent about")
+	})
+
+	It("fixes the subject while the request waits for its approval; a Secret edited before dispatch fails its jobs", func() {
+		ns := newNamespace()
+		src := newSource(ns, "crm")
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "waiting-" + ns, Namespace: subjectNamespace, Labels: map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"}},
+			StringData: map[string]string{"email": adaEmail},
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, nil)
+		pr.Spec.Suspend = true
+		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: subjectNamespace, Name: secret.Name}}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		key := fingerprintKey()
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.SubjectFingerprints).To(Equal([]privacyv1alpha1.IdentityFingerprint{{Type: "email", Fingerprint: receipt.Fingerprint(key, "email", adaEmail)}}))
+			g.Expect(pr.Status.SubjectFingerprintKeyID).To(Equal(receipt.FingerprintKeyID(key)))
+		}).Should(Succeed(), "fixed while suspended, before any delivery")
+
+		secret.StringData = map[string]string{"email": "grace@example.com"}
+		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
+		update(pr, func(pr *privacyv1alpha1.PrivacyRequest) { pr.Spec.Suspend = false })
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		Expect(condition(sourceEntry(pr, "crm").Conditions, privacyv1alpha1.SourceConditionCompleted).Reason).To(Equal(privacyv1alpha1.ReasonSubjectChanged))
+		Expect(src.jobs()).To(BeEmpty())
+	})
+
+	It("refuses a subject Secret with more identities than a subject has, and says so", func() {
+		ns := newNamespace()
+		src := newSource(ns, "crm")
+		data := map[string]string{"email": adaEmail}
+		for i := range 16 {
+			data[fmt.Sprintf("alias%d", i)] = fmt.Sprintf("value-%d", i)
+		}
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: "crowded-" + ns, Namespace: subjectNamespace, Labels: map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"}},
+			StringData: data,
+		}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, nil)
+		pr.Spec.Subject = privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{Namespace: subjectNamespace, Name: secret.Name}}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(1))
+			g.Expect(pr.Status.Sources[0].Message).To(ContainSubstring("holds 17 identities; a subject has at most 16"))
+		}).Should(Succeed())
+		Expect(src.jobs()).To(BeEmpty())
 	})
 
 	It("keeps a finished request's due date when its deadline is edited afterwards", func() {

@@ -23,6 +23,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -118,13 +119,27 @@ func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *req
 	for _, f := range r.Receipts.fingerprints(s.identities) {
 		fps = append(fps, privacyv1alpha1.IdentityFingerprint{Type: f.Type, Fingerprint: f.Value})
 	}
+	keyID := receipt.FingerprintKeyID(r.Receipts.FingerprintKey)
 	switch recorded := s.pr.Status.SubjectFingerprints; {
-	case recorded == nil:
-		s.pr.Status.SubjectFingerprints = fps
+	case recorded == nil || s.pr.Status.SubjectFingerprintKeyID != keyID:
+		// First read, or fingerprints of a key the operator no longer has
+		// (a deliberate key change): they are (re)recorded under this key.
+		s.pr.Status.SubjectFingerprints, s.pr.Status.SubjectFingerprintKeyID = fps, keyID
 	case !slices.Equal(recorded, fps):
 		s.identities, s.subjectErr = nil, errSubjectChanged
 	}
 	return s.identities, s.subjectErr
+}
+
+// reconcileSubject fixes the subject's fingerprints while a request waits
+// suspended for its approval, so that the identities a reviewer approved
+// are the ones delivered (a Secret edited in between fails the jobs with
+// SubjectChanged). A subject that cannot be read yet is read again at
+// dispatch.
+func (r *PrivacyRequestReconciler) reconcileSubject(ctx context.Context, s *requestScope) {
+	if s.pr.Spec.Suspend && len(s.pr.Status.SubjectFingerprints) == 0 && r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
+		_, _ = r.subjectIdentities(ctx, s)
+	}
 }
 
 // fileAccessData files an Access answer's data as the source's part of the

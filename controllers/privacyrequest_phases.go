@@ -60,6 +60,7 @@ func (r *PrivacyRequestReconciler) runPhases(ctx context.Context, s *requestScop
 		return r.reconcileFinished(ctx, s)
 	}
 	r.reconcileSuspend(s)
+	r.reconcileSubject(ctx, s)
 	if err := r.reconcileSources(ctx, s); err != nil {
 		return err
 	}

@@ -75,6 +75,9 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 	for _, f := range pr.Status.SubjectFingerprints {
 		req.Subject.Fingerprints = append(req.Subject.Fingerprints, receipt.IdentityFingerprint{Type: f.Type, Value: f.Fingerprint})
 	}
+	if id := pr.Status.SubjectFingerprintKeyID; id != "" && len(req.Subject.Fingerprints) > 0 {
+		req.Subject.FingerprintKeyID = id
+	}
 	var err error
 	if len(req.Subject.Fingerprints) == 0 {
 		var ids map[string]string

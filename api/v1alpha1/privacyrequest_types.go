@@ -298,14 +298,20 @@ type PrivacyRequestStatus struct {
 
 	// subjectFingerprints are the fingerprints (HMAC-SHA256 under the
 	// operator's fingerprint key) of the subject's identities as they were
-	// at the first delivery: a job whose identities differ later fails
-	// (SubjectChanged), so an approval and a receipt speak of the person
-	// the request was sent about. No personal data.
+	// when the operator first read them: while the request waits suspended
+	// for its approval, or at its first delivery. A job whose identities
+	// differ later fails (SubjectChanged), so an approval and a receipt
+	// speak of the person the request was sent about. No personal data.
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	SubjectFingerprints []IdentityFingerprint `json:"subjectFingerprints,omitempty"`
+
+	// subjectFingerprintKeyID names the fingerprint key of
+	// subjectFingerprints.
+	// +optional
+	SubjectFingerprintKeyID string `json:"subjectFingerprintKeyID,omitempty"`
 
 	// receipt locates the signed receipt of the finished request. The
 	// request is not deleted after its TTL before it is set.

@@ -72,8 +72,16 @@ func Resolve(ctx context.Context, reader client.Reader, policy SecretPolicy, sub
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("subject Secret %s/%s holds no identity (keys must be identity types such as email or userId)", ref.Namespace, ref.Name)
 	}
+	if len(ids) > MaxIdentities {
+		return nil, fmt.Errorf("subject Secret %s/%s holds %d identities; a subject has at most %d (as subject.identities): remove the keys that are not the person's identities",
+			ref.Namespace, ref.Name, len(ids), MaxIdentities)
+	}
 	return ids, nil
 }
+
+// MaxIdentities is the most identities a subject has, inline (the API's
+// limit on subject.identities) or in its Secret.
+const MaxIdentities = 16
 
 // Minimise returns the identities of the types a source declared, and the
 // declared types that the request lacks (sorted).
