@@ -18,7 +18,7 @@ import (
 )
 
 func newApproveCommand(o *options) *cobra.Command {
-	var reason string
+	var reason, resourceVersion string
 	cmd := &cobra.Command{
 		Use:   "approve REQUEST --reason TEXT",
 		Short: "Approve a suspended PrivacyRequest in your own name",
@@ -32,13 +32,16 @@ func newApproveCommand(o *options) *cobra.Command {
 			if reason == "" {
 				return usageError(errors.New("--reason is required: why the request may proceed (no personal data)"))
 			}
-			now, err := o.clock()
-			if err != nil {
-				return usageError(err)
-			}
+			// The approval's time is the wall clock's, never a flag's:
+			// it goes into the signed receipt.
+			now := time.Now()
 			c, _, pr, err := o.request(cmd, args[0])
 			if err != nil {
 				return err
+			}
+			if resourceVersion != "" && resourceVersion != pr.ResourceVersion {
+				return &exitError{code: ExitError, err: fmt.Errorf("privacyrequest/%s changed since version %s (it is at %s): look at it again (kubectl privacy status %s) and approve what it is now",
+					pr.Name, resourceVersion, pr.ResourceVersion, pr.Name)}
 			}
 			if !pr.Spec.Suspend {
 				msg := fmt.Sprintf("privacyrequest/%s is not suspended: there is nothing to approve", pr.Name)
@@ -51,6 +54,15 @@ func newApproveCommand(o *options) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitError, err: err}
 			}
+			if a := pr.Spec.Approval; a != nil {
+				// Suspended again after an approval: the approval stands
+				// (it is immutable); only its approver may resume.
+				if err := patchResume(cmd, c, pr); err != nil {
+					return err
+				}
+				fmt.Fprintf(o.streams.Out, "privacyrequest/%s resumed by %s (approved by %s at %s)\n", pr.Name, user, a.Approver, a.ApprovedAt.UTC().Format(time.RFC3339))
+				return nil
+			}
 			if err := patchApproval(cmd, c, pr, privacyv1alpha1.Approval{
 				Approver: user, Reason: reason, ApprovedAt: metav1.NewTime(now.UTC().Truncate(time.Second)),
 			}); err != nil {
@@ -61,6 +73,8 @@ func newApproveCommand(o *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why the request may proceed, kept in its receipt (required; no personal data)")
+	cmd.Flags().StringVar(&resourceVersion, "resource-version", "",
+		"approve only if the request is still at this version (the one kubectl privacy status showed you); a request changed since is refused")
 	return cmd
 }
 
@@ -78,6 +92,19 @@ func whoAmI(cmd *cobra.Command, c client.Client) (string, error) {
 	return review.Status.UserInfo.Username, nil
 }
 
+// patchResume clears suspend of a request approved before, under an
+// optimistic lock as patchApproval.
+func patchResume(cmd *cobra.Command, c client.Client, pr *privacyv1alpha1.PrivacyRequest) error {
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": pr.ResourceVersion},
+		"spec":     map[string]any{"suspend": false},
+	})
+	if err != nil {
+		return &exitError{code: ExitError, err: err}
+	}
+	return patchError(pr, c.Patch(cmd.Context(), pr, client.RawPatch(types.MergePatchType, patch)))
+}
+
 // patchApproval clears suspend and sets the approval in one merge patch.
 // The patch carries the resourceVersion read, so that a change made since
 // (another reviewer, an edit of what is approved) fails with a conflict
@@ -90,13 +117,18 @@ func patchApproval(cmd *cobra.Command, c client.Client, pr *privacyv1alpha1.Priv
 	if err != nil {
 		return &exitError{code: ExitError, err: err}
 	}
-	err = c.Patch(cmd.Context(), pr, client.RawPatch(types.MergePatchType, patch))
+	return patchError(pr, c.Patch(cmd.Context(), pr, client.RawPatch(types.MergePatchType, patch)))
+}
+
+// patchError words a patch's failure: a conflict means the request
+// changed since it was read; the admission policies' refusals say what to
+// do and are printed as they are.
+func patchError(pr *privacyv1alpha1.PrivacyRequest, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case apierrors.IsConflict(err):
 		return &exitError{code: ExitError, err: fmt.Errorf("privacyrequest/%s changed while it was being approved: look at it again (kubectl privacy status %s) and approve again", pr.Name, pr.Name)}
 	}
-	// The admission policies' refusals say what to do: print them as they are.
 	return &exitError{code: ExitError, err: err}
 }

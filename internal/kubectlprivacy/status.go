@@ -3,8 +3,12 @@ package kubectlprivacy
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
+	"unicode"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -92,18 +96,89 @@ func getRequest(cmd *cobra.Command, c client.Client, name string) (*unstructured
 	return u, pr, nil
 }
 
-// redactIdentities replaces the identity values of spec.subject: a
-// status is shown in terminals, tickets and CI logs, where a person's
-// email does not belong. The identity types stay (they say what was asked).
+// redactIdentities replaces the personal data of a request before it is
+// printed (a status is shown in terminals, tickets and CI logs): the
+// identity values of spec.subject and the new values of spec.corrections
+// (a new e-mail address is an identity too), and it drops what copies the
+// spec whole (kubectl's last-applied-configuration annotation,
+// managedFields). Identity types and corrected field names stay: they
+// say what was asked.
 func redactIdentities(u *unstructured.Unstructured) {
-	ids, found, _ := unstructured.NestedMap(u.Object, "spec", "subject", "identities")
-	if !found {
-		return
+	if ids, found, _ := unstructured.NestedMap(u.Object, "spec", "subject", "identities"); found {
+		for k := range ids {
+			ids[k] = redacted
+		}
+		_ = unstructured.SetNestedMap(u.Object, ids, "spec", "subject", "identities")
 	}
-	for k := range ids {
-		ids[k] = redacted
+	if corrections, found, _ := unstructured.NestedSlice(u.Object, "spec", "corrections"); found {
+		for _, c := range corrections {
+			if m, ok := c.(map[string]any); ok {
+				m["value"] = redacted
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, corrections, "spec", "corrections")
 	}
-	_ = unstructured.SetNestedMap(u.Object, ids, "spec", "subject", "identities")
+	annotations := u.GetAnnotations()
+	delete(annotations, "kubectl.kubernetes.io/last-applied-configuration")
+	u.SetAnnotations(annotations)
+	u.SetManagedFields(nil)
+}
+
+// printable replaces control characters (a data source's message could
+// hold escape sequences or line breaks that fake a line of the tree).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// approvable says what an approval of the request approves, without
+// personal data: the subject's kind and identity types, the corrected
+// fields, the opt-out scopes and the selectors.
+func approvable(pr *privacyv1alpha1.PrivacyRequest) [][2]string {
+	var rows [][2]string
+	sub := pr.Spec.Subject
+	switch {
+	case sub.SecretRef != nil:
+		subject := fmt.Sprintf("Secret %s/%s", sub.SecretRef.Namespace, sub.SecretRef.Name)
+		if n := len(pr.Status.SubjectFingerprints); n > 0 {
+			types := make([]string, 0, n)
+			for _, f := range pr.Status.SubjectFingerprints {
+				types = append(types, f.Type)
+			}
+			subject += " (fixed: " + strings.Join(types, ", ") + ")"
+		}
+		rows = append(rows, [2]string{"subject", subject})
+	default:
+		types := make([]string, 0, len(sub.Identities))
+		for t := range sub.Identities {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		rows = append(rows, [2]string{"subject", "identities " + strings.Join(types, ", ")})
+	}
+	if len(pr.Spec.Corrections) > 0 {
+		fields := make([]string, 0, len(pr.Spec.Corrections))
+		for _, c := range pr.Spec.Corrections {
+			fields = append(fields, c.Field)
+		}
+		rows = append(rows, [2]string{"corrects", strings.Join(fields, ", ")})
+	}
+	if o := pr.Spec.OptOut; o != nil && len(o.Scopes) > 0 {
+		rows = append(rows, [2]string{"optOut", strings.Join(o.Scopes, ", ")})
+	}
+	for _, sel := range []struct {
+		name string
+		s    *metav1.LabelSelector
+	}{{"sources", pr.Spec.DataSourceSelector}, {"namespaces", pr.Spec.NamespaceSelector}} {
+		if sel.s != nil {
+			rows = append(rows, [2]string{sel.name, metav1.FormatLabelSelector(sel.s)})
+		}
+	}
+	return rows
 }
 
 // paint colours a word by what it means; plain when colour is off.
@@ -159,7 +234,10 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		regulation = string(privacyv1alpha1.RegulationGDPR)
 	}
 	fmt.Fprintf(w, "privacyrequest/%s  %s %s\n", pr.Name, pr.Spec.Type, regulation)
-	rows := [][2]string{
+	rows := append(approvable(pr), [][2]string{
+		{"version", pr.ResourceVersion + " (kubectl privacy approve --resource-version approves exactly this)"},
+	}...)
+	rows = append(rows, [][2]string{
 		{"phase", p(string(st.Phase)) + strings.TrimPrefix(phase, string(st.Phase))},
 		{"due", due(st, now)},
 		{"progress", orDash(st.Progress)},
@@ -167,12 +245,12 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		{"approval", approval(pr.Spec.Approval)},
 		{"heldBy", orDash(strings.Join(st.HeldBy, ", "))},
 		{"receipt", receiptLine(st.Receipt)},
-	}
+	}...)
 	if st.Export != nil {
 		rows = append(rows, [2]string{"export", fmt.Sprintf("%s (%d bytes; kubectl privacy export %s -o FILE)", st.Export.Location, st.Export.Bytes, pr.Name)})
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "├── %-10s %s\n", r[0]+":", r[1])
+		fmt.Fprintf(w, "├── %-10s %s\n", r[0]+":", printable(r[1]))
 	}
 	if len(st.Sources) == 0 {
 		fmt.Fprintln(w, "└── sources:   none yet")
@@ -204,7 +282,7 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 			lines = append(lines, fmt.Sprintf("records: %d", *s.Records))
 		}
 		if s.Message != "" {
-			lines = append(lines, "message: "+s.Message)
+			lines = append(lines, "message: "+printable(s.Message))
 		}
 		for _, l := range lines {
 			fmt.Fprintf(w, "    %s    %s\n", stem, l)
