@@ -2,9 +2,9 @@ package controllers_test
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,6 +240,20 @@ var _ = Describe("Approvals", Serial, func() {
 				probe.Spec.Requester = "not-the-admin"
 				return k8sClient.Create(ctx, probe, client.DryRunAll)
 			}).Should(Succeed())
+			// And the four-eyes policy, which refuses resuming a request
+			// that names no requester.
+			waiting := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+			waiting.Spec.Suspend = true
+			Expect(k8sClient.Create(ctx, waiting)).To(Succeed())
+			Eventually(func() error {
+				cur := &privacyv1alpha1.PrivacyRequest{}
+				if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(waiting), cur); err != nil {
+					return err
+				}
+				cur.Spec.Suspend = false
+				return k8sClient.Update(ctx, cur, client.DryRunAll)
+			}).Should(Succeed())
+			Expect(k8sClient.Delete(ctx, waiting)).To(Succeed())
 		})
 		out, err = env.Kubectl("apply", "--server-side", "-f", filepath.Join(testenv.RepoRoot(), "config", "rbac", "privacy_requester_role.yaml"))
 		Expect(err).NotTo(HaveOccurred(), out)
@@ -269,17 +283,19 @@ var _ = Describe("Approvals", Serial, func() {
 		}).Should(Succeed())
 		Expect(users["alice"].Create(ctx, pr)).To(Succeed())
 
-		approve := func(as string) error {
+		approve := func(as string, opts ...client.UpdateOption) error {
 			cur := &privacyv1alpha1.PrivacyRequest{}
 			if err := users[as].Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
 				return err
 			}
 			cur.Spec.Suspend = false
 			cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: as, Reason: "identity verified by the privacy desk", ApprovedAt: metav1.Now()}
-			return users[as].Update(ctx, cur)
+			return users[as].Update(ctx, cur, opts...)
 		}
-		Eventually(func() error { return approve("alice") }).Should(MatchError(ContainSubstring("four-eyes")),
-			"the requester cannot approve her own request")
+		// The four-eyes policy comes into force on its own schedule: probe
+		// with dry runs, which leave nothing behind.
+		Eventually(func() error { return approve("alice", client.DryRunAll) }).Should(MatchError(ContainSubstring("four-eyes")))
+		Expect(approve("alice")).To(MatchError(ContainSubstring("four-eyes")), "the requester cannot approve her own request")
 		Expect(approve("bob")).To(Succeed())
 
 		doc := readReceipt(withReceipt(finished(pr)).Status.Receipt).Request

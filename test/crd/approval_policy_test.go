@@ -111,6 +111,19 @@ var _ = Describe("Approving a suspended request", Ordered, func() {
 			g.Expect(alice.Create(ctx, probe, client.DryRunAll)).To(Succeed())
 			g.Expect(probe.Spec.Requester).To(Equal("alice"))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+		// The four-eyes policy comes into force on its own schedule: a dry
+		// run of alice approving her own request must be refused first.
+		probe := newRequest("")
+		Expect(alice.Create(ctx, probe)).To(Succeed())
+		Eventually(func() error {
+			cur := &privacyv1alpha1.PrivacyRequest{}
+			if err := alice.Get(ctx, client.ObjectKeyFromObject(probe), cur); err != nil {
+				return err
+			}
+			cur.Spec.Suspend = false
+			cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: "alice", Reason: "probe", ApprovedAt: metav1.Now()}
+			return alice.Update(ctx, cur, client.DryRunAll)
+		}).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("four-eyes")))
 	})
 
 	It("refuses a requester approving their own request under four-eyes, admits another reviewer", func() {
