@@ -72,14 +72,11 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 // ds, or nil. The holds are read from the cache once per pass.
 func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource, ids map[string]string) (*privacyv1alpha1.LegalHold, error) {
 	if s.holds == nil {
-		list := &privacyv1alpha1.LegalHoldList{}
-		if err := r.List(ctx, list); err != nil {
-			return nil, fmt.Errorf("list LegalHolds: %w", err)
+		holds, err := activeHolds(ctx, r.Client, s.now)
+		if err != nil {
+			return nil, err
 		}
-		s.holds = legalhold.NewSet(list.Items, s.now)
-		if s.holds == nil {
-			s.holds = legalhold.Set{}
-		}
+		s.holds = holds
 	}
 	if len(s.holds) == 0 {
 		return nil, nil

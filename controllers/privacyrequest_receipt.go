@@ -42,8 +42,11 @@ func (r *PrivacyRequestReconciler) reconcileReceipt(ctx context.Context, s *requ
 	// Made and submitted once the finish is stored, from the status as
 	// stored (phase and summary are derived after the phases): a pass whose
 	// write conflicts finishes again, and its receipt must be the one
-	// status keeps.
-	s.after = append(s.after, func() { rc.Notary.Submit(id, r.requestReceipt(ctx, s)) })
+	// status keeps. Made once: later passes (the Notary wakes the request
+	// after each failed attempt) find it submitted.
+	if !rc.Notary.Known(id) {
+		s.after = append(s.after, func() { rc.Notary.Submit(id, r.requestReceipt(ctx, s)) })
+	}
 	return false
 }
 

@@ -287,14 +287,11 @@ func (r *RetentionPolicyReconciler) purgeJobUnlessHeld(ctx context.Context, s *p
 	e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 	cats := s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]
 	if s.holds == nil {
-		list := &privacyv1alpha1.LegalHoldList{}
-		if err := r.List(ctx, list); err != nil {
+		holds, err := activeHolds(ctx, r.Client, s.now)
+		if err != nil {
 			return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
 		}
-		s.holds = legalhold.NewSet(list.Items, s.now)
-		if s.holds == nil {
-			s.holds = legalhold.Set{}
-		}
+		s.holds = holds
 	}
 	purge, held, holds := s.holds.Purge(ds, s.nsLabels[ds.Namespace], cats)
 	e.HeldCategories, e.Hold = held, ""

@@ -27,6 +27,9 @@ func (r *RetentionPolicyReconciler) reconcileRunReceipts(s *policyScope) {
 			s.after = append(s.after, func() { rc.settle(id, ref, now) })
 			continue
 		}
+		if rc.Notary.Known(id) {
+			continue
+		}
 		doc := runReceipt(rp, run)
 		s.after = append(s.after, func() { rc.Notary.Submit(id, doc) })
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 )
 
 // What both job owners use to pick their DataSources.
@@ -58,4 +60,14 @@ func namespaceLabels(ctx context.Context, c client.Reader, seen map[string]label
 	}
 	seen[namespace] = labels.Set(ns.Labels)
 	return seen[namespace], nil
+}
+
+// activeHolds reads the LegalHolds (from the cache) and keeps those active
+// at now.
+func activeHolds(ctx context.Context, c client.Reader, now time.Time) (legalhold.Set, error) {
+	list := &privacyv1alpha1.LegalHoldList{}
+	if err := c.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("list LegalHolds: %w", err)
+	}
+	return legalhold.NewSet(list.Items, now), nil
 }

@@ -31,9 +31,10 @@ func Active(h *privacyv1alpha1.LegalHold, now time.Time) bool {
 // account names is the same in every pass and on every replica.
 type Set []*privacyv1alpha1.LegalHold
 
-// NewSet keeps the holds of list that are active at now.
+// NewSet keeps the holds of list that are active at now; never nil, so
+// that a pass can tell "read, none active" from "not read yet".
 func NewSet(list []privacyv1alpha1.LegalHold, now time.Time) Set {
-	var s Set
+	s := Set{}
 	for i := range list {
 		if Active(&list[i], now) {
 			s = append(s, &list[i])

@@ -143,6 +143,15 @@ func (n *Notary) Submit(id string, r *Receipt) {
 	}
 }
 
+// Known reports whether id was submitted and not forgotten (pending or
+// written): its owner need not make the receipt again to Submit it.
+func (n *Notary) Known(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.entries[id]
+	return ok
+}
+
 // Result is what became of id's receipt: where it was written, or the last
 // error while it waits; written is false for an unknown id too.
 func (n *Notary) Result(id string) (ref Ref, lastErr error, written bool) {

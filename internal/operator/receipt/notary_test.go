@@ -175,8 +175,11 @@ func TestNotarySubmitIsIdempotent(t *testing.T) {
 	if ref, _, _ := n.Result("b"); ref.Sequence != 2 {
 		t.Fatalf("b at %d: a was written twice", ref.Sequence)
 	}
+	if !n.Known("a") || n.Known("c") {
+		t.Fatal("Known: a was submitted, c was not")
+	}
 	n.Forget("a")
-	if _, _, written := n.Result("a"); written {
+	if _, _, written := n.Result("a"); written || n.Known("a") {
 		t.Fatal("a forgotten, still written")
 	}
 	n.Submit("a", requestReceipt(1))
