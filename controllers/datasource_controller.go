@@ -28,7 +28,7 @@ const IndexDataSourceSecret = "spec.signingSecretRef.name"
 // DataSourceSecretName is the extractor of IndexDataSourceSecret.
 func DataSourceSecretName(obj client.Object) []string {
 	ds, ok := obj.(*privacyv1alpha1.DataSource)
-	if !ok {
+	if !ok || ds.Spec.SigningSecretRef.Name == "" {
 		return nil
 	}
 	return []string{ds.Spec.SigningSecretRef.Name}

@@ -36,7 +36,10 @@ type sourceScope struct {
 	// answers (namespace, suspension, endpoint, Secret); nil if nothing.
 	blocked *verdict
 	// probed is the verdict of a probe that finished since the last pass.
-	probed   *verdict
+	probed *verdict
+	// manual: the source has no endpoint; people do its jobs as
+	// PrivacyTasks, so there is nothing to probe.
+	manual   bool
 	secretRV string
 }
 
@@ -71,6 +74,10 @@ func (r *DataSourceReconciler) reconcileAdmission(ctx context.Context, s *source
 	}
 	if ds.Spec.Suspend {
 		s.blocked = notReady(privacyv1alpha1.ReasonSuspended, "spec.suspend is true: no job is sent to this source.")
+		return nil
+	}
+	if ds.Spec.Manual != nil {
+		s.manual = true
 		return nil
 	}
 	base, err := endpoint.BaseURL(ds.Namespace, ds.Spec.Endpoint)
@@ -112,7 +119,7 @@ func (r *DataSourceReconciler) reconcileProbe(ctx context.Context, s *sourceScop
 		s.wakeAt(next)
 		s.after = append(s.after, func() { r.probes.finished(s.key, at, next) })
 	}
-	if s.blocked != nil {
+	if s.blocked != nil || s.manual {
 		return nil
 	}
 	due, next := r.probes.due(s.key, ds.Generation, s.secretRV, s.now)

@@ -27,6 +27,10 @@ func notReady(reason, message string) *verdict {
 func (r *DataSourceReconciler) computeStatus(s *sourceScope) {
 	ds := s.ds
 	ds.Status.EndpointHost = endpoint.Host(ds.Namespace, ds.Spec.Endpoint)
+	if ds.Spec.Manual != nil {
+		// An endpoint's probe results do not describe people.
+		ds.Status.EndpointHost, ds.Status.Capabilities, ds.Status.LastProbeTime = "", nil, nil
+	}
 	computeInsecure(ds)
 
 	old := conditions.Get(s.before.Status.Conditions, privacyv1alpha1.ConditionReady)
@@ -57,6 +61,9 @@ func readyVerdict(s *sourceScope, old *metav1.Condition) *verdict {
 	switch {
 	case s.blocked != nil:
 		return s.blocked
+	case s.manual:
+		return &verdict{status: metav1.ConditionTrue, reason: privacyv1alpha1.ReasonManual,
+			message: "A manual source: its jobs become PrivacyTasks in this namespace for people to complete."}
 	case s.probed != nil:
 		return s.probed
 	case old == nil:

@@ -22,6 +22,7 @@ type jobPass struct {
 	effects     *passEffects
 	dispatcher  *dispatch.Dispatcher
 	keys        *KeyRing
+	tasks       *taskDesk
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 
 	// fileFinal files a successful final answer's data before the ledger
@@ -59,7 +60,7 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) erro
 		}
 		j.note(e, j.Apply(e, o, jobs.RetryOf(j.source(e))))
 	}
-	return nil
+	return j.recordTasks(ctx, entries)
 }
 
 // advance asks the ledger what each unfinished entry needs and queues it.
@@ -80,11 +81,16 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 			// The dispatcher forgets a finished job once status is stored.
 			j.effects.ended = append(j.effects.ended, e.JobID)
 		}
-		if step == jobs.StepNone && !jobs.Finished(e.Phase) && e.Attempts > 0 && f.Source != nil {
+		if step == jobs.StepNone && !jobs.Finished(e.Phase) && e.Attempts > 0 && f.Source != nil && !manual(f.Source) {
 			j.expectCallback(ctx, e, f.Source)
 		}
 		switch step {
 		case jobs.StepCancel:
+			if manual(f.Source) {
+				// The task stays, with the request's failure in its
+				// account, until the request's grace period ends.
+				continue
+			}
 			if target, err := j.keys.Target(ctx, f.Source, j.Now()); err == nil {
 				j.submit(dispatch.OpCancel, e, target, nil)
 			}
@@ -122,6 +128,10 @@ func (j *jobPass) deliver(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha
 	job, c, ok := j.buildJob(ctx, e, ds)
 	if !ok {
 		j.note(e, c)
+		return
+	}
+	if manual(ds) {
+		j.assignTask(ctx, e, ds, job)
 		return
 	}
 	target, err := j.keys.Target(ctx, ds, j.Now())

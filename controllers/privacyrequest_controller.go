@@ -6,6 +6,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -75,6 +76,7 @@ type PrivacyRequestReconciler struct {
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=datasources,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=legalholds,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacyoperator.io,resources=privacytasks,verbs=get;list;watch;create;delete
 
 // Reconcile moves one PrivacyRequest forward.
 func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -112,16 +114,28 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return res, err
 }
 
-// reconcileDelete cancels the jobs still open at their sources (fire and
-// forget: a dead source never blocks deletion), removes the export, and
-// releases the finalizer.
+// reconcileDelete deletes the tasks of manual sources, cancels the jobs
+// still open at their sources (fire and forget: a dead source never blocks
+// deletion), removes the export, and releases the finalizer.
 func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *privacyv1alpha1.PrivacyRequest) error {
 	if !controllerutil.ContainsFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
 		return nil
 	}
 	owner := ownerOf(types.NamespacedName{Name: pr.Name})
+	// The tasks of manual sources hold the subject's identities: they go
+	// with the request (Kubernetes' garbage collector would also take them,
+	// by their owner reference, but not before the request is gone).
 	for _, src := range pr.Status.Sources {
-		if jobs.Finished(src.Phase) || src.Attempts == 0 {
+		if src.Task == "" {
+			continue
+		}
+		task := &privacyv1alpha1.PrivacyTask{ObjectMeta: metav1.ObjectMeta{Namespace: src.Namespace, Name: src.Task}}
+		if err := r.Delete(ctx, task); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete PrivacyTask %s/%s: %w", src.Namespace, src.Task, err)
+		}
+	}
+	for _, src := range pr.Status.Sources {
+		if jobs.Finished(src.Phase) || src.Attempts == 0 || src.Task != "" {
 			continue
 		}
 		ds := &privacyv1alpha1.DataSource{}
@@ -194,8 +208,10 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Config.ExportTTL <= 0 {
 		r.Config.ExportTTL = 7 * 24 * time.Hour
 	}
+	tasks, outcomes := taskOwner(KindPrivacyRequest)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.PrivacyRequest{}).
+		Watches(&privacyv1alpha1.PrivacyTask{}, tasks, builder.WithPredicates(outcomes)).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource), builder.WithPredicates(dataSourceJobFacts)).
 		WatchesRawSource(wakeSource(r.Wakeups, KindPrivacyRequest, func() *privacyv1alpha1.PrivacyRequest { return &privacyv1alpha1.PrivacyRequest{} })).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Config.Workers, 1)}).

@@ -204,6 +204,9 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 	pr := s.pr
 	j := &jobPass{
 		Pass: s.pass, effects: &s.passEffects, dispatcher: r.Dispatcher, keys: r.Keys, dataSources: s.dataSources,
+		tasks: &taskDesk{client: r.Client, reader: r.APIReader, owner: privacyv1alpha1.TaskRequestReference{
+			Kind: KindPrivacyRequest, Name: pr.Name, UID: string(pr.UID),
+		}},
 		fileFinal: func(ctx context.Context, e *jobs.Entry, o dispatch.Outcome) error {
 			return r.fileAccessData(ctx, s, e, o)
 		},

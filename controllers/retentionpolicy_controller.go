@@ -64,8 +64,10 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.PollInterval <= 0 {
 		r.PollInterval = 30 * time.Second
 	}
+	tasks, outcomes := taskOwner(KindRetentionPolicy)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
+		Watches(&privacyv1alpha1.PrivacyTask{}, tasks, builder.WithPredicates(outcomes)).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(dataSourceJobFacts)).
 		// namespaceSelector and the namespace policy read namespace labels.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(predicate.LabelChangedPredicate{})).

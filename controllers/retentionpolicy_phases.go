@@ -220,6 +220,9 @@ func (r *RetentionPolicyReconciler) startDueSlot(ctx context.Context, s *policyS
 func (r *RetentionPolicyReconciler) reconcileRun(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun) error {
 	j := &jobPass{
 		Pass: s.pass, effects: &s.passEffects, dispatcher: r.Dispatcher, keys: r.Keys, dataSources: s.dataSources,
+		tasks: &taskDesk{client: r.Client, reader: r.APIReader, owner: privacyv1alpha1.TaskRequestReference{
+			Kind: KindRetentionPolicy, Name: s.rp.Name, UID: string(s.rp.UID),
+		}},
 		buildJob: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 			return r.purgeJobUnlessHeld(ctx, s, run, e, ds)
 		},

@@ -153,3 +153,26 @@ func sourceRequest(key string) reconcile.Request {
 	ns, name, _ := strings.Cut(key, "/")
 	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
 }
+
+// taskOwner wakes the owner (of the given kind) of a PrivacyTask whose
+// outcome a person set, or that was deleted (an open task deleted by
+// hand is created again). Its creation and the operator's own status
+// writes on it wake nobody.
+func taskOwner(kind string) (handler.EventHandler, predicate.Predicate) {
+	owner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		task, ok := obj.(*privacyv1alpha1.PrivacyTask)
+		if !ok || task.Spec.Request.Kind != kind {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: task.Spec.Request.Name}}}
+	})
+	return owner, predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, oldOK := e.ObjectOld.(*privacyv1alpha1.PrivacyTask)
+			cur, curOK := e.ObjectNew.(*privacyv1alpha1.PrivacyTask)
+			return !oldOK || !curOK || (old.Spec.Outcome == nil) != (cur.Spec.Outcome == nil)
+		},
+	}
+}

@@ -4,18 +4,30 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// DataSourceSpec registers a service's privacy endpoint with the operator.
+// DataSourceSpec registers a service's privacy endpoint with the operator,
+// or, for a system without one, the people who do its jobs by hand.
+// +kubebuilder:validation:XValidation:rule="has(self.endpoint) != has(self.manual)",message="a DataSource sets exactly one of endpoint (a service the operator calls) or manual (people do its jobs as PrivacyTasks)"
+// +kubebuilder:validation:XValidation:rule="has(self.manual) || has(self.signingSecretRef)",message="signingSecretRef is required with an endpoint: jobs are signed with it and answers must be"
+// +kubebuilder:validation:XValidation:rule="!has(self.manual) || !has(self.signingSecretRef)",message="a manual DataSource has no endpoint to sign for: remove signingSecretRef"
 type DataSourceSpec struct {
 	// endpoint is where the operator sends this source's privacy jobs.
-	// +required
-	Endpoint Endpoint `json:"endpoint"`
+	// Exactly one of endpoint or manual is set.
+	// +optional
+	Endpoint Endpoint `json:"endpoint,omitzero"`
+
+	// manual marks a system with no privacy endpoint (a vendor's console,
+	// a spreadsheet, a paper archive): each of its jobs becomes a
+	// PrivacyTask in this namespace that a person completes.
+	// +optional
+	Manual *ManualSource `json:"manual,omitempty"`
 
 	// signingSecretRef names the key in a Secret of this namespace that
 	// holds the shared Standard Webhooks signing secret ("whsec_" followed
 	// by base64). Jobs sent to the endpoint are signed with it and answers
-	// must be signed with it.
-	// +required
-	SigningSecretRef SecretKeySelector `json:"signingSecretRef"`
+	// must be signed with it. Required with an endpoint; not set on a
+	// manual source.
+	// +optional
+	SigningSecretRef SecretKeySelector `json:"signingSecretRef,omitzero"`
 
 	// requestTypes lists the job types this source handles.
 	// +kubebuilder:validation:MinItems=1
@@ -55,6 +67,33 @@ type DataSourceSpec struct {
 	// suspend stops dispatch to this source; open jobs are left to finish.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// ManualSource says how people do a system's privacy jobs by hand.
+type ManualSource struct {
+	// instructions tell the person doing a task what to do at this system
+	// (where it is, how to find a person's records, what to send where).
+	// They are copied into every PrivacyTask; write no personal data here.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=8192
+	// +required
+	Instructions string `json:"instructions"`
+
+	// assigneeGroup names the team that does the tasks (e.g. the group
+	// bound to the privacy-task-worker role in this namespace). It is
+	// shown with each task; access is still granted by RBAC.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	AssigneeGroup string `json:"assigneeGroup,omitempty"`
+
+	// slaDays is how many days a task may stay open. A task open past
+	// half of it, past it, or past the request's due date raises a
+	// reminder (an Event and the privacyoperator_tasks_open metric).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=90
+	// +kubebuilder:default=7
+	// +optional
+	SLADays int32 `json:"slaDays,omitempty"`
 }
 
 // Endpoint is exactly one of a URL or a Service in the DataSource's namespace.

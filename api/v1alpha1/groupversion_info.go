@@ -1,5 +1,5 @@
 // Package v1alpha1 holds the privacyoperator.io/v1alpha1 API: DataSource,
-// PrivacyRequest, RetentionPolicy and LegalHold, their validation markers, and the
+// PrivacyRequest, RetentionPolicy, LegalHold and PrivacyTask, their validation markers, and the
 // condition types and reasons that their controllers report.
 //
 // +kubebuilder:object:generate=true
@@ -29,6 +29,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&PrivacyRequest{}, &PrivacyRequestList{},
 		&RetentionPolicy{}, &RetentionPolicyList{},
 		&LegalHold{}, &LegalHoldList{},
+		&PrivacyTask{}, &PrivacyTaskList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

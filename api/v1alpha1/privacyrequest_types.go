@@ -391,6 +391,17 @@ type SourceStatus struct {
 	// +optional
 	HeldCategories []DataCategory `json:"heldCategories,omitempty"`
 
+	// task names the PrivacyTask (in the source's namespace) of a manual
+	// source's job.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Task string `json:"task,omitempty"`
+
+	// completedBy is the user who completed the manual source's task.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	CompletedBy string `json:"completedBy,omitempty"`
+
 	// nextAttemptAt is when the next delivery or poll is due: a delivery's
 	// lease, a poll's time, or a retry's backoff.
 	// +optional

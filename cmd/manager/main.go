@@ -40,23 +40,23 @@ func init() {
 
 // flags holds the command line.
 type flags struct {
-	metricsAddr, probeAddr                      string
-	leaderElect                                 bool
-	leaderElectionNS                            string
-	secureMetrics, enableHTTP2                  bool
-	callbackAddr, callbackBaseURL, callbackCert string
-	callbackInsecure                            bool
-	callbackCAName, callbackAdvertiseURL        string
-	leaseDuration, renewDeadline, retryPeriod   time.Duration
-	exportDir, exportURL                        string
-	exportS3                                    export.S3Config
-	exportTTL, requestTTL, pollInterval         time.Duration
-	maxResultBytes                              int64
-	maxInFlight, requestWorkers                 int
-	dataSourceNamespaces, dataSourceSelector    string
-	allowLoopback                               bool
-	probeInterval                               time.Duration
-	subjectSecretNamespaces                     string
+	metricsAddr, probeAddr                         string
+	leaderElect                                    bool
+	leaderElectionNS                               string
+	secureMetrics, enableHTTP2                     bool
+	callbackAddr, callbackBaseURL, callbackCert    string
+	callbackInsecure                               bool
+	callbackCAName, callbackAdvertiseURL           string
+	leaseDuration, renewDeadline, retryPeriod      time.Duration
+	exportDir, exportURL                           string
+	exportS3                                       export.S3Config
+	exportTTL, requestTTL, pollInterval, taskGrace time.Duration
+	maxResultBytes                                 int64
+	maxInFlight, requestWorkers                    int
+	dataSourceNamespaces, dataSourceSelector       string
+	allowLoopback                                  bool
+	probeInterval                                  time.Duration
+	subjectSecretNamespaces                        string
 	// namespace is the operator's own (ownNamespace), read once.
 	namespace    string
 	minRetainFor time.Duration
@@ -113,6 +113,9 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
 	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,
 		"Default ttlSecondsAfterFinished: finished PrivacyRequests (which hold personal data) are deleted after it. 0 keeps them.")
+	flag.DurationVar(&f.taskGrace, "task-grace", 24*time.Hour,
+		"How long a manual DataSource's PrivacyTask (it holds the subject's identities) is kept after its request or retention run finished; "+
+			"a task of a deleted request goes at once.")
 	flag.DurationVar(&f.pollInterval, "poll-interval", 30*time.Second,
 		"How long an accepted async job waits for its callback before the operator asks the source.")
 	flag.Int64Var(&f.maxResultBytes, "max-result-bytes", 16<<20,
@@ -276,6 +279,7 @@ func setup(mgr manager.Manager, f flags) error {
 		ExportS3:                s3,
 		ExportTTL:               f.exportTTL,
 		RequestTTL:              f.requestTTL,
+		TaskGrace:               f.taskGrace,
 		PollInterval:            f.pollInterval,
 		MaxResultBytes:          f.maxResultBytes,
 		MaxInFlight:             f.maxInFlight,

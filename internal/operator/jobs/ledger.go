@@ -170,16 +170,21 @@ func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
 		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonAccepted, "The source took the job.")
 		return p.Fail(e, privacyv1alpha1.ReasonSourceFailed, "The source reported failure: "+st.Message)
 	}
+	return p.succeed(e, st.Status == protocol.StatusNotFound, records, st.Message)
+}
+
+// succeed ends an entry Completed (or NotFound, also a success).
+func (p *Pass) succeed(e *Entry, notFound bool, records int64, message string) Change {
 	e.Records = &records
 	e.NextAttemptAt = nil
-	e.Message = truncate(st.Message, maxMessage)
+	e.Message = truncate(message, maxMessage)
 	// A job that succeeded is told in full by its phase, records and the
 	// source's message: the conditions that tracked it under way would only
 	// repeat that, in every copy of status (etcd, watches, caches), so they
 	// go. Conditions that say something else (missing identity types) stay.
 	conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionDispatched)
 	conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionCompleted)
-	if st.Status == protocol.StatusNotFound {
+	if notFound {
 		e.Phase = privacyv1alpha1.SourcePhaseNotFound
 		return Change{Ended: true, Reason: privacyv1alpha1.ReasonNotFound}
 	}
@@ -263,6 +268,63 @@ func (p *Pass) Deliver(e *Entry, timeout time.Duration, retry Retry) Change {
 	return c
 }
 
+// Assign records that a manual source's job became the PrivacyTask task:
+// it counts as the one delivery, and the entry waits, without a timer, for
+// the task's outcome (the owner watches tasks) or the deadline.
+func (p *Pass) Assign(e *Entry, task string, slaDueAt time.Time) Change {
+	if e.Attempts == 0 {
+		e.Attempts = 1
+	}
+	at := metav1.NewTime(p.now.Truncate(time.Second))
+	if e.FirstAttemptAt == nil {
+		e.FirstAttemptAt = &at
+	}
+	e.LastAttemptAt = &at
+	e.Phase = privacyv1alpha1.SourcePhaseDispatched
+	e.Task = task
+	e.NextAttemptAt = nil
+	e.Message = ""
+	p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonTaskAssigned,
+		fmt.Sprintf("PrivacyTask %s/%s waits for a person (SLA until %s).", e.Namespace, task, slaDueAt.UTC().Format(time.RFC3339)))
+	return Change{}
+}
+
+// ApplyTask records the outcome a person set on a manual source's task, as
+// Apply records a source's final answer: Completed and NotFound succeed,
+// Failed and Refused fail the entry. The entry names who completed it.
+func (p *Pass) ApplyTask(e *Entry, o privacyv1alpha1.TaskOutcome) Change {
+	e.CompletedBy = o.CompletedBy
+	msg := "Completed by " + o.CompletedBy
+	if o.Note != "" {
+		msg += ": " + o.Note
+	}
+	switch o.Result {
+	case privacyv1alpha1.TaskResultFailed:
+		if o.Records != nil {
+			e.Records = new(*o.Records)
+		}
+		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonTaskAssigned, "The task was done by a person.")
+		return p.Fail(e, privacyv1alpha1.ReasonTaskFailed, "Task failed, reported by "+o.CompletedBy+": "+o.Note)
+	case privacyv1alpha1.TaskResultRefused:
+		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonTaskAssigned, "The task was done by a person.")
+		return p.Fail(e, privacyv1alpha1.ReasonTaskRefused, "Task refused by "+o.CompletedBy+": "+o.Note)
+	}
+	var records int64
+	if o.Records != nil {
+		records = *o.Records
+	}
+	return p.succeed(e, o.Result == privacyv1alpha1.TaskResultNotFound, records, msg)
+}
+
+// TaskLost puts back a manual source's job whose PrivacyTask was deleted
+// before it was completed: Next delivers it again (a new task, same name).
+func (p *Pass) TaskLost(e *Entry) Change {
+	e.Phase = privacyv1alpha1.SourcePhasePending
+	e.NextAttemptAt = nil
+	e.Message = "The PrivacyTask was deleted before it was completed; creating it again."
+	return Change{}
+}
+
 // Poll schedules the next poll of an accepted job.
 func (p *Pass) Poll(e *Entry) Change {
 	return p.waitUntil(e, p.now.Add(p.l.PollInterval))
@@ -322,6 +384,10 @@ func (p *Pass) Next(e *Entry, f Facts) (Step, Change) {
 	}
 	if f.Source == nil {
 		return StepNone, p.Fail(e, privacyv1alpha1.ReasonSourceDeleted, "The DataSource was deleted before its job finished.")
+	}
+	if e.Phase == privacyv1alpha1.SourcePhaseDispatched && e.Task != "" {
+		// A person works on the task; its outcome wakes the owner.
+		return StepNone, Change{}
 	}
 	if e.NextAttemptAt != nil && p.now.Before(e.NextAttemptAt.Time) && !deliveryLost(e, f) {
 		return StepNone, Change{WakeAt: e.NextAttemptAt.Time}

@@ -156,6 +156,10 @@ type Source struct {
 	// HeldCategories are the data categories a hold kept from a retention
 	// purge at this source.
 	HeldCategories []string `json:"heldCategories,omitempty"`
+	// Task names the PrivacyTask of a manual source (people did the job);
+	// CompletedBy is the user who completed it.
+	Task        string `json:"task,omitempty"`
+	CompletedBy string `json:"completedBy,omitempty"`
 }
 
 // RetentionRun records one scheduled run of a RetentionPolicy.

@@ -81,6 +81,9 @@ type Options struct {
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
 	// and NoSourcesRetry tune the PrivacyRequest engine.
 	ExportTTL, RequestTTL, PollInterval, NoSourcesRetry time.Duration
+	// TaskGrace is how long a manual source's PrivacyTask outlives its
+	// finished request (default controllers.DefaultTaskGrace).
+	TaskGrace time.Duration
 	// MaxResultBytes bounds a source's answer.
 	MaxResultBytes int64
 	// BodyBudgetBytes bounds the answer and callback bytes held in memory
@@ -126,6 +129,10 @@ func CacheOptions(receipts bool) cache.Options {
 				compactFinishedRequest(obj, receipts)
 				return stripManagedFields(obj)
 			}},
+			&privacyv1alpha1.PrivacyTask{}: {Transform: func(obj any) (any, error) {
+				forgetTaskSubject(obj)
+				return stripManagedFields(obj)
+			}},
 		},
 	}
 }
@@ -142,6 +149,19 @@ func compactFinishedRequest(obj any, receipts bool) {
 	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
 	if ok && pr.Status.CompletedAt != nil && (!receipts || pr.Status.Receipt != nil) {
 		pr.Status.Sources = nil
+	}
+}
+
+// forgetTaskSubject drops the subject's identities and correction values
+// from the cached copy of a PrivacyTask: the operator writes them once, at
+// creation, and reads only outcomes afterwards, so its memory holds no
+// more personal data than a request's dispatch needs.
+func forgetTaskSubject(obj any) {
+	if t, ok := obj.(*privacyv1alpha1.PrivacyTask); ok {
+		t.Spec.Identities = nil
+		for i := range t.Spec.Corrections {
+			t.Spec.Corrections[i].Value = ""
+		}
 	}
 }
 
@@ -268,7 +288,7 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 	return mgr.Add(srv)
 }
 
-// addReconcilers sets up the four reconcilers on what they share, each
+// addReconcilers sets up the five reconcilers on what they share, each
 // with an Event recorder of its own.
 func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.Store) (*controllers.PrivacyRequestReconciler, error) {
 	recording := func(name string) controllers.Shared {
@@ -295,6 +315,10 @@ func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, g
 		MinRetainFor: o.MinRetainFor,
 	}
 	holds := &controllers.LegalHoldReconciler{Shared: recording("legalhold-controller")}
+	tasks := &controllers.PrivacyTaskReconciler{Shared: recording("privacytask-controller"), Grace: o.TaskGrace}
+	if err := tasks.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
 	if err := sources.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
