@@ -45,9 +45,12 @@ func (r *PrivacyTaskReconciler) computeStatus(s *taskScope) {
 	if reason == privacyv1alpha1.ReasonOnTime {
 		status = metav1.ConditionFalse
 	}
-	old := conditions.Get(t.Status.Conditions, privacyv1alpha1.TaskConditionLate)
+	var was string
+	if old := conditions.Get(t.Status.Conditions, privacyv1alpha1.TaskConditionLate); old != nil {
+		was = old.Reason
+	}
 	conditions.Set(&t.Status.Conditions, t.Generation, privacyv1alpha1.TaskConditionLate, status, reason, message)
-	if status == metav1.ConditionTrue && (old == nil || old.Reason != reason) {
+	if status == metav1.ConditionTrue && was != reason {
 		s.event(corev1.EventTypeWarning, reason, "Reminder: %s", message)
 	}
 }

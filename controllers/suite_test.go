@@ -61,6 +61,9 @@ const (
 	exportTTL      = 3 * time.Second
 	maxResultBytes = 64 << 10
 	probeInterval  = 2 * time.Second
+	// taskGrace keeps a finished request's PrivacyTasks long enough to
+	// read them, and deletes them within a test.
+	taskGrace = 5 * time.Second
 	// subjectNamespace is the one namespace whose (labelled) Secrets may
 	// hold a subject's identities.
 	subjectNamespace = "privacy-subjects"
@@ -157,6 +160,7 @@ func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 		Clock:                   fakeClock,
 		SubjectSecretNamespaces: []string{subjectNamespace},
 		MinRetainFor:            24 * time.Hour,
+		TaskGrace:               taskGrace,
 		OperatorNamespace:       operatorNamespace,
 		Receipts: &wiring.ReceiptOptions{
 			Store: receipts, Retention: 731 * 24 * time.Hour,
