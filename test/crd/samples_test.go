@@ -71,7 +71,7 @@ func sampleFiles(dir string) []string {
 }
 
 var _ = Describe("CRD installation", func() {
-	for _, name := range []string{"datasources", "privacyrequests", "retentionpolicies", "legalholds"} {
+	for _, name := range []string{"datasources", "privacyrequests", "retentionpolicies", "legalholds", "privacytasks"} {
 		It("installs "+name+" in the privacy category", func() {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			Expect(k8sClient.Get(ctx, client.ObjectKey{Name: name + ".privacyoperator.io"}, crd)).To(Succeed())
@@ -95,6 +95,7 @@ var _ = Describe("CRD installation", func() {
 			"privacyrequests":   {apiextensionsv1.ClusterScoped, "preq"},
 			"retentionpolicies": {apiextensionsv1.ClusterScoped, "rp"},
 			"legalholds":        {apiextensionsv1.ClusterScoped, "lh"},
+			"privacytasks":      {apiextensionsv1.NamespaceScoped, "ptask"},
 		}
 		for name, w := range want {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
