@@ -157,6 +157,10 @@ var _ = Describe("The README's commands", Ordered, func() {
 			Expect(out).To(ContainSubstring(want))
 		}
 		Expect(out).To(MatchRegexp(`usage-365d .* shop-?\S*: [1-9]\d* rows purged`))
+		By("the paper archive's tasks, completed by the records clerk with kubectl privacy")
+		Expect(out).To(ContainSubstring("$ kubectl privacy complete "))
+		Expect(out).To(MatchRegexp(`access-ada .* archive/paper-archive: 2 records returned, by records-clerk \(task pr-[0-9a-f]+\)`))
+		Expect(out).To(MatchRegexp(`delete-ada .* archive/paper-archive: 2 records deleted or anonymized, by records-clerk`))
 		Expect(out).To(MatchRegexp(`delete-ada +receipt \d+: ` + regexp.QuoteMeta(filepath.Join(demoDir, "receipts")) + `/receipts/\d{20}\.json`))
 		Expect(out).To(MatchRegexp(`log: [4-9]\d* receipts in .*, verified, no break`))
 	})

@@ -1,8 +1,10 @@
 // Package demo is `make demo`: the whole product on one machine. It starts
 // the local stack (control plane, operator, two SQL data sources on seeded
-// SQLite files), registers the sources, applies a RetentionPolicy and one
-// PrivacyRequest of each type for a sample person with kubectl, shows their
-// progress until all have finished, and says what happened in the databases.
+// SQLite files), registers the sources and a manual one (a paper archive
+// whose tasks a records clerk completes with kubectl privacy), applies a
+// RetentionPolicy and one PrivacyRequest of each type for a sample person
+// with kubectl, shows their progress until all have finished, and says
+// what happened in the databases.
 package demo
 
 import (
@@ -59,6 +61,10 @@ type run struct {
 	op      *localstack.Operator
 	sources []*localstack.SQLSource
 	c       client.Client
+	// clerkKubeconfig is the records clerk's own; completed names the
+	// tasks the clerk completed.
+	clerkKubeconfig string
+	completed       map[string]bool
 }
 
 // Run runs the demo until ctx ends (or, with Once, until the summary).
@@ -71,7 +77,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	o.Dir = dir
-	r := &run{Options: o}
+	r := &run{Options: o, completed: map[string]bool{}}
 	defer func() { err = errors.Join(err, r.stop()) }()
 
 	r.step("Starting a local control plane (etcd + kube-apiserver) in %s", o.Dir)
@@ -171,7 +177,8 @@ func (r *run) startSources(ctx context.Context) error {
 }
 
 // register applies each source's namespace, Secret and DataSource with
-// kubectl and waits until the operator reports them Ready.
+// kubectl (and the paper archive's, a manual one) and waits until the
+// operator reports them Ready.
 func (r *run) register(ctx context.Context) error {
 	manifests := map[string]string{
 		"shop": r.sources[0].Manifest("shop", []string{"Access", "Delete", "Correct", "OptOut", "Purge"}, []string{"email", "userId"}, []string{"billing", "contact", "usage"}),
@@ -182,11 +189,14 @@ func (r *run) register(ctx context.Context) error {
 			return err
 		}
 	}
-	r.step("Waiting for both DataSources to be Ready")
+	if err := r.registerArchive(); err != nil {
+		return err
+	}
+	r.step("Waiting for the three DataSources to be Ready")
 	return r.waitFor(ctx, "the DataSources to be Ready", func() (bool, error) {
-		for _, ns := range []string{"shop", "crm"} {
+		for _, key := range []client.ObjectKey{{Namespace: "shop", Name: "shop"}, {Namespace: "crm", Name: "crm"}, {Namespace: archiveNamespace, Name: archiveName}} {
 			ds := &privacyv1alpha1.DataSource{}
-			if err := r.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ns}, ds); err != nil {
+			if err := r.c.Get(ctx, key, ds); err != nil {
 				return false, err
 			}
 			if !meta.IsStatusConditionTrue(ds.Status.Conditions, privacyv1alpha1.ConditionReady) {

@@ -87,13 +87,21 @@ func (r *run) apply(ctx context.Context) error {
 	}
 	t := &table{out: r, tty: r.TTY}
 	deleteApplied := false
-	return r.waitFor(ctx, "the requests and the first retention run to finish", func() (bool, error) {
+	return r.waitFor(ctx, "the requests, the archive's tasks and the first retention run to finish", func() (bool, error) {
 		rows, finished, err := r.rows(ctx)
 		if err != nil {
 			return false, err
 		}
-		t.show(rows)
-		if !deleteApplied && finished >= 3 {
+		tasks, completed, err := r.taskRows(ctx)
+		if err != nil {
+			return false, err
+		}
+		t.show(append(rows, tasks...))
+		if did, err := r.completeOpenTasks(ctx); did || err != nil {
+			t.pause()
+			return false, err
+		}
+		if !deleteApplied && r.requestsFinished(rows) == len(requestNames)-1 {
 			deleteApplied = true
 			t.pause()
 			if err := r.kubectlApply("delete.yaml", deleteManifest); err != nil {
@@ -101,8 +109,19 @@ func (r *run) apply(ctx context.Context) error {
 			}
 			return false, nil
 		}
-		return deleteApplied && finished == len(rows), nil
+		return deleteApplied && finished == len(rows) && completed == len(tasks), nil
 	})
+}
+
+// requestsFinished counts the finished requests among the rows.
+func (r *run) requestsFinished(rows []row) int {
+	n := 0
+	for _, rw := range rows {
+		if rw.kind != "Retention" && (rw.phase == string(privacyv1alpha1.RequestPhaseCompleted) || rw.phase == string(privacyv1alpha1.RequestPhaseFailed)) {
+			n++
+		}
+	}
+	return n
 }
 
 // row is one line of the progress table.

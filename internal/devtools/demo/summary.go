@@ -39,7 +39,11 @@ func (r *run) summary(ctx context.Context) error {
 		}
 		var parts []string
 		for _, s := range pr.Status.Sources {
-			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, records(s.Records, verbs[pr.Spec.Type], s.Message)))
+			what := records(s.Records, verbs[pr.Spec.Type], s.Message)
+			if s.CompletedBy != "" {
+				what = fmt.Sprintf("%s, by %s (task %s)", strings.Replace(what, "row", "record", 1), s.CompletedBy, s.Task)
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, what))
 		}
 		fmt.Fprintf(r.Out, "  %-12s %-9s %-10s %s\n", name, pr.Spec.Type, pr.Status.Phase, strings.Join(parts, "; "))
 		if e := pr.Status.Export; e != nil {
@@ -86,6 +90,8 @@ func (r *run) summary(ctx context.Context) error {
 	fmt.Fprintf(r.Out, "  export PATH=%s:$PATH   # kubectl %s\n", r.Assets, "built for this control plane")
 	fmt.Fprintln(r.Out, "  kubectl get privacy -A")
 	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-ada")
+	fmt.Fprintf(r.Out, "  %s/kubectl-privacy status access-ada\n", r.Bin)
+	fmt.Fprintf(r.Out, "  %s/kubectl-privacy tasks -A\n", r.Bin)
 	fmt.Fprintf(r.Out, "  go run ./cmd/privacyctl receipts verify --dir %s --kubeconfig %s\n", r.op.ReceiptDir, r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
 		filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "manifests"), r.op.MetricsAddr)
