@@ -12,7 +12,6 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
-	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 )
 
 // KindPrivacyTask names PrivacyTasks as pass owners.
@@ -118,13 +117,9 @@ func (r *PrivacyTaskReconciler) ownerFinished(ctx context.Context, task *privacy
 				if src.JobID != task.Spec.JobID {
 					continue
 				}
+				// A source ended by the run's deadline waits for the run.
 				if run.CompletedAt != nil {
 					return run.CompletedAt.Time, false, nil
-				}
-				if jobs.Finished(src.Phase) {
-					// Ended by the run's deadline; the run ends with its
-					// other sources.
-					return time.Time{}, false, nil
 				}
 				return time.Time{}, false, nil
 			}

@@ -485,4 +485,40 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		}).Should(Succeed())
 		fakeClock.SetTime(next.Add(time.Minute))
 	})
+
+	It("turns a purge at a manual source into a PrivacyTask, and ends the run with the person's outcome", func() {
+		ns := newNamespace()
+		ds := manualSource(ns, "paper-archive", "email")
+		ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
+		ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
+		Expect(k8sClient.Update(ctx, ds)).To(Succeed())
+		rp := newPolicy(ns, "0 3 * * *", nil)
+		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+		now := fakeClock.Now()
+		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
+		at(slot.Add(time.Minute), rp)
+
+		task := &privacyv1alpha1.PrivacyTask{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+			g.Expect(rp.Status.History).NotTo(BeEmpty())
+			e := rp.Status.History[0].Sources[0]
+			g.Expect(e.Task).NotTo(BeEmpty())
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.Task}, task)).To(Succeed())
+		}).Should(Succeed())
+		Expect(task.Spec.Type).To(Equal(privacyv1alpha1.RequestTypePurge))
+		Expect(task.Spec.Request.Kind).To(Equal("RetentionPolicy"))
+		Expect(task.Spec.Identities).To(BeEmpty(), "a purge names no person")
+		Expect(task.Spec.Purge).NotTo(BeNil())
+		Expect(task.Spec.Purge.Categories).To(Equal([]privacyv1alpha1.DataCategory{"usage"}))
+		Expect(task.Spec.Purge.Before.Time).To(BeTemporally("==", slot.Add(-30*day)))
+		Expect(rp.Status.History[0].Outcome).To(Equal(privacyv1alpha1.RunOutcomeRunning), "the run waits for the person")
+
+		complete(task, privacyv1alpha1.TaskResultCompleted, 40, "Boxes 2019-2020 shredded")
+		run := lastRun(rp, slot)
+		Expect(run.Outcome).To(Equal(privacyv1alpha1.RunOutcomeSucceeded))
+		Expect(*run.Sources[0].Records).To(Equal(int64(40)))
+		Expect(run.Sources[0].CompletedBy).To(Equal("records-clerk"))
+		fakeClock.SetTime(slot.Add(time.Minute))
+	})
 })
