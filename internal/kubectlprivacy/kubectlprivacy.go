@@ -1,8 +1,10 @@
 // Package kubectlprivacy is the kubectl privacy plugin: a PrivacyRequest's
 // state at a glance (status), a reviewer's approval in their own name
-// (approve), an Access export fetched and checked (export), and the
-// receipts commands of privacyctl. It runs with the caller's kubeconfig and
-// rights, as kubectl does, and never prints a subject's identities.
+// (approve), an Access export fetched and checked (export), manual
+// sources' PrivacyTasks listed and completed in the caller's name (tasks,
+// complete), and the receipts commands of privacyctl. It runs with the
+// caller's kubeconfig and rights, as kubectl does, and prints a subject's
+// identities only in the view of one task, for the person doing it.
 package kubectlprivacy
 
 import (
@@ -107,9 +109,10 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o.config.Timeout = ptr("30s")
 	root := &cobra.Command{
 		Use:   "kubectl-privacy",
-		Short: "Inspect, approve and export Privacy Operator's PrivacyRequests; verify its receipts",
-		Long: "kubectl privacy works with Privacy Operator's PrivacyRequests as the caller, with the caller's own rights.\n" +
-			"It never prints a subject's identities.\n\n" +
+		Short: "Inspect, approve and export Privacy Operator's PrivacyRequests; do manual sources' tasks; verify its receipts",
+		Long: "kubectl privacy works with Privacy Operator's PrivacyRequests and PrivacyTasks as the caller, with the caller's own rights.\n" +
+			"It never prints a subject's identities, except in the one view of a task (kubectl privacy tasks TASK) that a\n" +
+			"person doing it needs, which only holders of the privacy-task-worker role can read.\n\n" +
 			"Exit codes: 0 done, 1 a finding (receipts verify found breaks, receipts find found nothing), 2 usage or errors.",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl privacy"},
 		SilenceErrors: true,
@@ -123,7 +126,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.now, nowFlag, "", "the current time, RFC 3339 (tests)")
 	_ = root.PersistentFlags().MarkHidden(nowFlag)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newStatusCommand(o), newApproveCommand(o), newExportCommand(o), newReceiptsCommand(o))
+	root.AddCommand(newStatusCommand(o), newApproveCommand(o), newExportCommand(o), newReceiptsCommand(o),
+		newTasksCommand(o), newCompleteCommand(o))
 	return root
 }
 

@@ -104,24 +104,30 @@ func getRequest(cmd *cobra.Command, c client.Client, name string) (*unstructured
 // managedFields). Identity types and corrected field names stay: they
 // say what was asked.
 func redactIdentities(u *unstructured.Unstructured) {
-	if ids, found, _ := unstructured.NestedMap(u.Object, "spec", "subject", "identities"); found {
-		for k := range ids {
-			ids[k] = redacted
-		}
-		_ = unstructured.SetNestedMap(u.Object, ids, "spec", "subject", "identities")
-	}
-	if corrections, found, _ := unstructured.NestedSlice(u.Object, "spec", "corrections"); found {
-		for _, c := range corrections {
-			if m, ok := c.(map[string]any); ok {
-				m["value"] = redacted
-			}
-		}
-		_ = unstructured.SetNestedSlice(u.Object, corrections, "spec", "corrections")
-	}
+	redactValues(u, []string{"spec", "subject", "identities"}, []string{"spec", "corrections"})
 	annotations := u.GetAnnotations()
 	delete(annotations, "kubectl.kubernetes.io/last-applied-configuration")
 	u.SetAnnotations(annotations)
 	u.SetManagedFields(nil)
+}
+
+// redactValues replaces the values of the map at identities and the
+// "value" of each item of the list at corrections.
+func redactValues(u *unstructured.Unstructured, identities, corrections []string) {
+	if ids, found, _ := unstructured.NestedMap(u.Object, identities...); found {
+		for k := range ids {
+			ids[k] = redacted
+		}
+		_ = unstructured.SetNestedMap(u.Object, ids, identities...)
+	}
+	if list, found, _ := unstructured.NestedSlice(u.Object, corrections...); found {
+		for _, c := range list {
+			if m, ok := c.(map[string]any); ok {
+				m["value"] = redacted
+			}
+		}
+		_ = unstructured.SetNestedSlice(u.Object, list, corrections...)
+	}
 }
 
 // printable replaces control characters (a data source's message could
@@ -203,7 +209,13 @@ var phaseColors = map[string]string{
 	"Dispatched": yellow,
 	"InProgress": yellow,
 	"Held":       magenta,
-	"Cancelled":  faint,
+	// PrivacyTask states.
+	"Open":        yellow,
+	"PastHalfSLA": yellow,
+	"PastSLA":     red,
+	"PastDueDate": red,
+	"Refused":     red,
+	"Cancelled":   faint,
 }
 
 func painter(on bool) paint {
