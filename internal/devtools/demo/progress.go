@@ -204,7 +204,7 @@ func (t *table) show(rows []row) {
 		}
 		for _, r := range rows {
 			if t.last[r.name] != r {
-				fmt.Fprintf(t.out.Out, "%s  %-12s %-9s %-10s sources %-5s %s\n", time.Now().Format("15:04:05"), r.name, r.kind, r.phase, r.sources, r.due)
+				fmt.Fprintf(t.out.Out, "%s  %-16s %-9s %-10s sources %-5s %s\n", time.Now().Format("15:04:05"), r.name, r.kind, r.phase, r.sources, r.due)
 				t.last[r.name] = r
 			}
 		}
