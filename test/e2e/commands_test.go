@@ -130,7 +130,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 
 		By("a first run that crashes (SIGKILL) once its processes are up")
 		first, firstOut := startMake([]string{"DEMO_DIR=" + demoDir}, "demo")
-		Eventually(firstOut.String).WithTimeout(5 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("Waiting for both DataSources"))
+		Eventually(firstOut.String).WithTimeout(5 * time.Minute).WithPolling(time.Second).Should(ContainSubstring("Waiting for the three DataSources"))
 		Expect(syscall.Kill(-first.Process.Pid, syscall.SIGKILL)).To(Succeed())
 		_ = first.Wait()
 		left, err := localstack.Running(demoDir)
