@@ -49,6 +49,19 @@ func RequestHeldBy(obj client.Object) []string {
 	return pr.Status.HeldBy
 }
 
+// IndexTaskRequest indexes PrivacyTasks by "Kind/name" of the request or
+// policy they serve (names may be longer than a label value may be).
+const IndexTaskRequest = "spec.request"
+
+// TaskRequest is the extractor of IndexTaskRequest.
+func TaskRequest(obj client.Object) []string {
+	t, ok := obj.(*privacyv1alpha1.PrivacyTask)
+	if !ok {
+		return nil
+	}
+	return []string{t.Spec.Request.Kind + "/" + t.Spec.Request.Name}
+}
+
 // SetupIndexes registers the field indexes that the reconcilers use; the
 // manager and the tests call it alike.
 func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
@@ -56,6 +69,9 @@ func SetupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return err
 	}
 	if err := indexer.IndexField(ctx, &privacyv1alpha1.PrivacyRequest{}, IndexRequestHeldBy, RequestHeldBy); err != nil {
+		return err
+	}
+	if err := indexer.IndexField(ctx, &privacyv1alpha1.PrivacyTask{}, IndexTaskRequest, TaskRequest); err != nil {
 		return err
 	}
 	return indexer.IndexField(ctx, &privacyv1alpha1.DataSource{}, IndexDataSourceSecret, DataSourceSecretName)

@@ -95,6 +95,13 @@ func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.
 				j.submit(dispatch.OpCancel, e, target, nil)
 			}
 		case jobs.StepPoll:
+			if manual(f.Source) {
+				// Accepted at an endpoint the source no longer has: the
+				// job becomes a task.
+				j.note(e, j.TaskLost(e, "The DataSource became manual while the job was at its endpoint; the job becomes a PrivacyTask."))
+				j.deliver(ctx, e, f.Source)
+				continue
+			}
 			if j.dispatcher.InFlight(e.JobID, dispatch.OpPoll) {
 				continue
 			}

@@ -3,12 +3,15 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -44,15 +47,20 @@ func (j *jobPass) assignTask(ctx context.Context, e *jobs.Entry, ds *privacyv1al
 	if apierrors.IsAlreadyExists(err) {
 		existing := &privacyv1alpha1.PrivacyTask{}
 		if err = j.tasks.reader.Get(ctx, client.ObjectKeyFromObject(task), existing); err == nil {
+			if why := j.tasks.foreign(existing, e); why != "" {
+				j.note(e, j.Hold(e, privacyv1alpha1.ReasonTaskError, why))
+				return
+			}
 			task = existing
 		}
 	}
 	if err != nil {
 		// The API server's message may quote the task's fields (identities):
-		// status carries its reason only.
+		// status carries its reason and the fields it names only.
 		log.FromContext(ctx).Info("create PrivacyTask failed", "datasource", ds.Namespace+"/"+ds.Name, "task", task.Name,
-			"reason", apierrors.ReasonForError(err))
-		j.note(e, j.Hold(e, privacyv1alpha1.ReasonTaskError, fmt.Sprintf("Creating PrivacyTask %s failed (%s); retrying.", task.Name, apierrors.ReasonForError(err))))
+			"reason", apierrors.ReasonForError(err), "fields", invalidFields(err))
+		j.note(e, j.Hold(e, privacyv1alpha1.ReasonTaskError, fmt.Sprintf("Creating PrivacyTask %s failed (%s%s); retrying.",
+			task.Name, apierrors.ReasonForError(err), invalidFields(err))))
 		return
 	}
 	sla := task.CreationTimestamp.Time
@@ -62,18 +70,55 @@ func (j *jobPass) assignTask(ctx context.Context, e *jobs.Entry, ds *privacyv1al
 	j.note(e, j.Assign(e, task.Name, sla))
 }
 
+// invalidFields names the fields an Invalid error is about (never their
+// values, which may be a person's identities).
+func invalidFields(err error) string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return ""
+	}
+	var fields []string
+	for _, c := range status.Status().Details.Causes {
+		if c.Field != "" {
+			fields = append(fields, c.Field)
+		}
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(fields, ", ")
+}
+
+// foreign says why a PrivacyTask found under a job's name is not the one
+// the operator made for it (someone created it, or it serves another
+// request or source), or "" when it is.
+func (d *taskDesk) foreign(t *privacyv1alpha1.PrivacyTask, e *jobs.Entry) string {
+	if t.Spec.Request == d.owner && t.Spec.JobID == e.JobID && t.Spec.DataSource == e.Name {
+		return ""
+	}
+	return fmt.Sprintf("PrivacyTask %s/%s exists but was not made for this job (it names %s %s, job %s, source %s): "+
+		"its outcome is not taken; delete it so that the operator creates the job's own task.",
+		t.Namespace, t.Name, t.Spec.Request.Kind, t.Spec.Request.Name, t.Spec.JobID, t.Spec.DataSource)
+}
+
 // taskFor is the PrivacyTask of job at the manual source ds.
 func (d *taskDesk) taskFor(e *jobs.Entry, ds *privacyv1alpha1.DataSource, job *protocol.Job, now time.Time) *privacyv1alpha1.PrivacyTask {
-	sla := metav1.NewTime(now.Add(time.Duration(max(ds.Spec.Manual.SLADays, 1)) * 24 * time.Hour).Truncate(time.Second))
+	// The SLA runs from the job's first assignment (a task created again
+	// keeps it) and never past the request's due date.
+	start := now
+	if e.FirstAttemptAt != nil {
+		start = e.FirstAttemptAt.Time
+	}
+	slaAt := start.Add(time.Duration(max(ds.Spec.Manual.SLADays, 1)) * 24 * time.Hour)
+	if job.Deadline != nil && job.Type != protocol.JobPurge && job.Deadline.Before(slaAt) {
+		slaAt = *job.Deadline
+	}
+	sla := metav1.NewTime(slaAt.Truncate(time.Second))
 	t := &privacyv1alpha1.PrivacyTask{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ds.Namespace,
 			Name:      e.JobID,
-			Labels: map[string]string{
-				privacyv1alpha1.LabelTaskRequest:     d.owner.Name,
-				privacyv1alpha1.LabelTaskRequestKind: d.owner.Kind,
-				privacyv1alpha1.LabelTaskDataSource:  ds.Name,
-			},
+			Labels: taskLabels(d.owner, ds.Name),
 			// Kubernetes' garbage collector deletes the task with the
 			// (cluster-scoped) request; the task controller does so too,
 			// for clusters where it does not run.
@@ -92,7 +137,9 @@ func (d *taskDesk) taskFor(e *jobs.Entry, ds *privacyv1alpha1.DataSource, job *p
 			AssigneeGroup: ds.Spec.Manual.AssigneeGroup,
 		},
 	}
-	if job.Deadline != nil {
+	// A request's legal due date; a purge has none (its run ends at the
+	// policy's next slot, which the task does not count down to).
+	if job.Deadline != nil && job.Type != protocol.JobPurge {
 		due := metav1.NewTime(job.Deadline.Truncate(time.Second))
 		t.Spec.DueAt = &due
 	}
@@ -115,6 +162,19 @@ func (d *taskDesk) taskFor(e *jobs.Entry, ds *privacyv1alpha1.DataSource, job *p
 	return t
 }
 
+// taskLabels are the labels kubectl can select a task by. A name longer
+// than a label value may be (63 characters) is left out: the operator finds
+// tasks by spec.request (an index), not by label.
+func taskLabels(owner privacyv1alpha1.TaskRequestReference, source string) map[string]string {
+	out := map[string]string{privacyv1alpha1.LabelTaskRequestKind: owner.Kind}
+	for k, v := range map[string]string{privacyv1alpha1.LabelTaskRequest: owner.Name, privacyv1alpha1.LabelTaskDataSource: source} {
+		if len(validation.IsValidLabelValue(v)) == 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // recordTasks brings in what people did: the outcome of each open task, or
 // its loss (a task deleted before it was completed is created again).
 func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
@@ -131,7 +191,12 @@ func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
 			return err
 		}
 		if task == nil {
-			j.note(e, j.TaskLost(e))
+			j.note(e, j.TaskLost(e, "The PrivacyTask was deleted before it was completed; creating it again."))
+			continue
+		}
+		if why := j.tasks.foreign(task, e); why != "" {
+			// Replaced by someone else's object under the job's name.
+			j.note(e, j.Hold(e, privacyv1alpha1.ReasonTaskError, why))
 			continue
 		}
 		o := task.Spec.Outcome

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"encoding/json"
 	"os"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -248,6 +249,87 @@ var _ = Describe("Manual DataSources", func() {
 		}).Should(Succeed())
 		Expect(k8sClient.Delete(ctx, pr)).To(Succeed())
 		Eventually(taskGone(task)).Should(BeTrue())
+	})
+
+	It("gives a request whose name is too long for a label value its task", func() {
+		manualSource(ns, "ledger", "email")
+		pr := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		pr.GenerateName = ""
+		pr.Name = "optout-" + strings.Repeat("0123456789", 7)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		task := taskOf(pr, "ledger")
+		Expect(task.Labels).NotTo(HaveKey(privacyv1alpha1.LabelTaskRequest), "a label value holds 63 characters at most")
+		complete(task, privacyv1alpha1.TaskResultCompleted, 1, "Unsubscribed in the vendor console")
+		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+	})
+
+	It("takes no outcome from a task it did not make for the job, and makes its own once that one is gone", func() {
+		ds := manualSource(ns, "console", "email")
+		ds.Spec.Suspend = true
+		Expect(k8sClient.Update(ctx, ds)).To(Succeed())
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Sources).To(HaveLen(1))
+		}).Should(Succeed())
+		// Someone with create rights plants a completed task under the job's name.
+		planted := &privacyv1alpha1.PrivacyTask{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: pr.Status.Sources[0].JobID},
+			Spec: privacyv1alpha1.PrivacyTaskSpec{
+				Request:    privacyv1alpha1.TaskRequestReference{Kind: "PrivacyRequest", Name: pr.Name, UID: string(pr.UID)},
+				DataSource: "elsewhere", JobID: "bogus", Type: privacyv1alpha1.RequestTypeAccess,
+				Outcome: &privacyv1alpha1.TaskOutcome{Result: privacyv1alpha1.TaskResultNotFound, CompletedBy: "mallory", CompletedAt: metav1.Now()},
+			},
+		}
+		Expect(k8sClient.Create(ctx, planted)).To(Succeed())
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds); err != nil {
+				return err
+			}
+			ds.Spec.Suspend = false
+			return k8sClient.Update(ctx, ds)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			c := onlySourceCondition(g, pr, privacyv1alpha1.SourceConditionDispatched)
+			g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonTaskError))
+			g.Expect(c.Message).To(ContainSubstring("was not made for this job"))
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.CompletedAt).To(BeNil())
+		}, time.Second).Should(Succeed())
+
+		Expect(k8sClient.Delete(ctx, planted)).To(Succeed())
+		task := &privacyv1alpha1.PrivacyTask{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(planted), task)).To(Succeed())
+			g.Expect(task.Spec.JobID).To(Equal(planted.Name))
+		}).Should(Succeed())
+		complete(task, privacyv1alpha1.TaskResultCompleted, 1, "Account closed")
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(sourceEntry(pr, "console").CompletedBy).To(Equal("records-clerk"))
+	})
+
+	It("marks the task of a request that ended without it moot: no reminder, not counted open", func() {
+		manualSource(ns, "fax-desk", "email")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Spec.Deadline = &metav1.Time{Time: fakeClock.Now().Add(3 * time.Second)}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		task := taskOf(pr, "fax-desk")
+		Expect(task.Spec.SLADueAt.Time).To(BeTemporally("<=", pr.Status.DueAt.Time), "the SLA never runs past the due date")
+		pr = finished(pr)
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(task), task)).To(Succeed())
+			c := condition(task.Status.Conditions, privacyv1alpha1.TaskConditionCompleted)
+			g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonRequestFinished))
+			g.Expect(condition(task.Status.Conditions, privacyv1alpha1.TaskConditionLate)).To(BeNil())
+			for _, state := range []string{privacyv1alpha1.ReasonOnTime, privacyv1alpha1.ReasonPastHalfSLA, privacyv1alpha1.ReasonPastSLA, privacyv1alpha1.ReasonPastDueDate} {
+				g.Expect(openTasksGauge(ns, state)).To(BeZero(), state)
+			}
+		}).Should(Succeed())
 	})
 
 	It("never writes a manual task's identities or corrections into logs, Events, conditions or receipts", func() {

@@ -14,6 +14,10 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 )
 
+// runRecordedWithin bounds how long a retention task may wait for its run
+// to appear in the policy's cached history before it counts as orphaned.
+const runRecordedWithin = 2 * time.Minute
+
 // KindPrivacyTask names PrivacyTasks as pass owners.
 const KindPrivacyTask = "PrivacyTask"
 
@@ -68,6 +72,8 @@ type taskScope struct {
 	// state is the task's lateness for the gauge ("" once completed).
 	state     string
 	deleteNow bool
+	// ownerDone: the request or run finished; an open task is moot.
+	ownerDone bool
 }
 
 // reconcileExpiry deletes the task once its request is gone (deleted, or
@@ -82,6 +88,7 @@ func (r *PrivacyTaskReconciler) reconcileExpiry(ctx context.Context, s *taskScop
 		return nil
 	}
 	if expiry := finished.Add(r.Grace); !gone && s.now.Before(expiry) {
+		s.ownerDone = true
 		s.wakeAt(expiry)
 		return nil
 	}
@@ -124,7 +131,12 @@ func (r *PrivacyTaskReconciler) ownerFinished(ctx context.Context, task *privacy
 				return time.Time{}, false, nil
 			}
 		}
-		// The run left the policy's history: nothing reads the task now.
+		// Not in the cached history: a run's tasks are created in the
+		// pass that starts the run, before its status is stored, so a
+		// young task waits; an older one's run left the history.
+		if age := r.Clock.Now().Sub(task.CreationTimestamp.Time); age < runRecordedWithin {
+			return time.Time{}, false, nil
+		}
 		return time.Time{}, true, nil
 	}
 	return time.Time{}, true, nil

@@ -30,6 +30,12 @@ func (r *PrivacyTaskReconciler) computeStatus(s *taskScope) {
 		conditions.Remove(&t.Status.Conditions, privacyv1alpha1.TaskConditionLate)
 		return
 	}
+	if s.ownerDone {
+		conditions.Set(&t.Status.Conditions, t.Generation, privacyv1alpha1.TaskConditionCompleted, metav1.ConditionFalse, privacyv1alpha1.ReasonRequestFinished,
+			"The request finished without this task's outcome (see its status): nothing more is needed, and the task can no longer be completed.")
+		conditions.Remove(&t.Status.Conditions, privacyv1alpha1.TaskConditionLate)
+		return
+	}
 	msg := "Waiting for a person to do the task and set its outcome"
 	if t.Spec.AssigneeGroup != "" {
 		msg += " (assigned to " + t.Spec.AssigneeGroup + ")"
@@ -130,9 +136,7 @@ func (o *openTasks) set(key types.NamespacedName, state string) {
 func tasksOf(c client.Reader, kind string) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 		list := &privacyv1alpha1.PrivacyTaskList{}
-		if err := c.List(ctx, list, client.MatchingLabels{
-			privacyv1alpha1.LabelTaskRequestKind: kind, privacyv1alpha1.LabelTaskRequest: obj.GetName(),
-		}, client.UnsafeDisableDeepCopy); err != nil {
+		if err := c.List(ctx, list, client.MatchingFields{IndexTaskRequest: kind + "/" + obj.GetName()}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil
 		}
 		out := make([]reconcile.Request, 0, len(list.Items))

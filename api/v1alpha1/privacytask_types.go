@@ -241,6 +241,10 @@ const (
 	ReasonPastSLA = "PastSLA"
 	// ReasonPastDueDate: the task is open past the request's due date.
 	ReasonPastDueDate = "PastDueDate"
+	// ReasonRequestFinished: the task's request (or retention run) ended
+	// without its outcome (its due date passed, say): the task is moot and
+	// can no longer be completed; it goes after the grace period.
+	ReasonRequestFinished = "RequestFinished"
 	// ReasonTaskAssigned: a manual source's job became a PrivacyTask (on
 	// the request's per-source Dispatched condition).
 	ReasonTaskAssigned = "TaskAssigned"

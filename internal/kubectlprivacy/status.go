@@ -215,7 +215,9 @@ var phaseColors = map[string]string{
 	"PastSLA":     red,
 	"PastDueDate": red,
 	"Refused":     red,
-	"Cancelled":   faint,
+	// A moot task: its request ended without it.
+	"RequestFinished": faint,
+	"Cancelled":       faint,
 }
 
 func painter(on bool) paint {

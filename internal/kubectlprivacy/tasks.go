@@ -291,13 +291,17 @@ func printRedacted(printFlags *genericclioptions.JSONYamlPrintFlags, output stri
 	return nil
 }
 
-// taskState is Open, the Late reason, or the result of a completed task.
+// taskState is Open, the Late reason, RequestFinished (moot), or the
+// result of a completed task.
 func taskState(t *privacyv1alpha1.PrivacyTask) string {
 	if o := t.Spec.Outcome; o != nil {
 		return string(o.Result)
 	}
 	for _, c := range t.Status.Conditions {
-		if c.Type == privacyv1alpha1.TaskConditionLate && c.Status == metav1.ConditionTrue {
+		switch {
+		case c.Type == privacyv1alpha1.TaskConditionCompleted && c.Reason == privacyv1alpha1.ReasonRequestFinished:
+			return c.Reason
+		case c.Type == privacyv1alpha1.TaskConditionLate && c.Status == metav1.ConditionTrue:
 			return c.Reason
 		}
 	}

@@ -123,4 +123,21 @@ var _ = Describe("Completing a PrivacyTask", Ordered, func() {
 		}))).To(BeTrue(), "workers do not create tasks")
 		Expect(apierrors.IsForbidden(carol.Delete(ctx, t))).To(BeTrue(), "workers do not delete tasks")
 	})
+
+	It("keeps a task's finalizers, labels and owners as the operator made them, and a moot task uncompleted", func() {
+		t := newTask()
+		cur := &privacyv1alpha1.PrivacyTask{}
+		Expect(carol.Get(ctx, client.ObjectKeyFromObject(t), cur)).To(Succeed())
+		cur.Finalizers = []string{"example.com/keep-forever"}
+		Expect(carol.Update(ctx, cur)).To(MatchError(ContainSubstring("finalizers (none may be added)")))
+		Expect(carol.Get(ctx, client.ObjectKeyFromObject(t), cur)).To(Succeed())
+		cur.Labels = map[string]string{privacyv1alpha1.LabelTaskRequest: "another"}
+		Expect(carol.Update(ctx, cur)).To(MatchError(ContainSubstring("labels and owner references stay")))
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)).To(Succeed())
+		t.Status.Conditions = []metav1.Condition{{Type: privacyv1alpha1.TaskConditionCompleted, Status: metav1.ConditionFalse,
+			Reason: privacyv1alpha1.ReasonRequestFinished, Message: "-", LastTransitionTime: metav1.Now()}}
+		Expect(k8sClient.Status().Update(ctx, t)).To(Succeed())
+		Expect(completeAs(carol, t, outcome("carol"))).To(MatchError(ContainSubstring("can no longer be completed: its request finished without it")))
+	})
 })

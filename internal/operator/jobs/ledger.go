@@ -316,12 +316,14 @@ func (p *Pass) ApplyTask(e *Entry, o privacyv1alpha1.TaskOutcome) Change {
 	return p.succeed(e, o.Result == privacyv1alpha1.TaskResultNotFound, records, msg)
 }
 
-// TaskLost puts back a manual source's job whose PrivacyTask was deleted
-// before it was completed: Next delivers it again (a new task, same name).
-func (p *Pass) TaskLost(e *Entry) Change {
+// TaskLost puts back a manual source's job that has no task to wait for
+// (its PrivacyTask was deleted before it was completed, or the source
+// became manual while the job was at its endpoint): Next delivers it
+// again, as a task (same name).
+func (p *Pass) TaskLost(e *Entry, message string) Change {
 	e.Phase = privacyv1alpha1.SourcePhasePending
 	e.NextAttemptAt = nil
-	e.Message = "The PrivacyTask was deleted before it was completed; creating it again."
+	e.Message = message
 	return Change{}
 }
 
@@ -412,7 +414,9 @@ func (p *Pass) Next(e *Entry, f Facts) (Step, Change) {
 		}
 		return StepNone, p.Hold(e, privacyv1alpha1.ReasonSourceNotReady, msg)
 	}
-	if retry := RetryOf(ds); e.Attempts >= retry.MaxAttempts {
+	if retry := RetryOf(ds); e.Attempts >= retry.MaxAttempts && ds.Spec.Manual == nil {
+		// (A manual source's job is assigned, not retried: a task
+		// created again is not another attempt.)
 		return StepNone, p.Fail(e, privacyv1alpha1.ReasonRetriesExhausted, fmt.Sprintf("%d deliveries got no answer.", e.Attempts))
 	}
 	return StepDeliver, Change{}

@@ -46,9 +46,14 @@ func TestTaskLifecycle(t *testing.T) {
 
 	e = entry(state{phase: pending})
 	p.Assign(e, "pr-1", t0)
-	p.TaskLost(e)
+	p.TaskLost(e, "lost")
 	if e.Phase != pending || e.Attempts != 1 {
 		t.Fatalf("a lost task: %+v, want pending with its one attempt", e)
+	}
+	one := manualSource()
+	one.Spec.Retry.MaxAttempts = 1
+	if step, c := p.Next(e, Facts{Source: one}); step != StepDeliver || c.Failed {
+		t.Fatalf("a lost task at a source allowing one attempt: step %v, change %+v; want it created again", step, c)
 	}
 	p.Assign(e, "pr-1", t0)
 	if e.Attempts != 1 {
