@@ -119,27 +119,40 @@ func (r *PrivacyTaskReconciler) ownerFinished(ctx context.Context, task *privacy
 		if found, err := r.getCached(ctx, key, rp); !found || string(rp.UID) != ref.UID {
 			return time.Time{}, err == nil, err
 		}
-		for _, run := range rp.Status.History {
-			for _, src := range run.Sources {
-				if src.JobID != task.Spec.JobID {
-					continue
-				}
-				// A source ended by the run's deadline waits for the run.
-				if run.CompletedAt != nil {
-					return run.CompletedAt.Time, false, nil
-				}
-				return time.Time{}, false, nil
+		run, found := runOf(rp, task.Spec.JobID)
+		if !found {
+			// A run's tasks are created in the pass that starts the run,
+			// before its status is stored: ask the API server, and give a
+			// young task time, before taking it for an orphan.
+			if err := r.APIReader.Get(ctx, key, rp); err != nil {
+				return time.Time{}, false, client.IgnoreNotFound(err)
+			}
+			if run, found = runOf(rp, task.Spec.JobID); !found {
+				// The API server's wall clock stamped the task: compare
+				// like with like.
+				young := time.Since(task.CreationTimestamp.Time) < runRecordedWithin
+				return time.Time{}, !young, nil
 			}
 		}
-		// Not in the cached history: a run's tasks are created in the
-		// pass that starts the run, before its status is stored, so a
-		// young task waits; an older one's run left the history.
-		if age := r.Clock.Now().Sub(task.CreationTimestamp.Time); age < runRecordedWithin {
-			return time.Time{}, false, nil
+		// A source ended by the run's deadline waits for the run.
+		if run.CompletedAt != nil {
+			return run.CompletedAt.Time, false, nil
 		}
-		return time.Time{}, true, nil
+		return time.Time{}, false, nil
 	}
 	return time.Time{}, true, nil
+}
+
+// runOf is the run of rp with a source entry for jobID.
+func runOf(rp *privacyv1alpha1.RetentionPolicy, jobID string) (*privacyv1alpha1.RetentionRun, bool) {
+	for i := range rp.Status.History {
+		for _, src := range rp.Status.History[i].Sources {
+			if src.JobID == jobID {
+				return &rp.Status.History[i], true
+			}
+		}
+	}
+	return nil, false
 }
 
 func (r *PrivacyTaskReconciler) getCached(ctx context.Context, key types.NamespacedName, obj client.Object) (bool, error) {

@@ -513,6 +513,12 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		Expect(task.Spec.Purge.Categories).To(Equal([]privacyv1alpha1.DataCategory{"usage"}))
 		Expect(task.Spec.Purge.Before.Time).To(BeTemporally("==", slot.Add(-30*day)))
 		Expect(rp.Status.History[0].Outcome).To(Equal(privacyv1alpha1.RunOutcomeRunning), "the run waits for the person")
+		uid := task.UID
+		Consistently(func(g Gomega) {
+			cur := &privacyv1alpha1.PrivacyTask{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(task), cur)).To(Succeed())
+			g.Expect(cur.UID).To(Equal(uid), "the task is not taken for an orphan while its run's status is on its way")
+		}, 2*time.Second).Should(Succeed())
 
 		complete(task, privacyv1alpha1.TaskResultCompleted, 40, "Boxes 2019-2020 shredded")
 		run := lastRun(rp, slot)
