@@ -100,7 +100,10 @@ func expectReady(ds *privacyv1alpha1.DataSource, status metav1.ConditionStatus, 
 		g.Expect(ready.Reason).To(Equal(reason), ready.Message)
 		g.Expect(ready.Status).To(Equal(status))
 		g.Expect(ds.Status.ObservedGeneration).To(Equal(ds.Generation))
-	}).Should(Succeed())
+		// A probe goes through the DataSource reconciler's one worker and
+		// the dispatcher: on a loaded two-core CI machine (make test runs
+		// the packages side by side) it once took longer than 20 s.
+	}).WithTimeout(45 * time.Second).Should(Succeed())
 }
 
 // update re-reads obj, applies change and writes it, again after a

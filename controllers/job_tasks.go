@@ -118,7 +118,7 @@ func (d *taskDesk) taskFor(e *jobs.Entry, ds *privacyv1alpha1.DataSource, job *p
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ds.Namespace,
 			Name:      e.JobID,
-			Labels: taskLabels(d.owner, ds.Name),
+			Labels:    taskLabels(d.owner, ds.Name),
 			// Kubernetes' garbage collector deletes the task with the
 			// (cluster-scoped) request; the task controller does so too,
 			// for clusters where it does not run.
