@@ -1,7 +1,9 @@
 // Command kubectl-privacy is the kubectl privacy plugin: a PrivacyRequest's
 // status as a tree, approvals in the reviewer's own name, Access exports
-// fetched and checked, and the receipts commands of privacyctl. Install it
-// with go install ./cmd/kubectl-privacy (or krew); see docs/kubectl-privacy.md.
+// fetched and checked, manual sources' PrivacyTasks listed, shown to the
+// person doing them and completed in their own name, and the receipts
+// commands of privacyctl. Install it with go install ./cmd/kubectl-privacy
+// (or krew); see docs/kubectl-privacy.md.
 package main
 
 import (

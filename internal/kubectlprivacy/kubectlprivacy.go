@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -162,10 +163,17 @@ func Run(args []string, streams genericiooptions.IOStreams) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(streams.ErrOut, "error: "+ee.err.Error())
+			fmt.Fprintln(streams.ErrOut, "error: "+oneLine(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(streams.ErrOut, "error: "+err.Error())
+	fmt.Fprintln(streams.ErrOut, "error: "+oneLine(err.Error()))
 	return ExitError
+}
+
+// oneLine makes an error one line that cannot move the terminal: an API
+// server's message (an admission policy's, say) may hold line breaks or
+// names with control characters.
+func oneLine(s string) string {
+	return printable(strings.Join(strings.Fields(s), " "))
 }

@@ -131,10 +131,17 @@ func redactValues(u *unstructured.Unstructured, identities, corrections []string
 }
 
 // printable replaces control characters (a data source's message could
-// hold escape sequences or line breaks that fake a line of the tree).
+// hold escape sequences or line breaks that fake a line of the tree), and
+// the line separators and bidirectional controls that move or reorder
+// text on a terminal without being control characters.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r),
+			r == '\u2028', r == '\u2029', // line and paragraph separators
+			r == '\u061c', r == '\u200e', r == '\u200f', // bidi marks
+			r >= '\u202a' && r <= '\u202e', // bidi embeddings and overrides
+			r >= '\u2066' && r <= '\u2069': // bidi isolates
 			return '?'
 		}
 		return r
@@ -209,15 +216,7 @@ var phaseColors = map[string]string{
 	"Dispatched": yellow,
 	"InProgress": yellow,
 	"Held":       magenta,
-	// PrivacyTask states.
-	"Open":        yellow,
-	"PastHalfSLA": yellow,
-	"PastSLA":     red,
-	"PastDueDate": red,
-	"Refused":     red,
-	// A moot task: its request ended without it.
-	"RequestFinished": faint,
-	"Cancelled":       faint,
+	"Cancelled":  faint,
 }
 
 func painter(on bool) paint {
@@ -225,11 +224,16 @@ func painter(on bool) paint {
 		return func(w string) string { return w }
 	}
 	return func(w string) string {
-		if c, ok := phaseColors[w]; ok {
-			return "\x1b[" + c + "m" + w + "\x1b[0m"
-		}
-		return w
+		return sgr(phaseColors[w], w)
 	}
+}
+
+// sgr wraps text in an ANSI colour; no colour: the text as it is.
+func sgr(colour, text string) string {
+	if colour == "" {
+		return text
+	}
+	return "\x1b[" + colour + "m" + text + "\x1b[0m"
 }
 
 // writeTree writes the request and its sources as a tree. Nothing of
@@ -252,7 +256,7 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		{"version", pr.ResourceVersion + " (kubectl privacy approve --resource-version approves exactly this)"},
 	}...)
 	rows = append(rows, [][2]string{
-		{"phase", p(string(st.Phase)) + strings.TrimPrefix(phase, string(st.Phase))},
+		{"phase", phase},
 		{"due", due(st, now)},
 		{"progress", orDash(st.Progress)},
 		{"requester", orDash(pr.Spec.Requester)},
@@ -264,7 +268,13 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		rows = append(rows, [2]string{"export", fmt.Sprintf("%s (%d bytes; kubectl privacy export %s -o FILE)", st.Export.Location, st.Export.Bytes, pr.Name)})
 	}
 	for _, r := range rows {
-		fmt.Fprintf(w, "├── %-10s %s\n", r[0]+":", printable(r[1]))
+		v := printable(r[1])
+		if r[0] == "phase" {
+			// Painted after printable, which would turn the colour's
+			// escape into text.
+			v = p(string(st.Phase)) + strings.TrimPrefix(v, string(st.Phase))
+		}
+		fmt.Fprintf(w, "├── %-10s %s\n", r[0]+":", v)
 	}
 	if len(st.Sources) == 0 {
 		fmt.Fprintln(w, "└── sources:   none yet")

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,10 +34,10 @@ func newTasksCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tasks [TASK]",
 		Short: "List the PrivacyTasks of manual data sources, or show one task's job",
-		Long: "Without a name, lists the PrivacyTasks of the namespace (-A: of every namespace you may read): open ones first,\n" +
-			"by due date, with their state (Open, PastHalfSLA, PastSLA, PastDueDate, or the result), request due date,\n" +
-			"SLA and who completed them. The list never shows identities or correction values; -o json|yaml prints\n" +
-			"the objects with them replaced by " + redacted + ".\n\n" +
+		Long: "Without a name, lists the PrivacyTasks of the namespace (-A: of every namespace, which needs the role\n" +
+			"cluster-wide): open ones first, by due date, with their state (Open, PastHalfSLA, PastSLA, PastDueDate,\n" +
+			"RequestFinished, Completed or Completed (RESULT)), request due date, SLA and who completed them. The list\n" +
+			"never shows identities or correction values; -o json|yaml prints the objects with them replaced by " + redacted + ".\n\n" +
 			"With a name, shows what the person doing the task needs: the request, type, due date, SLA, instructions,\n" +
 			"and the identities to look for (and corrections, scopes or purge). This is the one view of kubectl privacy\n" +
 			"that prints identities: only holders of the privacy-task-worker role in the namespace can read tasks.",
@@ -71,7 +71,7 @@ func newTasksCommand(o *options) *cobra.Command {
 				if output != "" {
 					return printRedacted(printFlags, output, o.streams.Out, u)
 				}
-				writeTask(o.streams.Out, task, now, painter(o.color()))
+				writeTask(o.streams.Out, task, now, o.color())
 				return nil
 			}
 			list := &unstructured.UnstructuredList{}
@@ -81,12 +81,12 @@ func newTasksCommand(o *options) *cobra.Command {
 				opts = append(opts, client.InNamespace(ns))
 			}
 			if err := c.List(cmd.Context(), list, opts...); err != nil {
+				if all && apierrors.IsForbidden(err) {
+					return &exitError{code: ExitError, err: fmt.Errorf("%w: -A needs the privacy-task-worker role in every namespace (a ClusterRoleBinding); with a RoleBinding, list one namespace with -n", err)}
+				}
 				return taskReadError(err, "")
 			}
 			if output != "" {
-				for i := range list.Items {
-					redactTask(&list.Items[i])
-				}
 				return printRedacted(printFlags, output, o.streams.Out, list)
 			}
 			tasks := make([]privacyv1alpha1.PrivacyTask, 0, len(list.Items))
@@ -105,7 +105,7 @@ func newTasksCommand(o *options) *cobra.Command {
 				fmt.Fprintln(o.streams.ErrOut, "No PrivacyTasks "+where+".")
 				return nil
 			}
-			writeTaskTable(o.streams.Out, tasks, all, now, painter(o.color()))
+			writeTaskTable(o.streams.Out, tasks, all, now, o.color())
 			return nil
 		},
 	}
@@ -117,7 +117,7 @@ func newTasksCommand(o *options) *cobra.Command {
 
 func newCompleteCommand(o *options) *cobra.Command {
 	var outcome, note string
-	records := int64(-1)
+	var records int64
 	cmd := &cobra.Command{
 		Use:   "complete TASK --outcome Completed|NotFound|Failed|Refused [--records N] [--note TEXT]",
 		Short: "Complete a PrivacyTask in your own name",
@@ -130,7 +130,11 @@ func newCompleteCommand(o *options) *cobra.Command {
 			`  kubectl privacy complete pr-3f1c0e... -n archive --outcome Refused --note "Invoices kept 10 years (tax law)"`,
 		Args: exactArgs(1, "one PrivacyTask name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			result, err := taskResult(outcome, records, note)
+			var given *int64 // nil: no --records
+			if cmd.Flags().Changed("records") {
+				given = &records
+			}
+			result, err := taskResult(outcome, given, note)
 			if err != nil {
 				return usageError(err)
 			}
@@ -147,7 +151,11 @@ func newCompleteCommand(o *options) *cobra.Command {
 			}
 			if done := task.Spec.Outcome; done != nil {
 				return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s was already completed by %s at %s (%s): a task is completed once",
-					task.Namespace, task.Name, done.CompletedBy, done.CompletedAt.UTC().Format(time.RFC3339), done.Result)}
+					task.Namespace, task.Name, printable(done.CompletedBy), done.CompletedAt.UTC().Format(time.RFC3339), done.Result)}
+			}
+			if moot(task) {
+				return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s can no longer be completed: its %s %s finished without it (status reason %s)",
+					task.Namespace, task.Name, task.Spec.Request.Kind, printable(task.Spec.Request.Name), privacyv1alpha1.ReasonRequestFinished)}
 			}
 			user, err := whoAmI(cmd, c)
 			if err != nil {
@@ -157,9 +165,7 @@ func newCompleteCommand(o *options) *cobra.Command {
 				Result: result, Note: strings.TrimSpace(note), CompletedBy: user,
 				CompletedAt: metav1.NewTime(now.UTC().Truncate(time.Second)),
 			}
-			if records >= 0 {
-				out.Records = &records
-			}
+			out.Records = given
 			patch, err := json.Marshal(map[string]any{
 				"metadata": map[string]any{"resourceVersion": task.ResourceVersion},
 				"spec":     map[string]any{"outcome": out},
@@ -168,11 +174,7 @@ func newCompleteCommand(o *options) *cobra.Command {
 				return &exitError{code: ExitError, err: err}
 			}
 			if err := c.Patch(cmd.Context(), task, client.RawPatch(types.MergePatchType, patch)); err != nil {
-				if apierrors.IsConflict(err) {
-					return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s changed while it was being completed: look at it again (kubectl privacy tasks %s -n %s)",
-						task.Namespace, task.Name, task.Name, task.Namespace)}
-				}
-				return taskReadError(err, task.Name)
+				return completeError(task, err)
 			}
 			what := string(result)
 			if out.Records != nil {
@@ -183,13 +185,14 @@ func newCompleteCommand(o *options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&outcome, "outcome", "", "Completed, NotFound, Failed or Refused (required)")
-	cmd.Flags().Int64Var(&records, "records", -1, "how many records you found, changed or removed (required with Completed)")
+	cmd.Flags().Int64Var(&records, "records", 0, "how many records you found, changed or removed (0 or more; required with Completed)")
 	cmd.Flags().StringVar(&note, "note", "", "what was done, or why not; kept in the request's receipt (no personal data; at most 1024 characters)")
 	return cmd
 }
 
 // taskResult checks complete's flags before anything is asked of the cluster.
-func taskResult(outcome string, records int64, note string) (privacyv1alpha1.TaskResult, error) {
+// records is nil when --records was not given.
+func taskResult(outcome string, records *int64, note string) (privacyv1alpha1.TaskResult, error) {
 	results := []privacyv1alpha1.TaskResult{privacyv1alpha1.TaskResultCompleted, privacyv1alpha1.TaskResultNotFound,
 		privacyv1alpha1.TaskResultFailed, privacyv1alpha1.TaskResultRefused}
 	var result privacyv1alpha1.TaskResult
@@ -204,14 +207,15 @@ func taskResult(outcome string, records int64, note string) (privacyv1alpha1.Tas
 		return "", errors.New("--outcome is required: Completed, NotFound, Failed or Refused")
 	case result == "":
 		return "", fmt.Errorf("--outcome %q: want Completed, NotFound, Failed or Refused", printable(outcome))
-	case records < -1:
+	case records != nil && *records < 0:
 		return "", errors.New("--records: want a count of 0 or more")
-	case result == privacyv1alpha1.TaskResultCompleted && records < 0:
+	case result == privacyv1alpha1.TaskResultCompleted && records == nil:
 		return "", errors.New("--records is required with --outcome Completed: how many records you found, changed or removed")
 	case (result == privacyv1alpha1.TaskResultFailed || result == privacyv1alpha1.TaskResultRefused) && note == "":
 		return "", fmt.Errorf("--note is required with --outcome %s: say why (no personal data)", result)
-	case len(note) > maxNote:
-		return "", fmt.Errorf("--note is %d characters; at most %d", len(note), maxNote)
+	case utf8.RuneCountInString(note) > maxNote:
+		// Characters, as the API's maxLength counts them.
+		return "", fmt.Errorf("--note is %d characters; at most %d", utf8.RuneCountInString(note), maxNote)
 	}
 	return result, nil
 }
@@ -247,13 +251,30 @@ func getTask(cmd *cobra.Command, c client.Client, ns, name string) (*unstructure
 	return u, task, nil
 }
 
+// completeError words a failed completion: a conflict means the task
+// changed since it was read; an admission policy's refusal is printed as
+// the API server words it; RBAC's says which role is missing.
+func completeError(task *privacyv1alpha1.PrivacyTask, err error) error {
+	if apierrors.IsConflict(err) {
+		return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s changed while it was being completed (conflict): nothing was written; look at it again (kubectl privacy tasks %s -n %s)",
+			task.Namespace, task.Name, task.Name, task.Namespace)}
+	}
+	return taskReadError(err, task.Name)
+}
+
+// rbacDenied says whether a Forbidden error is RBAC's (the authorizer
+// names the resource it refused) rather than an admission policy's.
+func rbacDenied(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), `resource "privacytasks"`)
+}
+
 // taskReadError words an API error about tasks: a missing kind and a
 // missing role say what to do.
 func taskReadError(err error, name string) error {
 	switch {
 	case meta.IsNoMatchError(err):
 		return &exitError{code: ExitError, err: fmt.Errorf("this cluster has no PrivacyTask kind: is Privacy Operator installed? (%w)", err)}
-	case apierrors.IsForbidden(err):
+	case rbacDenied(err):
 		return &exitError{code: ExitError, err: fmt.Errorf("%w: PrivacyTasks hold personal data; ask for the privacy-task-worker role in the task's namespace", err)}
 	}
 	if name != "" {
@@ -273,10 +294,9 @@ func redactTask(u *unstructured.Unstructured) {
 	u.SetManagedFields(nil)
 }
 
-// printRedacted prints obj (a task, redacted by the caller, or a list).
-func printRedacted(printFlags *genericclioptions.JSONYamlPrintFlags, output string, w io.Writer, obj interface {
-	UnstructuredContent() map[string]any
-}) error {
+// printRedacted prints a task or a list of tasks as json or yaml, each
+// task redacted by redactTask.
+func printRedacted(printFlags *genericclioptions.JSONYamlPrintFlags, output string, w io.Writer, obj runtime.Object) error {
 	p, err := printFlags.ToPrinter(output)
 	if err != nil {
 		return usageError(err)
@@ -284,73 +304,145 @@ func printRedacted(printFlags *genericclioptions.JSONYamlPrintFlags, output stri
 	switch v := obj.(type) {
 	case *unstructured.Unstructured:
 		redactTask(v)
-		return p.PrintObj(v, w)
 	case *unstructured.UnstructuredList:
-		return p.PrintObj(v, w)
+		for i := range v.Items {
+			redactTask(&v.Items[i])
+		}
+	default:
+		return &exitError{code: ExitError, err: fmt.Errorf("cannot print %T", obj)}
 	}
-	return nil
+	return p.PrintObj(obj, w)
 }
 
-// taskState is Open, the Late reason, RequestFinished (moot), or the
-// result of a completed task.
-func taskState(t *privacyv1alpha1.PrivacyTask) string {
+// moot says whether the task's request (or retention run) finished
+// without it: it can no longer be completed.
+func moot(t *privacyv1alpha1.PrivacyTask) bool {
+	c := meta.FindStatusCondition(t.Status.Conditions, privacyv1alpha1.TaskConditionCompleted)
+	return t.Spec.Outcome == nil && c != nil && c.Reason == privacyv1alpha1.ReasonRequestFinished
+}
+
+// isOpen says whether the task waits for a person.
+func isOpen(t *privacyv1alpha1.PrivacyTask) bool { return t.Spec.Outcome == nil && !moot(t) }
+
+// taskState is what a task waits for, and its colour: Open; the Late
+// reason (PastHalfSLA and PastSLA in yellow, PastDueDate in red);
+// RequestFinished (moot, faint); or, once completed, "Completed" or
+// "Completed (RESULT)" (green when the job was done or nothing was found,
+// red when it failed or was refused).
+func taskState(t *privacyv1alpha1.PrivacyTask) (string, string) {
 	if o := t.Spec.Outcome; o != nil {
-		return string(o.Result)
-	}
-	for _, c := range t.Status.Conditions {
-		switch {
-		case c.Type == privacyv1alpha1.TaskConditionCompleted && c.Reason == privacyv1alpha1.ReasonRequestFinished:
-			return c.Reason
-		case c.Type == privacyv1alpha1.TaskConditionLate && c.Status == metav1.ConditionTrue:
-			return c.Reason
+		colour := green
+		if o.Result == privacyv1alpha1.TaskResultFailed || o.Result == privacyv1alpha1.TaskResultRefused {
+			colour = red
 		}
+		if o.Result == privacyv1alpha1.TaskResultCompleted {
+			return "Completed", colour
+		}
+		return "Completed (" + printable(string(o.Result)) + ")", colour
 	}
-	return "Open"
+	if moot(t) {
+		return privacyv1alpha1.ReasonRequestFinished, faint
+	}
+	if c := meta.FindStatusCondition(t.Status.Conditions, privacyv1alpha1.TaskConditionLate); c != nil && c.Status == metav1.ConditionTrue {
+		switch c.Reason {
+		case privacyv1alpha1.ReasonPastDueDate:
+			return c.Reason, red
+		case privacyv1alpha1.ReasonPastHalfSLA, privacyv1alpha1.ReasonPastSLA:
+			return c.Reason, yellow
+		}
+		return printable(c.Reason), yellow
+	}
+	return "Open", ""
 }
 
-// writeTaskTable lists tasks: open ones first, then by due date.
-func writeTaskTable(w io.Writer, tasks []privacyv1alpha1.PrivacyTask, withNamespace bool, now time.Time, p paint) {
-	dueOf := func(t privacyv1alpha1.PrivacyTask) time.Time {
-		if t.Spec.DueAt != nil {
-			return t.Spec.DueAt.Time
-		}
-		return time.Time{}
+// passed is the colour of an open task's date that has passed.
+func passed(t *privacyv1alpha1.PrivacyTask, when *metav1.Time, now time.Time, colour string) string {
+	if isOpen(t) && when != nil && !when.After(now) {
+		return colour
 	}
+	return ""
+}
+
+// writeTaskTable lists tasks: open ones first, then by due date (tasks
+// without one, such as purges, last), then by namespace and name.
+func writeTaskTable(w io.Writer, tasks []privacyv1alpha1.PrivacyTask, withNamespace bool, now time.Time, colour bool) {
 	sort.SliceStable(tasks, func(i, j int) bool {
-		oi, oj := tasks[i].Spec.Outcome == nil, tasks[j].Spec.Outcome == nil
-		if oi != oj {
+		ti, tj := &tasks[i], &tasks[j]
+		if oi, oj := isOpen(ti), isOpen(tj); oi != oj {
 			return oi
 		}
-		if di, dj := dueOf(tasks[i]), dueOf(tasks[j]); !di.Equal(dj) {
+		di, dj := ti.Spec.DueAt, tj.Spec.DueAt
+		switch {
+		case di != nil && dj != nil && !di.Equal(dj):
 			return di.Before(dj)
+		case (di == nil) != (dj == nil):
+			return di != nil
 		}
-		return tasks[i].Namespace+"/"+tasks[i].Name < tasks[j].Namespace+"/"+tasks[j].Name
+		return ti.Namespace+"/"+ti.Name < tj.Namespace+"/"+tj.Name
 	})
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	header := "NAME\tTYPE\tSOURCE\tREQUEST\tSTATE\tDUE\tSLA\tBY"
+	header := []cell{{text: "NAME"}, {text: "TYPE"}, {text: "SOURCE"}, {text: "REQUEST"}, {text: "STATE"}, {text: "DUE"}, {text: "SLA"}, {text: "BY"}}
 	if withNamespace {
-		header = "NAMESPACE\t" + header
+		header = append([]cell{{text: "NAMESPACE"}}, header...)
 	}
-	fmt.Fprintln(tw, header)
+	rows := [][]cell{header}
 	for i := range tasks {
 		t := &tasks[i]
 		by := "-"
 		if t.Spec.Outcome != nil {
 			by = printable(t.Spec.Outcome.CompletedBy)
 		}
-		line := strings.Join([]string{
-			printable(t.Name), string(t.Spec.Type), printable(t.Spec.DataSource), printable(t.Spec.Request.Name),
-			p(taskState(t)), relative(t.Spec.DueAt, now), relative(t.Spec.SLADueAt, now), by,
-		}, "\t")
-		if withNamespace {
-			line = t.Namespace + "\t" + line
+		state, stateColour := taskState(t)
+		row := []cell{
+			{text: printable(t.Name)}, {text: printable(string(t.Spec.Type))}, {text: printable(t.Spec.DataSource)}, {text: printable(t.Spec.Request.Name)},
+			{text: state, colour: stateColour},
+			{text: relative(t.Spec.DueAt, now), colour: passed(t, t.Spec.DueAt, now, red)},
+			{text: relative(t.Spec.SLADueAt, now), colour: passed(t, t.Spec.SLADueAt, now, yellow)},
+			{text: by},
 		}
-		fmt.Fprintln(tw, line)
+		if withNamespace {
+			row = append([]cell{{text: printable(t.Namespace)}}, row...)
+		}
+		rows = append(rows, row)
 	}
-	_ = tw.Flush()
+	writeColumns(w, rows, colour)
 }
 
-// relative is "in 3d" or "2d ago" (hours under two days).
+// cell is a table cell: its text, and its colour on a terminal.
+type cell struct{ text, colour string }
+
+// writeColumns writes rows as columns three spaces apart. Widths are
+// measured on the text alone, and only the text is coloured, so that
+// colour never shifts a column (as it would in a tabwriter, which counts
+// the escape sequences).
+func writeColumns(w io.Writer, rows [][]cell, colour bool) {
+	var widths []int
+	for _, row := range rows {
+		for i, c := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		b.Reset()
+		for i, c := range row {
+			text := c.text
+			if colour {
+				text = sgr(c.colour, text)
+			}
+			b.WriteString(text)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)+3))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+}
+
+// relative is "in 3d" or "2d ago" (hours under two days, minutes under
+// an hour).
 func relative(t *metav1.Time, now time.Time) string {
 	if t == nil {
 		return "-"
@@ -375,21 +467,33 @@ func relative(t *metav1.Time, now time.Time) string {
 	return "in " + s
 }
 
-// writeTask shows one task's job to the person doing it.
-func writeTask(w io.Writer, t *privacyv1alpha1.PrivacyTask, now time.Time, p paint) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-	row("PrivacyTask", t.Namespace+"/"+printable(t.Name))
-	row("State", p(taskState(t)))
-	row("Request", fmt.Sprintf("%s %s", t.Spec.Request.Kind, printable(t.Spec.Request.Name)))
-	row("Type", string(t.Spec.Type))
+// writeTask shows one task's job to the person doing it: the one output
+// of the plugin that holds identities. Every string from the object is
+// printed with control characters replaced.
+func writeTask(w io.Writer, t *privacyv1alpha1.PrivacyTask, now time.Time, colour bool) {
+	var rows [][2]string
+	row := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	row("PrivacyTask", printable(t.Namespace)+"/"+printable(t.Name))
+	state, stateColour := taskState(t)
+	if !colour {
+		stateColour = ""
+	}
+	row("State", sgr(stateColour, state))
+	row("Request", printable(t.Spec.Request.Kind)+" "+printable(t.Spec.Request.Name))
+	row("Type", printable(string(t.Spec.Type)))
 	row("Source", printable(t.Spec.DataSource))
-	if t.Spec.DueAt != nil {
-		row("Due", t.Spec.DueAt.UTC().Format(time.RFC3339)+" ("+relative(t.Spec.DueAt, now)+")")
+	dated := func(k string, when *metav1.Time, late string) {
+		if when == nil {
+			return
+		}
+		v := when.UTC().Format(time.RFC3339) + " (" + relative(when, now) + ")"
+		if c := passed(t, when, now, late); colour && c != "" {
+			v = sgr(c, v)
+		}
+		row(k, v)
 	}
-	if t.Spec.SLADueAt != nil {
-		row("SLA", t.Spec.SLADueAt.UTC().Format(time.RFC3339)+" ("+relative(t.Spec.SLADueAt, now)+")")
-	}
+	dated("Due", t.Spec.DueAt, red)
+	dated("SLA", t.Spec.SLADueAt, yellow)
 	if t.Spec.AssigneeGroup != "" {
 		row("Assigned to", printable(t.Spec.AssigneeGroup))
 	}
@@ -410,12 +514,16 @@ func writeTask(w io.Writer, t *privacyv1alpha1.PrivacyTask, now time.Time, p pai
 	if pg := t.Spec.Purge; pg != nil {
 		cats := make([]string, 0, len(pg.Categories))
 		for _, c := range pg.Categories {
-			cats = append(cats, string(c))
+			cats = append(cats, printable(string(c)))
 		}
-		row("Purge", fmt.Sprintf("%s data of %s older than %s", pg.Action, strings.Join(cats, ", "), pg.Before.UTC().Format(time.RFC3339)))
+		what := "all categories"
+		if len(cats) > 0 {
+			what = strings.Join(cats, ", ")
+		}
+		row("Purge", fmt.Sprintf("%s data of %s older than %s", printable(pg.Action), what, pg.Before.UTC().Format(time.RFC3339)))
 	}
 	if o := t.Spec.Outcome; o != nil {
-		outcome := string(o.Result)
+		outcome := printable(string(o.Result))
 		if o.Records != nil {
 			outcome += fmt.Sprintf(", %d records", *o.Records)
 		}
@@ -424,12 +532,25 @@ func writeTask(w io.Writer, t *privacyv1alpha1.PrivacyTask, now time.Time, p pai
 			row("Note", printable(o.Note))
 		}
 	}
-	_ = tw.Flush()
+	width := 0
+	for _, r := range rows {
+		width = max(width, utf8.RuneCountInString(r[0]))
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s:%s%s\n", r[0], strings.Repeat(" ", width-utf8.RuneCountInString(r[0])+2), r[1])
+	}
 	fmt.Fprintln(w, "Instructions:")
-	for _, l := range strings.Split(strings.TrimRight(t.Spec.Instructions, "\n"), "\n") {
+	instructions := strings.TrimRight(t.Spec.Instructions, "\n")
+	if instructions == "" {
+		instructions = "-"
+	}
+	for _, l := range strings.Split(instructions, "\n") {
 		fmt.Fprintln(w, "  "+printable(l))
 	}
-	if t.Spec.Outcome == nil {
+	switch {
+	case moot(t):
+		fmt.Fprintf(w, "Nothing to do: its %s finished without it, and it can no longer be completed.\n", printable(t.Spec.Request.Kind))
+	case t.Spec.Outcome == nil:
 		fmt.Fprintf(w, "When done: kubectl privacy complete %s -n %s --outcome Completed|NotFound|Failed|Refused --records N --note TEXT\n", t.Name, t.Namespace)
 	}
 }
