@@ -265,8 +265,7 @@ var _ = Describe("Manual DataSources", func() {
 
 	It("takes no outcome from a task it did not make for the job, and makes its own once that one is gone", func() {
 		ds := manualSource(ns, "console", "email")
-		ds.Spec.Suspend = true
-		Expect(k8sClient.Update(ctx, ds)).To(Succeed())
+		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = true })
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Eventually(func(g Gomega) {

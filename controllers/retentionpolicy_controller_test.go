@@ -489,9 +489,10 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 	It("turns a purge at a manual source into a PrivacyTask, and ends the run with the person's outcome", func() {
 		ns := newNamespace()
 		ds := manualSource(ns, "paper-archive", "email")
-		ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
-		ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
-		Expect(k8sClient.Update(ctx, ds)).To(Succeed())
+		update(ds, func(ds *privacyv1alpha1.DataSource) {
+			ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
+			ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
+		})
 		rp := newPolicy(ns, "0 3 * * *", nil)
 		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
 		now := fakeClock.Now()
