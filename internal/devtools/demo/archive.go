@@ -134,13 +134,14 @@ func (r *run) plugin(args ...string) error {
 	return nil
 }
 
-// kubectl runs kubectl as the admin, showing the command.
+// kubectl runs kubectl as the admin, showing the command as a user would
+// type it (kubectlApply uses it too).
 func (r *run) kubectl(args ...string) error {
 	fmt.Fprintf(r.Out, "$ kubectl %s\n", quoteArgs(args))
 	out, err := exec.Command(filepath.Join(r.Assets, "kubectl"), append([]string{"--kubeconfig", r.cp.KubeconfigPath}, args...)...).CombinedOutput()
 	fmt.Fprint(r.Out, indent(string(out)))
 	if err != nil {
-		return fmt.Errorf("kubectl %s: %w", args[0], err)
+		return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -217,13 +216,7 @@ func (r *run) kubectlApply(file, manifest string) error {
 	if err := os.WriteFile(path, []byte(manifest), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.Out, "$ kubectl apply -f %s\n", path)
-	out, err := exec.Command(filepath.Join(r.Assets, "kubectl"), "--kubeconfig", r.cp.KubeconfigPath, "apply", "-f", path).CombinedOutput()
-	fmt.Fprint(r.Out, indent(string(out)))
-	if err != nil {
-		return fmt.Errorf("kubectl apply -f %s: %w", path, err)
-	}
-	return nil
+	return r.kubectl("apply", "-f", path)
 }
 
 func (r *run) waitFor(ctx context.Context, what string, done func() (bool, error)) error {
