@@ -115,7 +115,8 @@ type Status string
 
 // The job states. Completed, NotFound and Failed are final.
 const (
-	// StatusRunning: accepted and not finished (only in answers to polls).
+	// StatusRunning: accepted and not finished (the status of a 202 or 409
+	// body, to POST /jobs or to a poll).
 	StatusRunning Status = "Running"
 	// StatusCompleted: the job is done.
 	StatusCompleted Status = "Completed"

@@ -103,6 +103,11 @@ func EnsureKeys(ctx context.Context, c client.Client, namespace string) (Keys, e
 	if err := publish(ctx, c, namespace, cm, entries); err != nil {
 		return Keys{}, err
 	}
+	if cm != nil {
+		if signer.Trusted, err = PublicKeys(cm); err != nil {
+			return Keys{}, err
+		}
+	}
 	return Keys{Signer: signer, FingerprintKey: fpKey}, nil
 }
 

@@ -3,6 +3,7 @@ package receipt
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,17 +121,25 @@ func (l *Log) ref(ctx context.Context, name string) (Ref, error) {
 // on a remote bucket.
 const tailReads = 8
 
-// tail calls fn with each of the last n receipts, oldest first. A receipt
-// removed since the listing (by a sweep) or unreadable is passed over:
-// the tail is an index, and Verify reports what is wrong with a receipt.
-func (l *Log) tail(ctx context.Context, n int, fn func(Ref, *Receipt)) error {
+// tail calls fn with each of the last n receipts, oldest first, and
+// returns how many it passed over as not the operator's: not signed by a
+// key the signer trusts (planted by someone who can write to the store but
+// holds no signing key) or not a receipt at all. A receipt removed since
+// the listing (by a sweep) is passed over too: the tail is an index, and
+// Verify reports what is wrong with a receipt.
+func (l *Log) tail(ctx context.Context, n int, fn func(Ref, *Receipt)) (untrusted int, err error) {
+	signer, err := l.signer(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("receipt signing key: %w", err)
+	}
+	keys := signer.trusted()
 	after := ""
 	if l.head.Sequence > uint64(n) {
 		after = Name(l.head.Sequence - uint64(n))
 	}
 	names, err := l.store.List(ctx, after)
 	if err != nil {
-		return fmt.Errorf("read the receipt log's tail: %w", err)
+		return 0, fmt.Errorf("read the receipt log's tail: %w", err)
 	}
 	names = receiptNames(names)
 	names = names[max(0, len(names)-n):]
@@ -148,18 +157,30 @@ func (l *Log) tail(ctx context.Context, n int, fn func(Ref, *Receipt)) error {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("read the receipt log's tail: %w", err)
+		return 0, fmt.Errorf("read the receipt log's tail: %w", err)
 	}
 	for i, name := range names {
 		if data[i] == nil {
 			continue
 		}
-		if _, r, err := Decode(data[i]); err == nil {
-			seq, _ := ParseName(name)
-			fn(Ref{Name: name, Location: l.store.Location(name), SHA256: Hash(data[i]), Sequence: seq}, r)
+		r, ok := decodeTrusted(data[i], keys)
+		if !ok {
+			untrusted++
+			continue
 		}
+		seq, _ := ParseName(name)
+		fn(Ref{Name: name, Location: l.store.Location(name), SHA256: Hash(data[i]), Sequence: seq}, r)
 	}
-	return nil
+	return untrusted, nil
+}
+
+// decodeTrusted decodes a stored receipt that one of keys signed.
+func decodeTrusted(data []byte, keys map[string]ed25519.PublicKey) (*Receipt, bool) {
+	stored, r, err := Decode(data)
+	if err != nil || stored.Check(keys) != nil {
+		return nil, false
+	}
+	return r, true
 }
 
 // Append adds r to the log: it sets r's APIVersion, Sequence, Previous and
@@ -186,7 +207,7 @@ func (l *Log) Append(ctx context.Context, r *Receipt) (Ref, error) {
 		name := Name(r.Sequence)
 		err = l.store.Create(ctx, name, data)
 		if errors.Is(err, ErrExists) {
-			if ref, ok := l.adopt(ctx, name, r); ok {
+			if ref, ok := l.adopt(ctx, name, r, signer); ok {
 				return ref, nil
 			}
 			if err := l.forward(ctx); err != nil {
@@ -208,15 +229,16 @@ func (l *Log) Append(ctx context.Context, r *Receipt) (Ref, error) {
 }
 
 // adopt takes the receipt at name as r's own when it says the same as r
-// at the same place in the chain: an earlier attempt that wrote it and
-// lost the answer, or another replica recording the same event.
-func (l *Log) adopt(ctx context.Context, name string, r *Receipt) (Ref, bool) {
+// at the same place in the chain, signed by a key signer trusts: an
+// earlier attempt that wrote it and lost the answer, or another replica
+// recording the same event.
+func (l *Log) adopt(ctx context.Context, name string, r *Receipt, signer Signer) (Ref, bool) {
 	data, err := l.store.Get(ctx, name)
 	if err != nil {
 		return Ref{}, false
 	}
-	_, theirs, err := Decode(data)
-	if err != nil || theirs.Previous != r.Previous || !sameEvent(theirs, r) {
+	theirs, ok := decodeTrusted(data, signer.trusted())
+	if !ok || theirs.Previous != r.Previous || !sameEvent(theirs, r) {
 		return Ref{}, false
 	}
 	*r = *theirs
@@ -228,6 +250,19 @@ func (l *Log) adopt(ctx context.Context, name string, r *Receipt) (Ref, bool) {
 func sameEvent(a, b *Receipt) bool {
 	ca, cb := *a, *b
 	ca.RecordedAt, cb.RecordedAt = time.Time{}, time.Time{}
+	return sameJSON(ca, cb)
+}
+
+// sameContent compares what two receipts record, wherever in the log they
+// are: not their place in the chain or when they were recorded.
+func sameContent(a, b *Receipt) bool {
+	ca, cb := *a, *b
+	ca.APIVersion, ca.Sequence, ca.Previous, ca.RecordedAt = "", 0, "", time.Time{}
+	cb.APIVersion, cb.Sequence, cb.Previous, cb.RecordedAt = "", 0, "", time.Time{}
+	return sameJSON(ca, cb)
+}
+
+func sameJSON(ca, cb Receipt) bool {
 	ja, errA := json.Marshal(ca)
 	jb, errB := json.Marshal(cb)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)

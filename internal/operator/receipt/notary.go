@@ -22,7 +22,14 @@ import (
 // submitted and appended again by the next leader. To prevent that, the
 // Notary indexes the log's last receipts by their owners' ids when it
 // opens the log (and each receipt it appends): a Submit of an id found
-// there is answered with the receipt already written.
+// there, recording the same event, is answered with the receipt already
+// written. Only receipts signed with the operator's keys are indexed: one
+// planted in the store by someone without the signing key is never taken
+// for a request's receipt (the genuine one is written after it).
+//
+// While the log cannot be written (the store refuses, the keys cannot be
+// read), every waiting receipt's owner is told why, not only the one at
+// the head of the queue.
 type Notary struct {
 	open func(ctx context.Context) (*Log, error)
 	wake func(id string)
@@ -32,6 +39,10 @@ type Notary struct {
 	entries map[string]*entry
 	queue   []string // ids of pending entries, oldest first
 	written *tailIndex
+	// failing is why the last attempt to open or write the log failed;
+	// nil once a write succeeds. A receipt submitted meanwhile starts
+	// with it as its lastErr.
+	failing error
 	kick    chan struct{}
 }
 
@@ -119,8 +130,8 @@ func (n *Notary) Submit(id string, r *Receipt) {
 		n.mu.Unlock()
 		return
 	}
-	if ref, ok := n.written.refs[id]; ok {
-		n.entries[id] = &entry{receipt: r, written: true, ref: ref}
+	if w, ok := n.written.refs[id]; ok && sameContent(w.receipt, r) {
+		n.entries[id] = &entry{receipt: r, written: true, ref: w.ref}
 		n.mu.Unlock()
 		n.wake(id)
 		return
@@ -132,7 +143,7 @@ func (n *Notary) Submit(id string, r *Receipt) {
 		n.mu.Unlock()
 		return
 	}
-	n.entries[id] = &entry{receipt: r}
+	n.entries[id] = &entry{receipt: r, lastErr: n.failing}
 	n.queue = append(n.queue, id)
 	pending := len(n.queue)
 	n.mu.Unlock()
@@ -277,22 +288,26 @@ func (n *Notary) openLog(ctx context.Context) (*Log, bool) {
 // with the Ref of the one written.
 func (n *Notary) indexTail(ctx context.Context, log *Log) error {
 	idx := newTailIndex(n.opts.TailIndex)
-	err := log.tail(ctx, n.opts.TailIndex, func(ref Ref, r *Receipt) { idx.add(n.opts.OwnerID(r), ref) })
+	untrusted, err := log.tail(ctx, n.opts.TailIndex, func(ref Ref, r *Receipt) { idx.add(n.opts.OwnerID(r), ref, r) })
 	if err != nil {
 		return err
+	}
+	if untrusted > 0 {
+		n.opts.Log.Info("objects in the receipt log not signed with the operator's keys were passed over; `privacyctl verify` names them",
+			"count", untrusted)
 	}
 	n.mu.Lock()
 	n.written = idx
 	var found []string
 	queue := n.queue[:0:0]
 	for _, id := range n.queue {
-		ref, ok := idx.refs[id]
-		if !ok {
+		e := n.entries[id]
+		w, ok := idx.refs[id]
+		if !ok || !sameContent(w.receipt, e.receipt) {
 			queue = append(queue, id)
 			continue
 		}
-		e := n.entries[id]
-		e.written, e.ref, e.lastErr = true, ref, nil
+		e.written, e.ref, e.lastErr = true, w.ref, nil
 		found = append(found, id)
 	}
 	n.queue = queue
@@ -327,41 +342,58 @@ func (n *Notary) write(ctx context.Context, log *Log, id string, r *Receipt) boo
 	if n.opts.OnWrite != nil {
 		n.opts.OnWrite(r.Kind, time.Since(start), err)
 	}
+	if err != nil {
+		n.opts.Log.Error(err, "cannot write a receipt; it waits", "id", id, "kind", r.Kind)
+		// Every receipt behind this one waits for it too.
+		n.failAll(err)
+		return false
+	}
 	n.mu.Lock()
-	if err == nil {
-		n.written.add(n.opts.OwnerID(r), ref)
-	}
+	n.failing = nil
+	n.written.add(n.opts.OwnerID(r), ref, r)
 	e, ok := n.entries[id]
-	if ok && err == nil {
+	if ok {
 		e.written, e.ref, e.lastErr = true, ref, nil
-	} else if ok {
-		e.lastErr = err
 	}
-	if len(n.queue) > 0 && n.queue[0] == id && (err == nil || !ok) {
+	if len(n.queue) > 0 && n.queue[0] == id {
 		n.queue = n.queue[1:]
+	}
+	// The receipts behind it are no longer held up by a failure.
+	var cleared []string
+	for _, q := range n.queue {
+		if qe := n.entries[q]; qe.lastErr != nil {
+			qe.lastErr = nil
+			cleared = append(cleared, q)
+		}
 	}
 	pending := len(n.queue)
 	n.mu.Unlock()
-	if err != nil {
-		n.opts.Log.Error(err, "cannot write a receipt; it waits", "id", id, "kind", r.Kind)
-	} else {
-		n.pending(pending)
-	}
+	n.pending(pending)
 	if ok {
 		n.wake(id)
 	}
-	return err == nil
+	for _, q := range cleared {
+		n.wake(q)
+	}
+	return true
 }
 
-// failAll records err on every pending receipt and wakes their owners.
+// failAll records err on every pending receipt, and wakes the owners of
+// those whose error changed: each says why it waits, and a retry that
+// fails the same way writes no status.
 func (n *Notary) failAll(err error) {
 	n.mu.Lock()
-	ids := append([]string(nil), n.queue...)
-	for _, id := range ids {
-		n.entries[id].lastErr = err
+	n.failing = err
+	var changed []string
+	for _, id := range n.queue {
+		e := n.entries[id]
+		if e.lastErr == nil || e.lastErr.Error() != err.Error() {
+			changed = append(changed, id)
+		}
+		e.lastErr = err
 	}
 	n.mu.Unlock()
-	for _, id := range ids {
+	for _, id := range changed {
 		n.wake(id)
 	}
 }
@@ -406,9 +438,15 @@ func (n *Notary) pending(count int) {
 // appended: at most max of them, so that it stays small however long the
 // log.
 type tailIndex struct {
-	refs  map[string]Ref
+	refs  map[string]tailEntry
 	order []indexed // oldest first
 	max   int
+}
+
+// tailEntry is where an owner's receipt is and what it recorded.
+type tailEntry struct {
+	ref     Ref
+	receipt *Receipt
 }
 
 // indexed is one receipt in the order of a tailIndex.
@@ -418,16 +456,16 @@ type indexed struct {
 }
 
 func newTailIndex(size int) *tailIndex {
-	return &tailIndex{refs: map[string]Ref{}, max: size}
+	return &tailIndex{refs: map[string]tailEntry{}, max: size}
 }
 
-// add indexes the receipt at ref under id ("" is no owner: not indexed),
+// add indexes r, stored at ref, under id ("" is no owner: not indexed),
 // and drops the oldest beyond max.
-func (t *tailIndex) add(id string, ref Ref) {
+func (t *tailIndex) add(id string, ref Ref, r *Receipt) {
 	if id == "" {
 		return
 	}
-	t.refs[id] = ref
+	t.refs[id] = tailEntry{ref: ref, receipt: r}
 	t.order = append(t.order, indexed{id: id, seq: ref.Sequence})
 	if len(t.order) <= t.max {
 		return
@@ -435,7 +473,7 @@ func (t *tailIndex) add(id string, ref Ref) {
 	old := t.order[0]
 	t.order = t.order[1:]
 	// Only if no later receipt of the same owner replaced it.
-	if t.refs[old.id].Sequence == old.seq {
+	if t.refs[old.id].ref.Sequence == old.seq {
 		delete(t.refs, old.id)
 	}
 }

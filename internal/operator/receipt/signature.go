@@ -34,6 +34,23 @@ type Signature struct {
 // Signer signs receipts with an Ed25519 private key.
 type Signer struct {
 	Key ed25519.PrivateKey
+	// Trusted are the public keys the log takes as the operator's own when
+	// it adopts a receipt it finds in the store (the published keys,
+	// rotated ones included); the signer's own key is always trusted. A
+	// receipt signed by none of them was not written by the operator.
+	Trusted map[string]ed25519.PublicKey
+}
+
+// trusted is Trusted with the signer's own key.
+func (s Signer) trusted() map[string]ed25519.PublicKey {
+	keys := make(map[string]ed25519.PublicKey, len(s.Trusted)+1)
+	for id, k := range s.Trusted {
+		keys[id] = k
+	}
+	if s.Key != nil {
+		keys[s.KeyID()] = s.Key.Public().(ed25519.PublicKey)
+	}
+	return keys
 }
 
 // KeyID is the id of the signer's public key (see KeyID).
