@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/apiwait"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
@@ -149,7 +150,18 @@ func main() {
 	f, zapOpts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg, ctx := ctrl.GetConfigOrDie(), ctrl.SetupSignalHandler()
+	// A replica that starts during an API outage waits for the API server
+	// (alive, not ready) instead of exiting into CrashLoopBackOff.
+	err := apiwait.Wait(ctx, cfg, apiwait.Options{
+		GroupVersion: privacyv1alpha1.GroupVersion.String(), ProbeAddress: f.probeAddr, Log: setupLog,
+	})
+	if ctx.Err() != nil {
+		return
+	}
+	exitOn(err, "unable to reach the API server")
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsOptions(f),
 		HealthProbeBindAddress:        f.probeAddr,
@@ -170,7 +182,7 @@ func main() {
 	exitOn(mgr.AddReadyzCheck("readyz", healthz.Ping), "unable to set up ready check")
 
 	setupLog.Info("starting manager")
-	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "problem running manager")
+	exitOn(mgr.Start(ctx), "problem running manager")
 }
 
 func metricsOptions(f flags) metricsserver.Options {
