@@ -323,7 +323,7 @@ var _ = Describe("What a request is about", func() {
 			g.Expect(pr.Status.Sources).To(ContainElement(And(HaveField("Name", "fast"), HaveField("Phase", privacyv1alpha1.SourcePhaseCompleted))))
 		}).Should(Succeed())
 		key := fingerprintKey()
-		Expect(pr.Status.SubjectFingerprints).To(Equal([]privacyv1alpha1.IdentityFingerprint{{Type: "email", Fingerprint: receipt.Fingerprint(key, "email", adaEmail)}}))
+		Expect(fixedFingerprints(pr, key)).To(Equal([]receipt.IdentityFingerprint{{Type: "email", Value: receipt.Fingerprint(key, "email", adaEmail)}}))
 
 		By("someone puts another person into the Secret, then the slow source resumes")
 		secret.StringData = map[string]string{"email": "grace@example.com"}
@@ -355,8 +355,10 @@ var _ = Describe("What a request is about", func() {
 		key := fingerprintKey()
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			g.Expect(pr.Status.SubjectFingerprints).To(Equal([]privacyv1alpha1.IdentityFingerprint{{Type: "email", Fingerprint: receipt.Fingerprint(key, "email", adaEmail)}}))
-			g.Expect(pr.Status.SubjectFingerprintKeyID).To(Equal(receipt.FingerprintKeyID(key)))
+			g.Expect(pr.Status.Subject).NotTo(BeNil())
+			g.Expect(pr.Status.Subject.IdentityTypes).To(Equal([]string{"email"}))
+			g.Expect(pr.Status.Subject.FingerprintKeyID).To(Equal(receipt.FingerprintKeyID(key)))
+			g.Expect(fixedFingerprints(pr, key)).To(Equal([]receipt.IdentityFingerprint{{Type: "email", Value: receipt.Fingerprint(key, "email", adaEmail)}}))
 		}).Should(Succeed(), "fixed while suspended, before any delivery")
 
 		secret.StringData = map[string]string{"email": "grace@example.com"}

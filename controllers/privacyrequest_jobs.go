@@ -89,8 +89,8 @@ func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope,
 	// matched: it holds every Delete it selects (fail closed).
 	var fps []string
 	known := r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0
-	for _, f := range s.pr.Status.SubjectFingerprints {
-		fps = append(fps, f.Fingerprint)
+	for _, f := range s.fingerprints {
+		fps = append(fps, f.Value)
 	}
 	return s.holds.ForDelete(ds, set, fps, known), nil
 }
@@ -102,8 +102,9 @@ var errSubjectChanged = errors.New("the subject's identities are not those the r
 	"create a new request for the new identities")
 
 // subjectIdentities resolves the subject once per pass. The first time it
-// resolves, their fingerprints go into status; later passes must resolve
-// to the same fingerprints (errSubjectChanged otherwise).
+// resolves, the subject is fixed in status (identity types and sealed
+// fingerprints); later passes must resolve to the same fingerprints
+// (errSubjectChanged otherwise).
 func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *requestScope) (map[string]string, error) {
 	if s.identities != nil || s.subjectErr != nil {
 		return s.identities, s.subjectErr
@@ -112,29 +113,45 @@ func (r *PrivacyRequestReconciler) subjectIdentities(ctx context.Context, s *req
 	if s.subjectErr != nil || r.Receipts == nil || len(r.Receipts.FingerprintKey) == 0 {
 		return s.identities, s.subjectErr
 	}
-	var fps []privacyv1alpha1.IdentityFingerprint
-	for _, f := range r.Receipts.fingerprints(s.identities) {
-		fps = append(fps, privacyv1alpha1.IdentityFingerprint{Type: f.Type, Fingerprint: f.Value})
-	}
-	keyID := receipt.FingerprintKeyID(r.Receipts.FingerprintKey)
-	switch recorded := s.pr.Status.SubjectFingerprints; {
-	case recorded == nil || s.pr.Status.SubjectFingerprintKeyID != keyID:
+	key := r.Receipts.FingerprintKey
+	fps := r.Receipts.fingerprints(s.identities)
+	keyID := receipt.FingerprintKeyID(key)
+	switch fixed := s.pr.Status.Subject; {
+	case fixed == nil || fixed.FingerprintKeyID != keyID:
 		// First read, or fingerprints of a key the operator no longer has
-		// (a deliberate key change): they are (re)recorded under this key.
-		s.pr.Status.SubjectFingerprints, s.pr.Status.SubjectFingerprintKeyID = fps, keyID
-	case !slices.Equal(recorded, fps):
-		s.identities, s.subjectErr = nil, errSubjectChanged
+		// (a deliberate key change): fixed (again) under this key.
+		sealed, err := receipt.SealFingerprints(key, string(s.pr.UID), fps)
+		if err != nil {
+			s.identities, s.subjectErr = nil, fmt.Errorf("fix the subject: %w", err)
+			return nil, s.subjectErr
+		}
+		types := make([]string, 0, len(fps))
+		for _, f := range fps {
+			types = append(types, f.Type)
+		}
+		s.pr.Status.Subject = &privacyv1alpha1.FixedSubject{
+			IdentityTypes: types, FixedAt: metav1.NewTime(s.now), FingerprintKeyID: keyID, SealedFingerprints: sealed,
+		}
+	default:
+		// A seal that does not open (changed by hand) counts as a changed
+		// subject: nothing is sent on identities that cannot be checked.
+		recorded, err := receipt.OpenFingerprints(key, string(s.pr.UID), fixed.SealedFingerprints)
+		if err != nil || !slices.Equal(recorded, fps) {
+			s.identities, s.subjectErr = nil, errSubjectChanged
+			return nil, s.subjectErr
+		}
 	}
+	s.fingerprints = fps
 	return s.identities, s.subjectErr
 }
 
-// reconcileSubject fixes the subject's fingerprints while a request waits
-// suspended for its approval, so that the identities a reviewer approved
-// are the ones delivered (a Secret edited in between fails the jobs with
+// reconcileSubject fixes the subject while a request waits suspended for
+// its approval, so that the identities a reviewer approved are the ones
+// delivered (a Secret edited in between fails the jobs with
 // SubjectChanged). A subject that cannot be read yet is read again at
 // dispatch.
 func (r *PrivacyRequestReconciler) reconcileSubject(ctx context.Context, s *requestScope) {
-	if s.pr.Spec.Suspend && len(s.pr.Status.SubjectFingerprints) == 0 && r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
+	if s.pr.Spec.Suspend && s.pr.Status.Subject == nil && r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
 		_, _ = r.subjectIdentities(ctx, s)
 	}
 }

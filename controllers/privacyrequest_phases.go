@@ -20,6 +20,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
@@ -45,6 +46,9 @@ type requestScope struct {
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
 	subjectErr  error
+	// fingerprints are the subject's fingerprints, made when identities
+	// were resolved this pass (for LegalHold matching).
+	fingerprints []receipt.IdentityFingerprint
 	// holds are the active LegalHolds, read at the first Delete job of the
 	// pass.
 	holds legalhold.Set

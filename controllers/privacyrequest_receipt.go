@@ -72,14 +72,13 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 	if a := pr.Spec.Approval; a != nil {
 		req.Approval = &receipt.Approval{Approver: a.Approver, Reason: a.Reason, ApprovedAt: a.ApprovedAt.UTC()}
 	}
-	// The fingerprints recorded at the first delivery are the person the
-	// request was sent about; a request that never delivered anything
-	// (no matching source) resolves its subject now.
-	for _, f := range pr.Status.SubjectFingerprints {
-		req.Subject.Fingerprints = append(req.Subject.Fingerprints, receipt.IdentityFingerprint{Type: f.Type, Value: f.Fingerprint})
-	}
-	if id := pr.Status.SubjectFingerprintKeyID; id != "" && len(req.Subject.Fingerprints) > 0 {
-		req.Subject.FingerprintKeyID = id
+	// The subject fixed at the first read is the person the request was
+	// sent about; a request that never read it (no matching source)
+	// resolves its subject now.
+	if fixed := pr.Status.Subject; fixed != nil && fixed.FingerprintKeyID == req.Subject.FingerprintKeyID {
+		if fps, err := receipt.OpenFingerprints(r.Receipts.FingerprintKey, string(pr.UID), fixed.SealedFingerprints); err == nil {
+			req.Subject.Fingerprints = fps
+		}
 	}
 	var err error
 	if len(req.Subject.Fingerprints) == 0 {

@@ -296,38 +296,18 @@ type PrivacyRequestStatus struct {
 	// +optional
 	HeldBy []string `json:"heldBy,omitempty"`
 
-	// subjectFingerprints are the fingerprints (HMAC-SHA256 under the
-	// operator's fingerprint key) of the subject's identities as they were
-	// when the operator first read them: while the request waits suspended
-	// for its approval, or at its first delivery. A job whose identities
-	// differ later fails (SubjectChanged), so an approval and a receipt
-	// speak of the person the request was sent about. No personal data.
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=16
+	// subject is what the operator fixed of the subject's identities when
+	// it first read them: while the request waits suspended for its
+	// approval, or at its first delivery. A job whose identities differ
+	// later fails (SubjectChanged), so an approval and a receipt speak of
+	// the person the request was sent about. No personal data.
 	// +optional
-	SubjectFingerprints []IdentityFingerprint `json:"subjectFingerprints,omitempty"`
-
-	// subjectFingerprintKeyID names the fingerprint key of
-	// subjectFingerprints.
-	// +optional
-	SubjectFingerprintKeyID string `json:"subjectFingerprintKeyID,omitempty"`
+	Subject *FixedSubject `json:"subject,omitempty"`
 
 	// receipt locates the signed receipt of the finished request. The
 	// request is not deleted after its TTL before it is set.
 	// +optional
 	Receipt *ReceiptReference `json:"receipt,omitempty"`
-}
-
-// IdentityFingerprint is one identity's fingerprint.
-type IdentityFingerprint struct {
-	// type of the identity (email, userId...).
-	// +required
-	Type string `json:"type"`
-	// fingerprint of its value, hex-encoded.
-	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`
-	// +required
-	Fingerprint string `json:"fingerprint"`
 }
 
 // ReceiptReference locates a receipt in the receipt store.
@@ -492,4 +472,31 @@ type PrivacyRequestList struct {
 	// +optional
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []PrivacyRequest `json:"items"`
+}
+
+// FixedSubject records a request's subject as the operator first read it.
+// What a reviewer needs before approving is in the clear (which identity
+// types, how many, since when they are fixed); the fingerprints are sealed,
+// so that no reader of the request can compare them with a guess, a
+// LegalHold or a receipt.
+type FixedSubject struct {
+	// identityTypes are the types of the subject's identities, sorted.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	IdentityTypes []string `json:"identityTypes"`
+
+	// fixedAt is when the operator first read the identities.
+	FixedAt metav1.Time `json:"fixedAt"`
+
+	// fingerprintKeyID names the operator's fingerprint key, with which the
+	// fingerprints were made and sealed.
+	FingerprintKeyID string `json:"fingerprintKeyID"`
+
+	// sealedFingerprints are the identities' fingerprints, encrypted
+	// (AES-256-GCM under a key derived from the fingerprint key, a random
+	// nonce, bound to this request's uid): only the operator, and holders
+	// of the fingerprint key, can read them, and two requests about the
+	// same person show different values.
+	// +kubebuilder:validation:MaxLength=4096
+	SealedFingerprints string `json:"sealedFingerprints"`
 }

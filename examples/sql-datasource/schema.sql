@@ -16,6 +16,9 @@ CREATE TABLE orders (
 	shipping_address TEXT,
 	created_at TIMESTAMP NOT NULL
 );
+-- Identities are matched in the form the operator sends them (docs/protocol.md,
+-- "Identities"): e-mail trimmed and lower-cased, so the lookup is on that expression.
+CREATE INDEX customers_email ON customers (lower(trim(email)));
 CREATE INDEX orders_customer ON orders (customer_id);
 CREATE INDEX orders_created ON orders (created_at);
 CREATE TABLE invoices (

@@ -157,12 +157,8 @@ func approvable(pr *privacyv1alpha1.PrivacyRequest) [][2]string {
 	switch {
 	case sub.SecretRef != nil:
 		subject := fmt.Sprintf("Secret %s/%s", sub.SecretRef.Namespace, sub.SecretRef.Name)
-		if n := len(pr.Status.SubjectFingerprints); n > 0 {
-			types := make([]string, 0, n)
-			for _, f := range pr.Status.SubjectFingerprints {
-				types = append(types, f.Type)
-			}
-			subject += " (fixed: " + strings.Join(types, ", ") + ")"
+		if fixed := pr.Status.Subject; fixed != nil {
+			subject += fmt.Sprintf(" (fixed %s: %s)", fixed.FixedAt.UTC().Format(time.RFC3339), strings.Join(fixed.IdentityTypes, ", "))
 		}
 		rows = append(rows, [2]string{"subject", subject})
 	default:

@@ -85,7 +85,9 @@ var _ = Describe("The operator's ServiceAccount", Ordered, func() {
 			return asOperator(pr, approveAsOperator)
 		}).WithTimeout(30 * time.Second).Should(MatchError(ContainSubstring("may change only the finalizers of PrivacyRequest " + pr.Name + ", not its spec")))
 
-		Expect(asOperator(pr, func(cur *privacyv1alpha1.PrivacyRequest) { cur.Spec.Suspend = false })).
+		// Changes a person may make (the approval policy lets them) are
+		// still refused to the operator.
+		Expect(asOperator(pr, func(cur *privacyv1alpha1.PrivacyRequest) { cur.Spec.TTLSecondsAfterFinished = ptr.To[int32](60) })).
 			To(MatchError(ContainSubstring("admission policy privacyrequest-operator")))
 		Expect(asOperator(pr, func(cur *privacyv1alpha1.PrivacyRequest) { cur.Spec.Regulation = privacyv1alpha1.RegulationCCPA })).
 			To(MatchError(ContainSubstring("not its spec")))

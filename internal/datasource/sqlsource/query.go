@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
 // query builds one parameterised statement. Values only ever go into args;
@@ -50,7 +52,7 @@ func (s *Source) subject(q *query, t *Table, ids map[string]string) bool {
 		var conds []string
 		for _, col := range cols {
 			if v, ok := ids[t.Identities[col]]; ok && v != "" {
-				conds = append(conds, quote(col)+" = "+q.arg(v))
+				conds = append(conds, normalizedColumn(t.Identities[col], col)+" = "+q.arg(protocol.NormalizeIdentity(t.Identities[col], v)))
 			}
 		}
 		if len(conds) == 0 {
@@ -88,4 +90,27 @@ func (s *Source) childrenFirst() []*Table {
 	out := append([]*Table(nil), s.mapping.Tables...)
 	sort.SliceStable(out, func(i, j int) bool { return s.depth(out[i]) > s.depth(out[j]) })
 	return out
+}
+
+// normalizedColumn is an identity column as SQL spells it in the form the
+// operator sends identities (protocol.NormalizeIdentity), so that a row
+// written "Ada@Example.com " is found by "ada@example.com": email trimmed
+// and lower-cased, phone trimmed without spaces, dashes, dots and
+// parentheses. (SQL has no NFKC: values stored in compatibility forms,
+// such as full-width letters, are matched only as stored.) An index that
+// should serve these lookups must be on the same expression, e.g.
+// CREATE INDEX ON customers (lower(trim(email))).
+func normalizedColumn(identityType, column string) string {
+	c := quote(column)
+	switch identityType {
+	case "email":
+		return "lower(trim(" + c + "))"
+	case "phone":
+		e := "trim(" + c + ")"
+		for _, ch := range []string{" ", "-", ".", "(", ")"} {
+			e = "replace(" + e + ", '" + ch + "', '')"
+		}
+		return e
+	}
+	return c
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
 // typePattern is what an identity type looks like (the API's IdentityType
@@ -40,14 +41,17 @@ func (p SecretPolicy) refusal(ref *privacyv1alpha1.NamespacedSecretReference) er
 		ErrSecretRefused, ref.Namespace, ref.Name, strings.Join(p.Namespaces, ", "), privacyv1alpha1.LabelSubjectSecret)
 }
 
-// Resolve returns the subject's identities: the inline map, or the keys of
-// the referenced Secret that are identity type names. The Secret is read
+// Resolve returns the subject's identities, each in its one spelling
+// (protocol.NormalizeIdentity): the inline map, or the keys of the
+// referenced Secret that are identity type names. Everything downstream,
+// the jobs sources receive, fingerprints and LegalHold matching, uses
+// these values, so that all of them speak of the same person. The Secret is read
 // through reader, which should be uncached so that the operator does not
 // cache Secrets cluster-wide, and only when policy allows its namespace.
 // Errors name the Secret, never its values.
 func Resolve(ctx context.Context, reader client.Reader, policy SecretPolicy, subject privacyv1alpha1.Subject) (map[string]string, error) {
 	if subject.SecretRef == nil {
-		return subject.Identities, nil
+		return normalized(subject.Identities, "subject.identities")
 	}
 	ref := subject.SecretRef
 	if !slices.Contains(policy.Namespaces, ref.Namespace) {
@@ -76,7 +80,22 @@ func Resolve(ctx context.Context, reader client.Reader, policy SecretPolicy, sub
 		return nil, fmt.Errorf("subject Secret %s/%s holds %d identities; a subject has at most %d (as subject.identities): remove the keys that are not the person's identities",
 			ref.Namespace, ref.Name, len(ids), MaxIdentities)
 	}
-	return ids, nil
+	return normalized(ids, fmt.Sprintf("subject Secret %s/%s", ref.Namespace, ref.Name))
+}
+
+// normalized is ids in their one spelling each. An identity that is only
+// white space is an error naming its type (never its value): it would
+// match nothing, or everything, at a source.
+func normalized(ids map[string]string, where string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	for t, v := range ids {
+		n := protocol.NormalizeIdentity(t, v)
+		if n == "" {
+			return nil, fmt.Errorf("%s: identity %q is empty once white space is removed", where, t)
+		}
+		out[t] = n
+	}
+	return out, nil
 }
 
 // MaxIdentities is the most identities a subject has, inline (the API's

@@ -5,20 +5,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
-	"strings"
+
+	"github.com/privacyoperator/privacy-operator/pkg/protocol"
 )
 
 // Fingerprint is the keyed hash that stands for an identity in a receipt:
 // hex HMAC-SHA256(key, type + "\x00" + normalised value). Without the key
 // it cannot be reversed or recomputed from a list of likely emails; with
 // it, a person's identities find their receipts (privacyctl receipts find).
-// The value is trimmed, and an email is lower-cased, so that the spelling
-// a person gives later still matches.
+// The value is normalised as the operator normalises identities before it
+// sends them (protocol.NormalizeIdentity), so that the spelling a person
+// gives later still matches, and a fingerprint stands for exactly the
+// value sources received.
 func Fingerprint(key []byte, identityType, value string) string {
-	value = strings.TrimSpace(value)
-	if identityType == "email" {
-		value = strings.ToLower(value)
-	}
+	value = protocol.NormalizeIdentity(identityType, value)
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(identityType))
 	mac.Write([]byte{0})
