@@ -33,6 +33,10 @@ type jobPass struct {
 	buildJob func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool)
 	// ended observes an entry that reached its final phase (metrics).
 	ended func(e *jobs.Entry)
+	// heldNow names the active LegalHold that covers e's job now, with the
+	// message for the entry ("": none); nil for owners whose jobs no hold
+	// can stop (Access, Correct, OptOut requests).
+	heldNow func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (hold, message string, err error)
 }
 
 func (j *jobPass) source(e *jobs.Entry) *privacyv1alpha1.DataSource {
@@ -60,7 +64,11 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) erro
 		}
 		j.note(e, j.Apply(e, o, jobs.RetryOf(j.source(e))))
 	}
-	return j.recordTasks(ctx, entries)
+	if err := j.recordTasks(ctx, entries); err != nil {
+		return err
+	}
+	j.recheckHolds(ctx, entries)
+	return nil
 }
 
 // advance asks the ledger what each unfinished entry needs and queues it.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -213,6 +214,8 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&privacyv1alpha1.PrivacyRequest{}).
 		Watches(&privacyv1alpha1.PrivacyTask{}, tasks, builder.WithPredicates(outcomes)).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDataSource), builder.WithPredicates(dataSourceJobFacts)).
+		// A hold filed or widened reaches Delete jobs already under way.
+		Watches(&privacyv1alpha1.LegalHold{}, handler.EnqueueRequestsFromMapFunc(r.requestsForLegalHold), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(wakeSource(r.Wakeups, KindPrivacyRequest, func() *privacyv1alpha1.PrivacyRequest { return &privacyv1alpha1.PrivacyRequest{} })).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Config.Workers, 1)}).
 		Named("privacyrequest").

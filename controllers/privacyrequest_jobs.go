@@ -44,7 +44,7 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 		return nil, s.pass.Hold(e, reason, err.Error()), false
 	}
 	if s.pr.Spec.Type == privacyv1alpha1.RequestTypeDelete {
-		h, err := r.holdFor(ctx, s, ds, ids)
+		h, err := r.holdFor(ctx, s, ds)
 		if err != nil {
 			return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
 		}
@@ -69,8 +69,9 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 }
 
 // holdFor is the active LegalHold that keeps a Delete request's job from
-// ds, or nil. The holds are read from the cache once per pass.
-func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource, ids map[string]string) (*privacyv1alpha1.LegalHold, error) {
+// ds, or nil, by the subject's fingerprints of this pass (s.fingerprints).
+// The holds are read from the cache once per pass.
+func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource) (*privacyv1alpha1.LegalHold, error) {
 	if s.holds == nil {
 		holds, err := activeHolds(ctx, r.Client, s.now)
 		if err != nil {
@@ -88,11 +89,32 @@ func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope,
 	// Without the fingerprint key a hold on named people cannot be
 	// matched: it holds every Delete it selects (fail closed).
 	var fps []string
-	known := r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0
+	known := r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 && s.fingerprints != nil
 	for _, f := range s.fingerprints {
 		fps = append(fps, f.Value)
 	}
 	return s.holds.ForDelete(ds, set, fps, known), nil
+}
+
+// deleteHeldNow is the LegalHold that covers a Delete job already under
+// way at ds (jobPass.heldNow). The subject's fingerprints come from the
+// subject fixed in status, so that a subject Secret deleted after the
+// delivery does not blind the check; where they cannot be had at all, a
+// hold that names people holds every Delete it selects (fail closed).
+func (r *PrivacyRequestReconciler) deleteHeldNow(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource) (string, string, error) {
+	if s.fingerprints == nil && r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
+		if fixed := s.pr.Status.Subject; fixed != nil && fixed.FingerprintKeyID == receipt.FingerprintKeyID(r.Receipts.FingerprintKey) {
+			s.fingerprints, _ = receipt.OpenFingerprints(r.Receipts.FingerprintKey, string(s.pr.UID), fixed.SealedFingerprints)
+		}
+		if s.fingerprints == nil {
+			_, _ = r.subjectIdentities(ctx, s)
+		}
+	}
+	h, err := r.holdFor(ctx, s, ds)
+	if err != nil || h == nil {
+		return "", "", err
+	}
+	return h.Name, legalhold.Message(h), nil
 }
 
 // errSubjectChanged: the subject's identities are not those of the first

@@ -219,6 +219,11 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		},
 		ended: func(e *jobs.Entry) { r.observeJob(s, e) },
 	}
+	if pr.Spec.Type == privacyv1alpha1.RequestTypeDelete {
+		j.heldNow = func(ctx context.Context, _ *jobs.Entry, ds *privacyv1alpha1.DataSource) (string, string, error) {
+			return r.deleteHeldNow(ctx, s, ds)
+		}
+	}
 	if err := j.recordOutcomes(ctx, pr.Status.Sources); err != nil {
 		// Filing an Access answer's data failed (the export store is out
 		// of reach): the answer stays with the dispatcher for the next

@@ -56,7 +56,11 @@ func (r *PrivacyTaskReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	s := &taskScope{passEffects: r.newPass(taskOwnerKey(req.NamespacedName), task.Generation, 0), task: task, before: task.DeepCopy()}
-	if err := r.reconcileExpiry(ctx, s); err != nil || s.deleteNow {
+	err := r.reconcileExpiry(ctx, s)
+	if err != nil || s.deleteNow {
+		return ctrl.Result{}, err
+	}
+	if s.heldBy, err = r.heldBy(ctx, task); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.computeStatus(s)
@@ -74,6 +78,9 @@ type taskScope struct {
 	deleteNow bool
 	// ownerDone: the request or run finished; an open task is moot.
 	ownerDone bool
+	// heldBy: a LegalHold stopped the task's job (its entry is Held); an
+	// open task is moot.
+	heldBy string
 }
 
 // reconcileExpiry deletes the task once its request is gone (deleted, or
@@ -141,6 +148,36 @@ func (r *PrivacyTaskReconciler) ownerFinished(ctx context.Context, task *privacy
 		return time.Time{}, false, nil
 	}
 	return time.Time{}, true, nil
+}
+
+// heldBy is the LegalHold that ended the task's job Held at its request
+// or run ("" if none): a hold filed while the task was open.
+func (r *PrivacyTaskReconciler) heldBy(ctx context.Context, task *privacyv1alpha1.PrivacyTask) (string, error) {
+	ref := task.Spec.Request
+	key := types.NamespacedName{Name: ref.Name}
+	var entries []privacyv1alpha1.SourceStatus
+	switch ref.Kind {
+	case KindPrivacyRequest:
+		pr := &privacyv1alpha1.PrivacyRequest{}
+		if found, err := r.getCached(ctx, key, pr); !found || string(pr.UID) != ref.UID {
+			return "", err
+		}
+		entries = pr.Status.Sources
+	case KindRetentionPolicy:
+		rp := &privacyv1alpha1.RetentionPolicy{}
+		if found, err := r.getCached(ctx, key, rp); !found || string(rp.UID) != ref.UID {
+			return "", err
+		}
+		if run, ok := runOf(rp, task.Spec.JobID); ok {
+			entries = run.Sources
+		}
+	}
+	for _, e := range entries {
+		if e.JobID == task.Spec.JobID && e.Phase == privacyv1alpha1.SourcePhaseHeld {
+			return e.Hold, nil
+		}
+	}
+	return "", nil
 }
 
 // runOf is the run of rp with a source entry for jobID.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,17 @@ func (r *PrivacyTaskReconciler) computeStatus(s *taskScope) {
 		conditions.Set(&t.Status.Conditions, t.Generation, privacyv1alpha1.TaskConditionCompleted, metav1.ConditionTrue, string(o.Result),
 			fmt.Sprintf("Completed by %s at %s.", o.CompletedBy, o.CompletedAt.UTC().Format(time.RFC3339)))
 		conditions.Remove(&t.Status.Conditions, privacyv1alpha1.TaskConditionLate)
+		return
+	}
+	if s.heldBy != "" {
+		was := conditions.Get(t.Status.Conditions, privacyv1alpha1.TaskConditionCompleted)
+		// kubectl privacy reads the hold's name from the start of this message.
+		conditions.Set(&t.Status.Conditions, t.Generation, privacyv1alpha1.TaskConditionCompleted, metav1.ConditionFalse, privacyv1alpha1.ReasonLegalHold,
+			fmt.Sprintf("LegalHold %s now covers this job: do not carry it out. The task can no longer be completed; its request accounts for the source as held.", s.heldBy))
+		conditions.Remove(&t.Status.Conditions, privacyv1alpha1.TaskConditionLate)
+		if was == nil || was.Reason != privacyv1alpha1.ReasonLegalHold {
+			s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonLegalHold, "LegalHold %s now covers this task's job: it must not be carried out", s.heldBy)
+		}
 		return
 	}
 	if s.ownerDone {
@@ -155,7 +167,8 @@ var requestFinishedOrGone = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*privacyv1alpha1.PrivacyRequest)
 		cur, curOK := e.ObjectNew.(*privacyv1alpha1.PrivacyRequest)
-		return !oldOK || !curOK || (old.Status.CompletedAt == nil) != (cur.Status.CompletedAt == nil)
+		return !oldOK || !curOK || (old.Status.CompletedAt == nil) != (cur.Status.CompletedAt == nil) ||
+			!slices.Equal(old.Status.HeldBy, cur.Status.HeldBy)
 	},
 }
 
@@ -176,6 +189,12 @@ func finishedRuns(rp *privacyv1alpha1.RetentionPolicy) string {
 	for _, run := range rp.Status.History {
 		if run.CompletedAt != nil {
 			out += run.ScheduledTime.UTC().Format(time.RFC3339) + ","
+		}
+		// A source held while its task was open makes the task moot.
+		for _, src := range run.Sources {
+			if src.Phase == privacyv1alpha1.SourcePhaseHeld {
+				out += src.JobID + ","
+			}
 		}
 	}
 	return out

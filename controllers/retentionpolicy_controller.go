@@ -71,6 +71,8 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(dataSourceJobFacts)).
 		// namespaceSelector and the namespace policy read namespace labels.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A hold filed or widened reaches purges already under way.
+		Watches(&privacyv1alpha1.LegalHold{}, handler.EnqueueRequestsFromMapFunc(r.policiesForLegalHold), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(wakeSource(r.Wakeups, KindRetentionPolicy, func() *privacyv1alpha1.RetentionPolicy { return &privacyv1alpha1.RetentionPolicy{} })).
 		Named("retentionpolicy").
 		Complete(r)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -226,6 +227,9 @@ func (r *RetentionPolicyReconciler) reconcileRun(ctx context.Context, s *policyS
 		buildJob: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 			return r.purgeJobUnlessHeld(ctx, s, run, e, ds)
 		},
+		heldNow: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (string, string, error) {
+			return r.purgeHeldNow(ctx, s, e, ds)
+		},
 	}
 	if err := j.recordOutcomes(ctx, run.Sources); err != nil {
 		return err
@@ -289,12 +293,8 @@ func (r *RetentionPolicyReconciler) finishRun(s *policyScope, run *privacyv1alph
 func (r *RetentionPolicyReconciler) purgeJobUnlessHeld(ctx context.Context, s *policyScope, run *privacyv1alpha1.RetentionRun,
 	e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 	cats := s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]
-	if s.holds == nil {
-		holds, err := activeHolds(ctx, r.Client, s.now)
-		if err != nil {
-			return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
-		}
-		s.holds = holds
+	if err := r.readHolds(ctx, s); err != nil {
+		return nil, s.pass.Hold(e, privacyv1alpha1.ReasonLegalHold, "Checking the legal holds failed; retrying: "+err.Error()), false
 	}
 	purge, held, holds := s.holds.Purge(ds, s.nsLabels[ds.Namespace], cats)
 	e.HeldCategories, e.Hold = held, ""
@@ -346,4 +346,34 @@ func policySelectorsError(rp *privacyv1alpha1.RetentionPolicy) error {
 		return &invalidSelectorError{field: "spec.namespaceSelector", err: err}
 	}
 	return nil
+}
+
+// readHolds reads the active LegalHolds once per pass.
+func (r *RetentionPolicyReconciler) readHolds(ctx context.Context, s *policyScope) error {
+	if s.holds != nil {
+		return nil
+	}
+	holds, err := activeHolds(ctx, r.Client, s.now)
+	if err != nil {
+		return err
+	}
+	s.holds = holds
+	return nil
+}
+
+// purgeHeldNow is the LegalHold that now covers a category of a purge
+// already under way at ds (jobPass.heldNow): one that was not held when
+// the job was built.
+func (r *RetentionPolicyReconciler) purgeHeldNow(ctx context.Context, s *policyScope, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (string, string, error) {
+	if err := r.readHolds(ctx, s); err != nil {
+		return "", "", err
+	}
+	cats := s.matched[types.NamespacedName{Namespace: e.Namespace, Name: e.Name}]
+	_, held, holds := s.holds.Purge(ds, s.nsLabels[ds.Namespace], cats)
+	for _, c := range held {
+		if !slices.Contains(e.HeldCategories, c) {
+			return holds[0], legalhold.CategoriesMessage(held, holds), nil
+		}
+	}
+	return "", "", nil
 }

@@ -145,6 +145,11 @@ const (
 	ReasonDelivering = "Delivering"
 	// ReasonAccepted: the source accepted the job and works on it.
 	ReasonAccepted = "Accepted"
+	// ReasonCancelRequested: a LegalHold filed while the source worked on
+	// an accepted job covers it; the source was asked to cancel it
+	// (DELETE /jobs/{id}). The entry ends Held if the source cancels, as
+	// it finished otherwise.
+	ReasonCancelRequested = "CancelRequested"
 	// ReasonRetrying: the last delivery failed and will be retried.
 	ReasonRetrying = "Retrying"
 	// ReasonRetriesExhausted: every allowed delivery failed.

@@ -153,6 +153,10 @@ func newCompleteCommand(o *options) *cobra.Command {
 				return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s was already completed by %s at %s (%s): a task is completed once",
 					task.Namespace, task.Name, printable(done.CompletedBy), done.CompletedAt.UTC().Format(time.RFC3339), done.Result)}
 			}
+			if hold := heldBy(task); hold != "" {
+				return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s can no longer be completed: LegalHold %s now covers its job, which must not be carried out (status reason %s)",
+					task.Namespace, task.Name, printable(hold), privacyv1alpha1.ReasonLegalHold)}
+			}
 			if moot(task) {
 				return &exitError{code: ExitError, err: fmt.Errorf("privacytask %s/%s can no longer be completed: its %s %s finished without it (status reason %s)",
 					task.Namespace, task.Name, task.Spec.Request.Kind, printable(task.Spec.Request.Name), privacyv1alpha1.ReasonRequestFinished)}
@@ -314,11 +318,22 @@ func printRedacted(printFlags *genericclioptions.JSONYamlPrintFlags, output stri
 	return p.PrintObj(obj, w)
 }
 
-// moot says whether the task's request (or retention run) finished
-// without it: it can no longer be completed.
+// moot says whether the task can no longer be completed: its request (or
+// retention run) finished without it, or a LegalHold now covers its job.
 func moot(t *privacyv1alpha1.PrivacyTask) bool {
 	c := meta.FindStatusCondition(t.Status.Conditions, privacyv1alpha1.TaskConditionCompleted)
-	return t.Spec.Outcome == nil && c != nil && c.Reason == privacyv1alpha1.ReasonRequestFinished
+	return t.Spec.Outcome == nil && c != nil && (c.Reason == privacyv1alpha1.ReasonRequestFinished || c.Reason == privacyv1alpha1.ReasonLegalHold)
+}
+
+// heldBy is the LegalHold that made an open task moot ("" if none), as
+// the task's Completed condition names it.
+func heldBy(t *privacyv1alpha1.PrivacyTask) string {
+	c := meta.FindStatusCondition(t.Status.Conditions, privacyv1alpha1.TaskConditionCompleted)
+	if t.Spec.Outcome != nil || c == nil || c.Reason != privacyv1alpha1.ReasonLegalHold {
+		return ""
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(c.Message, "LegalHold "), " ")
+	return name
 }
 
 // isOpen says whether the task waits for a person.
@@ -339,6 +354,9 @@ func taskState(t *privacyv1alpha1.PrivacyTask) (string, string) {
 			return "Completed", colour
 		}
 		return "Completed (" + printable(string(o.Result)) + ")", colour
+	}
+	if heldBy(t) != "" {
+		return privacyv1alpha1.ReasonLegalHold, yellow
 	}
 	if moot(t) {
 		return privacyv1alpha1.ReasonRequestFinished, faint
@@ -547,7 +565,9 @@ func writeTask(w io.Writer, t *privacyv1alpha1.PrivacyTask, now time.Time, colou
 	for _, l := range strings.Split(instructions, "\n") {
 		fmt.Fprintln(w, "  "+printable(l))
 	}
-	switch {
+	switch hold := heldBy(t); {
+	case hold != "":
+		fmt.Fprintf(w, "Do not carry it out: LegalHold %s now covers this job, and the task can no longer be completed.\n", printable(hold))
 	case moot(t):
 		fmt.Fprintf(w, "Nothing to do: its %s finished without it, and it can no longer be completed.\n", printable(t.Spec.Request.Kind))
 	case t.Spec.Outcome == nil:

@@ -139,5 +139,13 @@ var _ = Describe("Completing a PrivacyTask", Ordered, func() {
 			Reason: privacyv1alpha1.ReasonRequestFinished, Message: "-", LastTransitionTime: metav1.Now()}}
 		Expect(k8sClient.Status().Update(ctx, t)).To(Succeed())
 		Expect(completeAs(carol, t, outcome("carol"))).To(MatchError(ContainSubstring("can no longer be completed: its request finished without it")))
+
+		// A LegalHold filed while the task was open: its job must not be
+		// carried out, so the task cannot be completed either.
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)).To(Succeed())
+		t.Status.Conditions = []metav1.Condition{{Type: privacyv1alpha1.TaskConditionCompleted, Status: metav1.ConditionFalse,
+			Reason: privacyv1alpha1.ReasonLegalHold, Message: "LegalHold matter-7 now covers this job: do not carry it out.", LastTransitionTime: metav1.Now()}}
+		Expect(k8sClient.Status().Update(ctx, t)).To(Succeed())
+		Expect(completeAs(carol, t, outcome("carol"))).To(MatchError(ContainSubstring("can no longer be completed: a LegalHold now covers its job")))
 	})
 })

@@ -136,8 +136,12 @@ func (p *Pass) Apply(e *Entry, o dispatch.Outcome, retry Retry) Change {
 		// Running is an answer to a poll: the job stays where it is.
 		return p.waitUntil(e, p.now.Add(p.l.PollInterval))
 	case dispatch.ResultUnknown:
-		// The source lost the job (it restarted without a durable store):
-		// deliver it again under the same id.
+		// The source lost the job (it restarted without a durable store,
+		// or dropped it when a hold asked to cancel it): deliver it again
+		// under the same id; a job a hold covers is held at that point.
+		if CancelRequested(e) {
+			e.Hold = ""
+		}
 		e.Phase = privacyv1alpha1.SourcePhasePending
 		e.NextAttemptAt = nil
 		e.Message = "The source no longer knows the job; delivering it again."
@@ -159,6 +163,9 @@ func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
 	var records int64
 	if st.Result != nil {
 		records = st.Result.Records
+	}
+	if CancelRequested(e) && st.Status != protocol.StatusNotFound {
+		return p.cancelAnswered(e, st.Status == protocol.StatusFailed, records, st.Message)
 	}
 	if st.Status == protocol.StatusFailed {
 		// What a failed job did before it failed (rows purged) still counts.

@@ -44,6 +44,12 @@ func NewSet(list []privacyv1alpha1.LegalHold, now time.Time) Set {
 	return s
 }
 
+// Selects reports whether h's scope selects ds (its labels, its
+// namespace's labels), whatever subjects and categories it names.
+func Selects(h *privacyv1alpha1.LegalHold, ds *privacyv1alpha1.DataSource, nsLabels labels.Set) bool {
+	return selects(h, ds, nsLabels)
+}
+
 // selects reports whether h's scope selects ds (its labels, its
 // namespace's labels). A selector that does not parse selects everything:
 // a hold errs on the side of keeping data.
