@@ -21,9 +21,13 @@ CREATE TABLE orders (
 CREATE INDEX customers_email ON customers (lower(trim(email)));
 CREATE INDEX orders_customer ON orders (customer_id);
 CREATE INDEX orders_created ON orders (created_at);
+-- Invoices are kept for the tax office after their orders are purged
+-- (ON DELETE SET NULL), so they carry the customer's e-mail themselves: a
+-- Delete finds them by it, not through an order that may be gone.
 CREATE TABLE invoices (
 	id INTEGER PRIMARY KEY,
 	order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL,
+	billing_email TEXT,
 	amount_cents INTEGER NOT NULL,
 	billing_name TEXT,
 	billing_address TEXT,
@@ -31,3 +35,4 @@ CREATE TABLE invoices (
 	issued_at TIMESTAMP NOT NULL
 );
 CREATE INDEX invoices_order ON invoices (order_id);
+CREATE INDEX invoices_billing_email ON invoices (lower(trim(billing_email)));

@@ -86,6 +86,13 @@ func (s *Source) Prepare(ctx context.Context) error {
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
 	}
+	cut, err := s.checkPaths(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cut) > 0 {
+		return errors.New(strings.Join(cut, "\n"))
+	}
 	return nil
 }
 

@@ -145,9 +145,13 @@ func (n *Notary) Submit(id string, r *Receipt) {
 	}
 	n.entries[id] = &entry{receipt: r, lastErr: n.failing}
 	n.queue = append(n.queue, id)
-	pending := len(n.queue)
+	pending, failing := len(n.queue), n.failing != nil
 	n.mu.Unlock()
 	n.pending(pending)
+	if failing {
+		// It waits behind the failure from the start: its owner says why.
+		n.wake(id)
+	}
 	select {
 	case n.kick <- struct{}{}:
 	default:
