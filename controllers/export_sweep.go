@@ -13,17 +13,16 @@ import (
 
 // ExportSweeper removes what the export store holds for requests that
 // no longer exist (deleted while the operator was down, or with their
-// finalizer removed by hand) and spooled Access data that was never filed:
-// personal data must not outlive its request because a cleanup was missed.
+// finalizer removed by hand): personal data must not outlive its request
+// because a cleanup was missed. (Each replica's spool is swept by the
+// SpoolSweeper.)
 type ExportSweeper struct {
 	// Reader lists PrivacyRequests (the manager's cache).
 	Reader client.Reader
 	Store  export.Swept
 	// Interval between sweeps; default one hour.
 	Interval time.Duration
-	// SpoolMaxAge is how old unfiled spooled data may get; default 24 h.
-	SpoolMaxAge time.Duration
-	Log         logr.Logger
+	Log      logr.Logger
 }
 
 // Start sweeps at once, then every Interval, until ctx ends. It implements
@@ -83,15 +82,6 @@ func (s *ExportSweeper) Sweep(ctx context.Context) error {
 		} else {
 			s.Log.Info("kept a folder named like a request that no longer exists: it holds what this operator did not write", "uid", uid)
 		}
-	}
-	maxAge := s.SpoolMaxAge
-	if maxAge <= 0 {
-		maxAge = 24 * time.Hour
-	}
-	if n, err := s.Store.SweepSpool(time.Now().Add(-maxAge)); err != nil {
-		return err
-	} else if n > 0 {
-		s.Log.Info("removed spooled Access data that was never filed", "files", n)
 	}
 	return nil
 }

@@ -803,14 +803,16 @@ var _ = Describe("Export sweep", func() {
 		Expect(os.WriteFile(filepath.Join(store.Dir, stray, "notes.txt"), []byte("not the operator's"), 0o600)).To(Succeed())
 		Expect(os.MkdirAll(filepath.Join(store.Dir, "backups"), 0o700)).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(store.Dir, "backups", "db.dump"), []byte("not the operator's"), 0o600)).To(Succeed())
-		old, err := store.Put([]byte(`{"old":true}`))
+		old, err := store.Put("data", []byte(`{"old":true}`))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.Chtimes(old, time.Now().Add(-48*time.Hour), time.Now().Add(-48*time.Hour))).To(Succeed())
-		fresh, err := store.Put([]byte(`{"fresh":true}`))
+		fresh, err := store.Put("data", []byte(`{"fresh":true}`))
 		Expect(err).NotTo(HaveOccurred())
 
 		sweeper := &controllers.ExportSweeper{Reader: k8sClient, Store: store, Log: logf.Log}
 		Expect(sweeper.Sweep(ctx)).To(Succeed())
+		spool := &controllers.SpoolSweeper{Reader: k8sClient, Store: store, Log: logf.Log}
+		Expect(spool.Sweep(ctx)).To(Succeed())
 		uids, err := store.Requests(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(uids).To(ConsistOf(string(pr.UID), stray), "the orphan is gone, the live request's export stays, and so does the folder with a file the operator did not write")

@@ -161,6 +161,8 @@ func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 		SubjectSecretNamespaces: []string{subjectNamespace},
 		MinRetainFor:            24 * time.Hour,
 		TaskGrace:               taskGrace,
+		SpoolSweepInterval:      200 * time.Millisecond,
+		SpoolGrace:              time.Second,
 		OperatorNamespace:       operatorNamespace,
 		Receipts: &wiring.ReceiptOptions{
 			Store: receipts, Retention: 731 * 24 * time.Hour,

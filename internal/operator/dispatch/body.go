@@ -165,8 +165,9 @@ func (b *Body) shrink(n int64) {
 // until the reconciler files it in the request's export, so that it never
 // waits in memory.
 type Spool interface {
-	// Put stores data and returns where; data is valid JSON.
-	Put(data []byte) (string, error)
+	// Put stores the data of job jobID's answer and returns where; data
+	// is valid JSON.
+	Put(jobID string, data []byte) (string, error)
 }
 
 // rawData captures the data of a JobStatus's result as a slice of the body
@@ -218,7 +219,7 @@ func DecodeStatus(body []byte, jobID string, spool Spool) (*protocol.JobStatus, 
 		st.Result.Data = append([]byte(nil), data...)
 		return st, "", nil
 	}
-	file, err := spool.Put(data)
+	file, err := spool.Put(jobID, data)
 	if err != nil {
 		return nil, "", fmt.Errorf("spool result data: %w", err)
 	}

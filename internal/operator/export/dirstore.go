@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // DirStore is a Store in a directory (a PersistentVolume in a cluster):
@@ -42,14 +43,20 @@ func (s DirStore) WritePart(_ context.Context, uid, part string, data []byte) er
 	return writeAtomic(filepath.Join(dir, "parts", part+".json"), data)
 }
 
-// Put stores verified Access data that has not been filed yet (it
-// implements dispatch.Spool) and returns the file.
-func (s DirStore) Put(data []byte) (string, error) {
+// Put stores verified Access data of job jobID that has not been filed yet
+// (it implements dispatch.Spool) and returns the file. The file is named
+// by the job, so that DropSpool can remove an answer that was never filed
+// (another answer to the same job was, or the request finished or went).
+func (s DirStore) Put(jobID string, data []byte) (string, error) {
 	dir := filepath.Join(s.Dir, spoolDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, "data-*.json")
+	prefix := "data"
+	if safeName.MatchString(jobID) && !strings.Contains(jobID, ".") {
+		prefix = jobID
+	}
+	tmp, err := os.CreateTemp(dir, prefix+".*.json")
 	if err != nil {
 		return "", err
 	}

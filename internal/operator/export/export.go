@@ -99,6 +99,9 @@ type Swept interface {
 	DeleteOrphan(ctx context.Context, uid string) (bool, error)
 	// SweepSpool removes spooled data older than before.
 	SweepSpool(before time.Time) (int, error)
+	// DropSpool removes spooled answers of the jobs that are not open,
+	// older than before.
+	DropSpool(open func(jobID string) bool, before time.Time) (int, error)
 }
 
 // Settler is a Store that keeps the parts apart from the export: once the

@@ -57,7 +57,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, s store)) {
 
 type spooled interface {
 	export.Swept
-	Put(data []byte) (string, error)
+	Put(jobID string, data []byte) (string, error)
 }
 
 func newS3Store(t testing.TB, cfg export.S3Config) *export.S3Store {
@@ -210,7 +210,7 @@ func TestRequests(t *testing.T) {
 		if _, err := writeAndAssemble(ctx, s, written); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Put([]byte(`{"spooled":true}`)); err != nil {
+		if _, err := s.Put("pr-test", []byte(`{"spooled":true}`)); err != nil {
 			t.Fatal(err)
 		}
 		// Not a request's, whatever it holds: another program's folder, or
@@ -331,7 +331,7 @@ func TestAssembleMissingPart(t *testing.T) {
 func TestAdoptPart(t *testing.T) {
 	eachStore(t, func(t *testing.T, s store) {
 		ctx := context.Background()
-		file, err := s.Put([]byte(`{"orders":[1]}`))
+		file, err := s.Put("pr-test", []byte(`{"orders":[1]}`))
 		if err != nil {
 			t.Fatal(err)
 		}

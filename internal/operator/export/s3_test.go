@@ -89,7 +89,7 @@ func TestS3AnotherReplicaAssembles(t *testing.T) {
 	if err := first.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1,2]}`)); err != nil {
 		t.Fatal(err)
 	}
-	spooled, err := first.Put(jsonOfSize(3 << 20))
+	spooled, err := first.Put("pr-test", jsonOfSize(3 << 20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestS3UnreachableKeepsData(t *testing.T) {
 		}
 	}
 	refused("WritePart", broken.WritePart(ctx, "uid-1", export.PartName("crm", "contacts"), []byte(`{"contacts":[1]}`)))
-	file, err := broken.Put([]byte(`{"orders":[1]}`))
+	file, err := broken.Put("pr-test", []byte(`{"orders":[1]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +482,7 @@ func TestS3LeastPrivilege(t *testing.T) {
 	if _, err := s.Assemble(ctx, m); !errors.Is(err, export.ErrMissingPart) {
 		t.Errorf("Assemble without the part: %v; want ErrMissingPart", err)
 	}
-	file, err := s.Put([]byte(`{"orders":[1]}`))
+	file, err := s.Put("pr-test", []byte(`{"orders":[1]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +571,7 @@ func TestS3TimesOut(t *testing.T) {
 	cfg.Endpoint = "http://" + addr
 	cfg.Timeouts = export.Timeouts{Call: 300 * time.Millisecond, Assemble: 300 * time.Millisecond}
 	s := newS3Store(t, cfg)
-	file, err := s.Put([]byte(`{"orders":[1]}`))
+	file, err := s.Put("pr-test", []byte(`{"orders":[1]}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,3 +109,47 @@ func (s DirStore) SweepSpool(before time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// DropSpool removes spooled answers that will never be filed: the files of
+// every job for which open is false (its request finished or is gone, or
+// another answer to it was filed), once older than before (an answer that
+// arrives just before its request is in the caller's cache is not taken
+// for a stale one). open is asked once per job. Files not named by a job
+// (another version's) are left to SweepSpool. It returns how many files it
+// removed.
+func (s DirStore) DropSpool(open func(jobID string) bool, before time.Time) (int, error) {
+	dir := filepath.Join(s.Dir, spoolDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	asked := map[string]bool{}
+	n := 0
+	for _, e := range entries {
+		job, _, ok := strings.Cut(e.Name(), ".")
+		// data...: an answer of a job not named (or an earlier version's);
+		// export-...: an export being uploaded (S3Store).
+		if !ok || e.IsDir() || strings.HasPrefix(job, "data") || strings.HasPrefix(job, "export-") {
+			continue
+		}
+		keep, seen := asked[job]
+		if !seen {
+			keep = open(job)
+			asked[job] = keep
+		}
+		if keep {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(before) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -78,6 +78,10 @@ type Options struct {
 	// ExportS3, when set, keeps Access exports and their parts in
 	// S3-compatible object storage.
 	ExportS3 *export.S3Config
+	// SpoolSweepInterval and SpoolGrace tune the sweep of answers in the
+	// spool that will never be filed (controllers.SpoolSweeper; default
+	// one minute each).
+	SpoolSweepInterval, SpoolGrace time.Duration
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
 	// and NoSourcesRetry tune the PrivacyRequest engine.
 	ExportTTL, RequestTTL, PollInterval, NoSourcesRetry time.Duration
@@ -209,6 +213,10 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		return nil, err
 	}
 	if err := mgr.Add(&controllers.ExportSweeper{Reader: mgr.GetClient(), Store: store, Log: ctrl.Log.WithName("export-sweep")}); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(&controllers.SpoolSweeper{Reader: mgr.GetClient(), Store: store, Interval: o.SpoolSweepInterval, Grace: o.SpoolGrace,
+		Log: ctrl.Log.WithName("spool-sweep")}); err != nil {
 		return nil, err
 	}
 	if o.Receipts != nil {
