@@ -31,15 +31,22 @@ func (s *ExportSweeper) Start(ctx context.Context) error {
 	if s.Interval <= 0 {
 		s.Interval = time.Hour
 	}
-	t := time.NewTicker(s.Interval)
+	sweepEvery(ctx, s.Interval, s.Log, "export sweep", s.Sweep)
+	return nil
+}
+
+// sweepEvery runs sweep at once, then every interval, until ctx ends,
+// logging a failure (the next interval tries again).
+func sweepEvery(ctx context.Context, interval time.Duration, log logr.Logger, what string, sweep func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := s.Sweep(ctx); err != nil {
-			s.Log.Error(err, "export sweep failed; trying again at the next interval")
+		if err := sweep(ctx); err != nil {
+			log.Error(err, what+" failed; trying again at the next interval")
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

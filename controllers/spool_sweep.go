@@ -35,23 +35,14 @@ type SpoolSweeper struct {
 	Log    logr.Logger
 }
 
-// Start sweeps every Interval until ctx ends (manager.Runnable).
+// Start sweeps at once, then every Interval, until ctx ends
+// (manager.Runnable).
 func (s *SpoolSweeper) Start(ctx context.Context) error {
 	if s.Interval <= 0 {
 		s.Interval = time.Minute
 	}
-	t := time.NewTicker(s.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if err := s.Sweep(ctx); err != nil {
-			s.Log.Error(err, "spool sweep failed; trying again at the next interval")
-		}
-	}
+	sweepEvery(ctx, s.Interval, s.Log, "spool sweep", s.Sweep)
+	return nil
 }
 
 // NeedLeaderElection: every replica sweeps its own spool.

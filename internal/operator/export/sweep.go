@@ -89,11 +89,7 @@ func matches(pattern, name string) bool {
 // was never recorded (the operator stopped between its arrival and the next
 // pass). It returns how many files it removed.
 func (s DirStore) SweepSpool(before time.Time) (int, error) {
-	dir := filepath.Join(s.Dir, spoolDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	dir, entries, err := s.spoolEntries()
 	if err != nil {
 		return 0, err
 	}
@@ -118,11 +114,7 @@ func (s DirStore) SweepSpool(before time.Time) (int, error) {
 // (another version's) are left to SweepSpool. It returns how many files it
 // removed.
 func (s DirStore) DropSpool(open func(jobID string) bool, before time.Time) (int, error) {
-	dir := filepath.Join(s.Dir, spoolDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	dir, entries, err := s.spoolEntries()
 	if err != nil {
 		return 0, err
 	}
@@ -152,4 +144,14 @@ func (s DirStore) DropSpool(open func(jobID string) bool, before time.Time) (int
 		}
 	}
 	return n, nil
+}
+
+// spoolEntries lists the spool (none when it does not exist yet).
+func (s DirStore) spoolEntries() (string, []os.DirEntry, error) {
+	dir := filepath.Join(s.Dir, spoolDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return dir, nil, nil
+	}
+	return dir, entries, err
 }
