@@ -117,7 +117,9 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 // reconcileDelete deletes the tasks of manual sources, cancels the jobs
 // still open at their sources (fire and forget: a dead source never blocks
-// deletion), removes the export, and releases the finalizer.
+// deletion), stores the Cancelled receipt of a request that did not finish
+// (privacyrequest_cancel.go), removes the export, and releases the
+// finalizer.
 func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *privacyv1alpha1.PrivacyRequest) error {
 	if !controllerutil.ContainsFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs) {
 		return nil
@@ -149,6 +151,10 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 		}
 		r.Dispatcher.Submit(dispatch.Work{Owner: owner, Op: dispatch.OpCancel, JobID: src.JobID, Target: target})
 	}
+	if !r.reconcileCancelledReceipt(ctx, pr) {
+		// Woken by the Notary once the receipt is written (or failed).
+		return nil
+	}
 	if r.Exports != nil {
 		if err := r.Exports.Delete(ctx, string(pr.UID)); err != nil {
 			return fmt.Errorf("delete export: %w", err)
@@ -161,18 +167,29 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 }
 
 // needsFinalizer reports whether deleting the request leaves work to do:
-// an Access request files data into an export that deletion removes, and
-// a job a source accepted stays open there until it is cancelled. A
-// request whose sources all answer at once needs none, which saves a write
-// per request.
+// an Access request files data into an export that deletion removes, a job
+// a source accepted stays open there until it is cancelled, and a request
+// that finished at some sources in an earlier pass but not at all of them
+// has done something its Cancelled receipt must record. A request whose
+// sources all answer at once (the common case: it finishes in the pass
+// that records the answers) needs none, which saves a write per request.
 func needsFinalizer(pr *privacyv1alpha1.PrivacyRequest, outcomes map[string]dispatch.Outcome) bool {
 	if pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
 		return true
 	}
+	ended, open := false, false
 	for _, src := range pr.Status.Sources {
 		if src.Phase == privacyv1alpha1.SourcePhaseDispatched {
 			return true
 		}
+		if jobs.Finished(src.Phase) {
+			ended = true
+		} else {
+			open = true
+		}
+	}
+	if ended && open && pr.Status.CompletedAt == nil {
+		return true
 	}
 	for _, o := range outcomes {
 		if o.Result == dispatch.ResultAccepted || o.Result == dispatch.ResultRunning {

@@ -29,4 +29,17 @@ func TestNeedsFinalizer(t *testing.T) {
 			t.Errorf("%s: needsFinalizer = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+
+	// Done at one source in an earlier pass, not at another: its deletion
+	// must leave a Cancelled receipt of what was done.
+	partial := requestAt(map[string]privacyv1alpha1.SourcePhase{"a": privacyv1alpha1.SourcePhaseCompleted, "b": privacyv1alpha1.SourcePhasePending})
+	partial.Spec.Type = privacyv1alpha1.RequestTypeDelete
+	if !needsFinalizer(partial, nil) {
+		t.Error("partly done: needsFinalizer = false, want true")
+	}
+	done := requestAt(map[string]privacyv1alpha1.SourcePhase{"a": privacyv1alpha1.SourcePhaseCompleted, "b": privacyv1alpha1.SourcePhaseFailed})
+	done.Spec.Type = privacyv1alpha1.RequestTypeDelete
+	if needsFinalizer(done, nil) {
+		t.Error("every source ended: needsFinalizer = true, want false (the receipt is written by the finish)")
+	}
 }
