@@ -152,6 +152,48 @@ var _ = Describe("Access exports in S3", Serial, func() {
 			exportOutage(cfg, useS3, outage.says, outage.cut)
 		})
 	}
+
+	It("holds no reconcile worker while the bucket never answers: a Delete finishes as usual", func() {
+		addr, _ := exporttest.BlackHole(GinkgoT())
+		broken := cfg
+		broken.Endpoint = "http://" + addr
+		// Each call would hold its caller for this long.
+		broken.Timeouts = export.Timeouts{Call: time.Minute, Assemble: time.Minute}
+		useS3(broken)
+
+		ns := newNamespace()
+		newSource(ns, "crm")
+		var waiting []*privacyv1alpha1.PrivacyRequest
+		for range 12 {
+			pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+			waiting = append(waiting, pr)
+		}
+		// Every Access answer is with the bucket (more than there are
+		// reconcile workers).
+		Eventually(func(g Gomega) {
+			for _, pr := range waiting {
+				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+				g.Expect(pr.Status.Sources).NotTo(BeEmpty())
+				g.Expect(pr.Status.Sources[0].Attempts).To(BeNumerically(">", 0))
+			}
+		}).Should(Succeed())
+
+		other := newNamespace()
+		newSource(other, "billing")
+		del := request(other, privacyv1alpha1.RequestTypeDelete, ada)
+		Expect(k8sClient.Create(ctx, del)).To(Succeed())
+		start := time.Now()
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(del), del)).To(Succeed())
+			g.Expect(del.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		}).WithTimeout(15*time.Second).Should(Succeed(), "the Delete needs no store and waits for none")
+		GinkgoWriter.Printf("Delete completed %s after creation, with %d Access requests at a black-holed bucket\n", time.Since(start), len(waiting))
+		for _, pr := range waiting {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			Expect(pr.Status.Phase).NotTo(Equal(privacyv1alpha1.RequestPhaseCompleted), "an Access request cannot finish without its bucket")
+		}
+	})
 })
 
 // exportOutage runs an Access request while the bucket fails (cut), checks

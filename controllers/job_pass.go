@@ -26,8 +26,9 @@ type jobPass struct {
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 
 	// fileFinal files a successful final answer's data before the ledger
-	// records it; an error leaves the outcome for the next pass.
-	fileFinal func(ctx context.Context, e *jobs.Entry, o dispatch.Outcome) error
+	// records it; an error, or a filing still under way (pending), leaves
+	// the outcome for the next pass.
+	fileFinal func(ctx context.Context, e *jobs.Entry, o dispatch.Outcome) (pending bool, err error)
 	// buildJob makes the job for a delivery, or says (as a ledger change
 	// on the entry) why it cannot be sent yet.
 	buildJob func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool)
@@ -44,7 +45,9 @@ func (j *jobPass) source(e *jobs.Entry) *privacyv1alpha1.DataSource {
 }
 
 // recordOutcomes applies the outcomes the dispatcher holds for the entries.
-func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) error {
+// filing reports an answer whose data is still being filed (its outcome is
+// applied by the pass its filing wakes).
+func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) (filing bool, err error) {
 	for i := range entries {
 		e := &entries[i]
 		o, ok := j.effects.outcomes[e.JobID]
@@ -56,19 +59,25 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) erro
 			continue
 		}
 		if o.Result == dispatch.ResultFinal && o.Status.Status != protocol.StatusFailed && j.fileFinal != nil {
-			if err := j.fileFinal(ctx, e, o); err != nil {
+			pending, err := j.fileFinal(ctx, e, o)
+			if err != nil || pending {
 				// Not consumed: the outcome is applied again on the next pass.
 				delete(j.effects.consumed, e.JobID)
-				return err
+				if err != nil {
+					return false, err
+				}
+				filing = true
+				continue
 			}
 		}
 		j.note(e, j.Apply(e, o, jobs.RetryOf(j.source(e))))
 	}
-	if err := j.recordTasks(ctx, entries); err != nil {
-		return err
+	tasksFiling, err := j.recordTasks(ctx, entries)
+	if err != nil {
+		return false, err
 	}
 	j.recheckHolds(ctx, entries)
-	return nil
+	return filing || tasksFiling, nil
 }
 
 // advance asks the ledger what each unfinished entry needs and queues it.

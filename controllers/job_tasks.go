@@ -177,9 +177,9 @@ func taskLabels(owner privacyv1alpha1.TaskRequestReference, source string) map[s
 
 // recordTasks brings in what people did: the outcome of each open task, or
 // its loss (a task deleted before it was completed is created again).
-func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
+func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) (filing bool, err error) {
 	if j.tasks == nil {
-		return nil
+		return false, nil
 	}
 	for i := range entries {
 		e := &entries[i]
@@ -188,7 +188,7 @@ func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
 		}
 		task, err := j.tasks.read(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Task})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if task == nil {
 			j.note(e, j.TaskLost(e, "The PrivacyTask was deleted before it was completed; creating it again."))
@@ -204,13 +204,18 @@ func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
 			continue
 		}
 		if (o.Result == privacyv1alpha1.TaskResultCompleted || o.Result == privacyv1alpha1.TaskResultNotFound) && j.fileFinal != nil {
-			if err := j.fileFinal(ctx, e, taskAnswer(task)); err != nil {
-				return err
+			pending, err := j.fileFinal(ctx, e, taskAnswer(task))
+			if err != nil {
+				return false, err
+			}
+			if pending {
+				filing = true
+				continue
 			}
 		}
 		j.note(e, j.ApplyTask(e, *o))
 	}
-	return nil
+	return filing, nil
 }
 
 // read is the task, or nil when it is gone (from the cache, confirmed by

@@ -62,13 +62,15 @@ type EngineConfig struct {
 // status, then hands jobs to the Dispatcher, whose outcomes wake it up again.
 type PrivacyRequestReconciler struct {
 	Shared
-	// Exports is called on the reconcile workers: an S3Store bounds each
-	// call's exchanges with the bucket (export.Timeouts), so that a
-	// black-holed bucket fails the step (ExportFailed, retried with
-	// backoff) instead of holding the workers.
+	// Exports is called on the export desk, never on the reconcile
+	// workers; an S3Store bounds each call's exchanges with the bucket
+	// (export.Timeouts), so that a black-holed bucket fails the step
+	// (ExportFailed, retried with backoff).
 	Exports export.Store
 	Config  EngineConfig
 	overdue overdueSet
+	// desk runs the Exports calls off the reconcile workers.
+	desk *exportDesk
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests,verbs=get;list;watch;update;delete
@@ -85,6 +87,7 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if found, err := r.fetch(ctx, req.NamespacedName, pr, func() {
 		r.Dispatcher.Forget(ownerOf(req.NamespacedName))
 		r.overdue.set(req.Name, false)
+		r.desk.forget(req.Name)
 	}); !found {
 		return ctrl.Result{}, err
 	}
@@ -156,9 +159,18 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 		return nil
 	}
 	if r.Exports != nil {
-		if err := r.Exports.Delete(ctx, string(pr.UID)); err != nil {
+		uid := string(pr.UID)
+		_, err, pending := r.desk.do(pr.Name, uid+"/delete", func(ctx context.Context) (export.Ref, error) {
+			return export.Ref{}, r.Exports.Delete(ctx, uid)
+		})
+		if err != nil {
 			return fmt.Errorf("delete export: %w", err)
 		}
+		if pending {
+			// Deleted off the workers; its end wakes the request.
+			return nil
+		}
+		r.desk.forget(pr.Name)
 	}
 	r.Dispatcher.Forget(owner)
 	r.overdue.set(pr.Name, false)
@@ -217,6 +229,7 @@ func ownerOf(key types.NamespacedName) dispatch.Owner {
 // indexes must be registered first (SetupIndexes).
 func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.defaults()
+	r.desk = newExportDesk(r.Wakeups)
 	if r.Config.PollInterval <= 0 {
 		r.Config.PollInterval = 30 * time.Second
 	}

@@ -183,29 +183,38 @@ func (r *PrivacyRequestReconciler) reconcileSubject(ctx context.Context, s *requ
 // An answer that completed with records but sent no data is filed as
 // null, as it was sent: the export must find a part for every source that
 // completed with records, and fails without one (a part that was lost).
-func (r *PrivacyRequestReconciler) fileAccessData(ctx context.Context, s *requestScope, e *jobs.Entry, o dispatch.Outcome) error {
+// The store call runs on the export desk, off the reconcile workers:
+// pending until it ends.
+func (r *PrivacyRequestReconciler) fileAccessData(s *requestScope, e *jobs.Entry, o dispatch.Outcome) (pending bool, err error) {
 	pr := s.pr
 	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess || r.Exports == nil {
-		return nil
+		return false, nil
 	}
-	part := export.PartName(e.Namespace, e.Name)
+	uid, part := string(pr.UID), export.PartName(e.Namespace, e.Name)
 	res := o.Status.Result
-	var err error
+	var file func(ctx context.Context) error
+	key := uid + "/part/" + part + "/"
 	switch {
 	case o.DataFile != "":
-		err = r.Exports.AdoptPart(ctx, string(pr.UID), part, o.DataFile)
+		file, key = func(ctx context.Context) error { return r.Exports.AdoptPart(ctx, uid, part, o.DataFile) }, key+o.DataFile
 	case res != nil && len(res.Data) > 0:
-		err = r.Exports.WritePart(ctx, string(pr.UID), part, res.Data)
+		data := res.Data
+		file, key = func(ctx context.Context) error { return r.Exports.WritePart(ctx, uid, part, data) }, key+"data"
 	case res != nil && res.Records > 0 && o.Status.Status == protocol.StatusCompleted:
-		err = r.Exports.WritePart(ctx, string(pr.UID), part, []byte("null"))
+		file, key = func(ctx context.Context) error { return r.Exports.WritePart(ctx, uid, part, []byte("null")) }, key+"null"
+	default:
+		return false, nil
 	}
+	_, err, pending = r.desk.do(pr.Name, key, func(ctx context.Context) (export.Ref, error) { return export.Ref{}, file(ctx) })
 	if err != nil {
-		return fmt.Errorf("store access data of %s/%s: %w", e.Namespace, e.Name, err)
+		return false, fmt.Errorf("store access data of %s/%s: %w", e.Namespace, e.Name, err)
 	}
-	return nil
+	return pending, nil
 }
 
-func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestScope) error {
+// writeExport assembles the export on the export desk, off the reconcile
+// workers (pending until it ends), and records where it is.
+func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestScope) (pending bool, err error) {
 	pr := s.pr
 	// The store keeps the createdAt of an export it wrote before: a pass
 	// from a stale view that assembles again (its Settle failed) writes
@@ -218,9 +227,14 @@ func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestSc
 		}
 		m.Sources = append(m.Sources, export.Source{Namespace: src.Namespace, Name: src.Name, Status: string(src.Phase), Records: records})
 	}
-	ref, err := r.Exports.Assemble(ctx, m)
+	ref, err, pending := r.desk.do(pr.Name, string(pr.UID)+"/assemble", func(ctx context.Context) (export.Ref, error) {
+		return r.Exports.Assemble(ctx, m)
+	})
 	if err != nil {
-		return fmt.Errorf("write access export: %w", err)
+		return false, fmt.Errorf("write access export: %w", err)
+	}
+	if pending {
+		return true, nil
 	}
 	pr.Status.Export = &privacyv1alpha1.ExportReference{
 		Location: ref.Location, SHA256: ref.SHA256, Bytes: ref.Bytes,
@@ -233,12 +247,14 @@ func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestSc
 		// assembles the export again from the parts.
 		uid, logger := string(pr.UID), log.FromContext(ctx)
 		s.after = append(s.after, func() {
-			if err := st.Settle(ctx, uid); err != nil {
-				logger.Error(err, "drop the parts of a written export (they go with the export)")
-			}
+			r.desk.spawn(func(ctx context.Context) {
+				if err := st.Settle(ctx, uid); err != nil {
+					logger.Error(err, "drop the parts of a written export (they go with the export)")
+				}
+			})
 		})
 	}
-	return nil
+	return false, nil
 }
 
 // JobID is the id of the job of request uid at a DataSource: stable across

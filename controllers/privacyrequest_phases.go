@@ -18,6 +18,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
 	"github.com/privacyoperator/privacy-operator/internal/operator/deadline"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
+	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 	"github.com/privacyoperator/privacy-operator/internal/operator/legalhold"
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
@@ -211,8 +212,8 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		tasks: &taskDesk{client: r.Client, reader: r.APIReader, owner: privacyv1alpha1.TaskRequestReference{
 			Kind: KindPrivacyRequest, Name: pr.Name, UID: string(pr.UID),
 		}},
-		fileFinal: func(ctx context.Context, e *jobs.Entry, o dispatch.Outcome) error {
-			return r.fileAccessData(ctx, s, e, o)
+		fileFinal: func(ctx context.Context, e *jobs.Entry, o dispatch.Outcome) (bool, error) {
+			return r.fileAccessData(s, e, o)
 		},
 		buildJob: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 			return r.requestJob(ctx, s, e, ds)
@@ -224,12 +225,18 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 			return r.deleteHeldNow(ctx, s, ds)
 		}
 	}
-	if err := j.recordOutcomes(ctx, pr.Status.Sources); err != nil {
+	filing, err := j.recordOutcomes(ctx, pr.Status.Sources)
+	if err != nil {
 		// Filing an Access answer's data failed (the export store is out
 		// of reach): the answer stays with the dispatcher for the next
 		// pass, and status says why as for the export itself.
 		r.exportFailed(s, err)
 		return err
+	}
+	if filing {
+		// An answer's data is being filed off the workers; its end wakes
+		// the request, whose next pass records it and goes on.
+		return nil
 	}
 	j.advance(ctx, pr.Status.Sources, jobs.Facts{
 		Deadline:         s.dueAt(),
@@ -281,9 +288,14 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 		}
 	}
 	if pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && r.Exports != nil {
-		if err := r.writeExport(ctx, s); err != nil {
+		pending, err := r.writeExport(ctx, s)
+		if err != nil {
 			r.exportFailed(s, err)
 			return err
+		}
+		if pending {
+			// Assembled off the workers; its end wakes the request.
+			return nil
 		}
 	}
 	completed := metav1.NewTime(s.now)
@@ -314,8 +326,15 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 		if s.now.Before(exp.ExpiresAt.Time) {
 			s.wakeAt(exp.ExpiresAt.Time)
 		} else {
-			if err := r.Exports.Delete(ctx, string(pr.UID)); err != nil {
+			uid := string(pr.UID)
+			_, err, pending := r.desk.do(pr.Name, uid+"/delete", func(ctx context.Context) (export.Ref, error) {
+				return export.Ref{}, r.Exports.Delete(ctx, uid)
+			})
+			if err != nil {
 				return fmt.Errorf("delete expired export: %w", err)
+			}
+			if pending {
+				return nil
 			}
 			pr.Status.Export = nil
 			s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonExportExpired, "Access export expired and was deleted")
