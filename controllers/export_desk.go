@@ -58,6 +58,13 @@ func (d *exportDesk) do(owner, key string, fn func(ctx context.Context) (export.
 		d.mu.Unlock()
 		return export.Ref{}, nil, true
 	}
+	if strings.HasSuffix(key, "/delete") && d.busyLocked(owner) {
+		// A part or an export being written now would outlive a delete
+		// that ran first: the delete waits for them (their end wakes
+		// the request).
+		d.mu.Unlock()
+		return export.Ref{}, nil, true
+	}
 	c = &exportCall{}
 	d.calls[key] = c
 	d.mu.Unlock()
@@ -71,6 +78,16 @@ func (d *exportDesk) do(owner, key string, fn func(ctx context.Context) (export.
 		d.wakeups.Notify(dispatch.Owner{Kind: KindPrivacyRequest, NamespacedName: types.NamespacedName{Name: owner}})
 	}()
 	return export.Ref{}, nil, true
+}
+
+// busyLocked reports a call of the request named owner still under way.
+func (d *exportDesk) busyLocked(owner string) bool {
+	for key, c := range d.calls {
+		if !c.done && strings.HasPrefix(key, owner+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // forget drops the ended calls of the request named owner: it is gone,

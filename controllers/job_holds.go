@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -42,6 +43,11 @@ func (j *jobPass) recheckHolds(ctx context.Context, entries []jobs.Entry) {
 		if hold == "" {
 			continue
 		}
+		if e.Task != "" && j.taskDone(ctx, e) {
+			// Completed by a person before the hold reached it (the cache
+			// had not shown it yet): its outcome is recorded next pass.
+			continue
+		}
 		var target dispatch.Target
 		if e.Task == "" {
 			if target, err = j.keys.Target(ctx, ds, j.Now()); err != nil {
@@ -55,4 +61,19 @@ func (j *jobPass) recheckHolds(ctx context.Context, entries []jobs.Entry) {
 			j.submit(dispatch.OpCancel, e, target, nil)
 		}
 	}
+}
+
+// taskDone reports whether e's task has an outcome at the API server: a
+// clerk's outcome set just before a hold wins over the hold (the work was
+// done and recorded), and the cache may not show it yet.
+func (j *jobPass) taskDone(ctx context.Context, e *jobs.Entry) bool {
+	if j.tasks == nil {
+		return false
+	}
+	task := &privacyv1alpha1.PrivacyTask{}
+	if err := j.tasks.reader.Get(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Task}, task); err != nil {
+		// Gone or unreadable: the hold applies (it errs on keeping data).
+		return false
+	}
+	return task.Spec.Outcome != nil
 }

@@ -38,6 +38,10 @@ type jobPass struct {
 	// message for the entry ("": none); nil for owners whose jobs no hold
 	// can stop (Access, Correct, OptOut requests).
 	heldNow func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (hold, message string, err error)
+
+	// filing are the entries whose answer's data is being filed: nothing
+	// else happens to them until the filing's end wakes the owner.
+	filing map[string]bool
 }
 
 func (j *jobPass) source(e *jobs.Entry) *privacyv1alpha1.DataSource {
@@ -45,9 +49,9 @@ func (j *jobPass) source(e *jobs.Entry) *privacyv1alpha1.DataSource {
 }
 
 // recordOutcomes applies the outcomes the dispatcher holds for the entries.
-// filing reports an answer whose data is still being filed (its outcome is
-// applied by the pass its filing wakes).
-func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) (filing bool, err error) {
+// An answer whose data is still being filed is left for the pass its
+// filing wakes, and its entry is left alone until then (j.filing).
+func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) error {
 	for i := range entries {
 		e := &entries[i]
 		o, ok := j.effects.outcomes[e.JobID]
@@ -64,20 +68,27 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) (fil
 				// Not consumed: the outcome is applied again on the next pass.
 				delete(j.effects.consumed, e.JobID)
 				if err != nil {
-					return false, err
+					return err
 				}
-				filing = true
+				j.markFiling(e.JobID)
 				continue
 			}
 		}
 		j.note(e, j.Apply(e, o, jobs.RetryOf(j.source(e))))
 	}
-	tasksFiling, err := j.recordTasks(ctx, entries)
-	if err != nil {
-		return false, err
+	if err := j.recordTasks(ctx, entries); err != nil {
+		return err
 	}
 	j.recheckHolds(ctx, entries)
-	return filing || tasksFiling, nil
+	return nil
+}
+
+// markFiling notes an entry whose answer's data is being filed.
+func (j *jobPass) markFiling(jobID string) {
+	if j.filing == nil {
+		j.filing = map[string]bool{}
+	}
+	j.filing[jobID] = true
 }
 
 // advance asks the ledger what each unfinished entry needs and queues it.
@@ -85,6 +96,9 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) (fil
 func (j *jobPass) advance(ctx context.Context, entries []jobs.Entry, facts jobs.Facts) {
 	for i := range entries {
 		e := &entries[i]
+		if j.filing[e.JobID] {
+			continue
+		}
 		f := facts
 		f.Source = j.source(e)
 		f.DeliveryOpen = j.dispatcher.InFlight(e.JobID, dispatch.OpDeliver)

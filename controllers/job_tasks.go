@@ -177,9 +177,9 @@ func taskLabels(owner privacyv1alpha1.TaskRequestReference, source string) map[s
 
 // recordTasks brings in what people did: the outcome of each open task, or
 // its loss (a task deleted before it was completed is created again).
-func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) (filing bool, err error) {
+func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) error {
 	if j.tasks == nil {
-		return false, nil
+		return nil
 	}
 	for i := range entries {
 		e := &entries[i]
@@ -188,7 +188,7 @@ func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) (filing
 		}
 		task, err := j.tasks.read(ctx, types.NamespacedName{Namespace: e.Namespace, Name: e.Task})
 		if err != nil {
-			return false, err
+			return err
 		}
 		if task == nil {
 			j.note(e, j.TaskLost(e, "The PrivacyTask was deleted before it was completed; creating it again."))
@@ -206,16 +206,16 @@ func (j *jobPass) recordTasks(ctx context.Context, entries []jobs.Entry) (filing
 		if (o.Result == privacyv1alpha1.TaskResultCompleted || o.Result == privacyv1alpha1.TaskResultNotFound) && j.fileFinal != nil {
 			pending, err := j.fileFinal(ctx, e, taskAnswer(task))
 			if err != nil {
-				return false, err
+				return err
 			}
 			if pending {
-				filing = true
+				j.markFiling(e.JobID)
 				continue
 			}
 		}
 		j.note(e, j.ApplyTask(e, *o))
 	}
-	return filing, nil
+	return nil
 }
 
 // read is the task, or nil when it is gone (from the cache, confirmed by

@@ -20,7 +20,7 @@ import (
 // and the API server's audit log records who deleted it.
 
 // cancelledMessage is the account of a source whose job was under way.
-const cancelledMessage = "The request was deleted before the source finished; the job was cancelled at the source."
+const cancelledMessage = "The request was deleted before the source finished; its cancellation was requested at the source (DELETE /jobs/{id})."
 
 // reconcileCancelledReceipt submits the Cancelled receipt of an unfinished
 // request being deleted and reports whether the deletion may go on: the
@@ -32,8 +32,9 @@ func (r *PrivacyRequestReconciler) reconcileCancelledReceipt(ctx context.Context
 		return true
 	}
 	id := receipt.RequestOwnerID(pr.Name, string(pr.UID))
+	// Forgotten only once the finalizer is released (forgetCancelledReceipt):
+	// a later pass of the deletion must find it written, not submit it again.
 	if _, lastErr, written := rc.result(id); written {
-		rc.Notary.Forget(id)
 		return true
 	} else if lastErr != nil {
 		log.FromContext(ctx).Error(lastErr, "the receipt of a cancelled request is not stored yet; its deletion waits")
@@ -68,4 +69,12 @@ func cancelled(pr *privacyv1alpha1.PrivacyRequest) *privacyv1alpha1.PrivacyReque
 		}
 	}
 	return c
+}
+
+// forgetCancelledReceipt lets the Notary drop the Cancelled receipt of a
+// request whose deletion is done.
+func (r *PrivacyRequestReconciler) forgetCancelledReceipt(pr *privacyv1alpha1.PrivacyRequest) {
+	if r.Receipts != nil {
+		r.Receipts.Notary.Forget(receipt.RequestOwnerID(pr.Name, string(pr.UID)))
+	}
 }

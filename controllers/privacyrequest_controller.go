@@ -158,7 +158,7 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 		// Woken by the Notary once the receipt is written (or failed).
 		return nil
 	}
-	if r.Exports != nil {
+	if r.Exports != nil && pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
 		uid := string(pr.UID)
 		_, err, pending := r.desk.do(pr.Name, uid+"/delete", func(ctx context.Context) (export.Ref, error) {
 			return export.Ref{}, r.Exports.Delete(ctx, uid)
@@ -175,7 +175,11 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 	r.Dispatcher.Forget(owner)
 	r.overdue.set(pr.Name, false)
 	controllerutil.RemoveFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs)
-	return client.IgnoreNotFound(r.Update(ctx, pr))
+	if err := r.Update(ctx, pr); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	r.forgetCancelledReceipt(pr)
+	return nil
 }
 
 // needsFinalizer reports whether deleting the request leaves work to do:

@@ -114,7 +114,7 @@ func (r *PrivacyRequestReconciler) deleteHeldNow(ctx context.Context, s *request
 	if err != nil || h == nil {
 		return "", "", err
 	}
-	return h.Name, legalhold.Message(h), nil
+	return h.Name, legalhold.UnderWayMessage(h), nil
 }
 
 // errSubjectChanged: the subject's identities are not those of the first

@@ -225,18 +225,12 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 			return r.deleteHeldNow(ctx, s, ds)
 		}
 	}
-	filing, err := j.recordOutcomes(ctx, pr.Status.Sources)
-	if err != nil {
+	if err := j.recordOutcomes(ctx, pr.Status.Sources); err != nil {
 		// Filing an Access answer's data failed (the export store is out
 		// of reach): the answer stays with the dispatcher for the next
 		// pass, and status says why as for the export itself.
 		r.exportFailed(s, err)
 		return err
-	}
-	if filing {
-		// An answer's data is being filed off the workers; its end wakes
-		// the request, whose next pass records it and goes on.
-		return nil
 	}
 	j.advance(ctx, pr.Status.Sources, jobs.Facts{
 		Deadline:         s.dueAt(),

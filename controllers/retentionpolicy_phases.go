@@ -231,8 +231,7 @@ func (r *RetentionPolicyReconciler) reconcileRun(ctx context.Context, s *policyS
 			return r.purgeHeldNow(ctx, s, e, ds)
 		},
 	}
-	// A purge carries no data to file: nothing is ever pending.
-	if _, err := j.recordOutcomes(ctx, run.Sources); err != nil {
+	if err := j.recordOutcomes(ctx, run.Sources); err != nil {
 		return err
 	}
 	var deadline time.Time

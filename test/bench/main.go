@@ -145,7 +145,7 @@ func burstWithProfiles(ctx context.Context, s *stack, cfg config) (*result, erro
 // printAtRest reports the operator's memory with the finished requests of
 // the burst kept, after a forced GC (the heap profile endpoint runs one).
 func printAtRest(ctx context.Context, s *stack, m int) error {
-	at, err := s.atRest(ctx)
+	at, err := s.atRest(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func runScale(ctx context.Context, cfg config) error {
 		r, err := measure(ctx, s, "burst", "scale", p.m, 0)
 		var rest managerSample
 		if err == nil {
-			rest, err = s.atRest(ctx)
+			rest, err = s.atRest(ctx, p.m)
 		}
 		s.stop()
 		if err != nil {
@@ -185,8 +185,11 @@ func runScale(ctx context.Context, cfg config) error {
 // no reconcile running), after two forced GCs: the first frees what the
 // burst left, the second the buffers pools kept through the first. The
 // heap profile endpoint runs each GC; the second profile is kept.
-func (s *stack) atRest(ctx context.Context) (managerSample, error) {
-	if err := s.waitIdle(ctx, time.Minute); err != nil {
+func (s *stack) atRest(ctx context.Context, m int) (managerSample, error) {
+	// After a large burst the receipts are still being recorded in the
+	// requests' status (one write each) when the last request completes:
+	// up to a minute per thousand requests.
+	if err := s.waitIdle(ctx, time.Duration(max(1, m/1000))*time.Minute); err != nil {
 		return managerSample{}, err
 	}
 	for range 2 {

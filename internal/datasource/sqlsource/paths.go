@@ -34,7 +34,14 @@ func (s *Source) checkPaths(ctx context.Context) ([]string, error) {
 			continue
 		}
 		parent := s.tables[t.Join.Parent]
-		if parent == nil || parent.Retention == nil {
+		if parent == nil {
+			continue
+		}
+		why, err := s.purgedBy(ctx, parent, 0)
+		if err != nil {
+			return nil, err
+		}
+		if why == "" {
 			continue
 		}
 		fk, err := s.foreignKey(ctx, t.Name, t.Join.Column, parent.Name, t.Join.ParentColumn)
@@ -54,14 +61,38 @@ func (s *Source) checkPaths(ctx context.Context) ([]string, error) {
 			}
 			what += " ON DELETE " + fk.action
 		}
-		problems = append(problems, fmt.Sprintf("%s:%d: tables.%s.join: %s.%s %s, and a purge of %s (retention, category %s) "+
+		problems = append(problems, fmt.Sprintf("%s:%d: tables.%s.join: %s.%s %s, and a purge of %s (%s) "+
 			"cuts the rows of %s off from the person: a later Delete would report success while their data in %s stays. "+
 			"Give %s its own identity column (identities: {column: type}) so that it is found without %s, "+
 			"or make the foreign key ON DELETE CASCADE (purged with %s) or RESTRICT (the purge fails instead)",
-			s.mapping.File, t.line, t.Name, t.Name, t.Join.Column, what, parent.Name, parent.Retention.Category,
+			s.mapping.File, t.line, t.Name, t.Name, t.Join.Column, what, parent.Name, why,
 			t.Name, t.Name, t.Name, parent.Name, parent.Name))
 	}
 	return problems, nil
+}
+
+// purgedBy says how a purge can remove rows of t ("" if it cannot): its
+// own retention rule, or a purge of an ancestor that cascades into it.
+func (s *Source) purgedBy(ctx context.Context, t *Table, depth int) (string, error) {
+	if t.Retention != nil {
+		return "retention, category " + t.Retention.Category, nil
+	}
+	if t.Join == nil || depth > len(s.tables) {
+		return "", nil
+	}
+	parent := s.tables[t.Join.Parent]
+	if parent == nil {
+		return "", nil
+	}
+	why, err := s.purgedBy(ctx, parent, depth+1)
+	if why == "" || err != nil {
+		return "", err
+	}
+	fk, err := s.foreignKey(ctx, t.Name, t.Join.Column, parent.Name, t.Join.ParentColumn)
+	if err != nil || fk.action != "CASCADE" {
+		return "", err
+	}
+	return "rows deleted with " + parent.Name + ": " + why, nil
 }
 
 // foreignKey reads the foreign key of table.column that references

@@ -81,6 +81,37 @@ func eachEmptyDB(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	})
 }
 
+// A purge that cascades from a grandparent into a parent without a
+// retention rule of its own cuts the child as surely.
+func TestPrepareRefusesAJoinACascadedPurgeCanCut(t *testing.T) {
+	const mapping = `tables:
+  customers:
+    identities: {email: email}
+    access: [id]
+    retention: {timestamp: last_seen_at, category: contact}
+  orders:
+    join: {column: customer_id, references: customers.id}
+    access: [id]
+  invoices:
+    join: {column: order_id, references: orders.id}
+    access: [id]
+`
+	eachEmptyDB(t, func(t *testing.T, f *fixture) {
+		f.exec(t, "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, last_seen_at TEXT)")
+		f.exec(t, "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE)")
+		f.exec(t, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, order_id INTEGER REFERENCES orders(id) ON DELETE SET NULL)")
+		m, err := ParseMapping("shop.yaml", []byte(mapping))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = New(f.db, f.d, m, Options{}).Prepare(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "tables.invoices.join: invoices.order_id has a foreign key") ||
+			!strings.Contains(err.Error(), "a purge of orders (rows deleted with customers: retention, category contact)") {
+			t.Errorf("Prepare = %v, want the cascaded cut named", err)
+		}
+	})
+}
+
 // The example shop (examples/sql-datasource) on SQLite and PostgreSQL: a
 // retention purge of orders, then Ada's Delete; nothing of Ada is left,
 // whatever ran first.

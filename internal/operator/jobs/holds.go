@@ -17,14 +17,15 @@ import (
 // one has recorded doing it, and its PrivacyTask becomes moot (the
 // completion policy refuses to complete it). An accepted job at an
 // endpoint must be cancelled there: cancel is true the first time, when
-// the owner sends DELETE /jobs/{id}; the entry keeps waiting for the
-// source's answer, and CancelAnswered says how it ends.
+// the owner sends DELETE /jobs/{id}, again at every pass until the source
+// answers (a cancel that was lost is not the end of it); the entry keeps
+// waiting for the source's answer, and cancelAnswered says how it ends.
 func (p *Pass) HoldUnderWay(e *Entry, hold, message string) (cancel bool, c Change) {
 	if e.Task != "" {
 		return false, p.Withhold(e, hold, message+" The PrivacyTask of this job is moot: it must not be carried out.")
 	}
 	if CancelRequested(e) && e.Hold == hold {
-		return false, Change{}
+		return true, Change{}
 	}
 	e.Hold = hold
 	p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonCancelRequested, truncate(message+

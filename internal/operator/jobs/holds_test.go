@@ -28,13 +28,17 @@ func TestHoldUnderWay(t *testing.T) {
 		}
 	})
 
-	t.Run("an accepted job is cancelled once", func(t *testing.T) {
+	t.Run("an accepted job is cancelled, again at every pass until the source answers", func(t *testing.T) {
 		p, e := accepted()
 		if cancel, _ := p.HoldUnderWay(e, "matter-7", "Matter 7."); !cancel || !CancelRequested(e) {
 			t.Fatal("first pass: no cancel asked for")
 		}
-		if cancel, _ := p.HoldUnderWay(e, "matter-7", "Matter 7."); cancel {
-			t.Fatal("second pass: cancel asked for again")
+		before := e.DeepCopy()
+		if cancel, _ := p.HoldUnderWay(e, "matter-7", "Matter 7."); !cancel {
+			t.Fatal("second pass: a lost cancel would never be sent again")
+		}
+		if e.Conditions[0].Message != before.Conditions[0].Message || e.Hold != before.Hold {
+			t.Fatal("a repeated cancel changed the entry: a status write for nothing")
 		}
 		if e.Phase != dispatched {
 			t.Fatalf("phase %s: the job waits for the source's answer", e.Phase)

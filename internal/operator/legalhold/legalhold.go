@@ -183,11 +183,21 @@ func NextExpiry(list []privacyv1alpha1.LegalHold, now time.Time) time.Time {
 
 // Message is what an account says of a job a hold kept from a source.
 func Message(h *privacyv1alpha1.LegalHold) string {
+	return heldBy(h) + ": the job was not sent to the source."
+}
+
+// UnderWayMessage is what an account says of a job a hold filed later
+// stopped while a source or a person had it.
+func UnderWayMessage(h *privacyv1alpha1.LegalHold) string {
+	return heldBy(h) + ", filed while the job was under way."
+}
+
+func heldBy(h *privacyv1alpha1.LegalHold) string {
 	msg := fmt.Sprintf("Held by LegalHold %s (%s)", h.Name, h.Spec.Reason)
 	if h.Spec.ExpiresAt != nil {
 		msg += " until " + h.Spec.ExpiresAt.UTC().Format(time.RFC3339)
 	}
-	return msg + ": the job was not sent to the source."
+	return msg
 }
 
 // CategoriesMessage is what an account says of categories a purge left

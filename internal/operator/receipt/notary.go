@@ -302,6 +302,8 @@ func (n *Notary) indexTail(ctx context.Context, log *Log) error {
 	}
 	n.mu.Lock()
 	n.written = idx
+	// The log is open: what kept it shut no longer holds a new receipt.
+	n.failing = nil
 	var found []string
 	queue := n.queue[:0:0]
 	for _, id := range n.queue {
