@@ -89,7 +89,7 @@ func TestS3AnotherReplicaAssembles(t *testing.T) {
 	if err := first.WritePart(ctx, "uid-1", export.PartName("shop", "billing"), []byte(`{"orders":[1,2]}`)); err != nil {
 		t.Fatal(err)
 	}
-	spooled, err := first.Put("pr-test", jsonOfSize(3 << 20))
+	spooled, err := first.Put("pr-test", jsonOfSize(3<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
