@@ -70,15 +70,7 @@ var _ = Describe("A LegalHold filed while a Delete is under way", func() {
 		task := taskOf(pr, "archive")
 
 		hold := bySubject("matter-" + ns)
-		pr = withReceipt(finished(pr))
-		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
-		Expect(sourceEntry(pr, "archive").Phase).To(Equal(privacyv1alpha1.SourcePhaseHeld))
-		Expect(sourceEntry(pr, "archive").Hold).To(Equal(hold.Name))
-		Expect(sourceEntry(pr, "archive").Message).To(ContainSubstring("The PrivacyTask of this job is moot"))
-		Expect(pr.Status.HeldBy).To(ConsistOf(hold.Name))
-		doc := readReceipt(pr.Status.Receipt).Request
-		Expect(doc.Sources).To(ConsistOf(And(HaveField("Name", "archive"), HaveField("Outcome", receipt.OutcomeHeld), HaveField("Hold", hold.Name))))
-
+		// Before the request's grace period ends and the task goes.
 		By("telling the clerk why the task is not to be done")
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(task), task)).To(Succeed())
@@ -88,6 +80,16 @@ var _ = Describe("A LegalHold filed while a Delete is under way", func() {
 			g.Expect(c.Message).To(HavePrefix("LegalHold " + hold.Name + " now covers this job: do not carry it out"))
 			g.Expect(condition(task.Status.Conditions, privacyv1alpha1.TaskConditionLate)).To(BeNil())
 		}).Should(Succeed())
+
+		pr = withReceipt(finished(pr))
+		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(sourceEntry(pr, "archive").Phase).To(Equal(privacyv1alpha1.SourcePhaseHeld))
+		Expect(sourceEntry(pr, "archive").Hold).To(Equal(hold.Name))
+		Expect(sourceEntry(pr, "archive").Message).To(ContainSubstring("The PrivacyTask of this job is moot"))
+		Expect(pr.Status.HeldBy).To(ConsistOf(hold.Name))
+		doc := readReceipt(pr.Status.Receipt).Request
+		Expect(doc.Sources).To(ConsistOf(And(HaveField("Name", "archive"), HaveField("Outcome", receipt.OutcomeHeld), HaveField("Hold", hold.Name))))
+
 	})
 
 	It("cancels a job a source accepted and works on: a source that cancels it ends Held", func() {

@@ -103,10 +103,7 @@ func (r *PrivacyRequestReconciler) holdFor(ctx context.Context, s *requestScope,
 // hold that names people holds every Delete it selects (fail closed).
 func (r *PrivacyRequestReconciler) deleteHeldNow(ctx context.Context, s *requestScope, ds *privacyv1alpha1.DataSource) (string, string, error) {
 	if s.fingerprints == nil && r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
-		if fixed := s.pr.Status.Subject; fixed != nil && fixed.FingerprintKeyID == receipt.FingerprintKeyID(r.Receipts.FingerprintKey) {
-			s.fingerprints, _ = receipt.OpenFingerprints(r.Receipts.FingerprintKey, string(s.pr.UID), fixed.SealedFingerprints)
-		}
-		if s.fingerprints == nil {
+		if s.fingerprints = r.fixedFingerprints(s.pr); s.fingerprints == nil {
 			_, _ = r.subjectIdentities(ctx, s)
 		}
 	}
@@ -115,6 +112,20 @@ func (r *PrivacyRequestReconciler) deleteHeldNow(ctx context.Context, s *request
 		return "", "", err
 	}
 	return h.Name, legalhold.UnderWayMessage(h), nil
+}
+
+// fixedFingerprints opens the fingerprints fixed in pr's status, when they
+// were made with the operator's fingerprint key (nil otherwise).
+func (r *PrivacyRequestReconciler) fixedFingerprints(pr *privacyv1alpha1.PrivacyRequest) []receipt.IdentityFingerprint {
+	fixed := pr.Status.Subject
+	if fixed == nil || r.Receipts == nil || fixed.FingerprintKeyID != receipt.FingerprintKeyID(r.Receipts.FingerprintKey) {
+		return nil
+	}
+	fps, err := receipt.OpenFingerprints(r.Receipts.FingerprintKey, string(pr.UID), fixed.SealedFingerprints)
+	if err != nil {
+		return nil
+	}
+	return fps
 }
 
 // errSubjectChanged: the subject's identities are not those of the first

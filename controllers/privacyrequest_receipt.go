@@ -75,11 +75,7 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 	// The subject fixed at the first read is the person the request was
 	// sent about; a request that never read it (no matching source)
 	// resolves its subject now.
-	if fixed := pr.Status.Subject; fixed != nil && fixed.FingerprintKeyID == req.Subject.FingerprintKeyID {
-		if fps, err := receipt.OpenFingerprints(r.Receipts.FingerprintKey, string(pr.UID), fixed.SealedFingerprints); err == nil {
-			req.Subject.Fingerprints = fps
-		}
-	}
+	req.Subject.Fingerprints = r.fixedFingerprints(pr)
 	var err error
 	if len(req.Subject.Fingerprints) == 0 {
 		var ids map[string]string

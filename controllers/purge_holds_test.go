@@ -19,24 +19,7 @@ var _ = Describe("A LegalHold filed while a purge is under way", Ordered, Serial
 
 	It("makes the open purge task moot and ends the source Held", func() {
 		ns := newNamespace()
-		ds := manualSource(ns, "paper-archive", "email")
-		update(ds, func(ds *privacyv1alpha1.DataSource) {
-			ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
-			ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
-		})
-		rp := newPolicy(ns, "0 3 * * *", nil)
-		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
-		now := fakeClock.Now()
-		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
-		at(slot.Add(time.Minute), rp)
-		task := &privacyv1alpha1.PrivacyTask{}
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
-			g.Expect(rp.Status.History).NotTo(BeEmpty())
-			e := rp.Status.History[0].Sources[0]
-			g.Expect(e.Task).NotTo(BeEmpty())
-			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.Task}, task)).To(Succeed())
-		}).Should(Succeed())
+		rp, slot, task := manualPurgeTask(ns)
 
 		hold := legalHold("audit-"+ns, privacyv1alpha1.LegalHoldScope{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
@@ -57,3 +40,29 @@ var _ = Describe("A LegalHold filed while a purge is under way", Ordered, Serial
 		fakeClock.SetTime(slot.Add(time.Minute))
 	})
 })
+
+// manualPurgeTask registers a manual source of category usage in ns and a
+// daily policy over it, moves the schedule's clock past the next slot and
+// returns the policy, the slot and the PrivacyTask its run assigned.
+func manualPurgeTask(ns string) (*privacyv1alpha1.RetentionPolicy, time.Time, *privacyv1alpha1.PrivacyTask) {
+	GinkgoHelper()
+	ds := manualSource(ns, "paper-archive", "email")
+	update(ds, func(ds *privacyv1alpha1.DataSource) {
+		ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
+		ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
+	})
+	rp := newPolicy(ns, "0 3 * * *", nil)
+	Expect(k8sClient.Create(ctx, rp)).To(Succeed())
+	now := fakeClock.Now()
+	slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
+	at(slot.Add(time.Minute), rp)
+	task := &privacyv1alpha1.PrivacyTask{}
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
+		g.Expect(rp.Status.History).NotTo(BeEmpty())
+		e := rp.Status.History[0].Sources[0]
+		g.Expect(e.Task).NotTo(BeEmpty())
+		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.Task}, task)).To(Succeed())
+	}).Should(Succeed())
+	return rp, slot, task
+}

@@ -487,26 +487,7 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 	})
 
 	It("turns a purge at a manual source into a PrivacyTask, and ends the run with the person's outcome", func() {
-		ns := newNamespace()
-		ds := manualSource(ns, "paper-archive", "email")
-		update(ds, func(ds *privacyv1alpha1.DataSource) {
-			ds.Spec.RequestTypes = append(ds.Spec.RequestTypes, privacyv1alpha1.RequestTypePurge)
-			ds.Spec.Categories = []privacyv1alpha1.DataCategory{"usage"}
-		})
-		rp := newPolicy(ns, "0 3 * * *", nil)
-		Expect(k8sClient.Create(ctx, rp)).To(Succeed())
-		now := fakeClock.Now()
-		slot := time.Date(now.Year(), now.Month(), now.Day()+1, 3, 0, 0, 0, time.UTC)
-		at(slot.Add(time.Minute), rp)
-
-		task := &privacyv1alpha1.PrivacyTask{}
-		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
-			g.Expect(rp.Status.History).NotTo(BeEmpty())
-			e := rp.Status.History[0].Sources[0]
-			g.Expect(e.Task).NotTo(BeEmpty())
-			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: e.Task}, task)).To(Succeed())
-		}).Should(Succeed())
+		rp, slot, task := manualPurgeTask(newNamespace())
 		Expect(task.Spec.Type).To(Equal(privacyv1alpha1.RequestTypePurge))
 		Expect(task.Spec.Request.Kind).To(Equal("RetentionPolicy"))
 		Expect(task.Spec.Identities).To(BeEmpty(), "a purge names no person")

@@ -45,15 +45,10 @@ func NewSet(list []privacyv1alpha1.LegalHold, now time.Time) Set {
 }
 
 // Selects reports whether h's scope selects ds (its labels, its
-// namespace's labels), whatever subjects and categories it names.
+// namespace's labels), whatever subjects and categories it names. A
+// selector that does not parse selects everything: a hold errs on the side
+// of keeping data.
 func Selects(h *privacyv1alpha1.LegalHold, ds *privacyv1alpha1.DataSource, nsLabels labels.Set) bool {
-	return selects(h, ds, nsLabels)
-}
-
-// selects reports whether h's scope selects ds (its labels, its
-// namespace's labels). A selector that does not parse selects everything:
-// a hold errs on the side of keeping data.
-func selects(h *privacyv1alpha1.LegalHold, ds *privacyv1alpha1.DataSource, nsLabels labels.Set) bool {
 	for _, sel := range []struct {
 		s   *metav1.LabelSelector
 		set labels.Set
@@ -98,7 +93,7 @@ func heldCategories(h *privacyv1alpha1.LegalHold, ds *privacyv1alpha1.DataSource
 // Every doubt keeps the data.
 func (s Set) ForDelete(ds *privacyv1alpha1.DataSource, nsLabels labels.Set, fingerprints []string, known bool) *privacyv1alpha1.LegalHold {
 	for _, h := range s {
-		if !selects(h, ds, nsLabels) {
+		if !Selects(h, ds, nsLabels) {
 			continue
 		}
 		if len(h.Spec.Scope.Categories) > 0 && len(ds.Spec.Categories) > 0 && len(heldCategories(h, ds)) == 0 {
@@ -141,7 +136,7 @@ func SelectorErrors(h *privacyv1alpha1.LegalHold) []string {
 func (s Set) Purge(ds *privacyv1alpha1.DataSource, nsLabels labels.Set, cats []privacyv1alpha1.DataCategory) (purge, held []privacyv1alpha1.DataCategory, holds []string) {
 	heldBy := map[privacyv1alpha1.DataCategory]bool{}
 	for _, h := range s {
-		if !selects(h, ds, nsLabels) {
+		if !Selects(h, ds, nsLabels) {
 			continue
 		}
 		hit := false

@@ -1,0 +1,109 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// One DataSource's job, as PrivacyRequests and RetentionPolicy runs both
+// account for it.
+
+// SourcePhase is one source's progress on a request's job.
+// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled;Held
+type SourcePhase string
+
+// The phases of one source's job.
+const (
+	// SourcePhasePending: not yet delivered (waiting for a slot, a retry or the source to become Ready).
+	SourcePhasePending SourcePhase = "Pending"
+	// SourcePhaseDispatched: the source accepted the job and works on it.
+	SourcePhaseDispatched SourcePhase = "Dispatched"
+	// SourcePhaseCompleted: the source finished the job.
+	SourcePhaseCompleted SourcePhase = "Completed"
+	// SourcePhaseNotFound: the source holds nothing on the subject (a success).
+	SourcePhaseNotFound SourcePhase = "NotFound"
+	// SourcePhaseFailed: the source failed permanently or retries ran out.
+	SourcePhaseFailed SourcePhase = "Failed"
+	// SourcePhaseCancelled: the job was cancelled at the source.
+	SourcePhaseCancelled SourcePhase = "Cancelled"
+	// SourcePhaseHeld: a LegalHold kept the job from the source (a Delete
+	// request, or a purge of held categories); hold names it. Final.
+	SourcePhaseHeld SourcePhase = "Held"
+)
+
+// SourceStatus is one DataSource's job: its part in a PrivacyRequest, or
+// its purge in a RetentionPolicy run.
+type SourceStatus struct {
+	// namespace of the DataSource.
+	// +required
+	Namespace string `json:"namespace"`
+
+	// name of the DataSource.
+	// +required
+	Name string `json:"name"`
+
+	// jobID identifies the job at the source; the same on every retry, so
+	// the source can use it as an idempotency key. A purge's id derives
+	// from the policy, the slot and the source, so a restart never runs a
+	// slot twice at a source.
+	// +optional
+	JobID string `json:"jobID,omitempty"`
+
+	// phase of this source's job.
+	// +optional
+	Phase SourcePhase `json:"phase,omitempty"`
+
+	// attempts counts deliveries of the job.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// firstAttemptAt is when the job was first delivered.
+	// +optional
+	FirstAttemptAt *metav1.Time `json:"firstAttemptAt,omitempty"`
+
+	// lastAttemptAt is when the job was last delivered.
+	// +optional
+	LastAttemptAt *metav1.Time `json:"lastAttemptAt,omitempty"`
+
+	// hold names the LegalHold that kept the job (phase Held) or some of
+	// its categories (heldCategories) from the source.
+	// +optional
+	Hold string `json:"hold,omitempty"`
+
+	// heldCategories are the categories a purge left alone because a
+	// LegalHold covers them at this source.
+	// +listType=set
+	// +optional
+	HeldCategories []DataCategory `json:"heldCategories,omitempty"`
+
+	// task names the PrivacyTask (in the source's namespace) of a manual
+	// source's job.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Task string `json:"task,omitempty"`
+
+	// completedBy is the user who completed the manual source's task.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	CompletedBy string `json:"completedBy,omitempty"`
+
+	// nextAttemptAt is when the next delivery or poll is due: a delivery's
+	// lease, a poll's time, or a retry's backoff.
+	// +optional
+	NextAttemptAt *metav1.Time `json:"nextAttemptAt,omitempty"`
+
+	// records is how many records the source returned, changed or purged.
+	// +optional
+	Records *int64 `json:"records,omitempty"`
+
+	// message from the source or the operator about the last attempt.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// conditions of this source's job while it is under way (Dispatched),
+	// when it failed (Completed=False, with the reason) or when the request
+	// lacks identity types the source declared (IdentitiesComplete=False).
+	// A job that succeeded has none: phase, records and message tell it.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
