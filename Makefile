@@ -107,6 +107,11 @@ PLATFORMS ?= linux/amd64,linux/arm64
 image: ## Build the image IMG (/manager, /sql-datasource) for PLATFORMS into bin/image, without a container engine.
 	$(GO) run ./hack/image -tag $(IMG) -platforms $(PLATFORMS) -out $(LOCALBIN)/image
 
+.PHONY: example-image
+example-image: ## Build the image of examples/sdk-datasource (sdk-datasource:latest, linux/amd64) into bin/example-image, without a container engine.
+	$(GO) run ./hack/image -binaries ./examples/sdk-datasource -entrypoint /sdk-datasource -title sdk-datasource \
+		-tag sdk-datasource:latest -platforms linux/amd64 -out $(LOCALBIN)/example-image
+
 .PHONY: installer
 installer: manifests ## Write dist/install.yaml (config/default with the image IMG) for kubectl apply -f.
 	$(GO) run ./hack/installer -image $(IMG) -out dist/install.yaml

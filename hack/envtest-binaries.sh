@@ -3,6 +3,10 @@
 # kube-apiserver, kubectl) and prints the directory that holds them, for use as
 # KUBEBUILDER_ASSETS.
 #
+# With --node it also builds what a real one-node cluster needs
+# (kube-controller-manager, kube-scheduler, kubelet, kube-proxy: hack/cluster),
+# from the same module set, into the same directory and build cache.
+#
 # Order of preference:
 #   1. a preset KUBEBUILDER_ASSETS that already holds all three binaries;
 #   2. the setup-envtest cache ($XDG_DATA_HOME/kubebuilder-envtest/k8s/<version>-<os>-<arch>);
@@ -20,8 +24,15 @@ GO="${GO:-go}"
 
 log() { echo "envtest-binaries: $*" >&2; }
 
+KUBE_CMDS=(kube-apiserver kubectl)
+if [[ "${1:-}" == "--node" ]]; then
+	KUBE_CMDS+=(kube-controller-manager kube-scheduler kubelet kube-proxy)
+fi
+
 has_all() {
-	[[ -x "$1/etcd" && -x "$1/kube-apiserver" && -x "$1/kubectl" ]]
+	[[ -x "$1/etcd" ]] || return 1
+	local cmd
+	for cmd in "${KUBE_CMDS[@]}"; do [[ -x "$1/${cmd}" ]] || return 1; done
 }
 
 if [[ -n "${KUBEBUILDER_ASSETS:-}" ]] && has_all "${KUBEBUILDER_ASSETS}"; then
@@ -71,7 +82,7 @@ MOD
 }
 
 build_kube() {
-	log "building kube-apiserver and kubectl v${K8S_VERSION} (about six minutes on two cores)"
+	log "building ${missing[*]} v${K8S_VERSION} (about six minutes for the first two on two cores, three more per node component)"
 	local dir="${WORK}/kube" minor="${K8S_VERSION#*.}" gomod
 	local staging_version="v0.${minor}"
 	mkdir -p "${dir}"
@@ -95,14 +106,17 @@ build_kube() {
 	ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
 	ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=v${K8S_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1"
 	ldflags+=" -X k8s.io/client-go/pkg/version.gitMinor=${minor%%.*}"
-	(cd "${dir}" && GOFLAGS=-mod=mod "${GO}" build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
-	(cd "${dir}" && GOFLAGS=-mod=mod "${GO}" build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl)
-	mv "${ASSETS}/kube-apiserver.tmp" "${ASSETS}/kube-apiserver"
-	mv "${ASSETS}/kubectl.tmp" "${ASSETS}/kubectl"
+	local cmd
+	for cmd in "${missing[@]}"; do
+		(cd "${dir}" && GOFLAGS=-mod=mod "${GO}" build -trimpath -ldflags "${ldflags}" -o "${ASSETS}/${cmd}.tmp" "k8s.io/kubernetes/cmd/${cmd}")
+		mv "${ASSETS}/${cmd}.tmp" "${ASSETS}/${cmd}"
+	done
 }
 
 [[ -x "${ASSETS}/etcd" ]] || build_etcd
-[[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/kubectl" ]] || build_kube
+missing=()
+for cmd in "${KUBE_CMDS[@]}"; do [[ -x "${ASSETS}/${cmd}" ]] || missing+=("${cmd}"); done
+[[ ${#missing[@]} -eq 0 ]] || build_kube
 
 has_all "${ASSETS}" || { log "binaries missing in ${ASSETS}"; exit 1; }
 log "ready in ${ASSETS}"

@@ -4,13 +4,18 @@
 # missing (as root), starts the server if it is not already running, and
 # prints its DSN on stdout (everything else goes to stderr). `stop` stops it.
 #
-#   PG_TEST_PORT  port on 127.0.0.1 (default 55432)
-#   PG_TEST_DIR   data and socket directory (default under /var/tmp)
+#   PG_TEST_PORT   port (default 55432)
+#   PG_TEST_DIR    data and socket directory (default under /var/tmp)
+#   PG_TEST_HOST   address to listen on (default 127.0.0.1)
+#   PG_TEST_ALLOW  CIDRs (space-separated) whose clients are trusted besides
+#                  loopback, e.g. the pods of hack/cluster (default none)
 set -euo pipefail
 
 port="${PG_TEST_PORT:-55432}"
 dir="${PG_TEST_DIR:-/var/tmp/privacy-operator-postgres-$(id -u)}"
-dsn="postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable"
+host="${PG_TEST_HOST:-127.0.0.1}"
+allow="${PG_TEST_ALLOW:-}"
+dsn="postgres://postgres@${host}:${port}/postgres?sslmode=disable"
 
 log() { echo "hack/postgres.sh: $*" >&2; }
 
@@ -54,7 +59,7 @@ start() {
 		install_postgres || return 1
 		bindir="$(find_bindir)" || { log "PostgreSQL binaries not found after install"; return 1; }
 	fi
-	if "${bindir}/pg_isready" -q -h 127.0.0.1 -p "${port}" 2>/dev/null; then
+	if "${bindir}/pg_isready" -q -h "${host}" -p "${port}" 2>/dev/null; then
 		echo "${dsn}"
 		return 0
 	fi
@@ -66,9 +71,14 @@ start() {
 		as_owner "${bindir}/initdb" -D "${dir}/data" -U postgres -A trust --no-sync >"${dir}/initdb.log" 2>&1 ||
 			{ cat "${dir}/initdb.log" >&2; return 1; }
 	fi
+	local cidr
+	for cidr in ${allow}; do
+		grep -qxF "host all all ${cidr} trust" "${dir}/data/pg_hba.conf" ||
+			echo "host all all ${cidr} trust" >>"${dir}/data/pg_hba.conf"
+	done
 	# A test server: durability is not wanted, speed is.
 	as_owner "${bindir}/pg_ctl" -D "${dir}/data" -l "${dir}/server.log" -w -t 60 start \
-		-o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2 ||
+		-o "-p ${port} -k ${dir} -c listen_addresses=${host} -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >&2 ||
 		{ tail -n 20 "${dir}/server.log" >&2; return 1; }
 	echo "${dsn}"
 }

@@ -6,8 +6,10 @@
 # not already running, creates the test bucket and prints the endpoint on
 # stdout (everything else goes to stderr). `stop` stops it.
 #
-#   VGW_TEST_PORT  port on 127.0.0.1 (default 57070)
-#   VGW_TEST_DIR   data directory (default under /var/tmp)
+#   VGW_TEST_PORT    port (default 57070)
+#   VGW_TEST_DIR     data directory (default under /var/tmp)
+#   VGW_TEST_HOST    address to listen on (default 127.0.0.1)
+#   VGW_TEST_BUCKET  the bucket to create (default privacy-exports-test)
 #
 # The server takes the fixed test credentials below and holds the bucket
 # privacy-exports-test; internal/operator/export/exporttest knows both.
@@ -19,10 +21,11 @@ port="${VGW_TEST_PORT:-57070}"
 dir="${VGW_TEST_DIR:-/var/tmp/privacy-operator-versitygw-$(id -u)}"
 bindir="${XDG_DATA_HOME:-${HOME}/.local/share}/kubebuilder-envtest/versitygw-${VERSION}"
 bin="${bindir}/versitygw"
-endpoint="http://127.0.0.1:${port}"
+host="${VGW_TEST_HOST:-127.0.0.1}"
+endpoint="http://${host}:${port}"
 access="privacy-operator-test"
 secret="privacy-operator-test-secret"
-bucket="privacy-exports-test"
+bucket="${VGW_TEST_BUCKET:-privacy-exports-test}"
 empty_sha256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 log() { echo "hack/versitygw.sh: $*" >&2; }
@@ -59,7 +62,7 @@ start() {
 		log "starting versitygw on ${endpoint} over ${dir}/data"
 		# setsid: the server outlives the test process that started it, as
 		# the PostgreSQL of hack/postgres.sh does.
-		setsid "${bin}" --access "${access}" --secret "${secret}" --port "127.0.0.1:${port}" --quiet \
+		setsid "${bin}" --access "${access}" --secret "${secret}" --port "${host}:${port}" --quiet \
 			posix --sidecar "${dir}/meta" "${dir}/data" >"${dir}/server.log" 2>&1 9>&- &
 		echo $! >"${dir}/pid"
 		for _ in $(seq 1 100); do

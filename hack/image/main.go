@@ -17,6 +17,9 @@ func main() {
 	tag := flag.String("tag", "privacy-operator:latest", "the image's name and tag (IMG)")
 	platforms := flag.String("platforms", strings.Join(packaging.DefaultPlatforms, ","), "comma-separated os/arch list")
 	out := flag.String("out", "bin/image", "where the OCI layout (oci/) and the docker archives go; binaries are cached in its build/")
+	binaries := flag.String("binaries", "", "comma-separated packages to build into the image instead of the operator's (hack/cluster's pause and example images)")
+	entrypoint := flag.String("entrypoint", "", "with -binaries: the entrypoint, e.g. /pause")
+	title := flag.String("title", "", "with -binaries: the image's title label")
 	flag.Parse()
 
 	repo, err := os.Getwd()
@@ -27,9 +30,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "image: run from the repository root:", err)
 		os.Exit(1)
 	}
+	if *binaries != "" && (*entrypoint == "" || *title == "") {
+		fmt.Fprintln(os.Stderr, "image: -binaries needs -entrypoint and -title")
+		os.Exit(2)
+	}
 	img, err := packaging.BuildImage(packaging.ImageOptions{
 		Repo: repo, Tag: *tag, Platforms: strings.Split(*platforms, ","),
 		BinDir: filepath.Join(*out, "build"), OutDir: *out, Log: os.Stderr,
+		Binaries: list(*binaries), Entrypoint: *entrypoint, Title: *title,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
@@ -39,4 +47,12 @@ func main() {
 	for _, p := range strings.Split(*platforms, ",") {
 		fmt.Printf("%s (%s): docker load -i %s, or kind load image-archive %s\n", img.Archives[p], p, img.Archives[p], img.Archives[p])
 	}
+}
+
+// list splits a comma-separated flag; "" is none.
+func list(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }

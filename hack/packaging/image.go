@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -61,6 +62,13 @@ type ImageOptions struct {
 	CABundleFrom string
 	// Log receives progress; nil discards it.
 	Log io.Writer
+	// Binaries are the commands to build into the image, each at
+	// /<base name>; default Binaries. Title and Entrypoint go with them
+	// (default "privacy-operator" and Entrypoint). hack/cluster builds its
+	// pause image and the example sources' image this way.
+	Binaries   []string
+	Entrypoint string
+	Title      string
 }
 
 // Image is what BuildImage wrote.
@@ -94,6 +102,9 @@ func BuildImage(o ImageOptions) (*Image, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if len(o.Binaries) == 0 {
+		o.Binaries, o.Entrypoint, o.Title = Binaries, Entrypoint, "privacy-operator"
 	}
 	tag, err := name.NewTag(o.Tag)
 	if err != nil {
@@ -143,17 +154,17 @@ func platformImage(o ImageOptions, platform string, base v1.Layer, epoch time.Ti
 		p.Variant = "v8"
 	}
 	dir := filepath.Join(o.BinDir, p.OS+"_"+p.Architecture)
-	fmt.Fprintf(o.Log, "image: building %s into %s\n", strings.Join(Binaries, " "), dir)
-	if err := buildBinaries(o.Repo, dir, p); err != nil {
+	fmt.Fprintf(o.Log, "image: building %s into %s\n", strings.Join(o.Binaries, " "), dir)
+	if err := buildBinaries(o.Repo, dir, p, o.Binaries); err != nil {
 		return nil, nil, err
 	}
-	bins, err := binaryLayer(dir, epoch)
+	bins, err := binaryLayer(dir, o.Binaries, epoch)
 	if err != nil {
 		return nil, nil, err
 	}
 	img, err := mutate.Append(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON),
 		mutate.Addendum{Layer: base, History: v1.History{CreatedBy: "hack/packaging: CA bundle, /etc/passwd, /etc/group, /tmp", Created: v1.Time{Time: epoch}}},
-		mutate.Addendum{Layer: bins, History: v1.History{CreatedBy: "hack/packaging: /manager, /sql-datasource", Created: v1.Time{Time: epoch}}})
+		mutate.Addendum{Layer: bins, History: v1.History{CreatedBy: "hack/packaging: " + strings.Join(imagePaths(o.Binaries), ", "), Created: v1.Time{Time: epoch}}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,12 +177,12 @@ func platformImage(o ImageOptions, platform string, base v1.Layer, epoch time.Ti
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config = v1.Config{
 		User:       NonRootUser,
-		Entrypoint: []string{Entrypoint},
+		Entrypoint: []string{o.Entrypoint},
 		WorkingDir: "/",
 		Env:        []string{"PATH=/", "SSL_CERT_FILE=" + CABundle},
 		Labels: map[string]string{
-			"org.opencontainers.image.title":       "privacy-operator",
-			"org.opencontainers.image.description": "Privacy Operator: /manager (entrypoint) and /sql-datasource",
+			"org.opencontainers.image.title":       o.Title,
+			"org.opencontainers.image.description": description(o),
 		},
 	}
 	img, err = mutate.ConfigFile(img, cf)
@@ -180,11 +191,11 @@ func platformImage(o ImageOptions, platform string, base v1.Layer, epoch time.Ti
 
 // buildBinaries cross-compiles the image's commands into dir: static
 // (CGO_ENABLED=0), reproducible (-trimpath) and stripped (-s -w).
-func buildBinaries(repo, dir string, p *v1.Platform) error {
+func buildBinaries(repo, dir string, p *v1.Platform, binaries []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	args := append([]string{"build", "-trimpath", "-tags", BuildTags, "-ldflags", "-s -w", "-o", dir + string(filepath.Separator)}, Binaries...)
+	args := append([]string{"build", "-trimpath", "-tags", BuildTags, "-ldflags", "-s -w", "-o", dir + string(filepath.Separator)}, binaries...)
 	cmd := exec.Command(goCommand(), args...)
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture)
@@ -192,6 +203,32 @@ func buildBinaries(repo, dir string, p *v1.Platform) error {
 		return fmt.Errorf("go %s for %s/%s: %w\n%s", strings.Join(args, " "), p.OS, p.Architecture, err, out)
 	}
 	return nil
+}
+
+// imagePaths are the binaries' paths in the image.
+func imagePaths(binaries []string) []string {
+	var paths []string
+	for _, pkg := range binaries {
+		paths = append(paths, "/"+path.Base(pkg))
+	}
+	return paths
+}
+
+// description is the image's description label, e.g. "Privacy Operator:
+// /manager (entrypoint) and /sql-datasource".
+func description(o ImageOptions) string {
+	var parts []string
+	for _, p := range imagePaths(o.Binaries) {
+		if p == o.Entrypoint {
+			p += " (entrypoint)"
+		}
+		parts = append(parts, p)
+	}
+	title := o.Title
+	if title == "privacy-operator" {
+		title = "Privacy Operator"
+	}
+	return title + ": " + strings.Join(parts, " and ")
 }
 
 // goCommand is $GO (as the Makefile sets it), else go from PATH.

@@ -59,9 +59,9 @@ func baseLayer(caBundle string, epoch time.Time) (v1.Layer, error) {
 }
 
 // binaryLayer holds the binaries built into dir, each at /<name>.
-func binaryLayer(dir string, epoch time.Time) (v1.Layer, error) {
+func binaryLayer(dir string, binaries []string, epoch time.Time) (v1.Layer, error) {
 	var entries []entry
-	for _, pkg := range Binaries {
+	for _, pkg := range binaries {
 		base := path.Base(pkg)
 		entries = append(entries, entry{name: base, mode: 0o755, src: filepath.Join(dir, base)})
 	}

@@ -18,9 +18,14 @@ import (
 const ConfigImage = "controller:latest"
 
 // Kustomize builds the kustomization in dir, as `kubectl kustomize dir`
-// does, and returns the objects as one YAML stream.
+// does, and returns the objects as one YAML stream, in kubectl kustomize's
+// (legacy) order: Namespaces, then CRDs, ServiceAccounts, roles, ... so
+// that `kubectl apply -f` of the stream creates a namespace before what
+// goes in it. (The kustomize library's own default keeps the input order.)
 func Kustomize(dir string) ([]byte, error) {
-	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	m, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize %s: %w", dir, err)
 	}

@@ -334,3 +334,29 @@ func claims(objs []*unstructured.Unstructured, volume string) []*unstructured.Un
 	}
 	return out
 }
+
+// TestInstallerOrder: `kubectl apply -f dist/install.yaml` sends the
+// objects in the file's order, so the Namespace must come before every
+// object in it, and the CRDs before any object of their kinds. (Found on a
+// real cluster by test/cluster: the first apply failed with `namespaces
+// "privacy-operator-system" not found`.)
+func TestInstallerOrder(t *testing.T) {
+	installer, err := os.ReadFile(filepath.Join(repo, "dist", "install.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]bool{}
+	for _, o := range mustDecode(t, installer, nil) {
+		if ns := o.GetNamespace(); ns != "" && !created["Namespace/"+ns] {
+			t.Errorf("%s %s/%s comes before its Namespace", o.GetKind(), ns, o.GetName())
+		}
+		if o.GetAPIVersion() == "privacyoperator.io/v1alpha1" && !created["CRD/"+o.GetKind()] {
+			t.Errorf("%s %s comes before its CustomResourceDefinition", o.GetKind(), o.GetName())
+		}
+		created[o.GetKind()+"/"+o.GetName()] = true
+		if o.GetKind() == "CustomResourceDefinition" {
+			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+			created["CRD/"+kind] = true
+		}
+	}
+}
