@@ -51,9 +51,30 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest image s3-server ## Run unit and envtest suites (prepares controller-gen, the envtest binaries, the image's binaries and the S3 test server first).
+test: manifests generate fmt vet envtest image example-image s3-server ## Run unit and envtest suites, then the install suite on a real one-node cluster (cluster-test).
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -count=1 -timeout 20m $(TEST_FLAGS)
+	@if [ "$(CLUSTER_TEST)" = 0 ]; then echo "make test: the install suite on a real cluster (test/cluster) was LEFT OUT (CLUSTER_TEST=0)"; \
+	else $(MAKE) --no-print-directory cluster-test-run; fi
+
+# CLUSTER_TEST=0 leaves the real-cluster install suite out of make test (it
+# needs root); CI runs it.
+CLUSTER_TEST ?= 1
+
+.PHONY: cluster-test
+cluster-test: image example-image cluster-test-run ## Run the install suite alone (part of make test; needs root): a one-node cluster (hack/cluster), the chart, the examples, every request type, the leader lost, upgrade, uninstall, dist/install.yaml.
+
+.PHONY: cluster-test-run
+cluster-test-run:
+	PRIVACY_TEST_CLUSTER=1 $(GO) test ./test/cluster/ -count=1 -v -timeout 30m $(TEST_FLAGS)
+
+.PHONY: cluster-up
+cluster-up: ## Start the one-node cluster of hack/cluster (needs root); prints its kubeconfig. `hack/cluster/cluster.sh import bin/image/image-linux-amd64.tar` loads the image.
+	hack/cluster/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the one-node cluster (its state stays: cluster-up resumes it; hack/cluster/cluster.sh reset removes it).
+	hack/cluster/cluster.sh down
 
 .PHONY: s3-server
 s3-server: ## Build (once, cached beside the envtest binaries) and start the S3 server the export tests use (hack/versitygw.sh).

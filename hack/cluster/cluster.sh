@@ -78,6 +78,8 @@ install_packages() {
 	command -v iptables >/dev/null || missing+=(iptables)
 	command -v conntrack >/dev/null || missing+=(conntrack)
 	command -v openssl >/dev/null || missing+=(openssl)
+	command -v ip >/dev/null || missing+=(iproute2)
+	command -v curl >/dev/null || missing+=(curl)
 	[[ ${#missing[@]} -eq 0 ]] && return 0
 	command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get to install them"
 	log "installing ${missing[*]} from Debian's packages"
@@ -194,6 +196,9 @@ state = "${DIR}/containerd/state"
   # Root here lacks CAP_SYS_RESOURCE: without this every sandbox fails
   # ("can't get final child's PID from pipe: EOF").
   restrict_oom_score_adj = true
+  # The pods' network namespaces under the state directory, not
+  # /var/run/netns: down unmounts what is its own.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -466,7 +471,9 @@ down() {
 		done
 	fi
 	for name in kube-apiserver etcd containerd; do stop_pid "${name}"; done
-	# Shims left by containerd; kubelet's and the sandboxes' mounts.
+	# Shims left by containerd; kubelet's mounts and the pods' network
+	# namespaces (netns_mounts_under_state_dir): unmounted, a namespace goes
+	# with its last process, and its veth with it.
 	pkill -9 -f "containerd-shim-runc-v2 -namespace k8s.io .*-address ${DIR}/containerd/containerd.sock" 2>/dev/null || true
 	local m
 	for m in $(awk -v dir="${DIR}/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r); do

@@ -33,6 +33,7 @@ func TestHelmInstall(t *testing.T) {
 		{"a side-loaded :latest image runs only with imagePullPolicy IfNotPresent", sideLoadedImage},
 		{"without fsGroup the manager cannot write its root-owned volume", withoutFSGroup},
 		{"helm install with exports and receipts in S3", helmInstall},
+		{"metrics answer only a token bound to metrics-reader", metrics},
 		{"the examples' data sources run as pods and are Ready", sources},
 		{"every request type completes at both sources", requests},
 		{"a retention purge runs to completion", purge},

@@ -130,6 +130,11 @@ func requests(t *testing.T) {
 	if got, want := sourceRecords(t, "access-ada"), "newsletter=Completed/1 shop=Completed/3"; got != want {
 		t.Errorf("access-ada sources: %s, want %s", got, want)
 	}
+	// The MutatingAdmissionPolicy stamped who asked: the suite's admin
+	// certificate's user.
+	if got := jsonpath(t, "{.spec.requester}", "privacyrequest", "access-ada"); got != "cluster-admin" {
+		t.Errorf("access-ada's spec.requester: %q, want the creating user cluster-admin", got)
+	}
 
 	request(t, "correct-ada", "  type: Correct\n"+ada+"  corrections:\n  - field: full_name\n    value: Ada King\n")
 	if got := psql(t, "shop", "SELECT full_name FROM customers WHERE id = 1"); got != "Ada King" {

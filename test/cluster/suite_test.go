@@ -148,7 +148,17 @@ func serverEnv() []string {
 	}
 }
 
+// startServers starts the node's servers; the S3 server starts empty, as
+// receipts of an earlier run are signed with keys of a cluster that is gone.
 func startServers() error {
+	stopServers()
+	for _, e := range serverEnv() {
+		if dir, ok := strings.CutPrefix(e, "VGW_TEST_DIR="); ok {
+			if err := os.RemoveAll(dir); err != nil {
+				return err
+			}
+		}
+	}
 	start := func(script string) (string, error) {
 		cmd := exec.Command(filepath.Join(repo, "hack", script), "start")
 		cmd.Env = append(os.Environ(), serverEnv()...)

@@ -83,7 +83,7 @@ func TestReadmeHelmCommands(t *testing.T) {
 					if words[i] != packaging.DefaultRelease.Namespace {
 						t.Errorf("namespace %s, want %s", words[i], packaging.DefaultRelease.Namespace)
 					}
-				case "--create-namespace":
+				case "--create-namespace", "--wait":
 				default:
 					t.Fatalf("flag %s is not understood by this test", words[i])
 				}
