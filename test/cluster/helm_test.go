@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,6 @@ func TestHelmInstall(t *testing.T) {
 	dumpOnFailure(t)
 	run(t, "", script, "import", imageArchive(t, "image"))
 	run(t, "", script, "import", imageArchive(t, "example-image"))
-	namespace(t, operatorNS, "pod-security.kubernetes.io/enforce=restricted")
 
 	steps := []struct {
 		name string
@@ -32,7 +33,7 @@ func TestHelmInstall(t *testing.T) {
 	}{
 		{"a side-loaded :latest image runs only with imagePullPolicy IfNotPresent", sideLoadedImage},
 		{"without fsGroup the manager cannot write its root-owned volume", withoutFSGroup},
-		{"helm install with exports and receipts in S3", helmInstall},
+		{"the README's helm install with exports and receipts in S3", helmInstall},
 		{"metrics answer only a token bound to metrics-reader", metrics},
 		{"the examples' data sources run as pods and are Ready", sources},
 		{"every request type completes at both sources", requests},
@@ -93,17 +94,24 @@ spec:
 
 // withoutFSGroup installs the chart as it was before the fix (no fsGroup)
 // on the cluster's root:root 0755 volumes: the manager cannot create its
-// receipt directory. The release is removed again and the volumes renewed.
+// receipt directory. It goes in a namespace of its own, with the CRDs
+// applied apart (CRDs the release kept would stay owned by it); the
+// release and the CRDs are removed again and the volumes renewed.
 func withoutFSGroup(t *testing.T) {
-	helm(t, "install", release, chart, "--namespace", operatorNS, "--set", "replicaCount=1",
+	const ns = "fsgroup-check"
+	namespace(t, ns, "pod-security.kubernetes.io/enforce=restricted")
+	kubectl(t, "apply", "--server-side", "-f", "config/crd/bases")
+	helm(t, "install", release, chart, "--namespace", ns, "--set", "replicaCount=1", "--set", "crds.enabled=false",
 		"--set", "podDisruptionBudget.enabled=false", "--set", "podSecurityContext.fsGroup=null")
 	eventually(t, 2*time.Minute, "the manager fails on its volume", func() (bool, string) {
-		logs, _ := runErr("", cluster.kubectl, "logs", "-n", operatorNS, "deploy/"+manager, "--tail=20")
-		prev, _ := runErr("", cluster.kubectl, "logs", "-n", operatorNS, "deploy/"+manager, "--tail=20", "--previous")
+		logs, _ := runErr("", cluster.kubectl, "logs", "-n", ns, "deploy/"+manager, "--tail=20")
+		prev, _ := runErr("", cluster.kubectl, "logs", "-n", ns, "deploy/"+manager, "--tail=20", "--previous")
 		all := logs + prev
 		return strings.Contains(all, "permission denied"), all
 	})
-	helm(t, "uninstall", release, "--namespace", operatorNS, "--wait")
+	helm(t, "uninstall", release, "--namespace", ns, "--wait")
+	kubectl(t, "delete", "namespace", ns, "--wait=true")
+	kubectl(t, "delete", "-f", "config/crd/bases", "--wait=true")
 	run(t, "", script, "volumes")
 }
 
@@ -112,22 +120,53 @@ func s3URL(prefix string) string {
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&pathStyle=true&region=us-east-1", s3Bucket, prefix, s3Endpoint)
 }
 
-// helmInstall is the README's install for a cluster without ReadWriteMany
-// storage: two replicas, exports and receipts in object storage.
+// helmInstall runs the README's install for a cluster without
+// ReadWriteMany storage, line by line as a shell would, with the node's S3
+// server in place of the README's placeholders: two replicas, exports and
+// receipts in object storage, no claims.
 func helmInstall(t *testing.T) {
-	apply(t, operatorNS, fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata: {name: s3-credentials}
-stringData: {AWS_ACCESS_KEY_ID: %s, AWS_SECRET_ACCESS_KEY: %s}`, s3Access, s3Secret))
-	helm(t, "install", release, chart, "--namespace", operatorNS,
-		"--set", "exports.url="+s3URL("exports"), "--set", "receipts.url="+s3URL("receipts"),
-		"--set", "exports.credentialsSecret=s3-credentials", "--wait", "--timeout", "5m")
+	lines := readmeBlock(t, "### On a cluster without ReadWriteMany storage")
+	if len(lines) != 4 {
+		t.Fatalf("the README's block has %d lines, the suite knows 4: %q", len(lines), lines)
+	}
+	placeholders := strings.NewReplacer("AWS_ACCESS_KEY_ID=...", "AWS_ACCESS_KEY_ID="+s3Access,
+		"AWS_SECRET_ACCESS_KEY=...", "AWS_SECRET_ACCESS_KEY="+s3Secret, "https://s3.example.com", s3Endpoint)
+	path := filepath.Dir(cluster.kubectl) + ":" + filepath.Dir(cluster.helm) + ":" + os.Getenv("PATH")
+	for _, line := range lines {
+		runEnv(t, []string{"PATH=" + path}, "bash", "-euo", "pipefail", "-c", placeholders.Replace(line))
+	}
 	if got := jsonpath(t, "{.status.readyReplicas}", "deployment", manager, "-n", operatorNS); got != "2" {
 		t.Fatalf("ready replicas: %q, want 2", got)
 	}
 	if claims := kubectl(t, "get", "pvc", "-n", operatorNS, "-o", "name"); claims != "" {
 		t.Fatalf("claims made with exports and receipts in S3: %s", claims)
 	}
+}
+
+// readmeBlock is the lines of the first sh block after heading in the
+// README.
+func readmeBlock(t *testing.T, heading string) []string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "\n"+heading+"\n")
+	if !ok {
+		t.Fatalf("the README has no heading %q", heading)
+	}
+	_, block, ok := strings.Cut(after, "```sh\n")
+	if !ok {
+		t.Fatalf("no sh block under %q", heading)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // helmUpgrade changes values of the running release: a third replica and

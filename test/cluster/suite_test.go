@@ -29,7 +29,7 @@ import (
 const (
 	postgresPort = "55433"
 	s3Port       = "57071"
-	s3Bucket     = "privacy-cluster"
+	s3Bucket     = "privacy"
 	s3Access     = "privacy-operator-test"
 	s3Secret     = "privacy-operator-test-secret"
 	podCIDR      = "10.88.0.0/16"

@@ -26,7 +26,22 @@ var runElsewhere = map[string]string{
 	"make image IMG=registry.example.com/privacy-operator:v0.1.0":           "test/install builds the image as make image does",
 	"crane push bin/image/oci registry.example.com/privacy-operator:v0.1.0": "test/install pushes the layout with crane's push command",
 	"helm install privacy-operator charts/privacy-operator --namespace privacy-operator-system --create-namespace --set image.repository=registry.example.com/privacy-operator --set image.tag=v0.1.0": "test/install renders the chart with the Helm library and applies it with a server-side dry run",
-	"kubectl apply --server-side -f dist/install.yaml": "test/install applies it with a server-side dry run",
+	"kubectl apply --server-side -f dist/install.yaml": "test/install applies it with a server-side dry run; test/cluster on a real cluster",
+}
+
+// The README's "On a cluster without ReadWriteMany storage" block, which
+// test/cluster runs on a real cluster (readmeInstall there).
+var runOnCluster = []string{
+	"kubectl create namespace privacy-operator-system",
+	"kubectl label namespace privacy-operator-system pod-security.kubernetes.io/enforce=restricted",
+	"kubectl create secret generic s3-credentials -n privacy-operator-system --from-literal=AWS_ACCESS_KEY_ID=... --from-literal=AWS_SECRET_ACCESS_KEY=...",
+	"helm install privacy-operator charts/privacy-operator --namespace privacy-operator-system --set exports.url='s3://privacy/exports?endpoint=https://s3.example.com&pathStyle=true&region=us-east-1' --set receipts.url='s3://privacy/receipts?endpoint=https://s3.example.com&pathStyle=true&region=us-east-1' --set exports.credentialsSecret=s3-credentials --wait",
+}
+
+func init() {
+	for _, c := range runOnCluster {
+		runElsewhere[c] = "test/cluster runs it on a real cluster"
+	}
 }
 
 // readmeCommands returns the lines of the README's ```sh blocks.
