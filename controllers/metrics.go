@@ -29,10 +29,14 @@ var (
 		Name: "privacyoperator_overdue_requests",
 		Help: "Unfinished PrivacyRequests past their due date.",
 	})
+	dueSoonRequests = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "privacyoperator_requests_due_soon",
+		Help: "Unfinished PrivacyRequests that have used --due-soon-share of their time and are not yet overdue.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(jobDuration, overdueRequests)
+	metrics.Registry.MustRegister(jobDuration, overdueRequests, dueSoonRequests)
 }
 
 // counterVec and gaugeVec make a metric and register it.
@@ -48,24 +52,28 @@ func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
 	return g
 }
 
-// overdueSet tracks which requests are overdue, for the gauge.
-type overdueSet struct {
+// requestSet tracks which requests are in a state (overdue, due soon), for
+// its gauge.
+type requestSet struct {
+	gauge prometheus.Gauge
 	mu    sync.Mutex
 	names map[string]struct{}
 }
 
-func (o *overdueSet) set(name string, overdue bool) {
+func (o *requestSet) set(name string, in bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.names == nil {
 		o.names = map[string]struct{}{}
 	}
-	if overdue {
+	if in {
 		o.names[name] = struct{}{}
 	} else {
 		delete(o.names, name)
 	}
-	overdueRequests.Set(float64(len(o.names)))
+	if o.gauge != nil {
+		o.gauge.Set(float64(len(o.names)))
+	}
 }
 
 // RetentionPolicy and coverage metrics.

@@ -51,6 +51,10 @@ type EngineConfig struct {
 	// NoSourcesRetry is how often a request that matches no DataSource
 	// looks again, until its due date.
 	NoSourcesRetry time.Duration
+	// DueSoonShare is the share of a request's time, from receipt to its
+	// due date, after which an unfinished request is DueSoon; 0 means the
+	// default 0.75, 1 or more never warns.
+	DueSoonShare float64
 	// Workers is the number of requests reconciled at once.
 	Workers int
 	// SubjectSecrets says which Secrets subject.secretRef may name.
@@ -68,7 +72,8 @@ type PrivacyRequestReconciler struct {
 	// (ExportFailed, retried with backoff).
 	Exports export.Store
 	Config  EngineConfig
-	overdue overdueSet
+	overdue requestSet
+	dueSoon requestSet
 	// desk runs the Exports calls off the reconcile workers.
 	desk *exportDesk
 }
@@ -87,6 +92,7 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if found, err := r.fetch(ctx, req.NamespacedName, pr, func() {
 		r.Dispatcher.Forget(ownerOf(req.NamespacedName))
 		r.overdue.set(req.Name, false)
+		r.dueSoon.set(req.Name, false)
 		r.desk.forget(req.Name)
 	}); !found {
 		return ctrl.Result{}, err
@@ -109,8 +115,9 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
-	overdue := s.overdue
-	s.after = append(s.after, func() { r.overdue.set(pr.Name, overdue) })
+	announceActionNeeded(s)
+	overdue, dueSoon := s.overdue, s.dueSoon
+	s.after = append(s.after, func() { r.overdue.set(pr.Name, overdue); r.dueSoon.set(pr.Name, dueSoon) })
 	res, err := s.finish(ctx, &r.Shared, s.before, pr, phaseErr)
 	if err == nil && s.committed && s.deleteNow {
 		return ctrl.Result{}, client.IgnoreNotFound(r.Delete(ctx, pr))
@@ -174,6 +181,7 @@ func (r *PrivacyRequestReconciler) reconcileDelete(ctx context.Context, pr *priv
 	}
 	r.Dispatcher.Forget(owner)
 	r.overdue.set(pr.Name, false)
+	r.dueSoon.set(pr.Name, false)
 	controllerutil.RemoveFinalizer(pr, privacyv1alpha1.FinalizerCancelJobs)
 	if err := r.Update(ctx, pr); client.IgnoreNotFound(err) != nil {
 		return err
@@ -236,6 +244,10 @@ func (r *PrivacyRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.desk = newExportDesk(r.Wakeups)
 	if r.Config.PollInterval <= 0 {
 		r.Config.PollInterval = 30 * time.Second
+	}
+	r.overdue.gauge, r.dueSoon.gauge = overdueRequests, dueSoonRequests
+	if r.Config.DueSoonShare <= 0 {
+		r.Config.DueSoonShare = 0.75
 	}
 	if r.Config.NoSourcesRetry <= 0 {
 		r.Config.NoSourcesRetry = time.Minute

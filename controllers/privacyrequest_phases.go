@@ -32,7 +32,9 @@ type requestScope struct {
 	pr     *privacyv1alpha1.PrivacyRequest
 	before *privacyv1alpha1.PrivacyRequest
 
-	overdue   bool
+	overdue bool
+	// dueSoon: unfinished, past --due-soon-share of its time, not overdue.
+	dueSoon   bool
 	noSources bool
 	// invalidSpec is a spec that passed admission but can never work (a
 	// selector that does not parse): the request is Stalled until it is
@@ -75,7 +77,9 @@ func (r *PrivacyRequestReconciler) runPhases(ctx context.Context, s *requestScop
 	return r.reconcileFinish(ctx, s)
 }
 
-// reconcileDueDate records when the request is due and whether it is late.
+// reconcileDueDate records when the request is due, and whether it is
+// near (DueSoon) or past (Overdue) that date unfinished. A receivedAt out
+// of bounds makes the spec invalid: nothing is dispatched.
 func (r *PrivacyRequestReconciler) reconcileDueDate(s *requestScope) {
 	pr := s.pr
 	if requestFinished(pr) && pr.Status.DueAt != nil {
@@ -83,13 +87,18 @@ func (r *PrivacyRequestReconciler) reconcileDueDate(s *requestScope) {
 		// extension set afterwards does not make it look on time.
 		return
 	}
-	due := metav1.NewTime(deadline.DueAt(pr.Spec, pr.CreationTimestamp.Time))
+	created := pr.CreationTimestamp.Time
+	if err := deadline.CheckReceived(pr.Spec, created); err != nil {
+		s.invalidSpec = err
+	}
+	due := metav1.NewTime(deadline.DueAt(pr.Spec, created))
 	pr.Status.DueAt = &due
 	if requestFinished(pr) {
 		return
 	}
 	s.overdue = !s.now.Before(due.Time)
 	if s.overdue {
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionDueSoon)
 		if conditions.Set(&pr.Status.Conditions, pr.Generation, privacyv1alpha1.ConditionOverdue, metav1.ConditionTrue,
 			privacyv1alpha1.ReasonDeadlineExceeded, "The request passed its due date "+due.UTC().Format(time.RFC3339)+" unfinished.") {
 			s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineExceeded, "Due date %s passed", due.UTC().Format(time.RFC3339))
@@ -98,6 +107,20 @@ func (r *PrivacyRequestReconciler) reconcileDueDate(s *requestScope) {
 	}
 	conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionOverdue)
 	s.wakeAt(due.Time)
+	received := deadline.Received(pr.Spec, created)
+	soon := received.Add(time.Duration(float64(due.Sub(received)) * r.Config.DueSoonShare))
+	if r.Config.DueSoonShare >= 1 || s.now.Before(soon) {
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionDueSoon)
+		if r.Config.DueSoonShare < 1 {
+			s.wakeAt(soon)
+		}
+		return
+	}
+	s.dueSoon = true
+	if conditions.Set(&pr.Status.Conditions, pr.Generation, privacyv1alpha1.ConditionDueSoon, metav1.ConditionTrue,
+		privacyv1alpha1.ReasonApproachingDueDate, "The request is due on "+due.UTC().Format(time.RFC3339)+" and unfinished.") {
+		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonApproachingDueDate, "Due on %s, unfinished", due.UTC().Format(time.RFC3339))
+	}
 }
 
 // reconcileSuspend reports spec.suspend; dispatch holds while it is set.
@@ -131,7 +154,7 @@ func (r *PrivacyRequestReconciler) reconcileSources(ctx context.Context, s *requ
 		ds := &list.Items[i]
 		s.dataSources[types.NamespacedName{Namespace: ds.Namespace, Name: ds.Name}] = ds
 	}
-	if len(pr.Status.Sources) > 0 || pr.Spec.Suspend {
+	if len(pr.Status.Sources) > 0 || pr.Spec.Suspend || s.invalidSpec != nil {
 		return nil
 	}
 
@@ -307,7 +330,8 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 	}
 	reqType := string(pr.Spec.Type)
 	s.after = append(s.after, func() { requestsTotal.WithLabelValues(reqType, string(outcome)).Inc() })
-	s.overdue = false
+	s.overdue, s.dueSoon = false, false
+	conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionDueSoon)
 	return r.reconcileFinished(ctx, s)
 }
 

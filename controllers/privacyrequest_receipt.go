@@ -63,6 +63,10 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 	if pr.Status.DueAt != nil {
 		req.DueAt = pr.Status.DueAt.UTC()
 	}
+	if r := pr.Spec.ReceivedAt; r != nil {
+		at := r.UTC()
+		req.ReceivedAt = &at
+	}
 	if pr.Status.CompletedAt != nil {
 		req.FinishedAt = pr.Status.CompletedAt.UTC()
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"sort"
 	"strings"
 
@@ -100,6 +101,11 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonNoMatchingSources, msg)
 		setReconciling(privacyv1alpha1.ReasonNoMatchingSources, msg)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	case subjectRefused(pr) != "":
+		msg := "No job is sent: " + subjectRefused(pr)
+		setReady(metav1.ConditionFalse, privacyv1alpha1.ReasonSubjectSecretRefused, msg)
+		setReconciling(privacyv1alpha1.ReasonSubjectSecretRefused, msg)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	default:
 		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed+sum.Held, sum.Total)
 		reason := privacyv1alpha1.ReasonInProgress
@@ -143,4 +149,38 @@ func requestPhase(pr *privacyv1alpha1.PrivacyRequest, sum privacyv1alpha1.Reques
 // once, by reconcileFinish, and the phase follows from it.
 func requestFinished(pr *privacyv1alpha1.PrivacyRequest) bool {
 	return pr.Status.CompletedAt != nil
+}
+
+// subjectRefused is the message of a source that waits because the
+// request's subject Secret is refused, "" when none does: the request waits
+// for a person to fix the Secret or the request.
+func subjectRefused(pr *privacyv1alpha1.PrivacyRequest) string {
+	for _, src := range pr.Status.Sources {
+		if c := conditions.Get(src.Conditions, privacyv1alpha1.SourceConditionDispatched); c != nil &&
+			c.Status == metav1.ConditionFalse && c.Reason == privacyv1alpha1.ReasonSubjectSecretRefused {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// actionNeeded are the reasons of Ready that wait for a person: each is
+// announced by a Warning Event once, when the request enters it.
+var actionNeeded = map[string]bool{
+	privacyv1alpha1.ReasonNoMatchingSources:    true,
+	privacyv1alpha1.ReasonSubjectSecretRefused: true,
+	privacyv1alpha1.ReasonInvalidSpec:          true,
+}
+
+// announceActionNeeded emits the Warning Event of a Ready reason that waits
+// for a person, when the pass moved the request into it.
+func announceActionNeeded(s *requestScope) {
+	now := conditions.Get(s.pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+	if now == nil || !actionNeeded[now.Reason] {
+		return
+	}
+	if was := conditions.Get(s.before.Status.Conditions, privacyv1alpha1.ConditionReady); was != nil && was.Reason == now.Reason {
+		return
+	}
+	s.event(corev1.EventTypeWarning, now.Reason, "%s", now.Message)
 }

@@ -78,6 +78,8 @@ const (
 	ReasonNoMatchingSources = "NoMatchingSources"
 	// ReasonDeadlineExceeded: the request's due date passed before every source finished.
 	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonApproachingDueDate: the request's due date is near and it is unfinished.
+	ReasonApproachingDueDate = "ApproachingDueDate"
 )
 
 // Per-source condition types on status.sources[].conditions of a
@@ -133,6 +135,10 @@ const (
 	ConditionSuspended = "Suspended"
 	// ConditionOverdue is True when the request passed its due date unfinished.
 	ConditionOverdue = "Overdue"
+	// ConditionDueSoon is True when an unfinished request has used the
+	// share of its time that the manager's --due-soon-share sets (0.75 by
+	// default), until it finishes or becomes Overdue.
+	ConditionDueSoon = "DueSoon"
 )
 
 // Per-source condition types and reasons on PrivacyRequest.status.sources[].

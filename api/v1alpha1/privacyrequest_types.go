@@ -28,6 +28,8 @@ const DefaultOptOutScope = "email-marketing"
 // +kubebuilder:validation:XValidation:rule="self.type == 'OptOut' || !has(self.optOut)",message="optOut is only allowed when type is OptOut"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 60",message="GDPR allows an extension of at most 60 days (two further months)"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.extension.days <= 45",message="CCPA allows an extension of at most 45 days"
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.type != 'OptOut'",message="CCPA allows no extension of an opt-out of sale or sharing (15 business days, 11 CCR 7026(f))"
+// +kubebuilder:validation:XValidation:rule="has(self.receivedAt) == has(oldSelf.receivedAt)",message="receivedAt is set when the request is created and cannot be added or removed later"
 // +kubebuilder:validation:XValidation:rule="has(self.requester) == has(oldSelf.requester)",message="requester is set when the request is created and cannot be added or removed later"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || has(self.approval)",message="approval is immutable once given: it is the record of who approved"
 type PrivacyRequestSpec struct {
@@ -56,12 +58,24 @@ type PrivacyRequestSpec struct {
 	// +optional
 	OptOut *OptOutSpec `json:"optOut,omitempty"`
 
-	// regulation the request is made under; it decides the default deadline
-	// (GDPR: one month, at most 30 days; CCPA: 45 days; Other: 30 days) and
-	// the longest extension (GDPR: 60 days; CCPA: 45 days).
+	// regulation the request is made under; with the type it decides the
+	// default deadline (GDPR: one month, at most 30 days; CCPA: 45 days, an
+	// opt-out 15 business days; Other: 30 days) and the longest extension
+	// (GDPR: 60 days; CCPA: 45 days, none for an opt-out). The table is in
+	// docs/deadlines.md.
 	// +kubebuilder:default=GDPR
 	// +optional
 	Regulation Regulation `json:"regulation,omitempty"`
+
+	// receivedAt is when the request reached you (by mail, a form, a call),
+	// if before this object was created: the deadline counts from it, and
+	// the receipt records it. Unset: the creation time. It may not be later
+	// than the creation (5 minutes of clock skew allowed) nor more than 366
+	// days before it; such a request is refused (Ready=False, InvalidSpec)
+	// and dispatches nothing. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="receivedAt is immutable: it is the record of when the request arrived"
+	// +optional
+	ReceivedAt *metav1.Time `json:"receivedAt,omitempty"`
 
 	// deadline overrides the regulation's default due date.
 	// +optional
@@ -344,8 +358,11 @@ type ExportReference struct {
 // +kubebuilder:resource:scope=Cluster,shortName=preq,categories=privacy
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,description="Why it is in its phase: Suspended (awaiting approval), NoMatchingSources, SubjectSecretRefused, InvalidSpec, InProgress, Completed, ..."
 // +kubebuilder:printcolumn:name="Sources",type=string,JSONPath=`.status.progress`,description="Sources done/total"
 // +kubebuilder:printcolumn:name="Due",type=string,JSONPath=`.status.dueAt`
+// +kubebuilder:printcolumn:name="Overdue",type=string,JSONPath=`.status.conditions[?(@.type=="Overdue")].status`,description="True: past the due date, unfinished"
+// +kubebuilder:printcolumn:name="DueSoon",type=string,JSONPath=`.status.conditions[?(@.type=="DueSoon")].status`,priority=1,description="True: past --due-soon-share of its time, unfinished"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PrivacyRequest struct {
 	metav1.TypeMeta `json:",inline"`

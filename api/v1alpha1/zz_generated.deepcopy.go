@@ -555,6 +555,10 @@ func (in *PrivacyRequestSpec) DeepCopyInto(out *PrivacyRequestSpec) {
 		*out = new(OptOutSpec)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ReceivedAt != nil {
+		in, out := &in.ReceivedAt, &out.ReceivedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Deadline != nil {
 		in, out := &in.Deadline, &out.Deadline
 		*out = (*in).DeepCopy()

@@ -52,6 +52,7 @@ type flags struct {
 	exportDir, exportURL                           string
 	exportS3                                       export.S3Config
 	exportTTL, requestTTL, pollInterval, taskGrace time.Duration
+	dueSoonShare                                   float64
 	maxResultBytes                                 int64
 	maxInFlight, requestWorkers                    int
 	dataSourceNamespaces, dataSourceSelector       string
@@ -114,6 +115,9 @@ func parseFlags() (flags, zap.Options) {
 	flag.DurationVar(&f.exportTTL, "export-ttl", 7*24*time.Hour, "How long an Access export is kept before it is deleted.")
 	flag.DurationVar(&f.requestTTL, "request-ttl", 30*24*time.Hour,
 		"Default ttlSecondsAfterFinished: finished PrivacyRequests (which hold personal data) are deleted after it. 0 keeps them.")
+	flag.Float64Var(&f.dueSoonShare, "due-soon-share", 0.75,
+		"Share of a PrivacyRequest's time (from receipt to its due date) after which an unfinished request is DueSoon: a condition, "+
+			"a Warning Event and the gauge privacyoperator_requests_due_soon (alert PrivacyRequestsDueSoon). Between 0 and 1; 1 turns the warning off.")
 	flag.DurationVar(&f.taskGrace, "task-grace", 24*time.Hour,
 		"How long a manual DataSource's PrivacyTask (it holds the subject's identities) is kept after its request or retention run finished; "+
 			"a task of a deleted request goes at once.")
@@ -291,6 +295,7 @@ func setup(mgr manager.Manager, f flags) error {
 		ExportS3:                s3,
 		ExportTTL:               f.exportTTL,
 		RequestTTL:              f.requestTTL,
+		DueSoonShare:            f.dueSoonShare,
 		TaskGrace:               f.taskGrace,
 		PollInterval:            f.pollInterval,
 		MaxResultBytes:          f.maxResultBytes,

@@ -34,6 +34,24 @@ var _ = Describe("PrivacyRequest immutability", func() {
 		Expect(err.Error()).NotTo(ContainSubstring("someone.else@example.com"))
 	})
 
+	It("refuses adding, changing or removing receivedAt", func() {
+		received := metav1.NewTime(time.Now().Add(-48 * time.Hour).Truncate(time.Second))
+		added := pr.DeepCopy()
+		added.Spec.ReceivedAt = &received
+		Expect(k8sClient.Update(ctx, added)).To(MatchError(ContainSubstring("receivedAt is set when the request is created")))
+
+		withDate := minimalRequest(privacyv1alpha1.RequestTypeAccess)
+		withDate.Spec.ReceivedAt = &received
+		Expect(k8sClient.Create(ctx, withDate)).To(Succeed())
+		changed := withDate.DeepCopy()
+		other := metav1.NewTime(received.Add(time.Hour))
+		changed.Spec.ReceivedAt = &other
+		Expect(k8sClient.Update(ctx, changed)).To(MatchError(ContainSubstring("receivedAt is immutable")))
+		removed := withDate.DeepCopy()
+		removed.Spec.ReceivedAt = nil
+		Expect(k8sClient.Update(ctx, removed)).To(MatchError(ContainSubstring("receivedAt is set when the request is created")))
+	})
+
 	It("allows changes to the mutable fields", func() {
 		pr.Spec.Suspend = true
 		pr.Spec.Extension = &privacyv1alpha1.Extension{Days: 30, Reason: "Identity verification pending."}

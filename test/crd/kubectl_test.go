@@ -71,8 +71,11 @@ var _ = Describe("kubectl", func() {
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		out, err := env.Kubectl("get", "preq", pr.Name)
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(header(out)).To(Equal([]string{"NAME", "TYPE", "PHASE", "SOURCES", "DUE", "AGE"}))
+		Expect(header(out)).To(Equal([]string{"NAME", "TYPE", "PHASE", "REASON", "SOURCES", "DUE", "OVERDUE", "AGE"}))
 		Expect(out).To(ContainSubstring("Delete"))
+		wide, err := env.Kubectl("get", "preq", pr.Name, "-o", "wide")
+		Expect(err).NotTo(HaveOccurred(), wide)
+		Expect(header(wide)).To(Equal([]string{"NAME", "TYPE", "PHASE", "REASON", "SOURCES", "DUE", "OVERDUE", "DUESOON", "AGE"}))
 	})
 
 	It("shows the DataSource columns", func() {

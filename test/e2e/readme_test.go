@@ -88,7 +88,7 @@ var _ = Describe("The README", func() {
 		list := squash(outputs["kubectl get privacy -A"])
 		for _, want := range []string{
 			"NAMESPACE NAME READY REASON TYPES ENDPOINT AGE",
-			"NAME TYPE PHASE SOURCES DUE AGE",
+			"NAME TYPE PHASE REASON SOURCES DUE OVERDUE AGE",
 			"NAME RETAIN-FOR SCHEDULE LAST-RUN MATCHED AGE",
 			"default datasource.privacyoperator.io/billing False NamespaceNotAllowed",
 			"privacyrequest.privacyoperator.io/access-ada Access",

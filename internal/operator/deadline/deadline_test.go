@@ -1,6 +1,9 @@
 package deadline
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +32,13 @@ func TestDueAt(t *testing.T) {
 		{"extension adds days", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Extension: &privacyv1alpha1.Extension{Days: 45}}, at(2026, 11, 29, 10), at(2027, 2, 27, 10)},
 		{"explicit deadline wins", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Deadline: &explicit}, at(2026, 11, 29, 10), at(2027, 3, 1, 0)},
 		{"extension moves an explicit deadline", privacyv1alpha1.PrivacyRequestSpec{Deadline: &explicit, Extension: &privacyv1alpha1.Extension{Days: 10}}, at(2026, 11, 29, 10), at(2027, 3, 11, 0)},
+		// 15 business days: Wednesday 2 December 2026 -> Wednesday 23 December.
+		{"CCPA opt-out is 15 business days", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeOptOut}, at(2026, 12, 2, 10), at(2026, 12, 23, 10)},
+		// Received on Saturday 5 December: counted from Monday 7 December 00:00.
+		{"CCPA opt-out received on a weekend counts from Monday", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeOptOut}, at(2026, 12, 5, 10), at(2026, 12, 28, 0)},
+		{"CCPA access is 45 days", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeAccess}, at(2026, 11, 29, 10), at(2027, 1, 13, 10)},
+		{"GDPR opt-out is one month", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationGDPR, Type: privacyv1alpha1.RequestTypeOptOut}, at(2026, 11, 29, 10), at(2026, 12, 29, 10)},
+		{"receivedAt starts the clock", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, ReceivedAt: ptr(metav1.NewTime(at(2026, 11, 20, 10)))}, at(2026, 11, 29, 10), at(2027, 1, 4, 10)},
 		// 31 Jan 23:30 at UTC-5 is 1 Feb 04:30 UTC: months are counted in UTC.
 		{"counted in UTC", gdpr, time.Date(2027, 1, 31, 23, 30, 0, 0, time.FixedZone("UTC-5", -5*3600)), at(2027, 3, 1, 4).Add(30 * time.Minute)},
 	}
@@ -42,5 +52,35 @@ func TestDueAt(t *testing.T) {
 				t.Errorf("DueAt location = %s, want UTC", got.Location())
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCheckReceived(t *testing.T) {
+	created := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	spec := func(r time.Time) privacyv1alpha1.PrivacyRequestSpec {
+		return privacyv1alpha1.PrivacyRequestSpec{ReceivedAt: ptr(metav1.NewTime(r))}
+	}
+	for _, ok := range []privacyv1alpha1.PrivacyRequestSpec{{}, spec(created), spec(created.Add(-30 * day)), spec(created.Add(ReceivedAtSkew))} {
+		if err := CheckReceived(ok, created); err != nil {
+			t.Errorf("CheckReceived(%v): %v", ok.ReceivedAt, err)
+		}
+	}
+	for _, bad := range []time.Time{created.Add(ReceivedAtSkew + time.Second), created.Add(-ReceivedAtMaxAge - time.Second)} {
+		if err := CheckReceived(spec(bad), created); err == nil {
+			t.Errorf("CheckReceived(%s) accepted a receivedAt out of bounds", bad)
+		}
+	}
+}
+
+// TestTableInDocs keeps docs/deadlines.md's table what the code does.
+func TestTableInDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "deadlines.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), Table()) {
+		t.Errorf("docs/deadlines.md does not hold the deadline table; put this in it:\n%s", Table())
 	}
 }

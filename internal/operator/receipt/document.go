@@ -72,8 +72,11 @@ type Request struct {
 	Channel string `json:"channel,omitempty"`
 	// Requester is who filed the request on the subject's behalf (a
 	// service or an agent's account), if the request says.
-	Requester  string     `json:"requester,omitempty"`
-	CreatedAt  time.Time  `json:"createdAt"`
+	Requester string    `json:"requester,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	// ReceivedAt is when the request reached the company, when that was
+	// before it was created (spec.receivedAt): the deadline counts from it.
+	ReceivedAt *time.Time `json:"receivedAt,omitempty"`
 	DueAt      time.Time  `json:"dueAt"`
 	Extension  *Extension `json:"extension,omitempty"`
 	FinishedAt time.Time  `json:"finishedAt"`

@@ -85,6 +85,9 @@ type Options struct {
 	// ExportTTL, RequestTTL (default ttlSecondsAfterFinished), PollInterval
 	// and NoSourcesRetry tune the PrivacyRequest engine.
 	ExportTTL, RequestTTL, PollInterval, NoSourcesRetry time.Duration
+	// DueSoonShare is the share of a request's time after which it is
+	// DueSoon (controllers.EngineConfig.DueSoonShare).
+	DueSoonShare float64
 	// TaskGrace is how long a manual source's PrivacyTask outlives its
 	// finished request (default controllers.DefaultTaskGrace).
 	TaskGrace time.Duration
@@ -313,6 +316,7 @@ func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, g
 			ExportTTL:               o.ExportTTL,
 			DefaultTTLAfterFinished: o.RequestTTL,
 			NoSourcesRetry:          o.NoSourcesRetry,
+			DueSoonShare:            o.DueSoonShare,
 			Workers:                 o.RequestWorkers,
 			SubjectSecrets:          identity.SecretPolicy{Namespaces: o.SubjectSecretNamespaces},
 		},
