@@ -13,6 +13,14 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/deadline"
 )
 
+// readyOf reads a request and returns its Ready condition.
+func readyOf(g Gomega, pr *privacyv1alpha1.PrivacyRequest) *metav1.Condition {
+	g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+	ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+	g.Expect(ready).NotTo(BeNil())
+	return ready
+}
+
 // warningsAbout lists the reasons of the Warning Events about a request.
 func warningsAbout(g Gomega, pr *privacyv1alpha1.PrivacyRequest) []string {
 	return eventReasons(g, "default", func(e corev1.Event) bool {
@@ -61,9 +69,7 @@ var _ = Describe("PrivacyRequest states a person must act on", func() {
 		pr.Spec.ReceivedAt = &later
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
-			g.Expect(ready).NotTo(BeNil())
+			ready := readyOf(g, pr)
 			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonInvalidSpec))
 			g.Expect(ready.Message).To(ContainSubstring("spec.receivedAt"))
 			g.Expect(warningsAbout(g, pr)).To(ContainElement(privacyv1alpha1.ReasonInvalidSpec))
@@ -79,10 +85,7 @@ var _ = Describe("PrivacyRequest states a person must act on", func() {
 		pr := request(newNamespace(), privacyv1alpha1.RequestTypeDelete, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-			ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
-			g.Expect(ready).NotTo(BeNil())
-			g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonNoMatchingSources))
+			g.Expect(readyOf(g, pr).Reason).To(Equal(privacyv1alpha1.ReasonNoMatchingSources))
 			g.Expect(warningsAbout(g, pr)).To(ConsistOf(privacyv1alpha1.ReasonNoMatchingSources), "one Event, not one per look")
 		}).Should(Succeed())
 	})

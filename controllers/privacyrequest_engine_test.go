@@ -664,10 +664,7 @@ var _ = Describe("PrivacyRequest engine", func() {
 				g.Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonSubjectSecretRefused), name)
 				messages[name] = strings.ReplaceAll(c.Message, ref.Namespace+"/"+ref.Name, "<ref>")
 				// The request says why it waits, and a person is told.
-				g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
-				ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
-				g.Expect(ready).NotTo(BeNil())
-				g.Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonSubjectSecretRefused), name)
+				g.Expect(readyOf(g, pr).Reason).To(Equal(privacyv1alpha1.ReasonSubjectSecretRefused), name)
 				g.Expect(warningsAbout(g, pr)).To(ContainElement(privacyv1alpha1.ReasonSubjectSecretRefused), name)
 			}).Should(Succeed())
 		}
