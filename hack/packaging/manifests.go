@@ -83,12 +83,20 @@ func Installer(repo, image string) ([]byte, error) {
 // Kubernetes version it is rendered for (`helm template --kube-version`).
 type Release struct {
 	Name, Namespace, KubeVersion string
+	// APIVersions are what the cluster serves beyond `helm template`'s
+	// built-in group/versions, as group/version/Kind (helm's --api-versions).
+	APIVersions []string
 }
 
 // DefaultRelease is the release the README installs, whose objects carry
 // the same names as config/default's, for the Kubernetes version of the
 // envtest binaries.
-var DefaultRelease = Release{Name: "privacy-operator", Namespace: "privacy-operator-system", KubeVersion: "v1.37.2"}
+var DefaultRelease = Release{Name: "privacy-operator", Namespace: "privacy-operator-system", KubeVersion: "v1.37.2",
+	APIVersions: []string{MutatingAdmissionPolicyV1}}
+
+// MutatingAdmissionPolicyV1 is the API the chart's requester stamp needs
+// (Kubernetes 1.36 and later), as helm's --api-versions names it.
+const MutatingAdmissionPolicyV1 = "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"
 
 // RenderChart renders the chart in dir as `helm template` does (no cluster
 // needed), with the chart's values overridden by each of valueFiles in turn
@@ -111,6 +119,7 @@ func RenderChart(dir string, rel Release, valueFiles []string, values map[string
 	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	install.ClientOnly, install.DryRun, install.Replace, install.IncludeCRDs = true, true, true, true
 	install.ReleaseName, install.Namespace = rel.Name, rel.Namespace
+	install.APIVersions = rel.APIVersions
 	if rel.KubeVersion != "" {
 		if install.KubeVersion, err = chartutil.ParseKubeVersion(rel.KubeVersion); err != nil {
 			return nil, err

@@ -171,3 +171,32 @@ func configNetworkPolicy(t *testing.T) []*unstructured.Unstructured {
 		filepath.Join(repo, "config", "network-policy"))
 	return mustDecode(t, np, err)
 }
+
+// TestRequesterStampNeedsItsAPI: the MutatingAdmissionPolicy that stamps
+// spec.requester is rendered only where the cluster serves it
+// (admissionregistration.k8s.io/v1, Kubernetes 1.36 and later); elsewhere
+// the install's notes say what that means, and nothing else changes.
+func TestRequesterStampNeedsItsAPI(t *testing.T) {
+	older := packaging.DefaultRelease
+	older.KubeVersion, older.APIVersions = "v1.33.0", nil
+	for _, c := range []struct {
+		name  string
+		rel   packaging.Release
+		stamp bool
+	}{{"a cluster that serves it", packaging.DefaultRelease, true}, {"a cluster that does not", older, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := packaging.RenderChart(chartDir, c.rel, nil, nil)
+			objs := mustDecode(t, out, err)
+			if got := len(ofKind(objs, "MutatingAdmissionPolicy")) + len(ofKind(objs, "MutatingAdmissionPolicyBinding")); (got == 2) != c.stamp {
+				t.Errorf("%d MutatingAdmissionPolicy objects rendered, want the stamp: %v", got, c.stamp)
+			}
+			if len(ofKind(objs, "ValidatingAdmissionPolicy")) == 0 {
+				t.Errorf("the validating policies are rendered on every cluster")
+			}
+			notes := renderNotesFor(t, c.rel, nil)
+			if warned := strings.Contains(notes, "does not serve MutatingAdmissionPolicy"); warned == c.stamp {
+				t.Errorf("notes warn about the missing stamp: %v, want %v:\n%s", warned, !c.stamp, notes)
+			}
+		})
+	}
+}

@@ -34,13 +34,21 @@ func valuesFile(t *testing.T, name string) map[string]any {
 // default release with values.
 func renderNotes(t *testing.T, values map[string]any) string {
 	t.Helper()
+	return renderNotesFor(t, packaging.DefaultRelease, values)
+}
+
+// renderNotesFor renders NOTES.txt for a release on a cluster that serves
+// the release's APIVersions.
+func renderNotesFor(t *testing.T, rel packaging.Release, values map[string]any) string {
+	t.Helper()
 	chart, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rel := packaging.DefaultRelease
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.APIVersions = append(caps.APIVersions, rel.APIVersions...)
 	vals, err := chartutil.ToRenderValues(chart, values,
-		chartutil.ReleaseOptions{Name: rel.Name, Namespace: rel.Namespace, Revision: 1, IsInstall: true}, nil)
+		chartutil.ReleaseOptions{Name: rel.Name, Namespace: rel.Namespace, Revision: 1, IsInstall: true}, caps)
 	if err != nil {
 		t.Fatal(err)
 	}
