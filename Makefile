@@ -30,13 +30,14 @@ help: ## Display this help.
 CHART ?= charts/privacy-operator
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC into config/ and copy them (and the alerts) into the Helm chart's files/.
+manifests: controller-gen ## Generate CRDs and RBAC into config/, copy them (and the alerts) into the Helm chart's files/, and write docs/conditions.md.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./cmd/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f $(CHART)/files/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
+	$(GO) run ./hack/conditionsdoc
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

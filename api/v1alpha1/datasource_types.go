@@ -195,7 +195,9 @@ type DataSourceStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready tells whether jobs may be dispatched to the source,
-	// with a reason a person can act on.
+	// with a reason a person can act on; Insecure (plain HTTP),
+	// RetentionCovered. Every type and reason is listed in
+	// docs/conditions.md.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -242,8 +242,11 @@ type PrivacyRequestStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (finished successfully), Reconciling (work under
-	// way), Stalled (failed; needs a person).
+	// conditions: Ready (finished successfully; its reason says why not
+	// yet), Reconciling (work under way), Stalled (failed or invalid; needs
+	// a person), Suspended (awaiting approval), DueSoon, Overdue and
+	// ReceiptRecorded. Every type and reason is listed in
+	// docs/conditions.md.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

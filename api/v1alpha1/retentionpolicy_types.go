@@ -145,7 +145,8 @@ type RetentionPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Reconciling, Stalled, Matched, Overlapping.
+	// conditions: Ready, Reconciling, Stalled, Matched, Overlapping. Every
+	// type and reason is listed in docs/conditions.md.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

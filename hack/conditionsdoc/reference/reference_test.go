@@ -1,0 +1,44 @@
+package reference
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestPageIsCurrent fails when docs/conditions.md is not what the API's
+// constants make of it: run make manifests and commit the page.
+func TestPageIsCurrent(t *testing.T) {
+	ok, err := Current("../../../api/v1alpha1", "../../../docs/conditions.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Error("docs/conditions.md is stale: run `make manifests` and commit it")
+	}
+}
+
+// TestEveryConstantIsListed checks the page against the constants a
+// reader most needs, and that every one has a comment.
+func TestEveryConstantIsListed(t *testing.T) {
+	groups, err := Groups("../../../api/v1alpha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		for _, e := range g.Entries {
+			seen[e.Value] = true
+			if strings.TrimSpace(e.Doc) == "" {
+				t.Errorf("%s (%q) has no comment: the page would say nothing of it", e.Name, e.Value)
+			}
+		}
+	}
+	for _, v := range []string{"Ready", "Overdue", "DueSoon", "NoMatchingSources", "SubjectSecretRefused", "DeadlineExceeded", "LegalHold"} {
+		if !seen[v] {
+			t.Errorf("%s is not on the page", v)
+		}
+	}
+	if len(seen) < 60 {
+		t.Errorf("only %d values found: the parser misses constants", len(seen))
+	}
+}
