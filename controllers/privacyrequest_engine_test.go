@@ -306,6 +306,25 @@ var _ = Describe("PrivacyRequest engine", func() {
 		missing := condition(sourceEntry(pr, "support").Conditions, privacyv1alpha1.SourceConditionIdentitiesComplete)
 		Expect(missing.Status).To(Equal(metav1.ConditionFalse))
 		Expect(missing.Message).To(ContainSubstring("phone"))
+
+		// The account says the search was partial: the entry, the
+		// summary, Ready's message and the receipt.
+		Expect(sourceEntry(pr, "support").MissingIdentities).To(Equal([]string{"phone"}))
+		Expect(sourceEntry(pr, "newsletter").MissingIdentities).To(BeEmpty())
+		Expect(pr.Status.Summary.PartialSearch).To(Equal(int32(1)))
+		Expect(condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady).Message).To(ContainSubstring(
+			"1 searched without every identity type they declare: " + ns + "/support (without phone)"))
+		Eventually(func(g Gomega) {
+			rec := receiptOfUID(g, string(pr.UID))
+			g.Expect(rec).NotTo(BeNil())
+			for _, src := range rec.Sources {
+				if src.Name == "support" {
+					g.Expect(src.MissingIdentities).To(Equal([]string{"phone"}))
+				} else {
+					g.Expect(src.MissingIdentities).To(BeEmpty(), src.Name)
+				}
+			}
+		}).Should(Succeed())
 	})
 
 	It("fails a source that needs identities the request lacks, and names it", func() {

@@ -62,8 +62,10 @@ func (r *PrivacyRequestReconciler) requestJob(ctx context.Context, s *requestSco
 	if len(missing) > 0 {
 		conditions.Set(&e.Conditions, s.pr.Generation, privacyv1alpha1.SourceConditionIdentitiesComplete, metav1.ConditionFalse,
 			privacyv1alpha1.ReasonMissingIdentities, "The request lacks identity types the source declared: "+strings.Join(missing, ", ")+".")
+		e.MissingIdentities = missing
 	} else {
 		conditions.Remove(&e.Conditions, privacyv1alpha1.SourceConditionIdentitiesComplete)
+		e.MissingIdentities = nil
 	}
 	return buildJob(s.pr, e.JobID, sent), jobs.Change{}, true
 }

@@ -27,7 +27,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	}
 
 	sum := privacyv1alpha1.RequestSummary{Total: int32(len(pr.Status.Sources))}
-	var failed, held []string
+	var failed, held, partial []string
 	heldBy := map[string]bool{}
 	for _, src := range pr.Status.Sources {
 		switch src.Phase {
@@ -43,6 +43,16 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		default:
 			sum.Pending++
 		}
+		if len(src.MissingIdentities) > 0 && (src.Phase == privacyv1alpha1.SourcePhaseCompleted || src.Phase == privacyv1alpha1.SourcePhaseNotFound) {
+			sum.PartialSearch++
+			partial = append(partial, fmt.Sprintf("%s/%s (without %s)", src.Namespace, src.Name, strings.Join(src.MissingIdentities, ", ")))
+		}
+	}
+	// An honest account: a source searched without an identity type it
+	// declares may hold more than it found.
+	searched := ""
+	if len(partial) > 0 {
+		searched = fmt.Sprintf(" %d searched without every identity type they declare: %s.", len(partial), strings.Join(partial, ", "))
 	}
 	if sum.Total > 0 {
 		pr.Status.Summary = &sum
@@ -67,12 +77,12 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		// A partial denial, with its basis (CCPA 7022(f)).
 		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompletedWithHolds,
 			truncate(fmt.Sprintf("%d of %d data sources finished; %d were not sent the request because legal holds keep their data: %s.",
-				sum.Succeeded, sum.Total, sum.Held, strings.Join(held, ", ")), 32768))
+				sum.Succeeded, sum.Total, sum.Held, strings.Join(held, ", "))+searched, 32768))
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted:
-		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted,
-			fmt.Sprintf("All %d data sources finished (%d held no data).", sum.Total, countPhase(pr, privacyv1alpha1.SourcePhaseNotFound)))
+		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompleted, truncate(
+			fmt.Sprintf("All %d data sources finished (%d held no data).", sum.Total, countPhase(pr, privacyv1alpha1.SourcePhaseNotFound))+searched, 32768))
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case pr.Status.Phase == privacyv1alpha1.RequestPhaseFailed:

@@ -333,6 +333,11 @@ type RequestSummary struct {
 	// held sources (a LegalHold kept the job from them).
 	// +optional
 	Held int32 `json:"held,omitempty"`
+	// partialSearch counts the sources searched without every identity
+	// type they declare (status.sources[].missingIdentities): their
+	// answers may not be the whole truth.
+	// +optional
+	PartialSearch int32 `json:"partialSearch,omitempty"`
 }
 
 // ExportReference locates an Access request's export.

@@ -98,6 +98,15 @@ type SourceStatus struct {
 	// +optional
 	Message string `json:"message,omitempty"`
 
+	// missingIdentities are the identity types the source declared that
+	// the request did not have: the source was searched without them, so a
+	// NotFound or a count there may not be the whole truth. The summary,
+	// the Ready message and the receipt say so too.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=set
+	// +optional
+	MissingIdentities []string `json:"missingIdentities,omitempty"`
+
 	// conditions of this source's job while it is under way (Dispatched),
 	// when it failed (Completed=False, with the reason) or when the request
 	// lacks identity types the source declared (IdentitiesComplete=False).

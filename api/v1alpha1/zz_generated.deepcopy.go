@@ -1088,6 +1088,11 @@ func (in *SourceStatus) DeepCopyInto(out *SourceStatus) {
 		*out = new(int64)
 		**out = **in
 	}
+	if in.MissingIdentities != nil {
+		in, out := &in.MissingIdentities, &out.MissingIdentities
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

@@ -201,7 +201,7 @@ func TestStatusTree(t *testing.T) {
 		Receipt: &privacyv1alpha1.ReceiptReference{Location: "s3://audit/privacy-receipts/receipts/00000000000000000007.json", SHA256: strings.Repeat("ab", 32), Sequence: 7},
 		Sources: []privacyv1alpha1.SourceStatus{
 			{Namespace: "shop", Name: "billing", Phase: privacyv1alpha1.SourcePhaseCompleted, Attempts: 1, Records: ptr.To[int64](3), Message: "3 records deleted"},
-			{Namespace: "shop", Name: "crm", Phase: privacyv1alpha1.SourcePhaseNotFound, Attempts: 1},
+			{Namespace: "shop", Name: "crm", Phase: privacyv1alpha1.SourcePhaseNotFound, Attempts: 1, MissingIdentities: []string{"phone"}},
 			{Namespace: "shop", Name: "newsletter", Phase: privacyv1alpha1.SourcePhaseFailed, Attempts: 5,
 				Message: "retries ran out: 503 Service Unavailable", Conditions: failed("RetriesExhausted", "retries ran out")},
 			{Namespace: "ops", Name: "archive", Phase: privacyv1alpha1.SourcePhaseHeld, Hold: "litigation-2026", Message: "held by LegalHold litigation-2026"},

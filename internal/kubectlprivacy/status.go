@@ -255,6 +255,7 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		{"phase", phase},
 		{"due", due(st, now)},
 		{"progress", orDash(st.Progress)},
+		{"search", search(st)},
 		{"requester", orDash(pr.Spec.Requester)},
 		{"approval", approval(pr.Spec.Approval)},
 		{"heldBy", orDash(strings.Join(st.HeldBy, ", "))},
@@ -301,6 +302,9 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		if s.Records != nil {
 			lines = append(lines, fmt.Sprintf("records: %d", *s.Records))
 		}
+		if len(s.MissingIdentities) > 0 {
+			lines = append(lines, "searched without: "+strings.Join(s.MissingIdentities, ", ")+" (declared by the source, not in the request)")
+		}
 		if s.Message != "" {
 			lines = append(lines, "message: "+printable(s.Message))
 		}
@@ -319,6 +323,25 @@ func sourceReason(s privacyv1alpha1.SourceStatus) string {
 		}
 	}
 	return ""
+}
+
+// search says whether every source was searched with every identity type
+// it declares.
+func search(st privacyv1alpha1.PrivacyRequestStatus) string {
+	partial := 0
+	for _, s := range st.Sources {
+		if len(s.MissingIdentities) > 0 {
+			partial++
+		}
+	}
+	switch {
+	case len(st.Sources) == 0:
+		return "-"
+	case partial == 0:
+		return "complete: every source had every identity type it declares"
+	default:
+		return fmt.Sprintf("partial: %d of %d sources searched without an identity type they declare", partial, len(st.Sources))
+	}
 }
 
 func orDash(s string) string {

@@ -159,6 +159,9 @@ type Source struct {
 	// HeldCategories are the data categories a hold kept from a retention
 	// purge at this source.
 	HeldCategories []string `json:"heldCategories,omitempty"`
+	// MissingIdentities are the identity types the source declared that the
+	// request did not have: the source was searched without them.
+	MissingIdentities []string `json:"missingIdentities,omitempty"`
 	// Task names the PrivacyTask of a manual source (people did the job);
 	// CompletedBy is the user who completed it.
 	Task        string `json:"task,omitempty"`
