@@ -22,14 +22,20 @@ func newReceiptsCommand(o *options) *cobra.Command {
 		Example: "  kubectl privacy receipts verify --dir ./receipts-copy --public-keys keys.pem\n" +
 			"  kubectl privacy receipts find --identity-stdin --url s3://audit/privacy-receipts < identity.txt",
 		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			code := privacyctl.Run(append([]string{"receipts"}, args...), privacyctl.IO{
-				Stdin: o.streams.In, Stdout: o.streams.Out, Stderr: o.streams.ErrOut,
-			})
-			if code != ExitOK {
-				return &exitError{code: code}
-			}
-			return nil
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runPrivacyctl(o, "receipts", args)
 		},
 	}
+}
+
+// runPrivacyctl runs privacyctl's command sub with args, as they are, on
+// the plugin's streams; its exit code is the plugin's.
+func runPrivacyctl(o *options, sub string, args []string) error {
+	code := privacyctl.Run(append([]string{sub}, args...), privacyctl.IO{
+		Stdin: o.streams.In, Stdout: o.streams.Out, Stderr: o.streams.ErrOut,
+	})
+	if code != ExitOK {
+		return &exitError{code: code}
+	}
+	return nil
 }
