@@ -83,3 +83,14 @@ func TestFingerprint(t *testing.T) {
 		t.Errorf("no identity: %+v, want exit 2", r)
 	}
 }
+
+func TestReport(t *testing.T) {
+	dir, _ := receiptLog(t)
+	r := run(t, "", "report", "--from", "2000-01-01", "--to", "2100-01-01", "--dir", dir, "--csv")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "type,received,complied_in_whole,") || !strings.Contains(r.stdout, "\nTotal,") {
+		t.Fatalf("%+v", r)
+	}
+	if r := run(t, "", "report", "--dir", dir); r.code != 2 || !strings.Contains(r.stderr, "--from") {
+		t.Errorf("without a period: %+v", r)
+	}
+}

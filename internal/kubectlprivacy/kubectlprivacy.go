@@ -127,7 +127,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.now, nowFlag, "", "the current time, RFC 3339 (tests)")
 	_ = root.PersistentFlags().MarkHidden(nowFlag)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newStatusCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newFingerprintCommand(o),
+	root.AddCommand(newStatusCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newReportCommand(o), newFingerprintCommand(o),
 		newTasksCommand(o), newCompleteCommand(o))
 	return root
 }

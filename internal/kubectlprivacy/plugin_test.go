@@ -117,7 +117,7 @@ func execPlugin(t *testing.T, kubeconfig string, args ...string) result {
 		kubeconfig = env.KubeconfigPath
 	}
 	cmd := exec.Command(binary, append(args, "--kubeconfig", kubeconfig, "--now", now.Format(time.RFC3339))...)
-	if len(args) > 0 && (args[0] == "receipts" || args[0] == "fingerprint") {
+	if len(args) > 0 && (args[0] == "receipts" || args[0] == "fingerprint" || args[0] == "report") {
 		// privacyctl's flags: no --now.
 		cmd = exec.Command(binary, args...)
 	}

@@ -39,3 +39,20 @@ func runPrivacyctl(o *options, sub string, args []string) error {
 	}
 	return nil
 }
+
+// newReportCommand is privacyctl receipts report: the metrics of the
+// requests received in a period, from the receipts.
+func newReportCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "report --from DATE --to DATE (--dir DIR | --url s3://bucket/prefix) [--csv]",
+		Short: "Count the requests of a period from the receipts: complied with in whole, in part, not; days to respond (CCPA 7102)",
+		Long: "privacyctl receipts report, with the same flags (run kubectl privacy report -h). Per request type, the requests\n" +
+			"received in [--from, --to) that finished: complied with in whole, in part (legal holds), not complied with,\n" +
+			"and the median and mean days from receipt to the answer. Exit codes: 0 done, 2 usage or read errors.",
+		Example:            "  kubectl privacy report --from 2026-01-01 --to 2027-01-01 --url s3://audit/privacy-receipts --csv > 2026.csv",
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runPrivacyctl(o, "receipts", append([]string{"report"}, args...))
+		},
+	}
+}

@@ -41,6 +41,7 @@ const usage = `privacyctl: read Privacy Operator's signed receipts, and fingerpr
 Usage:
   privacyctl receipts verify (--dir DIR | --url s3://bucket/prefix) [--public-keys FILE | kube flags]
   privacyctl receipts find --identity type=value... [--identity-stdin] (--dir DIR | --url ...) [--fingerprint-key-file FILE | kube flags]
+  privacyctl receipts report --from DATE --to DATE (--dir DIR | --url ...) [--csv]
   privacyctl fingerprint (--identity type=value... | --identity-stdin) [--fingerprint-key-file FILE | kube flags]
 
 Run a command with -h for its flags. docs/receipts.md explains what a
@@ -71,13 +72,15 @@ func Run(args []string, io IO) int {
 		cmd = verify
 	case "find":
 		cmd = find
+	case "report":
+		cmd = report
 	default:
 		if isHelp(args[1]) {
 			fmt.Fprint(io.Stdout, usage)
 			return ExitOK
 		}
 		// Not quoted: whatever was typed there may be an identity.
-		fmt.Fprintf(io.Stderr, "privacyctl receipts: unknown command, want verify or find\n\n%s", usage)
+		fmt.Fprintf(io.Stderr, "privacyctl receipts: unknown command, want verify, find or report\n\n%s", usage)
 		return ExitError
 	}
 	return cmd(args[2:], io)
