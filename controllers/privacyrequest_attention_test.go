@@ -61,6 +61,23 @@ var _ = Describe("PrivacyRequest states a person must act on", func() {
 		}).Should(Succeed())
 	})
 
+	It("deletes a child's data within 7 days whatever the regulation, and says so in the receipt", func() {
+		ns := newNamespace()
+		newSource(ns, "shop")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Spec.Regulation = privacyv1alpha1.RegulationCCPA
+		pr.Spec.Child = true
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		r := finished(pr)
+		Expect(r.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted))
+		Expect(r.Status.DueAt.Time).To(BeTemporally("==", r.CreationTimestamp.Add(deadline.ChildPeriod)))
+		Eventually(func(g Gomega) {
+			rec := receiptOfUID(g, string(r.UID))
+			g.Expect(rec).NotTo(BeNil())
+			g.Expect(rec.Child).To(BeTrue())
+		}).Should(Succeed())
+	})
+
 	It("refuses a receivedAt after the request was created, sending nothing", func() {
 		ns := newNamespace()
 		src := newSource(ns, "shop")

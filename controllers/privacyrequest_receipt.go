@@ -55,7 +55,7 @@ func (r *PrivacyRequestReconciler) reconcileReceipt(ctx context.Context, s *requ
 func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *requestScope) *receipt.Receipt {
 	pr := s.pr
 	req := &receipt.Request{
-		Name: pr.Name, UID: string(pr.UID), Type: string(pr.Spec.Type), Regulation: string(pr.Spec.Regulation),
+		Name: pr.Name, UID: string(pr.UID), Type: string(pr.Spec.Type), Regulation: string(pr.Spec.Regulation), Child: pr.Spec.Child,
 		Channel: pr.Annotations[privacyv1alpha1.AnnotationChannel], Requester: pr.Spec.Requester,
 		CreatedAt: pr.CreationTimestamp.UTC(), Outcome: receipt.Outcome(pr.Status.Phase),
 		Subject: receipt.Subject{FingerprintKeyID: receipt.FingerprintKeyID(r.Receipts.FingerprintKey)},

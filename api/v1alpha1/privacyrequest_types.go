@@ -29,6 +29,9 @@ const DefaultOptOutScope = "email-marketing"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'GDPR' || self.extension.days <= 60",message="GDPR allows an extension of at most 60 days (two further months)"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.extension.days <= 45",message="CCPA allows an extension of at most 45 days"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.regulation) || self.regulation != 'CCPA' || self.type != 'OptOut'",message="CCPA allows no extension of an opt-out of sale or sharing (15 business days, 11 CCR 7026(f))"
+// +kubebuilder:validation:XValidation:rule="!has(self.child) || !self.child || self.type == 'Delete'",message="child marks a Delete of a child's data: only a Delete request may set it"
+// +kubebuilder:validation:XValidation:rule="!has(self.child) || !self.child || !has(self.extension)",message="a child's data is deleted within 7 days: no extension"
+// +kubebuilder:validation:XValidation:rule="has(self.child) == has(oldSelf.child)",message="child is set when the request is created and cannot be added or removed later"
 // +kubebuilder:validation:XValidation:rule="has(self.receivedAt) == has(oldSelf.receivedAt)",message="receivedAt is set when the request is created and cannot be added or removed later"
 // +kubebuilder:validation:XValidation:rule="has(self.requester) == has(oldSelf.requester)",message="requester is set when the request is created and cannot be added or removed later"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || has(self.approval)",message="approval is immutable once given: it is the record of who approved"
@@ -66,6 +69,15 @@ type PrivacyRequestSpec struct {
 	// +kubebuilder:default=GDPR
 	// +optional
 	Regulation Regulation `json:"regulation,omitempty"`
+
+	// child marks a Delete of the data of a child under 16, once reported:
+	// the privacy policy promises it is deleted, so it is due within 7 days
+	// whatever the regulation (docs/deadlines.md), takes no extension, and
+	// is counted apart in the receipt and in reports. Only a LegalHold may
+	// keep a source from acting on it. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="child is immutable: create a new PrivacyRequest instead"
+	// +optional
+	Child bool `json:"child,omitempty"`
 
 	// receivedAt is when the request reached you (by mail, a form, a call),
 	// if before this object was created: the deadline counts from it, and

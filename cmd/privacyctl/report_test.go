@@ -29,7 +29,9 @@ func TestReport(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC) }
 	add := func(typ string, created time.Time, received *time.Time, took time.Duration, outcome receipt.Outcome, held bool) {
 		t.Helper()
-		r := &receipt.Request{Name: fmt.Sprintf("r-%d", created.UnixNano()+int64(took)), UID: "u", Type: typ, Regulation: "CCPA",
+		child := strings.HasSuffix(typ, "!")
+		typ = strings.TrimSuffix(typ, "!")
+		r := &receipt.Request{Name: fmt.Sprintf("r-%d", created.UnixNano()+int64(took)), UID: "u", Type: typ, Regulation: "CCPA", Child: child,
 			CreatedAt: created, ReceivedAt: received, DueAt: created.Add(45 * 24 * time.Hour), FinishedAt: created.Add(took), Outcome: outcome}
 		if held {
 			r.Sources = []receipt.Source{{Namespace: "a", Name: "b", Outcome: receipt.OutcomeHeld, Hold: "h"}}
@@ -46,6 +48,7 @@ func TestReport(t *testing.T) {
 	add("Delete", day(15), &mailed, d, receipt.OutcomeCompleted, false) // 6 days from receipt
 	add("Delete", day(16), nil, 3*d, receipt.OutcomeFailed, false)
 	add("OptOut", day(20), nil, d, receipt.OutcomeCancelled, false)
+	add("Delete!", day(21), nil, 2*d, receipt.OutcomeCompleted, false) // a child's data: its own row
 	add("Access", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), nil, d, receipt.OutcomeCompleted, false) // outside
 	before := day(1).Add(-time.Hour)
 	add("Delete", day(1), &before, d, receipt.OutcomeCompleted, false) // received before the period
@@ -57,9 +60,10 @@ func TestReport(t *testing.T) {
 	want := "type,received,complied_in_whole,complied_in_part,not_complied,median_days,mean_days\n" +
 		"Access,3,2,1,0,4.0,5.0\n" +
 		"Delete,2,1,0,1,4.5,4.5\n" +
+		"Delete (child),1,1,0,0,2.0,2.0\n" +
 		"Correct,0,0,0,0,-,-\n" +
 		"OptOut,1,0,0,1,1.0,1.0\n" +
-		"Total,6,3,1,2,3.5,4.2\n"
+		"Total,7,4,1,2,3.0,3.9\n"
 	if r.stdout != want {
 		t.Errorf("CSV:\n%s\nwant:\n%s", r.stdout, want)
 	}

@@ -247,7 +247,11 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 	if regulation == "" {
 		regulation = string(privacyv1alpha1.RegulationGDPR)
 	}
-	fmt.Fprintf(w, "privacyrequest/%s  %s %s\n", pr.Name, pr.Spec.Type, regulation)
+	child := ""
+	if pr.Spec.Child {
+		child = " (a child's data: due within 7 days)"
+	}
+	fmt.Fprintf(w, "privacyrequest/%s  %s %s%s\n", pr.Name, pr.Spec.Type, regulation, child)
 	rows := append(approvable(pr), [][2]string{
 		{"version", pr.ResourceVersion + " (kubectl privacy approve --resource-version approves exactly this)"},
 	}...)

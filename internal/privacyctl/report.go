@@ -46,10 +46,14 @@ func report(args []string, io IO) int {
 			if received.Before(start) || !received.Before(end) {
 				return
 			}
-			row := rows[r.Type]
+			typ := r.Type
+			if r.Child {
+				typ = childRow
+			}
+			row := rows[typ]
 			if row == nil {
-				row = &reportRow{Type: r.Type}
-				rows[r.Type] = row
+				row = &reportRow{Type: typ}
+				rows[typ] = row
 			}
 			row.add(r, received)
 		})
@@ -68,6 +72,10 @@ func report(args []string, io IO) int {
 		return ExitOK
 	})
 }
+
+// childRow is the row of the Deletes of children's data (spec.child),
+// counted apart from the other Deletes.
+const childRow = "Delete (child)"
 
 // reportRow is one request type's metrics.
 type reportRow struct {
@@ -125,7 +133,7 @@ func (r *reportRow) mean() string {
 func sortedRows(rows map[string]*reportRow) []*reportRow {
 	total := &reportRow{Type: "Total"}
 	var out []*reportRow
-	for _, t := range []string{"Access", "Delete", "Correct", "OptOut"} {
+	for _, t := range []string{"Access", "Delete", childRow, "Correct", "OptOut"} {
 		r := rows[t]
 		if r == nil {
 			r = &reportRow{Type: t}

@@ -19,6 +19,9 @@ const (
 	// CCPAOptOutBusinessDays is the period for a CCPA opt-out of sale or
 	// sharing: 15 business days (CCPA regulations, 11 CCR 7026(f)).
 	CCPAOptOutBusinessDays = 15
+	// ChildPeriod is the period for deleting a child's data once reported
+	// (spec.child): the privacy policy's promise, under every regulation.
+	ChildPeriod = 7 * day
 )
 
 // Rule is the response period a regulation sets for a request type: the
@@ -39,7 +42,13 @@ type Rule struct {
 	due   func(received time.Time) time.Time
 }
 
-// Rules are the deadlines, most specific first.
+// childRule is the deadline of a Delete of a child's data (spec.child),
+// whatever the regulation.
+var childRule = Rule{Regulation: "any", Types: []privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeDelete},
+	Period: "7 days, a child's data (spec.child)", MaxExtensionDays: 0, Basis: "the privacy policy's promise",
+	due: func(r time.Time) time.Time { return r.Add(ChildPeriod) }}
+
+// Rules are the deadlines by regulation and type, most specific first.
 var Rules = []Rule{
 	{Regulation: privacyv1alpha1.RegulationGDPR, Period: "one month (the earlier of one calendar month and 30 days)",
 		MaxExtensionDays: 60, Basis: "GDPR Art. 12(3)", due: gdprMonth},
@@ -95,7 +104,11 @@ func DueAt(spec privacyv1alpha1.PrivacyRequestSpec, created time.Time) time.Time
 	if spec.Deadline != nil {
 		due = spec.Deadline.UTC()
 	} else {
-		due = RuleFor(spec.Regulation, spec.Type).due(Received(spec, created))
+		rule := RuleFor(spec.Regulation, spec.Type)
+		if spec.Child {
+			rule = childRule
+		}
+		due = rule.due(Received(spec, created))
 	}
 	if spec.Extension != nil {
 		due = due.Add(time.Duration(spec.Extension.Days) * day)
@@ -129,12 +142,13 @@ func CheckReceived(spec privacyv1alpha1.PrivacyRequestSpec, created time.Time) e
 	return nil
 }
 
-// Table is Rules as the Markdown table docs/deadlines.md holds.
+// Table is the child rule and Rules as the Markdown table
+// docs/deadlines.md holds.
 func Table() string {
 	var b strings.Builder
 	b.WriteString("| regulation | request types | due | longest extension | basis |\n")
 	b.WriteString("| --- | --- | --- | --- | --- |\n")
-	for _, r := range Rules {
+	for _, r := range append([]Rule{childRule}, Rules...) {
 		types := "all others"
 		if len(r.Types) > 0 {
 			var names []string

@@ -38,6 +38,7 @@ func TestDueAt(t *testing.T) {
 		{"CCPA opt-out received on a weekend counts from Monday", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeOptOut}, at(2026, 12, 5, 10), at(2026, 12, 28, 0)},
 		{"CCPA access is 45 days", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeAccess}, at(2026, 11, 29, 10), at(2027, 1, 13, 10)},
 		{"GDPR opt-out is one month", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationGDPR, Type: privacyv1alpha1.RequestTypeOptOut}, at(2026, 11, 29, 10), at(2026, 12, 29, 10)},
+		{"a child's data is deleted within 7 days whatever the regulation", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, Type: privacyv1alpha1.RequestTypeDelete, Child: true}, at(2026, 12, 2, 10), at(2026, 12, 9, 10)},
 		{"receivedAt starts the clock", privacyv1alpha1.PrivacyRequestSpec{Regulation: privacyv1alpha1.RegulationCCPA, ReceivedAt: ptr(metav1.NewTime(at(2026, 11, 20, 10)))}, at(2026, 11, 29, 10), at(2027, 1, 4, 10)},
 		// 31 Jan 23:30 at UTC-5 is 1 Feb 04:30 UTC: months are counted in UTC.
 		{"counted in UTC", gdpr, time.Date(2027, 1, 31, 23, 30, 0, 0, time.FixedZone("UTC-5", -5*3600)), at(2027, 3, 1, 4).Add(30 * time.Minute)},

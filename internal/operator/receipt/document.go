@@ -68,6 +68,9 @@ type Request struct {
 	// Type is the request's type: Access, Delete, Correct or OptOut.
 	Type       string `json:"type"`
 	Regulation string `json:"regulation"`
+	// Child marks a Delete of a child's data (spec.child): due within 7
+	// days, reported apart.
+	Child bool `json:"child,omitempty"`
 	// Channel is how the request came in (web form, email...), if known.
 	Channel string `json:"channel,omitempty"`
 	// Requester is who filed the request on the subject's behalf (a
