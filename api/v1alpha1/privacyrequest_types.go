@@ -383,6 +383,7 @@ type ExportReference struct {
 // +kubebuilder:printcolumn:name="Due",type=string,JSONPath=`.status.dueAt`
 // +kubebuilder:printcolumn:name="Overdue",type=string,JSONPath=`.status.conditions[?(@.type=="Overdue")].status`,description="True: past the due date, unfinished"
 // +kubebuilder:printcolumn:name="DueSoon",type=string,JSONPath=`.status.conditions[?(@.type=="DueSoon")].status`,priority=1,description="True: past --due-soon-share of its time, unfinished"
+// +kubebuilder:printcolumn:name="Child",type=boolean,JSONPath=`.spec.child`,priority=1,description="A Delete of a child's data (due within 7 days)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PrivacyRequest struct {
 	metav1.TypeMeta `json:",inline"`

@@ -75,7 +75,7 @@ var _ = Describe("kubectl", func() {
 		Expect(out).To(ContainSubstring("Delete"))
 		wide, err := env.Kubectl("get", "preq", pr.Name, "-o", "wide")
 		Expect(err).NotTo(HaveOccurred(), wide)
-		Expect(header(wide)).To(Equal([]string{"NAME", "TYPE", "PHASE", "REASON", "SOURCES", "DUE", "OVERDUE", "DUESOON", "AGE"}))
+		Expect(header(wide)).To(Equal([]string{"NAME", "TYPE", "PHASE", "REASON", "SOURCES", "DUE", "OVERDUE", "DUESOON", "CHILD", "AGE"}))
 	})
 
 	It("shows the DataSource columns", func() {
