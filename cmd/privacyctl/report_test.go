@@ -48,7 +48,7 @@ func TestReport(t *testing.T) {
 	add("Delete", day(15), &mailed, d, receipt.OutcomeCompleted, false) // 6 days from receipt
 	add("Delete", day(16), nil, 3*d, receipt.OutcomeFailed, false)
 	add("OptOut", day(20), nil, d, receipt.OutcomeCancelled, false)
-	add("Delete!", day(21), nil, 2*d, receipt.OutcomeCompleted, false) // a child's data: its own row
+	add("Delete!", day(21), nil, 2*d, receipt.OutcomeCompleted, false)                                  // a child's data: its own row
 	add("Access", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), nil, d, receipt.OutcomeCompleted, false) // outside
 	before := day(1).Add(-time.Hour)
 	add("Delete", day(1), &before, d, receipt.OutcomeCompleted, false) // received before the period

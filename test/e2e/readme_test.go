@@ -91,12 +91,12 @@ var _ = Describe("The README", func() {
 			"NAME TYPE PHASE REASON SOURCES DUE OVERDUE AGE",
 			"NAME RETAIN-FOR SCHEDULE LAST-RUN MATCHED AGE",
 			"default datasource.privacyoperator.io/billing False NamespaceNotAllowed",
-			"privacyrequest.privacyoperator.io/access-ada Access",
+			"privacyrequest.privacyoperator.io/access-2026-0042 Access",
 			"retentionpolicy.privacyoperator.io/usage-400d 400d 0 3 * * *",
 		} {
 			Expect(list).To(ContainSubstring(want))
 		}
-		Expect(outputs["kubectl describe privacyrequest optout-katherine"]).To(MatchRegexp(`(?s)Sources:.*Job ID:.*Phase:\s+(Completed|NotFound).*Events:.*Request completed at all 1 data sources`))
+		Expect(outputs["kubectl describe privacyrequest optout-2026-0045"]).To(MatchRegexp(`(?s)Sources:.*Job ID:.*Phase:\s+(Completed|NotFound).*Events:.*Request completed at all 1 data sources`))
 		// Once its namespace is labelled, the operator tries the sample
 		// DataSource's endpoint, which does not exist here.
 		Eventually(func() string {
