@@ -2,6 +2,7 @@ package install_test
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,33 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
+	t.Run("tls.certManager: a CA of the release's own signs the callback certificate", func(t *testing.T) {
+		objs := renderChart(t, map[string]any{"tls": map[string]any{"certManager": map[string]any{"enabled": true}}})
+		byName := map[string]*unstructured.Unstructured{}
+		for _, c := range ofKind(objs, "Certificate") {
+			byName[c.GetName()] = c
+		}
+		ca, serving := byName["privacy-operator-callback-ca"], byName["privacy-operator-callback-tls"]
+		if ca == nil || serving == nil {
+			t.Fatalf("Certificates %v, want the CA and the callback certificate", slices.Collect(maps.Keys(byName)))
+		}
+		if isCA, _, _ := unstructured.NestedBool(ca.Object, "spec", "isCA"); !isCA {
+			t.Errorf("the CA certificate is not isCA")
+		}
+		if issuer, _, _ := unstructured.NestedString(serving.Object, "spec", "issuerRef", "name"); issuer != "privacy-operator-callback-ca" {
+			t.Errorf("the callback certificate is issued by %q, want the CA Issuer (its ca.crt must be the CA, not itself)", issuer)
+		}
+		issuers := map[string]bool{}
+		for _, i := range ofKind(objs, "Issuer") {
+			_, selfSigned, _ := unstructured.NestedMap(i.Object, "spec", "selfSigned")
+			secret, _, _ := unstructured.NestedString(i.Object, "spec", "ca", "secretName")
+			issuers[i.GetName()] = selfSigned || secret == "privacy-operator-callback-ca"
+		}
+		if !issuers["privacy-operator-selfsigned"] || !issuers["privacy-operator-callback-ca"] {
+			t.Errorf("Issuers %v: want the self-signed one and the CA Issuer over the CA's Secret", issuers)
+		}
+	})
+
 	t.Run("tls.certManager: the Certificate names the host of callbacks.baseURL", func(t *testing.T) {
 		svc := "privacy-operator-callbacks.privacy-operator-system.svc"
 		for _, tc := range []struct {
@@ -149,9 +177,14 @@ func TestChartValues(t *testing.T) {
 				"tls":       map[string]any{"certManager": map[string]any{"enabled": true}},
 				"callbacks": map[string]any{"baseURL": tc.baseURL},
 			})
-			certs := ofKind(objs, "Certificate")
+			var certs []*unstructured.Unstructured
+			for _, c := range ofKind(objs, "Certificate") {
+				if isCA, _, _ := unstructured.NestedBool(c.Object, "spec", "isCA"); !isCA {
+					certs = append(certs, c)
+				}
+			}
 			if len(certs) != 1 {
-				t.Fatalf("%d Certificates rendered, want 1", len(certs))
+				t.Fatalf("%d serving Certificates rendered, want 1", len(certs))
 			}
 			dns, _, _ := unstructured.NestedStringSlice(certs[0].Object, "spec", "dnsNames")
 			ips, _, _ := unstructured.NestedStringSlice(certs[0].Object, "spec", "ipAddresses")
