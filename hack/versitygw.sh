@@ -88,7 +88,12 @@ start() {
 
 stop() {
 	[[ -f "${dir}/pid" ]] || return 0
-	kill "$(cat "${dir}/pid")" 2>/dev/null || true
+	local pid
+	pid="$(cat "${dir}/pid")"
+	kill "${pid}" 2>/dev/null || true
+	# Wait for the port to be free: a start right after must not find it taken.
+	for _ in $(seq 1 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "${pid}" 2>/dev/null || true
 	rm -f "${dir}/pid"
 }
 

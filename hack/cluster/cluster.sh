@@ -20,7 +20,8 @@
 # The node: pods on a bridge (10.88.0.0/16) that reach each other, the node
 # (NODE_IP, where the API server, the DNS and any test server on the host
 # listen) and Services (kube-proxy, iptables), and nothing beyond the node (a
-# FORWARD rule rejects it). Image pulls are refused at once (every registry
+# FORWARD rule rejects it); what listens on NODE_IP answers only the node and
+# the pods (an INPUT rule), not the machine's network. Image pulls are refused at once (every registry
 # points at a closed local port): images come from `import`. Service names
 # resolve (*.svc.cluster.local, answered by hack/cluster/dns); nothing else
 # does. Storage: a default StorageClass "local" without a provisioner and
@@ -51,6 +52,10 @@ ETCD_PORT="${CLUSTER_ETCD_PORT:-12379}"
 API_PORT="${CLUSTER_API_PORT:-6443}"
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 PV_COUNT="${CLUSTER_PVS:-8}"
+# Ports of servers a test runs on the node for the pods (hack/postgres.sh and
+# hack/versitygw.sh as test/cluster starts them): like the API server's,
+# reachable from the node and the pods only.
+HOST_PORTS="${CLUSTER_HOST_PORTS:-55433 57071}"
 # The local volumes' access modes. On one node every pod shares the node's
 # directories, so "ReadWriteOnce,ReadWriteMany" is true here and stands in
 # for NFS-like storage (the suite does so for dist/install.yaml); the default
@@ -279,15 +284,30 @@ healthzBindAddress: 127.0.0.1:10256
 metricsBindAddress: 127.0.0.1:10249
 # The sysctls kube-proxy would raise are not writable here.
 conntrack: {maxPerCore: 0}
+# NodePorts on the node's address only, and never on 127.0.0.1 (which
+# would set route_localnet on the host).
+nodePortAddresses: ["${NODE_IP}/32"]
+iptables: {localhostNodePorts: false}
 EOF
 }
 
 # --- processes ---------------------------------------------------------------
 
-running() { # running NAME: its PID file names a live process
-	local pid
+# pid_of NAME prints the PID its file names when that process is alive and
+# is still the one started (its command line holds the file's marker): after
+# a reboot a PID file may name an unrelated process, which is never touched.
+pid_of() {
+	local pid marker
 	pid="$(cat "${DIR}/run/$1.pid" 2>/dev/null)" || return 1
-	[[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null
+	# Files written before the marker existed: the component's name.
+	marker="$(cat "${DIR}/run/$1.cmd" 2>/dev/null)" || marker="$1"
+	[[ -n "${pid}" && -n "${marker}" ]] && kill -0 "${pid}" 2>/dev/null || return 1
+	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "${marker}" || return 1
+	echo "${pid}"
+}
+
+running() { # running NAME: it was started here and is alive
+	pid_of "$1" >/dev/null
 }
 
 start() { # start NAME CMD...: in the background, logs in DIR/logs/NAME.log
@@ -297,12 +317,13 @@ start() { # start NAME CMD...: in the background, logs in DIR/logs/NAME.log
 	mkdir -p "${DIR}/run" "${DIR}/logs"
 	setsid "$@" >>"${DIR}/logs/${name}.log" 2>&1 </dev/null &
 	echo $! >"${DIR}/run/${name}.pid"
+	echo "$1" >"${DIR}/run/${name}.cmd"
 }
 
-wait_for() { # wait_for WHAT SECONDS CMD...
-	local what="$1" secs="$2" i
+wait_for() { # wait_for WHAT SECONDS CMD...: CMD must give up on its own within seconds
+	local what="$1" deadline=$((SECONDS + $2))
 	shift 2
-	for ((i = 0; i < secs * 5; i++)); do
+	while ((SECONDS < deadline)); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
@@ -311,7 +332,10 @@ wait_for() { # wait_for WHAT SECONDS CMD...
 	return 1
 }
 
-kubectl_admin() { "${BIN}/kubectl" --kubeconfig="${DIR}/admin.kubeconfig" "$@"; }
+kubectl_admin() { "${BIN}/kubectl" --kubeconfig="${DIR}/admin.kubeconfig" --request-timeout=10s "$@"; }
+
+# answers HOST PORT: something accepts TCP connections there.
+answers() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 network() {
 	sysctl -qw net.ipv4.ip_forward=1
@@ -327,6 +351,20 @@ network() {
 	iptables -A PRIVACY-CLUSTER-FORWARD -s "${POD_CIDR}" -d "${POD_CIDR}" -j ACCEPT
 	iptables -A PRIVACY-CLUSTER-FORWARD -s "${POD_CIDR}" -j REJECT
 	iptables -C FORWARD -j PRIVACY-CLUSTER-FORWARD 2>/dev/null || iptables -I FORWARD 1 -j PRIVACY-CLUSTER-FORWARD
+	# What listens on the node's address (the API server, the kubelet, the
+	# DNS, and the ports of servers a test runs there for the pods) answers
+	# the node and the pods only, not the machine's network.
+	iptables -N PRIVACY-CLUSTER-INPUT 2>/dev/null || true
+	iptables -F PRIVACY-CLUSTER-INPUT
+	local from port
+	for from in 127.0.0.0/8 "${NODE_IP}/32" "${POD_CIDR}"; do
+		iptables -A PRIVACY-CLUSTER-INPUT -s "${from}" -j RETURN
+	done
+	for port in "${API_PORT}" 10250 53 ${HOST_PORTS}; do
+		iptables -A PRIVACY-CLUSTER-INPUT -p tcp --dport "${port}" -j REJECT
+	done
+	iptables -A PRIVACY-CLUSTER-INPUT -p udp --dport 53 -j REJECT
+	iptables -C INPUT -j PRIVACY-CLUSTER-INPUT 2>/dev/null || iptables -I INPUT 1 -j PRIVACY-CLUSTER-INPUT
 }
 
 # storage makes the default StorageClass and the local volumes; a volume
@@ -384,7 +422,7 @@ EOF
 
 up() {
 	install_packages
-	NODE_IP="$(node_ip)"
+	NODE_IP="$(node_ip || true)"
 	[[ -n "${NODE_IP}" ]] || die "no IPv4 address with a route; the node needs one"
 	binaries
 	mkdir -p "${DIR}"
@@ -428,6 +466,9 @@ up() {
 	start kube-proxy "${BIN}/kube-proxy" --config "${DIR}/kube-proxy/config.yaml"
 	start dns "${CACHE}/dns" --kubeconfig "${DIR}/admin.kubeconfig" --listen "${NODE_IP}:53" --domain "${DOMAIN}"
 	wait_for kubelet 90 kubectl_admin wait --for=condition=Ready "node/${NODE_NAME}" --timeout=1s
+	wait_for kube-scheduler 60 curl -ksf --max-time 2 https://127.0.0.1:10259/healthz
+	wait_for kube-proxy 60 curl -sf --max-time 2 http://127.0.0.1:10256/healthz
+	wait_for dns 60 answers "${NODE_IP}" 53
 	storage
 	# Pods are admitted only once the namespace's default ServiceAccount exists.
 	wait_for kube-controller-manager 60 kubectl_admin get serviceaccount default -n default
@@ -440,15 +481,14 @@ import() { # import ARCHIVE: into the k8s.io namespace containerd's CRI uses
 	ctr --address "${DIR}/containerd/containerd.sock" -n k8s.io images import --no-unpack=false "$1" >/dev/null
 }
 
-stop_pid() { # stop_pid NAME: SIGTERM, then SIGKILL after 10 s
-	local pidfile="${DIR}/run/$1.pid" pid i
-	pid="$(cat "${pidfile}" 2>/dev/null)" || return 0
-	if [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null; then
+stop_pid() { # stop_pid NAME: SIGTERM, then SIGKILL after 10 s; only the process started here
+	local pid i
+	if pid="$(pid_of "$1")"; then
 		kill "${pid}" 2>/dev/null || true
 		for ((i = 0; i < 50; i++)); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.2; done
 		kill -9 "${pid}" 2>/dev/null || true
 	fi
-	rm -f "${pidfile}"
+	rm -f "${DIR}/run/$1.pid" "${DIR}/run/$1.cmd"
 }
 
 down() {
@@ -479,6 +519,9 @@ down() {
 	for m in $(awk -v dir="${DIR}/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r); do
 		umount -l "${m}" 2>/dev/null || true
 	done
+	iptables -D INPUT -j PRIVACY-CLUSTER-INPUT 2>/dev/null || true
+	iptables -F PRIVACY-CLUSTER-INPUT 2>/dev/null || true
+	iptables -X PRIVACY-CLUSTER-INPUT 2>/dev/null || true
 	iptables -D FORWARD -j PRIVACY-CLUSTER-FORWARD 2>/dev/null || true
 	iptables -F PRIVACY-CLUSTER-FORWARD 2>/dev/null || true
 	iptables -X PRIVACY-CLUSTER-FORWARD 2>/dev/null || true

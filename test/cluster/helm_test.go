@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestHelmInstall(t *testing.T) {
 		run  func(*testing.T)
 	}{
 		{"a side-loaded :latest image runs only with imagePullPolicy IfNotPresent", sideLoadedImage},
-		{"without fsGroup the manager cannot write its root-owned volume", withoutFSGroup},
+		{"without fsGroup the manager cannot write its root-owned volume; with the chart's it can", withoutFSGroup},
 		{"the README's helm install with exports and receipts in S3", helmInstall},
 		{"metrics answer only a token bound to metrics-reader", metrics},
 		{"the examples' data sources run as pods and are Ready", sources},
@@ -94,21 +95,36 @@ spec:
 
 // withoutFSGroup installs the chart as it was before the fix (no fsGroup)
 // on the cluster's root:root 0755 volumes: the manager cannot create its
-// receipt directory. It goes in a namespace of its own, with the CRDs
-// applied apart (CRDs the release kept would stay owned by it); the
-// release and the CRDs are removed again and the volumes renewed.
+// receipt directory. Then the same release with the chart's defaults: the
+// manager starts and writes its receipt directory on the volume. It goes
+// in a namespace of its own, with the CRDs applied apart (CRDs the release
+// kept would stay owned by it); release, namespace and CRDs are removed
+// again and the volumes renewed.
 func withoutFSGroup(t *testing.T) {
 	const ns = "fsgroup-check"
 	namespace(t, ns, "pod-security.kubernetes.io/enforce=restricted")
 	kubectl(t, "apply", "--server-side", "-f", "config/crd/bases")
-	helm(t, "install", release, chart, "--namespace", ns, "--set", "replicaCount=1", "--set", "crds.enabled=false",
-		"--set", "podDisruptionBudget.enabled=false", "--set", "podSecurityContext.fsGroup=null")
+	oneReplica := []string{"--namespace", ns, "--set", "replicaCount=1", "--set", "crds.enabled=false", "--set", "podDisruptionBudget.enabled=false"}
+	helm(t, append([]string{"install", release, chart, "--set", "podSecurityContext.fsGroup=null"}, oneReplica...)...)
 	eventually(t, 2*time.Minute, "the manager fails on its volume", func() (bool, string) {
 		logs, _ := runErr("", cluster.kubectl, "logs", "-n", ns, "deploy/"+manager, "--tail=20")
 		prev, _ := runErr("", cluster.kubectl, "logs", "-n", ns, "deploy/"+manager, "--tail=20", "--previous")
 		all := logs + prev
-		return strings.Contains(all, "permission denied"), all
+		return strings.Contains(all, "receipt directory") && strings.Contains(all, "permission denied"), all
 	})
+
+	// The fix: the chart's default fsGroup.
+	helm(t, append([]string{"upgrade", release, chart, "--wait", "--timeout", "3m"}, oneReplica...)...)
+	pv := jsonpath(t, "{.spec.volumeName}", "pvc", "privacy-operator-receipts", "-n", ns)
+	dir := jsonpath(t, "{.spec.local.path}", "pv", pv)
+	info, err := os.Stat(filepath.Join(dir, "receipts"))
+	if err != nil {
+		t.Fatalf("the manager made no receipt directory on its volume %s: %v", dir, err)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); !ok || st.Gid != 65532 {
+		t.Errorf("the receipt directory's group: %+v, want 65532 (fsGroup)", info.Sys())
+	}
+
 	helm(t, "uninstall", release, "--namespace", ns, "--wait")
 	kubectl(t, "delete", "namespace", ns, "--wait=true")
 	kubectl(t, "delete", "-f", "config/crd/bases", "--wait=true")

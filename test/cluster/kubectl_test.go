@@ -1,6 +1,8 @@
 package cluster_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,8 +51,20 @@ func TestKubectlInstall(t *testing.T) {
 	if loc := jsonpath(t, "{.status.export.location}", "privacyrequest", "access-grace"); !strings.HasPrefix(loc, "/var/lib/privacy-operator/exports/") {
 		t.Errorf("export location %q, want on the exports volume", loc)
 	}
+	var loc string
 	eventually(t, time.Minute, "the receipt of access-grace", func() (bool, string) {
-		loc := jsonpath(t, "{.status.receipt.location}", "privacyrequest", "access-grace")
+		loc = jsonpath(t, "{.status.receipt.location}", "privacyrequest", "access-grace")
 		return strings.HasPrefix(loc, "/var/lib/privacy-operator/receipts/"), loc
 	})
+	// Both are files on the node's volumes, where the claims are bound.
+	for claim, path := range map[string]string{
+		"privacy-operator-receipts": strings.TrimPrefix(loc, "/var/lib/privacy-operator/receipts/"),
+		"privacy-operator-exports":  strings.TrimPrefix(jsonpath(t, "{.status.export.location}", "privacyrequest", "access-grace"), "/var/lib/privacy-operator/exports/"),
+	} {
+		pv := jsonpath(t, "{.spec.volumeName}", "pvc", claim, "-n", operatorNS)
+		dir := jsonpath(t, "{.spec.local.path}", "pv", pv)
+		if _, err := os.Stat(filepath.Join(dir, path)); err != nil {
+			t.Errorf("%s on the node: %v", claim, err)
+		}
+	}
 }

@@ -77,11 +77,17 @@ func leaderKilled(t *testing.T) {
 	old := leader(t)
 	uid := jsonpath(t, "{.metadata.uid}", "pod", old, "-n", operatorNS)
 	pid := managerPID(t, uid)
+	before := jsonpath(t, "{.spec.leaseTransitions}", "lease", leaseName, "-n", operatorNS)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill %d: %v", pid, err)
 	}
 	took := request(t, "access-grace-after-kill", "  type: Access\n  subject:\n    identities:\n      email: grace@example.com\n")
 	t.Logf("a request created as the leader's process was killed completed in %s", took.Round(100*time.Millisecond))
+	// The Lease changed hands: a follower (or the restarted process, under
+	// a new identity) took it after it expired.
+	if got := jsonpath(t, "{.spec.leaseTransitions}", "lease", leaseName, "-n", operatorNS); got == before {
+		t.Errorf("the Lease did not change hands after its holder was killed (leaseTransitions still %s)", got)
+	}
 	eventually(t, time.Minute, "the killed container restarted", func() (bool, string) {
 		restarts := jsonpath(t, "{.status.containerStatuses[0].restartCount}", "pod", old, "-n", operatorNS)
 		return restarts != "" && restarts != "0", restarts

@@ -51,6 +51,15 @@ func TestMain(m *testing.M) {
 }
 
 func suite(m *testing.M) int {
+	if os.Getenv("PRIVACY_TEST_CLUSTER_KEEP") == "" {
+		// Registered first: a cluster that came up halfway is stopped too.
+		defer func() {
+			if err := clusterScript("down"); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+			stopServers()
+		}()
+	}
 	if err := clusterScript("reset"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -58,14 +67,6 @@ func suite(m *testing.M) int {
 	if err := clusterUp(""); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	if os.Getenv("PRIVACY_TEST_CLUSTER_KEEP") == "" {
-		defer func() {
-			if err := clusterScript("down"); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-			}
-			stopServers()
-		}()
 	}
 	if err := startServers(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
