@@ -169,6 +169,14 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	}
 	s.ds = &privacyv1alpha1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: s.labels}, Spec: spec}
 	Expect(k8sClient.Create(ctx, s.ds)).To(Succeed())
+	// The operator's cache has the source once its controller reported on
+	// it: a request created after this sees it (on a busy machine a request
+	// created at once could fix its sources without it).
+	Eventually(func(g Gomega) {
+		cur := &privacyv1alpha1.DataSource{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.ds), cur)).To(Succeed())
+		g.Expect(cur.Status.ObservedGeneration).To(Equal(cur.Generation))
+	}).Should(Succeed())
 	return s
 }
 
