@@ -530,9 +530,10 @@ down() {
 
 reset() {
 	down
-	# kube-proxy's rules go with its state.
+	# kube-proxy's rules go with its state (this builds the binaries when
+	# they are missing, as up would, saying so).
 	local bin
-	bin="$(ENVTEST_SKIP_DOWNLOAD=1 "${REPO}/hack/envtest-binaries.sh" --node 2>/dev/null)" &&
+	bin="$(ENVTEST_SKIP_DOWNLOAD=1 "${REPO}/hack/envtest-binaries.sh" --node)" &&
 		"${bin}/kube-proxy" --cleanup >/dev/null 2>&1 || true
 	ip link delete cni0 2>/dev/null || true
 	rm -rf "${DIR}"

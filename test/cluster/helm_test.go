@@ -95,8 +95,8 @@ spec:
 
 // withoutFSGroup installs the chart as it was before the fix (no fsGroup)
 // on the cluster's root:root 0755 volumes: the manager cannot create its
-// receipt directory. Then the same release with the chart's defaults: the
-// manager starts and writes its receipt directory on the volume. It goes
+// receipt directory. Then the chart with its defaults, on fresh volumes:
+// the manager starts and writes its receipt directory on the volume. It goes
 // in a namespace of its own, with the CRDs applied apart (CRDs the release
 // kept would stay owned by it); release, namespace and CRDs are removed
 // again and the volumes renewed.
@@ -113,8 +113,16 @@ func withoutFSGroup(t *testing.T) {
 		return strings.Contains(all, "receipt directory") && strings.Contains(all, "permission denied"), all
 	})
 
-	// The fix: the chart's default fsGroup.
-	helm(t, append([]string{"upgrade", release, chart, "--wait", "--timeout", "3m"}, oneReplica...)...)
+	// The fix: the chart's default fsGroup, on fresh root-owned volumes. (Not
+	// an upgrade: a local volume's ownership is set only when no pod has it
+	// mounted, and the failing pod still does while the new one starts.)
+	helm(t, "uninstall", release, "--namespace", ns, "--wait")
+	eventually(t, time.Minute, "the claims are gone", func() (bool, string) {
+		claims := kubectl(t, "get", "pvc", "-n", ns, "-o", "name")
+		return claims == "", claims
+	})
+	run(t, "", script, "volumes")
+	helm(t, append([]string{"install", release, chart, "--wait", "--timeout", "3m"}, oneReplica...)...)
 	pv := jsonpath(t, "{.spec.volumeName}", "pvc", "privacy-operator-receipts", "-n", ns)
 	dir := jsonpath(t, "{.spec.local.path}", "pv", pv)
 	info, err := os.Stat(filepath.Join(dir, "receipts"))
