@@ -171,12 +171,14 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	Expect(k8sClient.Create(ctx, s.ds)).To(Succeed())
 	// The operator's cache has the source once its controller reported on
 	// it: a request created after this sees it (on a busy machine a request
-	// created at once could fix its sources without it).
+	// created at once could fix its sources without it). A minute: a spec
+	// may have just restarted the operator, which first waits for the
+	// Lease.
 	Eventually(func(g Gomega) {
 		cur := &privacyv1alpha1.DataSource{}
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.ds), cur)).To(Succeed())
 		g.Expect(cur.Status.ObservedGeneration).To(Equal(cur.Generation))
-	}).Should(Succeed())
+	}).WithTimeout(time.Minute).Should(Succeed())
 	return s
 }
 
