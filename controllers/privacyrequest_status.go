@@ -2,10 +2,10 @@ package controllers
 
 import (
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
