@@ -169,17 +169,20 @@ func newSource(ns, name string, opts ...sourceOption) *source {
 	}
 	s.ds = &privacyv1alpha1.DataSource{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: s.labels}, Spec: spec}
 	Expect(k8sClient.Create(ctx, s.ds)).To(Succeed())
-	// The operator's cache has the source once its controller reported on
-	// it: a request created after this sees it (on a busy machine a request
-	// created at once could fix its sources without it). A minute: a spec
-	// may have just restarted the operator, which first waits for the
-	// Lease.
+	return s
+}
+
+// observed waits until the operator reported on the source's DataSource,
+// so that it is in the operator's cache: a request created after this
+// fixes it among its sources (one created at once may not, on a busy
+// machine).
+func (s *source) observed() {
+	GinkgoHelper()
 	Eventually(func(g Gomega) {
 		cur := &privacyv1alpha1.DataSource{}
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s.ds), cur)).To(Succeed())
 		g.Expect(cur.Status.ObservedGeneration).To(Equal(cur.Generation))
 	}).WithTimeout(time.Minute).Should(Succeed())
-	return s
 }
 
 func (s *source) jobRuns() map[string]int {

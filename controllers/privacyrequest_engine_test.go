@@ -328,8 +328,8 @@ var _ = Describe("PrivacyRequest engine", func() {
 	})
 
 	It("fails a source that needs identities the request lacks, and names it", func() {
-		newSource(ns, "ok")
-		newSource(ns, "github", identities("githubLogin"))
+		newSource(ns, "ok").observed()
+		newSource(ns, "github", identities("githubLogin")).observed()
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		pr = finished(pr)
