@@ -62,7 +62,7 @@ func (j *jobPass) recordOutcomes(ctx context.Context, entries []jobs.Entry) erro
 		if jobs.Finished(e.Phase) {
 			continue
 		}
-		if o.Result == dispatch.ResultFinal && o.Status.Status != protocol.StatusFailed && j.fileFinal != nil {
+		if o.Result == dispatch.ResultFinal && o.Status.Status.Succeeded() && j.fileFinal != nil {
 			pending, err := j.fileFinal(ctx, e, o)
 			if err != nil || pending {
 				// Not consumed: the outcome is applied again on the next pass.
@@ -194,6 +194,10 @@ func (j *jobPass) note(e *jobs.Entry, c jobs.Change) {
 	if c.Failed {
 		j.effects.sourceEvent(e.Namespace, e.Name, corev1.EventTypeWarning, c.Reason, "Data source %s/%s failed: %s",
 			e.Namespace, e.Name, truncate(c.Message, 256))
+	}
+	if c.Reason == privacyv1alpha1.ReasonRefusedUnderExemption {
+		j.effects.sourceEvent(e.Namespace, e.Name, corev1.EventTypeNormal, c.Reason, "Data source %s/%s refused the job under %s",
+			e.Namespace, e.Name, truncate(e.Exemption, 256))
 	}
 	if c.Ended && j.ended != nil {
 		j.ended(e)

@@ -248,6 +248,10 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 			return r.deleteHeldNow(ctx, s, ds)
 		}
 	}
+	if pr.Spec.Child {
+		// The policy's promise: a child's data, once reported, is deleted.
+		j.BarExemptions("a child's data is deleted whatever the exemption (spec.child); only a LegalHold can keep it.")
+	}
 	if err := j.recordOutcomes(ctx, pr.Status.Sources); err != nil {
 		// Filing an Access answer's data failed (the export store is out
 		// of reach): the answer stays with the dispatcher for the next
@@ -322,6 +326,9 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 		outcome = privacyv1alpha1.RequestPhaseFailed
 		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonFailed, "Request failed at %d of %d data sources: %s",
 			len(failed), len(pr.Status.Sources), strings.Join(failed, ", "))
+	} else if refused := countPhase(pr, privacyv1alpha1.SourcePhaseRefused); refused > 0 {
+		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompletedWithRefusals,
+			"Request completed; %d of %d data sources refused it under an exemption (status names each basis)", refused, len(pr.Status.Sources))
 	} else if held := countPhase(pr, privacyv1alpha1.SourcePhaseHeld); held > 0 {
 		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonCompletedWithHolds,
 			"Request completed at %d of %d data sources; legal holds kept it from %d", len(pr.Status.Sources)-held, len(pr.Status.Sources), held)

@@ -27,7 +27,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	}
 
 	sum := privacyv1alpha1.RequestSummary{Total: int32(len(pr.Status.Sources))}
-	var failed, held, partial []string
+	var failed, held, refused, partial []string
 	heldBy := map[string]bool{}
 	for _, src := range pr.Status.Sources {
 		switch src.Phase {
@@ -40,6 +40,9 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 			sum.Held++
 			held = append(held, fmt.Sprintf("%s/%s (LegalHold %s)", src.Namespace, src.Name, src.Hold))
 			heldBy[src.Hold] = true
+		case privacyv1alpha1.SourcePhaseRefused:
+			sum.Refused++
+			refused = append(refused, fmt.Sprintf("%s/%s (%s)", src.Namespace, src.Name, src.Exemption))
 		default:
 			sum.Pending++
 		}
@@ -56,7 +59,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 	}
 	if sum.Total > 0 {
 		pr.Status.Summary = &sum
-		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed+sum.Held, sum.Total)
+		pr.Status.Progress = fmt.Sprintf("%d/%d", sum.Succeeded+sum.Failed+sum.Held+sum.Refused, sum.Total)
 	}
 	pr.Status.HeldBy = nil
 	for name := range heldBy {
@@ -73,6 +76,17 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		conditions.Set(&pr.Status.Conditions, gen, privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, message)
 	}
 	switch {
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && sum.Refused > 0:
+		// A partial denial under exemptions, each with its basis (CCPA
+		// 7022(f), 7024), and any holds beside them.
+		msg := fmt.Sprintf("%d of %d data sources finished; %d refused under an exemption: %s.",
+			sum.Succeeded, sum.Total, sum.Refused, strings.Join(refused, ", "))
+		if sum.Held > 0 {
+			msg += fmt.Sprintf(" %d were not sent the request because legal holds keep their data: %s.", sum.Held, strings.Join(held, ", "))
+		}
+		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompletedWithRefusals, truncate(msg+searched, 32768))
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && sum.Held > 0:
 		// A partial denial, with its basis (CCPA 7022(f)).
 		setReady(metav1.ConditionTrue, privacyv1alpha1.ReasonCompletedWithHolds,
@@ -117,7 +131,7 @@ func (r *PrivacyRequestReconciler) computeStatus(s *requestScope) {
 		setReconciling(privacyv1alpha1.ReasonSubjectSecretRefused, msg)
 		conditions.Remove(&pr.Status.Conditions, privacyv1alpha1.ConditionStalled)
 	default:
-		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed+sum.Held, sum.Total)
+		msg := fmt.Sprintf("%d of %d data sources finished.", sum.Succeeded+sum.Failed+sum.Held+sum.Refused, sum.Total)
 		reason := privacyv1alpha1.ReasonInProgress
 		if pr.Status.Phase == privacyv1alpha1.RequestPhasePending {
 			reason = privacyv1alpha1.ReasonPending

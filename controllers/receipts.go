@@ -96,7 +96,7 @@ func receiptSource(src privacyv1alpha1.SourceStatus) receipt.Source {
 	out := receipt.Source{
 		Namespace: src.Namespace, Name: src.Name, JobID: src.JobID,
 		Outcome: receipt.Outcome(src.Phase), Records: src.Records, Attempts: src.Attempts,
-		Message: src.Message, Hold: src.Hold, Task: src.Task, CompletedBy: src.CompletedBy,
+		Message: src.Message, Hold: src.Hold, Exemption: src.Exemption, Task: src.Task, CompletedBy: src.CompletedBy,
 		MissingIdentities: src.MissingIdentities,
 	}
 	if src.FirstAttemptAt != nil {

@@ -253,6 +253,18 @@ const (
 	// ReasonCompletedWithHolds: the request finished at every source it
 	// could reach; LegalHolds kept it from the others.
 	ReasonCompletedWithHolds = "CompletedWithHolds"
+	// ReasonCompletedWithRefusals: the request finished; some sources
+	// refused it under an exemption the law allows (and holds may have
+	// kept others). The Ready message lists each with its basis: a partial
+	// denial, told to the person as such.
+	ReasonCompletedWithRefusals = "CompletedWithRefusals"
+	// ReasonRefusedUnderExemption: the source refused the job under the
+	// exemption the entry names (phase Refused).
+	ReasonRefusedUnderExemption = "RefusedUnderExemption"
+	// ReasonExemptionNotAllowed: a source refused a child's Delete
+	// (spec.child) under an exemption; only a LegalHold can keep a
+	// child's data, so the entry fails.
+	ReasonExemptionNotAllowed = "ExemptionNotAllowed"
 )
 
 // AnnotationChannel on a PrivacyRequest names the channel the person used

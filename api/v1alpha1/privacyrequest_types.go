@@ -262,6 +262,10 @@ type RequestSummary struct {
 	// held sources (a LegalHold kept the job from them).
 	// +optional
 	Held int32 `json:"held,omitempty"`
+	// refused sources (they refused the job under an exemption; their
+	// entries name the basis).
+	// +optional
+	Refused int32 `json:"refused,omitempty"`
 	// partialSearch counts the sources searched without every identity
 	// type they declare (status.sources[].missingIdentities): their
 	// answers may not be the whole truth.

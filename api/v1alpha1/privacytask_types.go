@@ -9,7 +9,8 @@ import (
 type TaskResult string
 
 // The task results. Completed and NotFound are successes, as for a source
-// with an endpoint; Failed and Refused fail the source's job.
+// with an endpoint; Failed fails the source's job; Refused ends it refused
+// under the exemption the outcome names (not a failure).
 const (
 	// TaskResultCompleted: the job was done at the system.
 	TaskResultCompleted TaskResult = "Completed"
@@ -17,8 +18,9 @@ const (
 	TaskResultNotFound TaskResult = "NotFound"
 	// TaskResultFailed: the job could not be done.
 	TaskResultFailed TaskResult = "Failed"
-	// TaskResultRefused: the job was refused (e.g. an exemption applies);
-	// the note says on what basis.
+	// TaskResultRefused: the job was refused under an exemption the law
+	// allows; the outcome's exemption names the basis, the note may say
+	// more.
 	TaskResultRefused TaskResult = "Refused"
 )
 
@@ -137,6 +139,8 @@ type TaskPurge struct {
 }
 
 // TaskOutcome is what a person reports when a task is done.
+// +kubebuilder:validation:XValidation:rule="self.result != 'Refused' || (has(self.exemption) && size(self.exemption) > 0)",message="a Refused outcome names its basis in exemption (e.g. 'CCPA 1798.105(d)(8)'); a job that could not be done is Failed"
+// +kubebuilder:validation:XValidation:rule="self.result == 'Refused' || !has(self.exemption)",message="exemption is only for a Refused outcome"
 type TaskOutcome struct {
 	// result: Completed, NotFound, Failed or Refused.
 	// +required
@@ -147,7 +151,15 @@ type TaskOutcome struct {
 	// +optional
 	Records *int64 `json:"records,omitempty"`
 
-	// note for the record, e.g. what was done or the basis of a refusal.
+	// exemption is the basis of a Refused outcome: a statute or policy
+	// reference, such as "CCPA 1798.105(d)(8)" or "GDPR Art. 17(3)(b)". It
+	// is copied into the request's status and receipt and told to the
+	// person: no personal data.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Exemption string `json:"exemption,omitempty"`
+
+	// note for the record, e.g. what was done or more on a refusal.
 	// It is copied into the request's status and receipt: no personal
 	// data.
 	// +kubebuilder:validation:MaxLength=1024

@@ -6,7 +6,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 // account for it.
 
 // SourcePhase is one source's progress on a request's job.
-// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled;Held
+// +kubebuilder:validation:Enum=Pending;Dispatched;Completed;NotFound;Failed;Cancelled;Held;Refused
 type SourcePhase string
 
 // The phases of one source's job.
@@ -26,6 +26,13 @@ const (
 	// SourcePhaseHeld: a LegalHold kept the job from the source (a Delete
 	// request, or a purge of held categories); hold names it. Final.
 	SourcePhaseHeld SourcePhase = "Held"
+	// SourcePhaseRefused: the source (or the person doing a manual
+	// source's task) refused the job under an exemption the law allows;
+	// exemption names the basis. Final, and not a failure: the request
+	// completes with the refusal and its basis on record (CCPA regulations
+	// 7022(f), 7024). A child's Delete (spec.child) cannot be refused so:
+	// the entry fails instead.
+	SourcePhaseRefused SourcePhase = "Refused"
 )
 
 // SourceStatus is one DataSource's job: its part in a PrivacyRequest, or
@@ -66,6 +73,13 @@ type SourceStatus struct {
 	// its categories (heldCategories) from the source.
 	// +optional
 	Hold string `json:"hold,omitempty"`
+
+	// exemption is the basis on which the source refused the job (phase
+	// Refused), in the source's words: a statute or policy reference, no
+	// personal data.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Exemption string `json:"exemption,omitempty"`
 
 	// heldCategories are the categories a purge left alone because a
 	// LegalHold covers them at this source.

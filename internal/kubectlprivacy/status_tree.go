@@ -33,6 +33,7 @@ var phaseColors = map[string]string{
 	"Dispatched": yellow,
 	"InProgress": yellow,
 	"Held":       magenta,
+	"Refused":    magenta,
 	"Cancelled":  faint,
 }
 
@@ -123,6 +124,9 @@ func writeTree(w io.Writer, pr *privacyv1alpha1.PrivacyRequest, now time.Time, p
 		}
 		if s.Hold != "" {
 			lines = append(lines, "hold: "+s.Hold)
+		}
+		if s.Exemption != "" {
+			lines = append(lines, "exemption: "+printable(s.Exemption))
 		}
 		if s.Records != nil {
 			lines = append(lines, fmt.Sprintf("records: %d", *s.Records))

@@ -22,6 +22,9 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
 
+// maxExemption is the API's limit on an outcome's exemption.
+const maxExemption = 256
+
 // maxNote is the API's limit on an outcome's note.
 const maxNote = 1024
 
@@ -114,25 +117,27 @@ func newTasksCommand(o *options) *cobra.Command {
 }
 
 func newCompleteCommand(o *options) *cobra.Command {
-	var outcome, note string
+	var outcome, note, exemption string
 	var records int64
 	cmd := &cobra.Command{
-		Use:   "complete TASK --outcome Completed|NotFound|Failed|Refused [--records N] [--note TEXT]",
+		Use:   "complete TASK --outcome Completed|NotFound|Failed|Refused [--records N] [--exemption BASIS] [--note TEXT]",
 		Short: "Complete a PrivacyTask in your own name",
 		Long: "Sets the task's spec.outcome in one merge patch: the result, the record count, the note, completedBy\n" +
 			"(you, as the API server authenticates you) and completedAt (now). The privacytask-completion admission\n" +
 			"policy admits it only in your own name, and only once. The note goes into the request's status and\n" +
-			"receipt: write no personal data in it. Completed needs --records; Failed and Refused need a --note\n" +
-			"saying why.",
+			"receipt: write no personal data in it. Completed needs --records; Failed needs a --note saying why.\n" +
+			"Refused is for a job an exemption the law allows excuses (not for one that could not be done: that is\n" +
+			"Failed): --exemption names its basis, which the request's status, receipt and the person's notice carry,\n" +
+			"and the request completes with this source listed as refused. A child's Delete cannot be refused so.",
 		Example: `  kubectl privacy complete pr-3f1c0e... -n archive --outcome Completed --records 2 --note "Two letters shredded (box 17)"` + "\n" +
-			`  kubectl privacy complete pr-3f1c0e... -n archive --outcome Refused --note "Invoices kept 10 years (tax law)"`,
+			`  kubectl privacy complete pr-3f1c0e... -n archive --outcome Refused --exemption "HGB §257 (10-year retention of invoices)" --note "Invoices kept, the rest shredded"`,
 		Args: exactArgs(1, "one PrivacyTask name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var given *int64 // nil: no --records
 			if cmd.Flags().Changed("records") {
 				given = &records
 			}
-			result, err := taskResult(outcome, given, note)
+			result, err := taskResult(outcome, given, note, exemption)
 			if err != nil {
 				return usageError(err)
 			}
@@ -164,7 +169,7 @@ func newCompleteCommand(o *options) *cobra.Command {
 				return &exitError{code: ExitError, err: err}
 			}
 			out := privacyv1alpha1.TaskOutcome{
-				Result: result, Note: strings.TrimSpace(note), CompletedBy: user,
+				Result: result, Note: strings.TrimSpace(note), Exemption: strings.TrimSpace(exemption), CompletedBy: user,
 				CompletedAt: metav1.NewTime(now.UTC().Truncate(time.Second)),
 			}
 			out.Records = given
@@ -179,6 +184,9 @@ func newCompleteCommand(o *options) *cobra.Command {
 				return completeError(task, err)
 			}
 			what := string(result)
+			if out.Exemption != "" {
+				what += " under " + out.Exemption
+			}
 			if out.Records != nil {
 				what += fmt.Sprintf(", %d records", *out.Records)
 			}
@@ -189,12 +197,13 @@ func newCompleteCommand(o *options) *cobra.Command {
 	cmd.Flags().StringVar(&outcome, "outcome", "", "Completed, NotFound, Failed or Refused (required)")
 	cmd.Flags().Int64Var(&records, "records", 0, "how many records you found, changed or removed (0 or more; required with Completed)")
 	cmd.Flags().StringVar(&note, "note", "", "what was done, or why not; kept in the request's receipt (no personal data; at most 1024 characters)")
+	cmd.Flags().StringVar(&exemption, "exemption", "", "with --outcome Refused: the exemption's basis, e.g. \"CCPA 1798.105(d)(8)\" (no personal data; at most 256 characters)")
 	return cmd
 }
 
 // taskResult checks complete's flags before anything is asked of the cluster.
 // records is nil when --records was not given.
-func taskResult(outcome string, records *int64, note string) (privacyv1alpha1.TaskResult, error) {
+func taskResult(outcome string, records *int64, note, exemption string) (privacyv1alpha1.TaskResult, error) {
 	results := []privacyv1alpha1.TaskResult{privacyv1alpha1.TaskResultCompleted, privacyv1alpha1.TaskResultNotFound,
 		privacyv1alpha1.TaskResultFailed, privacyv1alpha1.TaskResultRefused}
 	var result privacyv1alpha1.TaskResult
@@ -203,7 +212,7 @@ func taskResult(outcome string, records *int64, note string) (privacyv1alpha1.Ta
 			result = r
 		}
 	}
-	note = strings.TrimSpace(note)
+	note, exemption = strings.TrimSpace(note), strings.TrimSpace(exemption)
 	switch {
 	case outcome == "":
 		return "", errors.New("--outcome is required: Completed, NotFound, Failed or Refused")
@@ -213,8 +222,14 @@ func taskResult(outcome string, records *int64, note string) (privacyv1alpha1.Ta
 		return "", errors.New("--records: want a count of 0 or more")
 	case result == privacyv1alpha1.TaskResultCompleted && records == nil:
 		return "", errors.New("--records is required with --outcome Completed: how many records you found, changed or removed")
-	case (result == privacyv1alpha1.TaskResultFailed || result == privacyv1alpha1.TaskResultRefused) && note == "":
+	case result == privacyv1alpha1.TaskResultFailed && note == "":
 		return "", fmt.Errorf("--note is required with --outcome %s: say why (no personal data)", result)
+	case result == privacyv1alpha1.TaskResultRefused && exemption == "":
+		return "", errors.New("--exemption is required with --outcome Refused: the basis the law allows, e.g. \"CCPA 1798.105(d)(8)\" (a job that could not be done is --outcome Failed)")
+	case result != privacyv1alpha1.TaskResultRefused && exemption != "":
+		return "", fmt.Errorf("--exemption is only for --outcome Refused, not %s", result)
+	case utf8.RuneCountInString(exemption) > maxExemption:
+		return "", fmt.Errorf("--exemption is %d characters; at most %d", utf8.RuneCountInString(exemption), maxExemption)
 	case utf8.RuneCountInString(note) > maxNote:
 		// Characters, as the API's maxLength counts them.
 		return "", fmt.Errorf("--note is %d characters; at most %d", utf8.RuneCountInString(note), maxNote)

@@ -106,26 +106,30 @@ func TestTaskResult(t *testing.T) {
 		outcome string
 		records int64 // -1: not given
 		note    string
+		exempt  string
 		want    string // an error, or the result
 	}{
-		{"Completed", 3, "", "Completed"},
-		{"completed", 0, "", "Completed"},
-		{"NotFound", -1, "", "NotFound"},
-		{"Refused", -1, "Tax law: 10 years", "Refused"},
-		{"Failed", -1, " \n", "--note is required with --outcome Failed"},
-		{"Completed", -1, "", "--records is required"},
-		{"NotFound", -2, "", "--records: want a count of 0 or more"},
-		{"Completed", -5, "", "--records: want a count of 0 or more"},
-		{"", 1, "", "--outcome is required"},
-		{"Done\x1b[2J", 1, "", `--outcome "Done?[2J"`},
-		{"NotFound", -1, strings.Repeat("é", maxNote), "NotFound"}, // characters, not bytes, as the API counts
-		{"NotFound", -1, strings.Repeat("é", maxNote+1), "--note is 1025 characters; at most 1024"},
+		{"Completed", 3, "", "", "Completed"},
+		{"completed", 0, "", "", "Completed"},
+		{"NotFound", -1, "", "", "NotFound"},
+		{"Refused", -1, "", "Tax law: 10 years", "Refused"},
+		{"Refused", -1, "Tax law: 10 years", " ", "--exemption is required with --outcome Refused"},
+		{"Failed", -1, "disk gone", "CCPA 1798.105(d)(8)", "--exemption is only for --outcome Refused, not Failed"},
+		{"Refused", -1, "", strings.Repeat("§", maxExemption+1), "--exemption is 257 characters; at most 256"},
+		{"Failed", -1, " \n", "", "--note is required with --outcome Failed"},
+		{"Completed", -1, "", "", "--records is required"},
+		{"NotFound", -2, "", "", "--records: want a count of 0 or more"},
+		{"Completed", -5, "", "", "--records: want a count of 0 or more"},
+		{"", 1, "", "", "--outcome is required"},
+		{"Done\x1b[2J", 1, "", "", `--outcome "Done?[2J"`},
+		{"NotFound", -1, strings.Repeat("é", maxNote), "", "NotFound"}, // characters, not bytes, as the API counts
+		{"NotFound", -1, strings.Repeat("é", maxNote+1), "", "--note is 1025 characters; at most 1024"},
 	} {
 		var records *int64 // -1: no --records
 		if c.records != -1 {
 			records = &c.records
 		}
-		r, err := taskResult(c.outcome, records, c.note)
+		r, err := taskResult(c.outcome, records, c.note, c.exempt)
 		got := string(r)
 		if err != nil {
 			got = err.Error()

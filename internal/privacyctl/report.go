@@ -18,8 +18,9 @@ import (
 func report(args []string, io IO) int {
 	c := newCommand("receipts report", "Usage: privacyctl receipts report --from DATE --to DATE (--dir DIR | --url s3://bucket/prefix) [--csv]\n\n"+
 		"Counts the requests received in [--from, --to) (spec.receivedAt, else when they were created) that finished,\n"+
-		"per type: complied with in whole, in part (legal holds kept some sources from acting), not complied with\n"+
-		"(failed or cancelled), and the median and mean days from receipt to the answer. Requests still open when\n"+
+		"per type: complied with in whole, in part (legal holds or exemptions kept some sources from acting while\n"+
+		"others acted), not complied with (failed, cancelled, or denied: no source acted), and the median and mean\n"+
+		"days from receipt to the answer. Requests still open when\n"+
 		"the report runs have no receipt and are not counted. Dates are YYYY-MM-DD (UTC) or RFC 3339.\n\n", io)
 	c.store.bind(c.fs)
 	from := c.fs.String("from", "", "start of the period, inclusive (YYYY-MM-DD or RFC 3339)")
@@ -86,16 +87,21 @@ type reportRow struct {
 
 func (r *reportRow) add(req *receipt.Request, received time.Time) {
 	r.Received++
-	held := 0
+	// Sources a LegalHold or an exemption kept from acting make a partial
+	// denial; a request none of whose sources acted is denied.
+	withheld, acted := 0, 0
 	for _, s := range req.Sources {
-		if s.Outcome == receipt.OutcomeHeld {
-			held++
+		switch s.Outcome {
+		case receipt.OutcomeHeld, receipt.OutcomeRefused:
+			withheld++
+		case receipt.OutcomeCompleted, receipt.OutcomeNotFound:
+			acted++
 		}
 	}
 	switch {
-	case req.Outcome == receipt.OutcomeCompleted && held == 0:
+	case req.Outcome == receipt.OutcomeCompleted && withheld == 0:
 		r.Whole++
-	case req.Outcome == receipt.OutcomeCompleted:
+	case req.Outcome == receipt.OutcomeCompleted && acted > 0:
 		r.InPart++
 	default:
 		r.NotComplied++

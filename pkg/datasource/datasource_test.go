@@ -552,3 +552,28 @@ func TestCancelAnswerIsSigned(t *testing.T) {
 		t.Errorf("DELETE = %d, want 204", code)
 	}
 }
+
+// A refusal under an exemption answers Refused with its basis; one without
+// a basis is a failure, never a silent Refused.
+func TestRefuse(t *testing.T) {
+	h, _ := datasource.New(datasource.Config{
+		Secrets: []string{secret},
+		Delete: func(_ context.Context, j *protocol.Job) (datasource.Result, error) {
+			if j.ID == "bare" {
+				return datasource.Result{}, datasource.Refuse("", "kept")
+			}
+			return datasource.Result{}, datasource.Refuse("CCPA 1798.105(d)(8)", "Orders of the last 90 days are kept to complete them.")
+		},
+	})
+	op := newOperator(t, h)
+	code, body := op.do(http.MethodPost, protocol.PathJobs, job("d", protocol.JobDelete))
+	st := decode[protocol.JobStatus](t, body)
+	if code != 200 || st.Status != protocol.StatusRefused || st.Exemption != "CCPA 1798.105(d)(8)" ||
+		st.Message != "Orders of the last 90 days are kept to complete them." || !st.Status.Final() || st.Status.Succeeded() {
+		t.Errorf("Refuse: %d %s", code, body)
+	}
+	code, body = op.do(http.MethodPost, protocol.PathJobs, job("bare", protocol.JobDelete))
+	if st := decode[protocol.JobStatus](t, body); code != 200 || st.Status != protocol.StatusFailed || st.Exemption != "" {
+		t.Errorf("Refuse without a basis: %d %s", code, body)
+	}
+}

@@ -14,6 +14,20 @@ func (e *permanentError) Error() string { return e.msg }
 // the request and shows msg to people: never put personal data in it.
 func Permanent(msg string) error { return &permanentError{msg: msg} }
 
+type refusedError struct{ exemption, msg string }
+
+func (e *refusedError) Error() string { return "refused under " + e.exemption + ": " + e.msg }
+
+// Refuse declines a job because an exemption the law allows applies: the
+// data must be kept to complete a transaction, for a legal obligation, for
+// a legal claim. exemption names the basis briefly ("CCPA 1798.105(d)(8)",
+// "GDPR Art. 17(3)(b)", at most 256 bytes); msg may say more. The source
+// answers status Refused: the request completes with this source listed as
+// refused and its basis told to the person. A refusal is not a failure:
+// return Permanent for a job that could not be done. Neither may carry
+// personal data.
+func Refuse(exemption, msg string) error { return &refusedError{exemption: exemption, msg: msg} }
+
 type unavailableError struct {
 	err   error
 	after time.Duration

@@ -136,6 +136,7 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job, async 
 	res, data, err := h.call(ctx, fn, job)
 	st := &protocol.JobStatus{APIVersion: protocol.APIVersion, Kind: protocol.KindJobStatus, ID: job.ID}
 	var perm *permanentError
+	var refused *refusedError
 	var unavail *unavailableError
 	switch {
 	case err == nil:
@@ -146,6 +147,11 @@ func (h *Handler) run(ctx context.Context, fn JobFunc, job *protocol.Job, async 
 		st.Result = &protocol.Result{Records: res.Records, Data: data}
 	case errors.As(err, &perm):
 		st.Status, st.Message = protocol.StatusFailed, perm.Error()
+	case errors.As(err, &refused) && refused.exemption != "" && len(refused.exemption) <= protocol.MaxExemption:
+		st.Status, st.Message, st.Exemption = protocol.StatusRefused, refused.msg, refused.exemption
+	case errors.As(err, &refused):
+		st.Status = protocol.StatusFailed
+		st.Message = fmt.Sprintf("the data source refused the job without a valid exemption (1 to %d bytes)", protocol.MaxExemption)
 	case errors.As(err, &unavail):
 		_ = h.cfg.Store.Forget(job.ID)
 		return nil, &retryable{err: err, after: unavail.after}

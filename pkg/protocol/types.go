@@ -113,7 +113,7 @@ type Purge struct {
 // Status is the state of a job at a source.
 type Status string
 
-// The job states. Completed, NotFound and Failed are final.
+// The job states. Completed, NotFound, Failed and Refused are final.
 const (
 	// StatusRunning: accepted and not finished (the status of a 202 or 409
 	// body, to POST /jobs or to a poll).
@@ -124,23 +124,42 @@ const (
 	StatusNotFound Status = "NotFound"
 	// StatusFailed: the source could not do the job and will not retry it.
 	StatusFailed Status = "Failed"
+	// StatusRefused: the source will not do the job because an exemption
+	// the law allows applies (the data must be kept to complete a
+	// transaction, for a legal obligation, ...); Exemption names the
+	// basis. Not a failure: the request completes with the refusal and its
+	// basis on record, and the person is told.
+	StatusRefused Status = "Refused"
 )
 
 // Final reports whether s ends the job.
 func (s Status) Final() bool {
-	return s == StatusCompleted || s == StatusNotFound || s == StatusFailed
+	return s == StatusCompleted || s == StatusNotFound || s == StatusFailed || s == StatusRefused
+}
+
+// Succeeded reports whether s ends the job having done it (Completed, or
+// NotFound: nothing to do).
+func (s Status) Succeeded() bool {
+	return s == StatusCompleted || s == StatusNotFound
 }
 
 // JobStatus is a source's account of a job: the body of a 200 answer, of a
 // poll answer, and of a callback.
 type JobStatus struct {
-	APIVersion string  `json:"apiVersion,omitempty"`
-	Kind       string  `json:"kind,omitempty"`
-	ID         string  `json:"id"`
-	Status     Status  `json:"status"`
-	Message    string  `json:"message,omitempty"`
-	Result     *Result `json:"result,omitempty"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	ID         string `json:"id"`
+	Status     Status `json:"status"`
+	Message    string `json:"message,omitempty"`
+	// Exemption is the basis of a Refused job: a statute or policy
+	// reference such as "CCPA 1798.105(d)(8)", at most MaxExemption bytes,
+	// no personal data. Required with StatusRefused, absent otherwise.
+	Exemption string  `json:"exemption,omitempty"`
+	Result    *Result `json:"result,omitempty"`
 }
+
+// MaxExemption is the longest exemption a JobStatus may carry.
+const MaxExemption = 256
 
 // Result is what a job did.
 type Result struct {

@@ -87,10 +87,22 @@ var _ = Describe("Completing a PrivacyTask", Ordered, func() {
 		t := newTask()
 		Expect(completeAs(carol, t, outcome("carol"))).To(Succeed())
 		again := outcome("carol")
-		again.Result = privacyv1alpha1.TaskResultRefused
+		again.Result, again.Exemption = privacyv1alpha1.TaskResultRefused, "GDPR Art. 17(3)(b)"
 		// The CRD refuses it before the policy (which names who completed it) runs.
 		Expect(completeAs(carol, t, again)).To(MatchError(ContainSubstring("a task is completed once")))
 		Expect(completeAs(k8sClient, t, nil)).To(MatchError(ContainSubstring("outcome cannot be removed")))
+	})
+
+	It("refuses a Refused outcome without its exemption, and an exemption on another outcome", func() {
+		t := newTask()
+		refused := outcome("carol")
+		refused.Result = privacyv1alpha1.TaskResultRefused
+		Expect(completeAs(carol, t, refused)).To(MatchError(ContainSubstring("a Refused outcome names its basis in exemption")))
+		failed := outcome("carol")
+		failed.Result, failed.Exemption = privacyv1alpha1.TaskResultFailed, "GDPR Art. 17(3)(b)"
+		Expect(completeAs(carol, t, failed)).To(MatchError(ContainSubstring("exemption is only for a Refused outcome")))
+		refused.Exemption = "GDPR Art. 17(3)(b)"
+		Expect(completeAs(carol, t, refused)).To(Succeed())
 	})
 
 	It("refuses any change to the job besides the outcome, and a task created completed", func() {

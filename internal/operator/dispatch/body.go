@@ -185,6 +185,7 @@ type wireStatus struct {
 	ID         string          `json:"id"`
 	Status     protocol.Status `json:"status"`
 	Message    string          `json:"message,omitempty"`
+	Exemption  string          `json:"exemption,omitempty"`
 	Result     *struct {
 		Records int64   `json:"records"`
 		Data    rawData `json:"data,omitempty"`
@@ -199,20 +200,20 @@ var ErrNotThisJob = errors.New("not a JobStatus of this job")
 // another job or no JobStatus). The result data of a final status is not
 // copied into the returned status: it is stored in spool (and the second
 // result names the file), or, without a spool, copied into Result.Data.
-// The data of a status that is not final is dropped: only a final one is
-// ever filed.
+// The data of a status that is not a success (Completed, NotFound) is
+// dropped: only a success's is ever filed.
 func DecodeStatus(body []byte, jobID string, spool Spool) (*protocol.JobStatus, string, error) {
 	w := &wireStatus{}
 	if err := json.Unmarshal(body, w); err != nil || w.ID != jobID {
 		return nil, "", ErrNotThisJob
 	}
-	st := &protocol.JobStatus{APIVersion: w.APIVersion, Kind: w.Kind, ID: w.ID, Status: w.Status, Message: w.Message}
+	st := &protocol.JobStatus{APIVersion: w.APIVersion, Kind: w.Kind, ID: w.ID, Status: w.Status, Message: w.Message, Exemption: w.Exemption}
 	if w.Result == nil || !st.Status.Final() {
 		return st, "", nil
 	}
 	st.Result = &protocol.Result{Records: w.Result.Records}
 	data := []byte(w.Result.Data)
-	if len(data) == 0 || string(data) == "null" {
+	if len(data) == 0 || string(data) == "null" || !st.Status.Succeeded() {
 		return st, "", nil
 	}
 	if spool == nil {

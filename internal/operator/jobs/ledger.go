@@ -80,7 +80,14 @@ type Pass struct {
 	l   Ledger
 	now time.Time
 	gen int64
+	// exemptionsBarred says why no exemption may narrow the owner's jobs
+	// ("": they may).
+	exemptionsBarred string
 }
+
+// BarExemptions makes a refusal under an exemption fail the entry, for the
+// reason why (a child's Delete: only a LegalHold keeps that data).
+func (p *Pass) BarExemptions(why string) { p.exemptionsBarred = why }
 
 // Pass reads the clock once for a reconcile pass over an object of the
 // given generation (stamped on the entries' conditions).
@@ -114,7 +121,7 @@ func Finished(p privacyv1alpha1.SourcePhase) bool {
 	switch p {
 	case privacyv1alpha1.SourcePhaseCompleted, privacyv1alpha1.SourcePhaseNotFound,
 		privacyv1alpha1.SourcePhaseFailed, privacyv1alpha1.SourcePhaseCancelled,
-		privacyv1alpha1.SourcePhaseHeld:
+		privacyv1alpha1.SourcePhaseHeld, privacyv1alpha1.SourcePhaseRefused:
 		return true
 	}
 	return false
@@ -165,7 +172,11 @@ func (p *Pass) applyFinal(e *Entry, st *protocol.JobStatus) Change {
 		records = st.Result.Records
 	}
 	if CancelRequested(e) && st.Status != protocol.StatusNotFound {
-		return p.cancelAnswered(e, st.Status == protocol.StatusFailed, records, st.Message)
+		return p.cancelAnswered(e, !st.Status.Succeeded(), records, st.Message)
+	}
+	if st.Status == protocol.StatusRefused {
+		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonAccepted, "The source took the job.")
+		return p.Refuse(e, st.Exemption, st.Message)
 	}
 	if st.Status == protocol.StatusFailed {
 		// What a failed job did before it failed (rows purged) still counts.

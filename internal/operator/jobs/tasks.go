@@ -35,7 +35,8 @@ func (p *Pass) Assign(e *Entry, task string, slaDueAt time.Time) Change {
 
 // ApplyTask records the outcome a person set on a manual source's task, as
 // Apply records a source's final answer: Completed and NotFound succeed,
-// Failed and Refused fail the entry. The entry names who completed it.
+// Failed fails the entry, Refused (with its exemption) refuses it. The
+// entry names who completed it.
 func (p *Pass) ApplyTask(e *Entry, o privacyv1alpha1.TaskOutcome) Change {
 	e.CompletedBy = o.CompletedBy
 	msg := "Completed by " + o.CompletedBy
@@ -51,7 +52,11 @@ func (p *Pass) ApplyTask(e *Entry, o privacyv1alpha1.TaskOutcome) Change {
 		return p.Fail(e, privacyv1alpha1.ReasonTaskFailed, "Task failed, reported by "+o.CompletedBy+": "+o.Note)
 	case privacyv1alpha1.TaskResultRefused:
 		p.setDispatched(e, metav1.ConditionTrue, privacyv1alpha1.ReasonTaskAssigned, "The task was done by a person.")
-		return p.Fail(e, privacyv1alpha1.ReasonTaskRefused, "Task refused by "+o.CompletedBy+": "+o.Note)
+		if o.Exemption == "" {
+			// An outcome from before exemptions were asked for.
+			return p.Fail(e, privacyv1alpha1.ReasonTaskRefused, "Task refused by "+o.CompletedBy+": "+o.Note)
+		}
+		return p.Refuse(e, o.Exemption, msg)
 	}
 	var records int64
 	if o.Records != nil {

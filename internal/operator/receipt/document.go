@@ -38,6 +38,9 @@ const (
 	OutcomeNotFound Outcome = "NotFound"
 	// OutcomeHeld: a LegalHold kept the job from the source.
 	OutcomeHeld Outcome = "Held"
+	// OutcomeRefused: the source refused the job under an exemption
+	// (Source.Exemption names the basis).
+	OutcomeRefused Outcome = "Refused"
 )
 
 // Receipt is one entry of the log. The controllers fill in Kind and one
@@ -147,7 +150,7 @@ type Source struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	JobID     string `json:"jobID,omitempty"`
-	// Outcome is Completed, NotFound, Failed, Cancelled or Held.
+	// Outcome is Completed, NotFound, Failed, Cancelled, Held or Refused.
 	Outcome Outcome `json:"outcome"`
 	// Records is what the source counted: returned, changed or purged.
 	Records        *int64     `json:"records,omitempty"`
@@ -159,6 +162,9 @@ type Source struct {
 	Message string `json:"message,omitempty"`
 	// Hold names the LegalHold that held the source, if one did.
 	Hold string `json:"hold,omitempty"`
+	// Exemption is the basis on which the source refused the job
+	// (outcome Refused).
+	Exemption string `json:"exemption,omitempty"`
 	// HeldCategories are the data categories a hold kept from a retention
 	// purge at this source.
 	HeldCategories []string `json:"heldCategories,omitempty"`
