@@ -30,7 +30,7 @@ help: ## Display this help.
 CHART ?= charts/privacy-operator
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC into config/, copy them (and the alerts) into the Helm chart's files/, and write docs/conditions.md.
+manifests: controller-gen ## Generate CRDs and RBAC into config/, copy them (and the alerts) into the Helm chart's files/, write docs/conditions.md and the Argo CD health checks' config/argocd/*.yaml.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./cmd/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -f $(CHART)/files/crds/*.yaml
@@ -38,6 +38,7 @@ manifests: controller-gen ## Generate CRDs and RBAC into config/, copy them (and
 	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
 	$(GO) run ./hack/conditionsdoc
+	$(GO) run ./hack/argocdhealth
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
