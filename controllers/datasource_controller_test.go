@@ -164,14 +164,17 @@ var _ = Describe("DataSource readiness", func() {
 		ds := httpsDataSource(ns, "crm", e.srv.URL, e.caBundle)
 		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonSecretNotFound)
+		expectStalled(ds, func() []metav1.Condition { return ds.Status.Conditions }, privacyv1alpha1.ReasonSecretNotFound, "does not exist")
 
 		Expect(k8sClient.Create(ctx, signingSecret(ns, "crm-signing", "not-a-whsec-secret"))).To(Succeed())
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSecret)
+		expectStalled(ds, func() []metav1.Condition { return ds.Status.Conditions }, privacyv1alpha1.ReasonInvalidSecret, "crm-signing")
 		Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionReady).Message).NotTo(ContainSubstring("not-a-whsec-secret"),
 			"the secret's value never appears in status")
 
 		setSecret(ns, "crm-signing", secret)
 		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+		Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil(), "a fixed Secret clears Stalled")
 	})
 
 	It("reports SignatureMismatch for an endpoint that does not hold the key, and follows a rotation", func() {
@@ -221,6 +224,7 @@ var _ = Describe("DataSource readiness", func() {
 		ds := httpsDataSource(ns, "crm", deadURL, e.caBundle)
 		Expect(k8sClient.Create(ctx, ds)).To(Succeed())
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointUnreachable)
+		Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil(), "an unreachable endpoint is retried, not stalled")
 
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Endpoint.URL = "https://169.254.169.254/latest" })
 		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonEndpointNotAllowed)
@@ -229,9 +233,20 @@ var _ = Describe("DataSource readiness", func() {
 		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
 
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = true })
-		expectReady(ds, metav1.ConditionFalse, privacyv1alpha1.ReasonSuspended)
+		// Suspended, the source is held as asked, not judged: no Ready
+		// (kstatus reads it Current, docs/gitops.md), Suspended says why.
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+			g.Expect(ds.Status.ObservedGeneration).To(Equal(ds.Generation))
+			g.Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionReady)).To(BeNil())
+			g.Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionStalled)).To(BeNil())
+			suspended := condition(ds.Status.Conditions, privacyv1alpha1.ConditionSuspended)
+			g.Expect(suspended).NotTo(BeNil())
+			g.Expect(suspended.Status).To(Equal(metav1.ConditionTrue))
+		}).WithTimeout(45 * time.Second).Should(Succeed())
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = false })
 		expectReady(ds, metav1.ConditionTrue, privacyv1alpha1.ReasonProbeSucceeded)
+		Expect(condition(ds.Status.Conditions, privacyv1alpha1.ConditionSuspended)).To(BeNil())
 	})
 
 	It("reports NamespaceNotAllowed until the namespace is let in, and never sends it a job", func() {

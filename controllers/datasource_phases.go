@@ -39,8 +39,11 @@ type sourceScope struct {
 	probed *verdict
 	// manual: the source has no endpoint; people do its jobs as
 	// PrivacyTasks, so there is nothing to probe.
-	manual   bool
-	secretRV string
+	manual bool
+	// suspended: spec.suspend holds the source; it is neither probed nor
+	// judged (Ready is removed, Suspended says why).
+	suspended bool
+	secretRV  string
 }
 
 // runPhases gathers the facts of a pass in order.
@@ -73,7 +76,7 @@ func (r *DataSourceReconciler) reconcileAdmission(ctx context.Context, s *source
 		return nil
 	}
 	if ds.Spec.Suspend {
-		s.blocked = notReady(privacyv1alpha1.ReasonSuspended, "spec.suspend is true: no job is sent to this source.")
+		s.suspended = true
 		return nil
 	}
 	if ds.Spec.Manual != nil {
@@ -119,7 +122,7 @@ func (r *DataSourceReconciler) reconcileProbe(ctx context.Context, s *sourceScop
 		s.wakeAt(next)
 		s.after = append(s.after, func() { r.probes.finished(s.key, at, next) })
 	}
-	if s.blocked != nil || s.manual {
+	if s.blocked != nil || s.manual || s.suspended {
 		return nil
 	}
 	due, next := r.probes.due(s.key, ds.Generation, s.secretRV, s.now)

@@ -22,8 +22,8 @@ func notReady(reason, message string) *verdict {
 }
 
 // computeStatus derives the DataSource's endpoint facts and Ready from what
-// the pass gathered. It is the only writer of Ready, Insecure,
-// endpointHost and lastProbeTime.
+// the pass gathered. It is the only writer of Ready, Stalled, Suspended,
+// Insecure, endpointHost and lastProbeTime.
 func (r *DataSourceReconciler) computeStatus(s *sourceScope) {
 	ds := s.ds
 	ds.Status.EndpointHost = endpoint.Host(ds.Namespace, ds.Spec.Endpoint)
@@ -34,9 +34,13 @@ func (r *DataSourceReconciler) computeStatus(s *sourceScope) {
 	computeInsecure(ds)
 
 	old := conditions.Get(s.before.Status.Conditions, privacyv1alpha1.ConditionReady)
+	if computeSuspended(s) {
+		return
+	}
 	if v := readyVerdict(s, old); v != nil {
 		conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionReady, v.status, v.reason, v.message)
 	}
+	computeStalled(s)
 	cur := conditions.Get(ds.Status.Conditions, privacyv1alpha1.ConditionReady)
 	// lastProbeTime marks the probe that established the current verdict
 	// or capabilities; a probe that changes nothing writes nothing.
@@ -70,6 +74,51 @@ func readyVerdict(s *sourceScope, old *metav1.Condition) *verdict {
 		return &verdict{status: metav1.ConditionUnknown, reason: privacyv1alpha1.ReasonInitializing, message: "The endpoint is being probed."}
 	}
 	return nil
+}
+
+// computeSuspended reports spec.suspend as Suspended=True and removes Ready
+// and Stalled: a suspended source is not judged, it is held as asked (kstatus,
+// which Flux uses, then reads it Current instead of InProgress forever;
+// docs/gitops.md). It returns whether the source is suspended.
+func computeSuspended(s *sourceScope) bool {
+	ds := s.ds
+	if !s.suspended {
+		conditions.Remove(&ds.Status.Conditions, privacyv1alpha1.ConditionSuspended)
+		return false
+	}
+	conditions.Remove(&ds.Status.Conditions, privacyv1alpha1.ConditionReady)
+	conditions.Remove(&ds.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionSuspended, metav1.ConditionTrue,
+		privacyv1alpha1.ReasonSuspended, "spec.suspend is true: no job is sent to this source and it is not probed.")
+	if conditions.Get(s.before.Status.Conditions, privacyv1alpha1.ConditionSuspended) == nil {
+		s.event(corev1.EventTypeNormal, privacyv1alpha1.ReasonSuspended, "Suspended: no job is sent to this source until spec.suspend is false.")
+	}
+	return true
+}
+
+// stalledReasons are the Ready=False reasons that wait for a person (a
+// namespace to allow, a Secret to create or fix, an endpoint or its
+// declared types to correct): Stalled=True repeats them, so that kstatus
+// reads the source Failed at once instead of InProgress until a GitOps
+// sync times out. An unreachable endpoint is not among them: it is retried.
+var stalledReasons = []string{
+	privacyv1alpha1.ReasonNamespaceNotAllowed,
+	privacyv1alpha1.ReasonEndpointNotAllowed,
+	privacyv1alpha1.ReasonSecretNotFound,
+	privacyv1alpha1.ReasonInvalidSecret,
+	privacyv1alpha1.ReasonCapabilitiesMismatch,
+	privacyv1alpha1.ReasonSignatureMismatch,
+}
+
+// computeStalled sets Stalled from Ready (see stalledReasons).
+func computeStalled(s *sourceScope) {
+	ds := s.ds
+	ready := conditions.Get(ds.Status.Conditions, privacyv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || !slices.Contains(stalledReasons, ready.Reason) {
+		conditions.Remove(&ds.Status.Conditions, privacyv1alpha1.ConditionStalled)
+		return
+	}
+	conditions.Set(&ds.Status.Conditions, ds.Generation, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, ready.Reason, ready.Message)
 }
 
 // computeInsecure warns, as a condition of its own, that an http endpoint

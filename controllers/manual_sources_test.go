@@ -193,20 +193,9 @@ var _ = Describe("Manual DataSources", func() {
 		Eventually(taskGone(task)).Should(BeTrue())
 	})
 
-	It("fails the source when a person refuses the task, and says who and why", func() {
-		manualSource(ns, "vendor-console", "email")
-		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
-		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-		complete(taskOf(pr, "vendor-console"), privacyv1alpha1.TaskResultRefused, 0, "Legal retention: invoices kept 10 years")
-		pr = finished(pr)
-		Expect(pr.Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseFailed))
-		e := sourceEntry(pr, "vendor-console")
-		Expect(e.Phase).To(Equal(privacyv1alpha1.SourcePhaseFailed))
-		Expect(e.CompletedBy).To(Equal("records-clerk"))
-		c := condition(e.Conditions, privacyv1alpha1.SourceConditionCompleted)
-		Expect(c.Reason).To(Equal(privacyv1alpha1.ReasonTaskRefused))
-		Expect(c.Message).To(Equal("Task refused by records-clerk: Legal retention: invoices kept 10 years"))
-	})
+	// A person's refusal names its basis (the CRD refuses a Refused outcome
+	// without an exemption, test/crd) and completes the request with the
+	// source listed as refused: exemptions_test.go.
 
 	It("deletes the task of a deleted request, and creates again a task deleted before it was completed", func() {
 		manualSource(ns, "spreadsheet", "email")

@@ -235,7 +235,8 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		Consistently(func() int { return len(purgeJobs(src)) }, time.Second).Should(Equal(3))
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rp), rp)).To(Succeed())
 		Expect(rp.Status.NextScheduleTime).To(BeNil())
-		Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonSuspended))
+		Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionReady)).To(BeNil(), "a suspended policy is not judged: kstatus reads it Current")
+		Expect(condition(rp.Status.Conditions, privacyv1alpha1.ConditionSuspended)).To(HaveField("Reason", privacyv1alpha1.ReasonSuspended))
 		fakeClock.SetTime(next.Add(2 * day))
 	})
 

@@ -11,9 +11,8 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/conditions"
 )
 
-// computePolicyStatus derives the kstatus conditions, Matched and
-// Overlapping; it is their
-// only writer.
+// computePolicyStatus derives the kstatus conditions, Suspended, Matched
+// and Overlapping; it is their only writer.
 func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 	rp := s.rp
 	gen := rp.Generation
@@ -62,9 +61,15 @@ func (r *RetentionPolicyReconciler) computePolicyStatus(s *policyScope) {
 			break
 		}
 	}
+	if rp.Spec.Suspend {
+		// Held as asked, not judged: no Ready (kstatus, which Flux uses,
+		// reads the policy Current instead of InProgress forever).
+		set(privacyv1alpha1.ConditionSuspended, metav1.ConditionTrue, privacyv1alpha1.ReasonSuspended, "The policy is suspended; no purge is scheduled.")
+		conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionReady)
+		return
+	}
+	conditions.Remove(&rp.Status.Conditions, privacyv1alpha1.ConditionSuspended)
 	switch {
-	case rp.Spec.Suspend:
-		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonSuspended, "The policy is suspended; no purge is scheduled.")
 	case len(s.matched) == 0:
 		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonNoMatchingSources, "The policy matches no DataSource.")
 	case last != nil && last.Outcome != privacyv1alpha1.RunOutcomeSucceeded:

@@ -13,6 +13,12 @@ const (
 	// ConditionStalled is True when the controller cannot make progress
 	// without a change by a person (kstatus "abnormal-true" condition).
 	ConditionStalled = "Stalled"
+	// ConditionSuspended is True while spec.suspend holds the object: a
+	// PrivacyRequest's dispatch (Ready stays False, reason Suspended: the
+	// request has not reached its goal), a DataSource's jobs and probes or a
+	// RetentionPolicy's purges (these two are held as asked, not judged:
+	// they have no Ready while suspended, and kstatus reads them Current).
+	ConditionSuspended = "Suspended"
 )
 
 // Reasons shared by all kinds.
@@ -131,8 +137,6 @@ const FinalizerCancelJobs = "privacyoperator.io/cancel-jobs"
 
 // PrivacyRequest condition types besides Ready, Reconciling and Stalled.
 const (
-	// ConditionSuspended is True while spec.suspend holds dispatch.
-	ConditionSuspended = "Suspended"
 	// ConditionOverdue is True when the request passed its due date unfinished.
 	ConditionOverdue = "Overdue"
 	// ConditionDueSoon is True when an unfinished request has used the

@@ -250,6 +250,7 @@ type Capabilities struct {
 // +kubebuilder:resource:scope=Namespaced,shortName=dsrc,categories=privacy
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`,description="True: no job is sent and the endpoint is not probed (Ready is then absent)"
 // +kubebuilder:printcolumn:name="Types",type=string,JSONPath=`.spec.requestTypes`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpointHost`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -140,6 +140,9 @@ func TestServerSideDryRun(t *testing.T) {
 		{"chart with ci/cert-manager-values.yaml", func(t *testing.T) []*unstructured.Unstructured {
 			return renderChart(t, nil, "ci/cert-manager-values.yaml")
 		}},
+		{"chart with ci/s3-workload-identity-values.yaml", func(t *testing.T) []*unstructured.Unstructured {
+			return renderChart(t, nil, "ci/s3-workload-identity-values.yaml")
+		}},
 		{"dist/install.yaml", func(t *testing.T) []*unstructured.Unstructured { return mustDecode(t, installer, nil) }},
 	}
 	for _, r := range renders {
