@@ -240,6 +240,9 @@ func (r *PrivacyRequestReconciler) writeExport(ctx context.Context, s *requestSc
 		}
 		m.Sources = append(m.Sources, export.Source{Namespace: src.Namespace, Name: src.Name, Status: string(src.Phase), Records: records})
 	}
+	if err := r.exportCover(ctx, m.Sources); err != nil {
+		return false, err
+	}
 	ref, err, pending := r.desk.do(pr.Name, string(pr.UID)+"/assemble", func(ctx context.Context) (export.Ref, error) {
 		return r.Exports.Assemble(ctx, m)
 	})

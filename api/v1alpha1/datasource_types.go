@@ -9,6 +9,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.endpoint) != has(self.manual)",message="a DataSource sets exactly one of endpoint (a service the operator calls) or manual (people do its jobs as PrivacyTasks)"
 // +kubebuilder:validation:XValidation:rule="has(self.manual) || has(self.signingSecretRef)",message="signingSecretRef is required with an endpoint: jobs are signed with it and answers must be"
 // +kubebuilder:validation:XValidation:rule="!has(self.manual) || !has(self.signingSecretRef)",message="a manual DataSource has no endpoint to sign for: remove signingSecretRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.disclosures) || self.disclosures.all(d, has(self.categories) && d.category in self.categories)",message="every disclosures[].category must be one of spec.categories: add the category there, or correct its name"
 type DataSourceSpec struct {
 	// endpoint is where the operator sends this source's privacy jobs.
 	// Exactly one of endpoint or manual is set.
@@ -51,6 +52,18 @@ type DataSourceSpec struct {
 	// +listType=set
 	// +optional
 	Categories []DataCategory `json:"categories,omitempty"`
+
+	// disclosures say, per category, what a person who asks for their data
+	// is told about it beside the data itself (GDPR Art. 15(1)): the
+	// purposes, the recipients and where the data comes from. The retention
+	// period is not declared here: the Access export takes it from the
+	// RetentionPolicies that cover the category at this source. Never
+	// personal data.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=category
+	// +optional
+	Disclosures []CategoryDisclosure `json:"disclosures,omitempty"`
 
 	// maxConcurrency bounds how many jobs are open at this source at once.
 	// +kubebuilder:validation:Minimum=1

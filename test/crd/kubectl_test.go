@@ -83,7 +83,7 @@ var _ = Describe("kubectl", func() {
 		Expect(k8sClient.Create(ctx, minimalDataSource(ns))).To(Succeed())
 		out, err := env.Kubectl("get", "dsrc", "--namespace", ns)
 		Expect(err).NotTo(HaveOccurred(), out)
-		Expect(header(out)).To(Equal([]string{"NAME", "READY", "REASON", "TYPES", "ENDPOINT", "AGE"}))
+		Expect(header(out)).To(Equal([]string{"NAME", "READY", "REASON", "SUSPENDED", "TYPES", "ENDPOINT", "AGE"}))
 		Expect(out).To(ContainSubstring(`["Access","Delete"]`))
 	})
 

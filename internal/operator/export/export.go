@@ -27,6 +27,29 @@ type Source struct {
 	// the source returned none.
 	SHA256 string `json:"sha256,omitempty"`
 	Bytes  int64  `json:"bytes,omitempty"`
+	// Categories tell the person about each category of data the source
+	// holds (GDPR Art. 15(1)): what its DataSource discloses and how long
+	// the RetentionPolicies that cover it keep it. Empty when the
+	// DataSource declares no categories (or no longer exists).
+	Categories []Category `json:"categories,omitempty"`
+}
+
+// Category is what an export tells the person about one category of
+// their data at a source.
+type Category struct {
+	Category   string   `json:"category"`
+	Purposes   []string `json:"purposes,omitempty"`
+	Recipients []string `json:"recipients,omitempty"`
+	Origin     string   `json:"origin,omitempty"`
+	// Retention lists the policies that purge the category at the source;
+	// empty (never null) when none does.
+	Retention []Retention `json:"retention"`
+}
+
+// Retention is one RetentionPolicy's rule for a category.
+type Retention struct {
+	Policy    string `json:"policy"`
+	RetainFor string `json:"retainFor"`
 }
 
 // statusCompleted is the Status of a source that finished its job (the

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,4 +55,35 @@ func Covered(rp *privacyv1alpha1.RetentionPolicy, ds *privacyv1alpha1.DataSource
 func JobID(policyUID types.UID, slot time.Time, source types.NamespacedName) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%s", policyUID, slot.Unix(), source)))
 	return "rp-" + hex.EncodeToString(sum[:16])
+}
+
+// Term is one RetentionPolicy's rule for a category at a source.
+type Term struct {
+	Policy    string
+	RetainFor privacyv1alpha1.RetentionPeriod
+}
+
+// Terms returns, per category of ds, the rules of the policies that cover
+// it (sorted by policy name); a suspended policy or one whose selectors do
+// not parse enforces nothing and is left out. nsLabels are the labels of
+// ds's namespace.
+func Terms(policies []privacyv1alpha1.RetentionPolicy, ds *privacyv1alpha1.DataSource, nsLabels labels.Set) map[privacyv1alpha1.DataCategory][]Term {
+	out := map[privacyv1alpha1.DataCategory][]Term{}
+	for i := range policies {
+		rp := &policies[i]
+		if rp.Spec.Suspend {
+			continue
+		}
+		cats, err := Covered(rp, ds, nsLabels)
+		if err != nil {
+			continue
+		}
+		for _, c := range cats {
+			out[c] = append(out[c], Term{Policy: rp.Name, RetainFor: rp.Spec.RetainFor})
+		}
+	}
+	for _, terms := range out {
+		slices.SortFunc(terms, func(a, b Term) int { return strings.Compare(a.Policy, b.Policy) })
+	}
+	return out
 }
