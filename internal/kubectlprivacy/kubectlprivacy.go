@@ -1,9 +1,10 @@
 // Package kubectlprivacy is the kubectl privacy plugin: a PrivacyRequest's
-// state at a glance (status), a reviewer's approval in their own name
-// (approve), an Access export fetched and checked (export), manual
-// sources' PrivacyTasks listed and completed in the caller's name (tasks,
-// complete), and the receipts commands of privacyctl. It runs with the
-// caller's kubeconfig and rights, as kubectl does, and prints a subject's
+// state at a glance (status), a new request whose identities stay out of
+// the object (create), a reviewer's approval in their own name (approve),
+// an Access export fetched and checked (export), manual sources'
+// PrivacyTasks listed and completed in the caller's name (tasks, complete),
+// and the receipts commands of privacyctl. It runs with the caller's
+// kubeconfig and rights, as kubectl does, and prints a subject's
 // identities only in the view of one task, for the person doing it.
 package kubectlprivacy
 
@@ -19,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -101,6 +103,9 @@ func (o *options) client() (client.Client, error) {
 	if err := authenticationv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	if err := corev1.AddToScheme(scheme); err != nil { // create's subject Secrets
+		return nil, err
+	}
 	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
@@ -110,7 +115,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o.config.Timeout = ptr("30s")
 	root := &cobra.Command{
 		Use:   "kubectl-privacy",
-		Short: "Inspect, approve and export Privacy Operator's PrivacyRequests; do manual sources' tasks; verify its receipts",
+		Short: "Create, inspect, approve and export Privacy Operator's PrivacyRequests; do manual sources' tasks; verify its receipts",
 		Long: "kubectl privacy works with Privacy Operator's PrivacyRequests and PrivacyTasks as the caller, with the caller's own rights.\n" +
 			"It never prints a subject's identities, except in the one view of a task (kubectl privacy tasks TASK) that a\n" +
 			"person doing it needs, which only holders of the privacy-task-worker role can read.\n\n" +
@@ -127,7 +132,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.now, nowFlag, "", "the current time, RFC 3339 (tests)")
 	_ = root.PersistentFlags().MarkHidden(nowFlag)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newStatusCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newReportCommand(o), newFingerprintCommand(o),
+	root.AddCommand(newStatusCommand(o), newCreateCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newReportCommand(o), newFingerprintCommand(o),
 		newTasksCommand(o), newCompleteCommand(o))
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,37 +84,56 @@ func (f *subjectFlags) read(ctx context.Context, io IO, kube kubeFlags) ([]recei
 // standard input. Errors name a pair by its position only.
 func parseIdentities(flagged []string, fromStdin bool, io IO) ([]receipt.Identity, error) {
 	var out []receipt.Identity
-	add := func(where string, pair string) error {
-		typ, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		if !ok || strings.TrimSpace(typ) == "" || strings.TrimSpace(value) == "" {
-			return fmt.Errorf("%s: want type=value, such as email=... (the value is not shown here)", where)
-		}
-		out = append(out, receipt.Identity{Type: strings.TrimSpace(typ), Value: value})
-		return nil
-	}
 	for i, pair := range flagged {
-		if err := add(fmt.Sprintf("--identity number %d", i+1), pair); err != nil {
+		id, err := identityPair(fmt.Sprintf("--identity number %d", i+1), pair)
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, id)
 	}
 	if fromStdin {
-		sc := bufio.NewScanner(io.Stdin)
-		for line := 1; sc.Scan(); line++ {
-			if strings.TrimSpace(sc.Text()) == "" {
-				continue
-			}
-			if err := add(fmt.Sprintf("standard input, line %d", line), sc.Text()); err != nil {
-				return nil, err
-			}
+		read, err := ReadIdentities(io.Stdin)
+		if err != nil {
+			return nil, err
 		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read identities from standard input: %w", err)
-		}
+		out = append(out, read...)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("give the person's identities with --identity type=value or --identity-stdin")
 	}
 	return out, nil
+}
+
+// ReadIdentities reads the lines of r as --identity-stdin does: one
+// type=value a line, blank lines skipped. It returns none, without an
+// error, when r holds none. Errors name a line by its number, never its
+// value. kubectl privacy create reads a subject's identities with it.
+func ReadIdentities(r io.Reader) ([]receipt.Identity, error) {
+	var out []receipt.Identity
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		id, err := identityPair(fmt.Sprintf("standard input, line %d", line), sc.Text())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read identities from standard input: %w", err)
+	}
+	return out, nil
+}
+
+// identityPair is one type=value pair; where names it in an error.
+func identityPair(where, pair string) (receipt.Identity, error) {
+	typ, value, ok := strings.Cut(strings.TrimSpace(pair), "=")
+	if !ok || strings.TrimSpace(typ) == "" || strings.TrimSpace(value) == "" {
+		return receipt.Identity{}, fmt.Errorf("%s: want type=value, such as email=... (the value is not shown here)", where)
+	}
+	return receipt.Identity{Type: strings.TrimSpace(typ), Value: value}, nil
 }
 
 // minFingerprintKey is the size of the keys the operator makes.

@@ -66,6 +66,27 @@ func readmeCommands() []string {
 	return cmds
 }
 
+// readmeBlock returns the commands of the first ```sh block after the
+// line heading.
+func readmeBlock(heading string) []string {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	Expect(err).NotTo(HaveOccurred())
+	_, after, found := strings.Cut(string(b), "\n"+heading+"\n")
+	Expect(found).To(BeTrue(), "README has no %q", heading)
+	_, block, found := strings.Cut(after, "```sh\n")
+	Expect(found).To(BeTrue(), "README's %q has no sh block", heading)
+	block, _, _ = strings.Cut(block, "```")
+	var cmds []string
+	for line := range strings.Lines(block) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			cmds = append(cmds, line)
+		}
+	}
+	Expect(cmds).NotTo(BeEmpty())
+	return cmds
+}
+
 var _ = Describe("The README", func() {
 	It("has no command that no test runs, and its kubectl commands work as written", func() {
 		cmds := readmeCommands()
@@ -87,7 +108,7 @@ var _ = Describe("The README", func() {
 
 		list := squash(outputs["kubectl get privacy -A"])
 		for _, want := range []string{
-			"NAMESPACE NAME READY REASON TYPES ENDPOINT AGE",
+			"NAMESPACE NAME READY REASON SUSPENDED TYPES ENDPOINT AGE",
 			"NAME TYPE PHASE REASON SOURCES DUE OVERDUE AGE",
 			"NAME RETAIN-FOR SCHEDULE LAST-RUN MATCHED AGE",
 			"default datasource.privacyoperator.io/billing False NamespaceNotAllowed",

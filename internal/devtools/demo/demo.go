@@ -52,7 +52,7 @@ const (
 	policyName   = "usage-365d"
 )
 
-var requestNames = []string{"access-ada", "correct-ada", "optout-ada", "delete-ada"}
+var requestNames = []string{"access-2026-0001", "correct-2026-0002", "optout-2026-0003", "delete-2026-0004"}
 
 type run struct {
 	Options

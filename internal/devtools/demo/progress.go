@@ -18,7 +18,7 @@ const requestsManifest = `# Ada asks for her data, corrects her phone number and
 apiVersion: privacyoperator.io/v1alpha1
 kind: PrivacyRequest
 metadata:
-  name: access-ada
+  name: access-2026-0001
 spec:
   type: Access
   regulation: GDPR
@@ -28,7 +28,7 @@ spec:
 apiVersion: privacyoperator.io/v1alpha1
 kind: PrivacyRequest
 metadata:
-  name: correct-ada
+  name: correct-2026-0002
 spec:
   type: Correct
   regulation: GDPR
@@ -41,7 +41,7 @@ spec:
 apiVersion: privacyoperator.io/v1alpha1
 kind: PrivacyRequest
 metadata:
-  name: optout-ada
+  name: optout-2026-0003
 spec:
   type: OptOut
   regulation: CCPA
@@ -55,7 +55,7 @@ const deleteManifest = `# Then she asks to be forgotten.
 apiVersion: privacyoperator.io/v1alpha1
 kind: PrivacyRequest
 metadata:
-  name: delete-ada
+  name: delete-2026-0004
 spec:
   type: Delete
   regulation: GDPR
@@ -204,7 +204,7 @@ func (t *table) show(rows []row) {
 		}
 		for _, r := range rows {
 			if t.last[r.name] != r {
-				fmt.Fprintf(t.out.Out, "%s  %-16s %-9s %-10s sources %-5s %s\n", time.Now().Format("15:04:05"), r.name, r.kind, r.phase, r.sources, r.due)
+				fmt.Fprintf(t.out.Out, "%s  %-22s %-9s %-10s sources %-5s %s\n", time.Now().Format("15:04:05"), r.name, r.kind, r.phase, r.sources, r.due)
 				t.last[r.name] = r
 			}
 		}

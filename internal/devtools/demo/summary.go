@@ -45,9 +45,9 @@ func (r *run) summary(ctx context.Context) error {
 			}
 			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, what))
 		}
-		fmt.Fprintf(r.Out, "  %-12s %-9s %-10s %s\n", name, pr.Spec.Type, pr.Status.Phase, strings.Join(parts, "; "))
+		fmt.Fprintf(r.Out, "  %-17s %-9s %-10s %s\n", name, pr.Spec.Type, pr.Status.Phase, strings.Join(parts, "; "))
 		if e := pr.Status.Export; e != nil {
-			fmt.Fprintf(r.Out, "  %-12s export: %s (%d bytes, sha256 %s, until %s)\n", "", e.Location, e.Bytes, e.SHA256, e.ExpiresAt.Format("2006-01-02"))
+			fmt.Fprintf(r.Out, "  %-17s export: %s (%d bytes, sha256 %s, until %s)\n", "", e.Location, e.Bytes, e.SHA256, e.ExpiresAt.Format("2006-01-02"))
 		}
 	}
 	rp := &privacyv1alpha1.RetentionPolicy{}
@@ -60,7 +60,7 @@ func (r *run) summary(ctx context.Context) error {
 		for _, s := range run.Sources {
 			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, records(s.Records, "purged", s.Message)))
 		}
-		fmt.Fprintf(r.Out, "  %-12s %-9s %-10s %s (usage data older than %s)\n", policyName, "Retention", run.Outcome, strings.Join(parts, "; "),
+		fmt.Fprintf(r.Out, "  %-17s %-9s %-10s %s (usage data older than %s)\n", policyName, "Retention", run.Outcome, strings.Join(parts, "; "),
 			run.Before.Format("2006-01-02"))
 	}
 
@@ -89,8 +89,8 @@ func (r *run) summary(ctx context.Context) error {
 	fmt.Fprintf(r.Out, "  export KUBECONFIG=%s\n", r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  export PATH=%s:$PATH   # kubectl %s\n", r.Assets, "built for this control plane")
 	fmt.Fprintln(r.Out, "  kubectl get privacy -A")
-	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-ada")
-	fmt.Fprintf(r.Out, "  %s/kubectl-privacy status access-ada\n", r.Bin)
+	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-2026-0004")
+	fmt.Fprintf(r.Out, "  %s/kubectl-privacy status access-2026-0001\n", r.Bin)
 	fmt.Fprintf(r.Out, "  %s/kubectl-privacy tasks -A\n", r.Bin)
 	fmt.Fprintf(r.Out, "  go run ./cmd/privacyctl receipts verify --dir %s --kubeconfig %s\n", r.op.ReceiptDir, r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
@@ -150,7 +150,7 @@ func (r *run) receipts(ctx context.Context) error {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		fmt.Fprintf(r.Out, "  %-12s receipt %d: %s\n", name, pr.Status.Receipt.Sequence, pr.Status.Receipt.Location)
+		fmt.Fprintf(r.Out, "  %-17s receipt %d: %s\n", name, pr.Status.Receipt.Sequence, pr.Status.Receipt.Location)
 	}
 	store, err := receipt.NewDirStore(r.op.ReceiptDir)
 	if err != nil {
