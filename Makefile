@@ -1,6 +1,13 @@
 # Privacy Operator. `make help` lists the targets.
 
 IMG ?= privacy-operator:latest
+# The version every binary prints for --version (and the image's labels):
+# the latest tag, the commits since and the commit, -dirty with uncommitted
+# changes. `make release` wants a release's own, VERSION=vX.Y.Z.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short=7 HEAD 2>/dev/null)
+VERSION_PKG = github.com/privacyoperator/privacy-operator/internal/version
+VERSION_LDFLAGS = -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT)
 # Kubernetes version of the envtest binaries (etcd, kube-apiserver, kubectl).
 ENVTEST_K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -118,18 +125,18 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager, the SQL data source, localstack, privacyctl and the kubectl-privacy plugin into bin/.
-	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
-	$(GO) build -o $(LOCALBIN)/privacyctl ./cmd/privacyctl
-	$(GO) build -o $(LOCALBIN)/kubectl-privacy ./cmd/kubectl-privacy
-	$(GO) build -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
-	$(GO) build -o $(LOCALBIN)/localstack ./cmd/localstack
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/manager ./cmd/manager
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/privacyctl ./cmd/privacyctl
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/kubectl-privacy ./cmd/kubectl-privacy
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/localstack ./cmd/localstack
 
 # Platforms of `make image`.
 PLATFORMS ?= linux/amd64,linux/arm64
 
 .PHONY: image
 image: ## Build the image IMG (/manager, /sql-datasource) for PLATFORMS into bin/image, without a container engine.
-	$(GO) run ./hack/image -tag $(IMG) -platforms $(PLATFORMS) -out $(LOCALBIN)/image
+	$(GO) run ./hack/image -tag $(IMG) -platforms $(PLATFORMS) -out $(LOCALBIN)/image -version $(VERSION) -commit $(COMMIT)
 
 .PHONY: example-image
 example-image: ## Build the image of examples/sdk-datasource (sdk-datasource:latest, linux/amd64) into bin/example-image, without a container engine.
@@ -152,6 +159,18 @@ RUN_FLAGS ?=
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig (RUN_FLAGS adds flags).
 	$(GO) run ./cmd/manager $(RUN_DEFAULTS) $(RUN_FLAGS)
+
+##@ Release
+
+# Where `make release` writes, and the image's repository there (its tag is
+# VERSION): the chart and install.yaml of the release run RELEASE_IMAGE:VERSION.
+RELEASE_DIR ?= $(CURDIR)/_output/release
+RELEASE_IMAGE ?= privacy-operator
+
+.PHONY: release
+release: ## Write release VERSION=vX.Y.Z into RELEASE_DIR: the image (OCI layout), the packaged chart, install.yaml, the kubectl-privacy archives and their krew manifest, SHA256SUMS (see README "Releases").
+	$(GO) run ./hack/release -version $(VERSION) -commit $(COMMIT) -image $(RELEASE_IMAGE) -platforms $(PLATFORMS) \
+		-out $(RELEASE_DIR) -cache $(CURDIR)/_output/build
 
 ##@ Local stack (no cluster, no container engine)
 

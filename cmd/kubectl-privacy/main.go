@@ -12,8 +12,13 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/privacyoperator/privacy-operator/internal/kubectlprivacy"
+	"github.com/privacyoperator/privacy-operator/internal/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		version.Print(os.Stdout, "kubectl-privacy")
+		return
+	}
 	os.Exit(kubectlprivacy.Run(os.Args[1:], genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
 }

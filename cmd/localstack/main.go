@@ -28,9 +28,14 @@ import (
 
 	"github.com/privacyoperator/privacy-operator/internal/devtools/demo"
 	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/internal/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		version.Print(os.Stdout, "localstack")
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {

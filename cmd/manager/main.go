@@ -27,6 +27,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
 	"github.com/privacyoperator/privacy-operator/internal/operator/nspolicy"
 	"github.com/privacyoperator/privacy-operator/internal/operator/wiring"
+	"github.com/privacyoperator/privacy-operator/internal/version"
 )
 
 var (
@@ -64,6 +65,8 @@ type flags struct {
 	minRetainFor time.Duration
 	pprofAddr    string
 	receipts     receiptFlags
+	// version: print the build and exit (--version).
+	version bool
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -145,6 +148,7 @@ func parseFlags() (flags, zap.Options) {
 	opts := zap.Options{Development: false}
 	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "",
 		"The address of Go's profiling endpoints (/debug/pprof/...), e.g. 127.0.0.1:6060; empty disables them. They reveal memory contents: bind to loopback only.")
+	flag.BoolVar(&f.version, "version", false, "Print the version and the commit it was built from, then exit.")
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	return f, opts
@@ -152,6 +156,10 @@ func parseFlags() (flags, zap.Options) {
 
 func main() {
 	f, zapOpts := parseFlags()
+	if f.version {
+		version.Print(os.Stdout, "manager")
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	cfg, ctx := ctrl.GetConfigOrDie(), ctrl.SetupSignalHandler()
@@ -185,7 +193,7 @@ func main() {
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "unable to set up health check")
 	exitOn(mgr.AddReadyzCheck("readyz", healthz.Ping), "unable to set up ready check")
 
-	setupLog.Info("starting manager")
+	setupLog.Info("starting manager", "version", version.Get().String())
 	exitOn(mgr.Start(ctx), "problem running manager")
 }
 

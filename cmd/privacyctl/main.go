@@ -7,8 +7,13 @@ import (
 	"os"
 
 	"github.com/privacyoperator/privacy-operator/internal/privacyctl"
+	"github.com/privacyoperator/privacy-operator/internal/version"
 )
 
 func main() {
+	if version.Requested(os.Args[1:]) {
+		version.Print(os.Stdout, "privacyctl")
+		return
+	}
 	os.Exit(privacyctl.Run(os.Args[1:], privacyctl.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
 }

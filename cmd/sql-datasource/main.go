@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/privacyoperator/privacy-operator/internal/datasource/sqlsource"
+	"github.com/privacyoperator/privacy-operator/internal/version"
 	"github.com/privacyoperator/privacy-operator/pkg/datasource"
 )
 
@@ -41,6 +42,8 @@ type config struct {
 	callbackCAFile                                                            string
 	purgeBatch                                                                int
 	recordTTL, startupTimeout, retryAfter                                     time.Duration
+	// version: print the build and exit (--version).
+	version bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -64,8 +67,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.recordTTL, "job-record-ttl", 90*24*time.Hour, "how long applied job ids are remembered")
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 2*time.Minute, "how long to wait for the database at start")
 	fs.DurationVar(&c.retryAfter, "retry-after", 5*time.Second, "Retry-After asked of the operator while the database is down")
+	fs.BoolVar(&c.version, "version", false, "print the version and the commit it was built from, then exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.version {
+		return c, nil
 	}
 	var missing []string
 	if c.mapping == "" {
@@ -98,6 +105,10 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	c, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if c.version {
+		version.Print(os.Stdout, "sql-datasource")
+		return nil
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 

@@ -20,6 +20,8 @@ func main() {
 	binaries := flag.String("binaries", "", "comma-separated packages to build into the image instead of the operator's (hack/cluster's pause and example images)")
 	entrypoint := flag.String("entrypoint", "", "with -binaries: the entrypoint, e.g. /pause")
 	title := flag.String("title", "", "with -binaries: the image's title label")
+	ver := flag.String("version", "", "the version stamped into the binaries (--version) and the image's labels (VERSION)")
+	commit := flag.String("commit", "", "the commit stamped beside it (COMMIT)")
 	flag.Parse()
 
 	repo, err := os.Getwd()
@@ -38,6 +40,7 @@ func main() {
 		Repo: repo, Tag: *tag, Platforms: strings.Split(*platforms, ","),
 		BinDir: filepath.Join(*out, "build"), OutDir: *out, Log: os.Stderr,
 		Binaries: list(*binaries), Entrypoint: *entrypoint, Title: *title,
+		Version: *ver, Commit: *commit,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)

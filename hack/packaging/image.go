@@ -22,6 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/privacyoperator/privacy-operator/internal/version"
 )
 
 // The image's fixed facts, which the tests check.
@@ -69,6 +71,9 @@ type ImageOptions struct {
 	Binaries   []string
 	Entrypoint string
 	Title      string
+	// Version and Commit are stamped into the binaries (their --version,
+	// see internal/version) and the image's labels; empty leaves them out.
+	Version, Commit string
 }
 
 // Image is what BuildImage wrote.
@@ -110,7 +115,7 @@ func BuildImage(o ImageOptions) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image tag %q: %w", o.Tag, err)
 	}
-	epoch, err := sourceDateEpoch()
+	epoch, err := SourceDateEpoch()
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +160,7 @@ func platformImage(o ImageOptions, platform string, base v1.Layer, epoch time.Ti
 	}
 	dir := filepath.Join(o.BinDir, p.OS+"_"+p.Architecture)
 	fmt.Fprintf(o.Log, "image: building %s into %s\n", strings.Join(o.Binaries, " "), dir)
-	if err := buildBinaries(o.Repo, dir, p, o.Binaries); err != nil {
+	if err := BuildBinaries(o.Repo, dir, p, o.Binaries, version.LDFlags(o.Version, o.Commit)); err != nil {
 		return nil, nil, err
 	}
 	bins, err := binaryLayer(dir, o.Binaries, epoch)
@@ -185,17 +190,24 @@ func platformImage(o ImageOptions, platform string, base v1.Layer, epoch time.Ti
 			"org.opencontainers.image.description": description(o),
 		},
 	}
+	if o.Version != "" {
+		cf.Config.Labels["org.opencontainers.image.version"] = o.Version
+	}
+	if o.Commit != "" {
+		cf.Config.Labels["org.opencontainers.image.revision"] = o.Commit
+	}
 	img, err = mutate.ConfigFile(img, cf)
 	return img, p, err
 }
 
-// buildBinaries cross-compiles the image's commands into dir: static
-// (CGO_ENABLED=0), reproducible (-trimpath) and stripped (-s -w).
-func buildBinaries(repo, dir string, p *v1.Platform, binaries []string) error {
+// BuildBinaries cross-compiles commands into dir: static (CGO_ENABLED=0),
+// reproducible (-trimpath) and stripped (-s -w), with ldflags added (the
+// version's -X flags). The release builds the kubectl plugin this way too.
+func BuildBinaries(repo, dir string, p *v1.Platform, binaries []string, ldflags string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	args := append([]string{"build", "-trimpath", "-tags", BuildTags, "-ldflags", "-s -w", "-o", dir + string(filepath.Separator)}, binaries...)
+	args := append([]string{"build", "-trimpath", "-tags", BuildTags, "-ldflags", strings.TrimSpace("-s -w " + ldflags), "-o", dir + string(filepath.Separator)}, binaries...)
 	cmd := exec.Command(goCommand(), args...)
 	cmd.Dir = repo
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture)
@@ -239,9 +251,9 @@ func goCommand() string {
 	return "go"
 }
 
-// sourceDateEpoch is the reproducible-builds timestamp: SOURCE_DATE_EPOCH
+// SourceDateEpoch is the reproducible-builds timestamp: SOURCE_DATE_EPOCH
 // (seconds), else the Unix epoch.
-func sourceDateEpoch() (time.Time, error) {
+func SourceDateEpoch() (time.Time, error) {
 	s := os.Getenv("SOURCE_DATE_EPOCH")
 	if s == "" {
 		return time.Unix(0, 0).UTC(), nil
