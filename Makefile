@@ -38,18 +38,24 @@ CHART ?= charts/privacy-operator
 
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC into config/, copy them (and the alerts) into the Helm chart's files/, write docs/conditions.md and the Argo CD health checks' config/argocd/*.yaml.
+	@# Into a temporary directory, then only what changed is written
+	@# (hack/sync.sh): tests that read these files may run meanwhile.
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." paths="./cmd/..." \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	rm -f $(CHART)/files/crds/*.yaml
-	cp config/crd/bases/*.yaml $(CHART)/files/crds/
-	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
-	cp config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
+		output:crd:artifacts:config=$$tmp/crd output:rbac:artifacts:config=$$tmp/rbac && \
+	hack/sync.sh $$tmp/crd config/crd/bases && \
+	hack/sync.sh $$tmp/rbac/role.yaml config/rbac/role.yaml
+	hack/sync.sh config/crd/bases $(CHART)/files/crds
+	hack/sync.sh config/rbac/role.yaml $(CHART)/files/manager-role.yaml
+	hack/sync.sh config/prometheus/rules.yaml $(CHART)/files/prometheus-rules.yaml
 	$(GO) run ./hack/conditionsdoc
 	$(GO) run ./hack/argocdhealth
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." output:object:dir=$$tmp && \
+	hack/sync.sh $$tmp/zz_generated.deepcopy.go api/v1alpha1/zz_generated.deepcopy.go
 
 .PHONY: fmt
 fmt: ## Run go fmt.

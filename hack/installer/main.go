@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -26,7 +27,8 @@ func main() {
 	if err == nil {
 		err = os.MkdirAll(filepath.Dir(*out), 0o755)
 	}
-	if err == nil {
+	if old, rerr := os.ReadFile(*out); err == nil && (rerr != nil || !bytes.Equal(old, data)) {
+		// Only when it changed: tests may be reading it meanwhile.
 		err = os.WriteFile(*out, data, 0o644)
 	}
 	if err != nil {
