@@ -26,6 +26,8 @@ type Receipts struct {
 	// a pass stored and whose Notary entry it dropped: a pass that runs on
 	// a cache not yet showing that write must not submit the receipt again.
 	recorded map[string]recordedRef
+	// swept is when recorded was last swept of expired entries.
+	swept time.Time
 }
 
 type recordedRef struct {
@@ -36,6 +38,20 @@ type recordedRef struct {
 // recordedKeep bounds how long a stored reference is remembered: far longer
 // than the cache takes to show a write.
 const recordedKeep = 5 * time.Minute
+
+// keepRecent copies the entries of recorded younger than recordedKeep into
+// a new map: a sweep at most every recordedKeep keeps settle O(1) through a
+// burst, and the copy lets the memory of a burst's entries go (a Go map
+// never shrinks).
+func keepRecent(recorded map[string]recordedRef, now time.Time) map[string]recordedRef {
+	kept := map[string]recordedRef{}
+	for k, r := range recorded {
+		if now.Sub(r.at) <= recordedKeep {
+			kept[k] = r
+		}
+	}
+	return kept
+}
 
 // WakeReceiptOwner is the Notary's wake callback: it wakes the reconciler
 // of the receipt's owner so that it records the reference (or the error).
@@ -66,13 +82,9 @@ func (rc *Receipts) result(id string) (ref receipt.Ref, lastErr error, written b
 // the receipt, and the reference is remembered for a while.
 func (rc *Receipts) settle(id string, ref receipt.Ref, now time.Time) {
 	rc.mu.Lock()
-	if rc.recorded == nil {
-		rc.recorded = map[string]recordedRef{}
-	}
-	for k, r := range rc.recorded {
-		if now.Sub(r.at) > recordedKeep {
-			delete(rc.recorded, k)
-		}
+	if rc.recorded == nil || now.Sub(rc.swept) > recordedKeep {
+		rc.recorded = keepRecent(rc.recorded, now)
+		rc.swept = now
 	}
 	rc.recorded[id] = recordedRef{ref: ref, at: now}
 	rc.mu.Unlock()

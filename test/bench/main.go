@@ -49,6 +49,7 @@ func main() {
 	flag.BoolVar(&cfg.atRest, "at-rest", true, "after the burst, report the operator's heap and RSS after a forced GC with every request kept")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the operator's CPU profile of the burst to this file")
 	flag.StringVar(&cfg.heapProfile, "memprofile", "", "write the operator's heap profile after the burst to this file")
+	flag.StringVar(&atRestProfile, "memprofile-at-rest", "", "write the operator's heap profile at rest (after the forced GCs) to this file")
 	flag.DurationVar(&cfg.profileLimit, "cpuprofile-seconds", 20*time.Second, "length of the CPU profile, from the burst's start")
 	flag.IntVar(&workers, "workers", 8, "PrivacyRequest reconcile workers (--privacyrequest-workers)")
 	scale := flag.Bool("scale", false, "run the scale points (M in 100, 1k, 10k at N=10; N in 1, 10, 100 at M=1k) and print one table")
@@ -181,6 +182,9 @@ func runScale(ctx context.Context, cfg config) error {
 	return nil
 }
 
+// atRestProfile is where atRest keeps its heap profile (-memprofile-at-rest).
+var atRestProfile string
+
 // atRest samples the operator once it is idle (its work queues empty and
 // no reconcile running), after two forced GCs: the first frees what the
 // burst left, the second the buffers pools kept through the first. The
@@ -192,8 +196,12 @@ func (s *stack) atRest(ctx context.Context, m int) (managerSample, error) {
 	if err := s.waitIdle(ctx, time.Duration(max(1, m/1000))*time.Minute); err != nil {
 		return managerSample{}, err
 	}
+	file := atRestProfile
+	if file == "" {
+		file = filepath.Join(s.env.Dir, "heap-at-rest.pb.gz")
+	}
 	for range 2 {
-		if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", filepath.Join(s.env.Dir, "heap-at-rest.pb.gz")); err != nil {
+		if err := s.pprof(ctx, "/debug/pprof/heap?gc=1", file); err != nil {
 			return managerSample{}, err
 		}
 	}
