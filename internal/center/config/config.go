@@ -1,0 +1,216 @@
+// Package config is the privacy center's configuration: what it offers
+// (rights per regulation, the identity fields it asks for), how it looks
+// (branding), where it files requests, and how long its links live. The
+// chart renders it into a ConfigMap; the center reads it once at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// Config is the center's configuration file.
+type Config struct {
+	// BaseURL is the center's public URL, the start of every link in a
+	// mail (https://privacy.example.com).
+	BaseURL string `json:"baseURL"`
+	// Branding is how the pages look.
+	Branding Branding `json:"branding"`
+	// Regulations offered, each with its rights; the first is the default.
+	Regulations []Regulation `json:"regulations"`
+	// Identities are the fields the form asks for; email is required (the
+	// center verifies the person through it).
+	Identities []IdentityField `json:"identities"`
+	// SubjectNamespace holds the subject Secrets the center creates (one of
+	// the operator's --subject-secret-namespaces).
+	SubjectNamespace string `json:"subjectNamespace"`
+	// RequireApproval files requests suspended, for a reviewer to approve
+	// (the person is told that the request is being reviewed).
+	RequireApproval bool `json:"requireApproval"`
+	// LinkTTL is how long a verification link and its code work.
+	LinkTTL Duration `json:"linkTTL"`
+	// StatusTTL is how long a status link works.
+	StatusTTL Duration `json:"statusTTL"`
+	// SMTP is where the center's mail goes.
+	SMTP SMTP `json:"smtp"`
+}
+
+// SMTP is the mail server; credentials are files of a mounted Secret.
+type SMTP struct {
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// TLS is none, starttls (the default) or tls.
+	TLS          string   `json:"tls,omitempty"`
+	UsernameFile string   `json:"usernameFile,omitempty"`
+	PasswordFile string   `json:"passwordFile,omitempty"`
+	CAFile       string   `json:"caFile,omitempty"`
+	From         string   `json:"from"`
+	Timeout      Duration `json:"timeout,omitzero"`
+}
+
+// Branding is the company's name, logo, privacy policy and colours.
+type Branding struct {
+	CompanyName string `json:"companyName"`
+	LogoURL     string `json:"logoURL,omitempty"`
+	PolicyURL   string `json:"policyURL,omitempty"`
+	// PrimaryColor is a CSS hex colour for buttons and links; it must keep
+	// a contrast of at least 4.5:1 with white text.
+	PrimaryColor string `json:"primaryColor,omitempty"`
+}
+
+// Regulation is one regulation and the rights the center offers under it.
+type Regulation struct {
+	Name   privacyv1alpha1.Regulation    `json:"name"`
+	Rights []privacyv1alpha1.RequestType `json:"rights"`
+}
+
+// IdentityField is one identity the form asks for.
+type IdentityField struct {
+	// Type is the identity type the operator and sources know (email,
+	// userId, phone...).
+	Type string `json:"type"`
+	// Required fields must be filled in.
+	Required bool `json:"required,omitempty"`
+}
+
+// Duration is a time.Duration written as "30m".
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON reads "30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := yaml.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration such as \"30m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults: Access, Delete, Correct and OptOut under GDPR and CCPA, the
+// person's e-mail, links for 30 minutes, status links for 400 days (past
+// the longest deadline with its extension, and a while to come back).
+func Defaults() Config {
+	rights := []privacyv1alpha1.RequestType{
+		privacyv1alpha1.RequestTypeAccess, privacyv1alpha1.RequestTypeDelete,
+		privacyv1alpha1.RequestTypeCorrect, privacyv1alpha1.RequestTypeOptOut,
+	}
+	return Config{
+		Branding:         Branding{CompanyName: "Example Company", PrimaryColor: "#1f4e8c"},
+		Regulations:      []Regulation{{Name: privacyv1alpha1.RegulationGDPR, Rights: rights}, {Name: privacyv1alpha1.RegulationCCPA, Rights: rights}},
+		Identities:       []IdentityField{{Type: "email", Required: true}},
+		SubjectNamespace: "privacy-operator-system",
+		LinkTTL:          Duration{30 * time.Minute},
+		StatusTTL:        Duration{400 * 24 * time.Hour},
+	}
+}
+
+// Load reads the file at path over the defaults and checks it.
+func Load(path string) (Config, error) {
+	c := Defaults()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+var (
+	hexColor     = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	identityType = regexp.MustCompile(`^[a-z][a-zA-Z0-9]{0,62}$`)
+)
+
+// Validate names the first field that cannot work.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("baseURL must be the center's absolute public URL, e.g. https://privacy.example.com")
+	}
+	if c.Branding.CompanyName == "" {
+		return errors.New("branding.companyName is required")
+	}
+	if c.Branding.PrimaryColor != "" && !hexColor.MatchString(c.Branding.PrimaryColor) {
+		return errors.New("branding.primaryColor must be a hex colour such as #1f4e8c")
+	}
+	if c.Branding.PrimaryColor != "" && contrastWithWhite(c.Branding.PrimaryColor) < 4.5 {
+		return fmt.Errorf("branding.primaryColor %s gives white text a contrast below 4.5:1 (WCAG AA): choose a darker colour", c.Branding.PrimaryColor)
+	}
+	for _, link := range []struct{ name, v string }{{"branding.logoURL", c.Branding.LogoURL}, {"branding.policyURL", c.Branding.PolicyURL}} {
+		if link.v == "" {
+			continue
+		}
+		if u, err := url.Parse(link.v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%s must be an absolute http(s) URL", link.name)
+		}
+	}
+	if len(c.Regulations) == 0 {
+		return errors.New("regulations: offer at least one")
+	}
+	for i, r := range c.Regulations {
+		if !slices.Contains([]privacyv1alpha1.Regulation{privacyv1alpha1.RegulationGDPR, privacyv1alpha1.RegulationCCPA, privacyv1alpha1.RegulationOther}, r.Name) {
+			return fmt.Errorf("regulations[%d].name must be GDPR, CCPA or Other", i)
+		}
+		if len(r.Rights) == 0 {
+			return fmt.Errorf("regulations[%d].rights: offer at least one", i)
+		}
+		for _, t := range r.Rights {
+			if !slices.Contains([]privacyv1alpha1.RequestType{privacyv1alpha1.RequestTypeAccess, privacyv1alpha1.RequestTypeDelete,
+				privacyv1alpha1.RequestTypeCorrect, privacyv1alpha1.RequestTypeOptOut}, t) {
+				return fmt.Errorf("regulations[%d].rights: %q is not a right a person can ask for (Access, Delete, Correct, OptOut)", i, t)
+			}
+		}
+	}
+	hasEmail := false
+	seen := map[string]bool{}
+	for i, f := range c.Identities {
+		if !identityType.MatchString(f.Type) {
+			return fmt.Errorf("identities[%d].type must be an identity type such as email or userId", i)
+		}
+		if seen[f.Type] {
+			return fmt.Errorf("identities[%d].type %s is listed twice", i, f.Type)
+		}
+		seen[f.Type] = true
+		hasEmail = hasEmail || (f.Type == "email" && f.Required)
+	}
+	if !hasEmail {
+		return errors.New("identities must include email, required: the center verifies the person by e-mail")
+	}
+	if c.SubjectNamespace == "" {
+		return errors.New("subjectNamespace is required")
+	}
+	if c.LinkTTL.Duration < time.Minute || c.LinkTTL.Duration > 24*time.Hour {
+		return errors.New("linkTTL must be between 1m and 24h")
+	}
+	if c.StatusTTL.Duration < 24*time.Hour {
+		return errors.New("statusTTL must be at least 24h")
+	}
+	return nil
+}
+
+// Rights returns the rights offered under regulation, or nil.
+func (c Config) Rights(regulation privacyv1alpha1.Regulation) []privacyv1alpha1.RequestType {
+	for _, r := range c.Regulations {
+		if r.Name == regulation {
+			return r.Rights
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+// Package intake turns a verified submission into what the operator
+// reads: a subject Secret with the person's identities and a
+// PrivacyRequest naming it, both through the API, like any other client.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// Channel is the value of the channel annotation on every request the
+// center files (the receipt records it).
+const Channel = "privacy-center"
+
+// NamePrefix starts the name of every request (and subject Secret) the
+// center files; the rest is the submission's random nonce.
+const NamePrefix = "pc-"
+
+// Submission is what a person filed, sealed inside the verification link
+// until they prove they hold the e-mail address.
+type Submission struct {
+	// Nonce is random: the request's name is NamePrefix + Nonce, so a
+	// second click on the same link finds the request the first made.
+	Nonce       string                       `json:"n"`
+	Type        privacyv1alpha1.RequestType  `json:"t"`
+	Regulation  privacyv1alpha1.Regulation   `json:"r"`
+	Identities  map[string]string            `json:"i"`
+	Corrections []privacyv1alpha1.Correction `json:"c,omitempty"`
+	Scopes      []string                     `json:"s,omitempty"`
+	// Lang is the language the person used (their notices use it).
+	Lang string `json:"l,omitempty"`
+	// ReceivedAt is when the person submitted: the legal deadline counts
+	// from then, not from the verification.
+	ReceivedAt time.Time `json:"at"`
+}
+
+// Name is the request's (and its subject Secret's) name.
+func (s Submission) Name() string { return NamePrefix + s.Nonce }
+
+// Options are how requests are filed.
+type Options struct {
+	// SubjectNamespace holds the subject Secrets.
+	SubjectNamespace string
+	// Suspend files requests for a reviewer to approve.
+	Suspend bool
+}
+
+// File creates the subject Secret and the PrivacyRequest of s, or finds
+// them when an earlier call made them (a second click, a retry). It
+// returns the request as it is now.
+func File(ctx context.Context, c client.Client, o Options, s Submission) (*privacyv1alpha1.PrivacyRequest, error) {
+	name := s.Name()
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: o.SubjectNamespace,
+			Labels:      map[string]string{privacyv1alpha1.LabelSubjectSecret: "true"},
+			Annotations: map[string]string{privacyv1alpha1.AnnotationChannel: Channel},
+		},
+		Immutable:  new(true),
+		StringData: s.Identities,
+	}
+	if err := c.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create the subject Secret: %w", err)
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        name,
+			Annotations: map[string]string{privacyv1alpha1.AnnotationChannel: Channel, AnnotationLanguage: s.Lang},
+		},
+		Spec: privacyv1alpha1.PrivacyRequestSpec{
+			Type:       s.Type,
+			Regulation: s.Regulation,
+			Subject: privacyv1alpha1.Subject{SecretRef: &privacyv1alpha1.NamespacedSecretReference{
+				Namespace: o.SubjectNamespace, Name: name,
+			}},
+			Corrections: s.Corrections,
+			ReceivedAt:  &metav1.Time{Time: s.ReceivedAt.UTC().Truncate(time.Second)},
+			Suspend:     o.Suspend,
+		},
+	}
+	if s.Type == privacyv1alpha1.RequestTypeOptOut {
+		pr.Spec.OptOut = &privacyv1alpha1.OptOutSpec{Scopes: s.Scopes}
+	}
+	err := c.Create(ctx, pr)
+	if apierrors.IsAlreadyExists(err) {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
+			return nil, fmt.Errorf("read the request: %w", err)
+		}
+		return pr, nil
+	}
+	if err != nil {
+		// The request was refused: the person's identities must not stay.
+		if derr := c.Delete(ctx, secret); derr != nil && !apierrors.IsNotFound(derr) {
+			err = errors.Join(err, fmt.Errorf("delete the subject Secret %s/%s again: %w", secret.Namespace, secret.Name, derr))
+		}
+		return nil, fmt.Errorf("create the request: %w", err)
+	}
+	// The Secret goes with its request (Kubernetes' garbage collector).
+	patch := client.MergeFrom(secret.DeepCopy())
+	secret.OwnerReferences = []metav1.OwnerReference{{
+		APIVersion: privacyv1alpha1.GroupVersion.String(), Kind: "PrivacyRequest", Name: pr.Name, UID: pr.UID,
+	}}
+	if err := c.Patch(ctx, secret, patch); err != nil {
+		return nil, fmt.Errorf("make the request own its subject Secret: %w", err)
+	}
+	return pr, nil
+}
+
+// AnnotationLanguage records the language the person used, for their
+// notices.
+const AnnotationLanguage = "privacyoperator.io/language"

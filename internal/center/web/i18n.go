@@ -1,0 +1,113 @@
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+//go:embed catalog/*.json
+var catalogFiles embed.FS
+
+// catalogs holds each language's messages, by message id. English is the
+// fallback and the reference: every catalogue holds exactly its ids (a
+// test checks it).
+type catalogs struct {
+	byTag   map[language.Tag]map[string]string
+	tags    []language.Tag // English first
+	matcher language.Matcher
+}
+
+func loadCatalogs() (*catalogs, error) {
+	entries, err := catalogFiles.ReadDir("catalog")
+	if err != nil {
+		return nil, err
+	}
+	c := &catalogs{byTag: map[language.Tag]map[string]string{}, tags: []language.Tag{language.English}}
+	for _, e := range entries {
+		b, err := catalogFiles.ReadFile(path.Join("catalog", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		msgs := map[string]string{}
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", e.Name(), err)
+		}
+		tag, err := language.Parse(strings.TrimSuffix(e.Name(), ".json"))
+		if err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", e.Name(), err)
+		}
+		c.byTag[tag] = msgs
+		if tag != language.English {
+			c.tags = append(c.tags, tag)
+		}
+	}
+	if c.byTag[language.English] == nil {
+		return nil, fmt.Errorf("no English catalog")
+	}
+	c.matcher = language.NewMatcher(c.tags)
+	return c, nil
+}
+
+// pick chooses the language: the lang parameter (the page's language
+// switch), else the lang cookie, else Accept-Language.
+func (c *catalogs) pick(r *http.Request) language.Tag {
+	var prefs []string
+	if v := r.URL.Query().Get("lang"); v != "" {
+		prefs = append(prefs, v)
+	} else if v := r.PostFormValue("lang"); v != "" {
+		prefs = append(prefs, v)
+	}
+	if ck, err := r.Cookie("lang"); err == nil {
+		prefs = append(prefs, ck.Value)
+	}
+	for _, p := range prefs {
+		if t, err := language.Parse(p); err == nil {
+			if _, i, conf := c.matcher.Match(t); conf >= language.High {
+				return c.tags[i]
+			}
+		}
+	}
+	accept, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	_, i, _ := c.matcher.Match(accept...)
+	return c.tags[i]
+}
+
+// printer returns the message of id in lang with {name} replaced by args
+// (name, value pairs); an id unknown in lang falls back to English.
+func (c *catalogs) printer(lang language.Tag) func(id string, args ...string) string {
+	msgs, en := c.byTag[lang], c.byTag[language.English]
+	return func(id string, args ...string) string {
+		m, ok := msgs[id]
+		if !ok {
+			m, ok = en[id]
+		}
+		if !ok {
+			return id
+		}
+		for i := 0; i+1 < len(args); i += 2 {
+			m = strings.ReplaceAll(m, "{"+args[i]+"}", args[i+1])
+		}
+		return m
+	}
+}
+
+// others are the languages the switch offers besides lang.
+func (c *catalogs) others(lang language.Tag) []langLink {
+	var out []langLink
+	for _, t := range c.tags {
+		if t != lang {
+			out = append(out, langLink{Tag: t.String(), Name: c.byTag[t]["lang.name"]})
+		}
+	}
+	slices.SortFunc(out, func(a, b langLink) int { return strings.Compare(a.Tag, b.Tag) })
+	return out
+}
+
+type langLink struct{ Tag, Name string }

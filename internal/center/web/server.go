@@ -1,0 +1,110 @@
+// Package web is the privacy center's HTTP side: the request form, the
+// verification of the person's e-mail address (a link and a code), and the
+// status page of each request. It keeps no state of its own: an unverified
+// submission travels sealed in the link (package seal), a verified one
+// becomes a PrivacyRequest through the API (package intake), and the status
+// page reads it back.
+package web
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/mail"
+	"github.com/privacyoperator/privacy-operator/internal/center/seal"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Mailer sends one message (mail.Sender in production).
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) (string, error)
+}
+
+// Server is the privacy center.
+type Server struct {
+	cfg    config.Config
+	ring   *seal.Ring
+	mailer Mailer
+	client client.Client
+	log    logr.Logger
+	now    func() time.Time
+
+	cat     *catalogs
+	pages   map[string]*template.Template
+	limits  *limits
+	handler http.Handler
+}
+
+// Options are the Server's parts.
+type Options struct {
+	Config config.Config
+	Ring   *seal.Ring
+	Mailer Mailer
+	Client client.Client
+	Log    logr.Logger
+	// Now is the clock (tests move it); time.Now when nil.
+	Now func() time.Time
+	// Limits bound submissions and code attempts; DefaultLimits when zero.
+	Limits Limits
+}
+
+// New builds the center's handler.
+func New(o Options) (*Server, error) {
+	s := &Server{cfg: o.Config, ring: o.Ring, mailer: o.Mailer, client: o.Client, log: o.Log, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	if s.cat, err = loadCatalogs(); err != nil {
+		return nil, err
+	}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits()
+	}
+	s.limits = newLimits(o.Limits)
+	static, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.form)
+	mux.HandleFunc("POST /requests", s.submit)
+	mux.HandleFunc("GET /verify", s.confirm)
+	mux.HandleFunc("POST /verify", s.verify)
+	mux.HandleFunc("GET /status/{token}", s.status)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	s.handler = secure(mux)
+	return s, nil
+}
+
+// ServeHTTP serves the center.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func parsePages() (map[string]*template.Template, error) {
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"form", "check", "confirm", "message", "status"} {
+		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}

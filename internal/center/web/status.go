@@ -1,0 +1,83 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// statusView is what the person is told about their request: never a
+// source's name or message, never another person's data.
+type statusView struct {
+	Type                               privacyv1alpha1.RequestType
+	Received, ReceivedISO, Due, DueISO string
+	State                              string // received, review, completed, held, refused, failed
+	Bases                              []string
+	Extension                          string
+}
+
+const dateLayout = "2006-01-02"
+
+// viewOf tells pr's state in the person's terms.
+func viewOf(pr *privacyv1alpha1.PrivacyRequest) statusView {
+	v := statusView{Type: pr.Spec.Type, State: "received"}
+	received := pr.CreationTimestamp.Time
+	if pr.Spec.ReceivedAt != nil {
+		received = pr.Spec.ReceivedAt.Time
+	}
+	v.Received, v.ReceivedISO = received.UTC().Format(dateLayout), received.UTC().Format("2006-01-02T15:04:05Z")
+	if pr.Status.DueAt != nil {
+		v.Due, v.DueISO = pr.Status.DueAt.UTC().Format(dateLayout), pr.Status.DueAt.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	if pr.Spec.Extension != nil {
+		v.Extension = pr.Spec.Extension.Reason
+	}
+	ready := meta.FindStatusCondition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
+	switch {
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseFailed:
+		v.State = "failed"
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && ready != nil && ready.Reason == privacyv1alpha1.ReasonCompletedWithRefusals:
+		v.State = "refused"
+		for _, src := range pr.Status.Sources {
+			if src.Exemption != "" && !slices.Contains(v.Bases, src.Exemption) {
+				v.Bases = append(v.Bases, src.Exemption)
+			}
+		}
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && ready != nil && ready.Reason == privacyv1alpha1.ReasonCompletedWithHolds:
+		v.State = "held"
+	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted:
+		v.State = "completed"
+	case pr.Spec.Suspend:
+		v.State = "review"
+	}
+	return v
+}
+
+// status shows the request its link names.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	opened, ok := s.open(w, r, r.PathValue("token"), purposeStatus)
+	if !ok {
+		return
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	if err := s.client.Get(r.Context(), client.ObjectKey{Name: string(opened.Payload)}, pr); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted after its TTL: the link no longer leads anywhere.
+			s.message(w, r, http.StatusGone, "title.expired", "expired.body", true)
+			return
+		}
+		s.fail(w, r, err, "read the request")
+		return
+	}
+	p, _ := s.page(r, "title.status")
+	p.Status = viewOf(pr)
+	s.render(w, r, http.StatusOK, "status", p)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
