@@ -20,6 +20,7 @@ type page struct {
 	// The form.
 	Form        formValues
 	Errors      map[string]string
+	ErrorList   []formError
 	Regulations []privacyv1alpha1.Regulation
 	Rights      []privacyv1alpha1.RequestType
 	Identities  []config.IdentityField
@@ -35,6 +36,9 @@ type page struct {
 	// The status page.
 	Status statusView
 }
+
+// formError is one line of the error summary, in the form's order.
+type formError struct{ ID, Label, Message, Type string }
 
 // scopes are the opt-out scopes the form offers.
 var scopes = []string{"email-marketing", "sms-marketing", "profiling", "sale"}

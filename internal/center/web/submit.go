@@ -45,6 +45,22 @@ func (s *Server) form(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) fillForm(p *page, f formValues, errs map[string]string) {
 	p.Form, p.Errors, p.Identities, p.Scopes = f, errs, s.cfg.Identities, scopes
+	order := []formError{{ID: "regulation", Label: "field.regulation"}, {ID: "type", Label: "field.type"}}
+	for _, field := range s.cfg.Identities {
+		label := "field.identity.email"
+		if field.Type != "email" {
+			label = "field.identity.other"
+		}
+		order = append(order, formError{ID: "id-" + field.Type, Label: label, Type: field.Type})
+	}
+	order = append(order, formError{ID: "correct-field", Label: "field.correctField"}, formError{ID: "correct-value", Label: "field.correctValue"},
+		formError{ID: "scopes", Label: "field.scopes"})
+	for _, e := range order {
+		if msg, ok := errs[e.ID]; ok {
+			e.Message = msg
+			p.ErrorList = append(p.ErrorList, e)
+		}
+	}
 	for _, reg := range s.cfg.Regulations {
 		p.Regulations = append(p.Regulations, reg.Name)
 		for _, t := range reg.Rights {

@@ -1,0 +1,38 @@
+package web
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/text/language"
+)
+
+// TestCatalogs: every catalogue holds exactly the English message ids, and
+// every id a template or the Go code names is in English.
+func TestCatalogs(t *testing.T) {
+	c, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.tags) < 2 {
+		t.Fatalf("%d languages, want English and at least one other", len(c.tags))
+	}
+	en := c.byTag[language.English]
+	want := slices.Sorted(maps.Keys(en))
+	for tag, msgs := range c.byTag {
+		if got := slices.Sorted(maps.Keys(msgs)); !slices.Equal(got, want) {
+			t.Errorf("%s: ids differ from English", tag)
+		}
+		for id, m := range msgs {
+			if strings.TrimSpace(m) == "" {
+				t.Errorf("%s: %s is empty", tag, id)
+			}
+		}
+	}
+	p := c.printer(language.English)
+	if got := p("intro", "company", "ACME"); !strings.Contains(got, "ACME") || strings.Contains(got, "{company}") {
+		t.Errorf("intro: %q", got)
+	}
+}
