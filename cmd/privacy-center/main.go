@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,10 +19,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
+	"github.com/privacyoperator/privacy-operator/internal/center/notify"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
 	"github.com/privacyoperator/privacy-operator/internal/center/web"
 	"github.com/privacyoperator/privacy-operator/internal/version"
@@ -38,18 +39,20 @@ func main() {
 	configFile := flag.String("config", "/etc/privacy-center/config.yaml", "the center's configuration (docs/privacy-center.md)")
 	keysDir := flag.String("keys-dir", "/etc/privacy-center/keys", "the sealing keys: a mounted Secret, one base64 key of 32 bytes per file")
 	addr := flag.String("bind-address", ":8080", "where the center listens (behind an Ingress that terminates TLS)")
+	leaderElect := flag.Bool("leader-elect", true, "elect one replica to send the notices (each notice once); false only with one replica")
+	leaseNamespace := flag.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"), "the namespace of the notices' Lease (default: the pod's)")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("privacy-center")
-	if err := run(*configFile, *keysDir, *addr); err != nil {
+	if err := run(*configFile, *keysDir, *addr, *leaderElect, *leaseNamespace); err != nil {
 		log.Error(err, "privacy center stopped")
 		os.Exit(1)
 	}
 }
 
-func run(configFile, keysDir, addr string) error {
+func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace string) error {
 	cfg, err := config.Load(configFile)
 	if err != nil {
 		return err
@@ -74,27 +77,58 @@ func run(configFile, keysDir, addr string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(restCfg, client.Options{Scheme: scheme})
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		LeaderElection: leaderElect, LeaderElectionID: "privacy-center-notices", LeaderElectionNamespace: leaseNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: c, Log: ctrl.Log.WithName("privacy-center")})
+	cat, err := i18n.Load()
+	if err != nil {
+		return err
+	}
+	notifier := &notify.Notifier{Client: mgr.GetClient(), Ring: ring, Mailer: sender, Catalogs: cat, BaseURL: cfg.BaseURL,
+		Company: cfg.Branding.CompanyName, StatusTTL: cfg.StatusTTL.Duration, Now: time.Now}
+	if err := notifier.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	// The pages read and write through the API, not the notices' cache: a
+	// status page right after filing must find the request.
+	direct, err := client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center")})
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Addr: addr, Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(shutdown)
-	}()
-	ctrl.Log.WithName("privacy-center").Info("serving", "address", addr, "version", version.Get().String())
-	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	// Every replica serves pages; only the leader sends notices.
+	if err := mgr.Add(serveAlways(func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_ = hs.Shutdown(shutdown)
+		}()
+		ctrl.Log.WithName("privacy-center").Info("serving", "address", addr, "version", version.Get().String())
+		if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})); err != nil {
 		return err
 	}
-	return nil
+	return mgr.Start(ctrl.SetupSignalHandler())
 }
+
+// serveAlways is a runnable that runs on every replica, leader or not.
+type serveAlways func(ctx context.Context) error
+
+func (f serveAlways) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection: no, every replica serves.
+func (serveAlways) NeedLeaderElection() bool { return false }

@@ -52,6 +52,8 @@ type Options struct {
 	SubjectNamespace string
 	// Suspend files requests for a reviewer to approve.
 	Suspend bool
+	// Annotations are added to the request (the sealed notice address).
+	Annotations map[string]string
 }
 
 // File creates the subject Secret and the PrivacyRequest of s, or finds
@@ -87,6 +89,9 @@ func File(ctx context.Context, c client.Client, o Options, s Submission) (*priva
 			Suspend:     o.Suspend,
 		},
 	}
+	for k, v := range o.Annotations {
+		pr.Annotations[k] = v
+	}
 	if s.Type == privacyv1alpha1.RequestTypeOptOut {
 		pr.Spec.OptOut = &privacyv1alpha1.OptOutSpec{Scopes: s.Scopes}
 	}
@@ -115,6 +120,23 @@ func File(ctx context.Context, c client.Client, o Options, s Submission) (*priva
 	return pr, nil
 }
 
-// AnnotationLanguage records the language the person used, for their
-// notices.
-const AnnotationLanguage = "privacyoperator.io/language"
+// Annotations of the requests the center files.
+const (
+	// AnnotationLanguage records the language the person used, for their
+	// notices.
+	AnnotationLanguage = "privacyoperator.io/language"
+	// AnnotationNotify holds where the person's notices go, sealed with
+	// the center's keys (purpose PurposeNotify): no one else can read it.
+	AnnotationNotify = "privacyoperator.io/notify"
+	// AnnotationNoticesSent lists the notices sent, comma-separated: the
+	// center's record, on the object, of what it told the person.
+	AnnotationNoticesSent = "privacyoperator.io/notices-sent"
+	// PurposeNotify seals the notice address.
+	PurposeNotify = "notice-address"
+)
+
+// Address is where a request's notices go, sealed in AnnotationNotify.
+type Address struct {
+	Email string `json:"e"`
+	Lang  string `json:"l"`
+}

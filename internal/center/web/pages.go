@@ -9,13 +9,14 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 )
 
 // page is what every template reads.
 type page struct {
 	Lang, Title, Company, LogoURL, PolicyURL, Primary, Nonce string
-	T                                                        func(id string, args ...string) string
-	Languages                                                []langLink
+	T                                                        i18n.Printer
+	Languages                                                []i18n.LangLink
 
 	// The form.
 	Form        formValues
@@ -44,12 +45,12 @@ type formError struct{ ID, Label, Message, Type string }
 var scopes = []string{"email-marketing", "sms-marketing", "profiling", "sale"}
 
 func (s *Server) page(r *http.Request, titleID string) (page, language.Tag) {
-	lang := s.cat.pick(r)
-	t := s.cat.printer(lang)
+	lang := s.cat.Pick(r)
+	t := s.cat.Printer(lang)
 	b := s.cfg.Branding
 	return page{
 		Lang: lang.String(), Title: t(titleID), Company: b.CompanyName, LogoURL: b.LogoURL, PolicyURL: b.PolicyURL,
-		Primary: b.PrimaryColor, Nonce: nonceOf(r), T: t, Languages: s.cat.others(lang),
+		Primary: b.PrimaryColor, Nonce: nonceOf(r), T: t, Languages: s.cat.Others(lang),
 	}, lang
 }
 

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
 )
@@ -42,7 +43,7 @@ type Server struct {
 	log    logr.Logger
 	now    func() time.Time
 
-	cat     *catalogs
+	cat     *i18n.Catalogs
 	pages   map[string]*template.Template
 	limits  *limits
 	handler http.Handler
@@ -68,7 +69,7 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.cat, err = loadCatalogs(); err != nil {
+	if s.cat, err = i18n.Load(); err != nil {
 		return nil, err
 	}
 	if s.pages, err = parsePages(); err != nil {

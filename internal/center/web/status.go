@@ -2,14 +2,13 @@ package web
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 )
 
 // statusView is what the person is told about their request: never a
@@ -26,7 +25,7 @@ const dateLayout = "2006-01-02"
 
 // viewOf tells pr's state in the person's terms.
 func viewOf(pr *privacyv1alpha1.PrivacyRequest) statusView {
-	v := statusView{Type: pr.Spec.Type, State: "received"}
+	v := statusView{Type: pr.Spec.Type}
 	received := pr.CreationTimestamp.Time
 	if pr.Spec.ReceivedAt != nil {
 		received = pr.Spec.ReceivedAt.Time
@@ -38,30 +37,13 @@ func viewOf(pr *privacyv1alpha1.PrivacyRequest) statusView {
 	if pr.Spec.Extension != nil {
 		v.Extension = pr.Spec.Extension.Reason
 	}
-	ready := meta.FindStatusCondition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
-	switch {
-	case pr.Status.Phase == privacyv1alpha1.RequestPhaseFailed:
-		v.State = "failed"
-	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && ready != nil && ready.Reason == privacyv1alpha1.ReasonCompletedWithRefusals:
-		v.State = "refused"
-		for _, src := range pr.Status.Sources {
-			if src.Exemption != "" && !slices.Contains(v.Bases, src.Exemption) {
-				v.Bases = append(v.Bases, src.Exemption)
-			}
-		}
-	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted && ready != nil && ready.Reason == privacyv1alpha1.ReasonCompletedWithHolds:
-		v.State = "held"
-	case pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted:
-		v.State = "completed"
-	case pr.Spec.Suspend:
-		v.State = "review"
-	}
+	v.State, v.Bases = intake.StateOf(pr)
 	return v
 }
 
 // status shows the request its link names.
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	opened, ok := s.open(w, r, r.PathValue("token"), purposeStatus)
+	opened, ok := s.open(w, r, r.PathValue("token"), intake.PurposeStatus)
 	if !ok {
 		return
 	}

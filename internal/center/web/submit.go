@@ -19,9 +19,8 @@ import (
 // Purposes of the center's sealed tokens: a token for one cannot be used
 // for another.
 const (
-	purposeLink   = "verify-link"    // in the mail's link: proves the mailbox
-	purposeCode   = "verify-code"    // in the page: needs the mail's code
-	purposeStatus = "request-status" // the status link
+	purposeLink = "verify-link" // in the mail's link: proves the mailbox
+	purposeCode = "verify-code" // in the page: needs the mail's code
 )
 
 // formValues are what the person typed, kept to show the form again.

@@ -68,12 +68,25 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusBadRequest, "title.invalid", "invalid.body", true)
 		return
 	}
-	pr, err := intake.File(r.Context(), s.client, intake.Options{SubjectNamespace: s.cfg.SubjectNamespace, Suspend: s.cfg.RequireApproval}, sub)
+	address, err := json.Marshal(intake.Address{Email: sub.Identities["email"], Lang: sub.Lang})
+	if err != nil {
+		s.fail(w, r, err, "seal the notice address")
+		return
+	}
+	notify, err := s.ring.Seal(address, intake.PurposeNotify, s.cfg.StatusTTL.Duration)
+	if err != nil {
+		s.fail(w, r, err, "seal the notice address")
+		return
+	}
+	pr, err := intake.File(r.Context(), s.client, intake.Options{
+		SubjectNamespace: s.cfg.SubjectNamespace, Suspend: s.cfg.RequireApproval,
+		Annotations: map[string]string{intake.AnnotationNotify: notify},
+	}, sub)
 	if err != nil {
 		s.fail(w, r, err, "file the request")
 		return
 	}
-	status, err := s.ring.Seal([]byte(pr.Name), purposeStatus, s.cfg.StatusTTL.Duration)
+	status, err := s.ring.Seal([]byte(pr.Name), intake.PurposeStatus, s.cfg.StatusTTL.Duration)
 	if err != nil {
 		s.fail(w, r, err, "seal the status link")
 		return

@@ -1,4 +1,4 @@
-package web
+package i18n
 
 import (
 	"maps"
@@ -12,7 +12,7 @@ import (
 // TestCatalogs: every catalogue holds exactly the English message ids, and
 // every id a template or the Go code names is in English.
 func TestCatalogs(t *testing.T) {
-	c, err := loadCatalogs()
+	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestCatalogs(t *testing.T) {
 			}
 		}
 	}
-	p := c.printer(language.English)
+	p := c.Printer(language.English)
 	if got := p("intro", "company", "ACME"); !strings.Contains(got, "ACME") || strings.Contains(got, "{company}") {
 		t.Errorf("intro: %q", got)
 	}

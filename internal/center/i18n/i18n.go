@@ -1,4 +1,6 @@
-package web
+// Package i18n holds the privacy center's message catalogues (one JSON file
+// per language, English the reference) and picks a person's language.
+package i18n
 
 import (
 	"embed"
@@ -15,21 +17,21 @@ import (
 //go:embed catalog/*.json
 var catalogFiles embed.FS
 
-// catalogs holds each language's messages, by message id. English is the
+// Catalogs holds each language's messages, by message id. English is the
 // fallback and the reference: every catalogue holds exactly its ids (a
 // test checks it).
-type catalogs struct {
+type Catalogs struct {
 	byTag   map[language.Tag]map[string]string
 	tags    []language.Tag // English first
 	matcher language.Matcher
 }
 
-func loadCatalogs() (*catalogs, error) {
+func Load() (*Catalogs, error) {
 	entries, err := catalogFiles.ReadDir("catalog")
 	if err != nil {
 		return nil, err
 	}
-	c := &catalogs{byTag: map[language.Tag]map[string]string{}, tags: []language.Tag{language.English}}
+	c := &Catalogs{byTag: map[language.Tag]map[string]string{}, tags: []language.Tag{language.English}}
 	for _, e := range entries {
 		b, err := catalogFiles.ReadFile(path.Join("catalog", e.Name()))
 		if err != nil {
@@ -55,9 +57,9 @@ func loadCatalogs() (*catalogs, error) {
 	return c, nil
 }
 
-// pick chooses the language: the lang parameter (the page's language
+// Pick chooses the language: the lang parameter (the page's language
 // switch), else the lang cookie, else Accept-Language.
-func (c *catalogs) pick(r *http.Request) language.Tag {
+func (c *Catalogs) Pick(r *http.Request) language.Tag {
 	var prefs []string
 	if v := r.URL.Query().Get("lang"); v != "" {
 		prefs = append(prefs, v)
@@ -79,9 +81,13 @@ func (c *catalogs) pick(r *http.Request) language.Tag {
 	return c.tags[i]
 }
 
-// printer returns the message of id in lang with {name} replaced by args
+// Printer prints message id with {name} replaced by args (name, value
+// pairs).
+type Printer func(id string, args ...string) string
+
+// Printer returns the message of id in lang with {name} replaced by args
 // (name, value pairs); an id unknown in lang falls back to English.
-func (c *catalogs) printer(lang language.Tag) func(id string, args ...string) string {
+func (c *Catalogs) Printer(lang language.Tag) Printer {
 	msgs, en := c.byTag[lang], c.byTag[language.English]
 	return func(id string, args ...string) string {
 		m, ok := msgs[id]
@@ -98,16 +104,28 @@ func (c *catalogs) printer(lang language.Tag) func(id string, args ...string) st
 	}
 }
 
-// others are the languages the switch offers besides lang.
-func (c *catalogs) others(lang language.Tag) []langLink {
-	var out []langLink
+// Others are the languages the switch offers besides lang.
+func (c *Catalogs) Others(lang language.Tag) []LangLink {
+	var out []LangLink
 	for _, t := range c.tags {
 		if t != lang {
-			out = append(out, langLink{Tag: t.String(), Name: c.byTag[t]["lang.name"]})
+			out = append(out, LangLink{Tag: t.String(), Name: c.byTag[t]["lang.name"]})
 		}
 	}
-	slices.SortFunc(out, func(a, b langLink) int { return strings.Compare(a.Tag, b.Tag) })
+	slices.SortFunc(out, func(a, b LangLink) int { return strings.Compare(a.Tag, b.Tag) })
 	return out
 }
 
-type langLink struct{ Tag, Name string }
+// LangLink is a language the switch offers.
+type LangLink struct{ Tag, Name string }
+
+// Tag returns the catalogue language matching s (a tag recorded earlier),
+// English when none does.
+func (c *Catalogs) Tag(s string) language.Tag {
+	if t, err := language.Parse(s); err == nil {
+		if _, i, conf := c.matcher.Match(t); conf >= language.High {
+			return c.tags[i]
+		}
+	}
+	return language.English
+}

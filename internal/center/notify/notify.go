@@ -1,0 +1,185 @@
+// Package notify tells people what happens to the requests they filed
+// through the privacy center: received, extended, done (in whole, in part
+// under a legal hold or an exemption) or not completed. Each notice is sent
+// once per event: what was sent is recorded on the request itself
+// (annotation notices-sent), and only the elected leader among the center's
+// replicas sends.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
+	"github.com/privacyoperator/privacy-operator/internal/center/intake"
+	"github.com/privacyoperator/privacy-operator/internal/center/mail"
+	"github.com/privacyoperator/privacy-operator/internal/center/seal"
+)
+
+// Mailer sends one message.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) (string, error)
+}
+
+// Notifier is the reconciler that sends the notices.
+type Notifier struct {
+	Client   client.Client
+	Ring     *seal.Ring
+	Mailer   Mailer
+	Catalogs *i18n.Catalogs
+	// BaseURL starts the status link; Company names the sender in texts.
+	BaseURL, Company string
+	// StatusTTL is how long the status link in a notice works.
+	StatusTTL time.Duration
+	Now       func() time.Time
+}
+
+// Notices, in the order a request reaches them.
+const (
+	NoticeReceived = "received"
+	NoticeExtended = "extended"
+)
+
+// due lists the notices pr has reached: received at once, extended when
+// an extension is recorded, and one of completed, held, refused or failed
+// when it finished.
+func due(pr *privacyv1alpha1.PrivacyRequest) []string {
+	out := []string{NoticeReceived}
+	if pr.Spec.Extension != nil {
+		out = append(out, NoticeExtended)
+	}
+	if state, _ := intake.StateOf(pr); state != intake.StateReceived && state != intake.StateReview {
+		out = append(out, state)
+	}
+	return out
+}
+
+func sent(pr *privacyv1alpha1.PrivacyRequest) []string {
+	v := pr.Annotations[intake.AnnotationNoticesSent]
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// Reconcile sends the notices pr has reached and not yet been sent, each
+// recorded on the request as soon as the mail server took it.
+func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	if err := n.Client.Get(ctx, req.NamespacedName, pr); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	sealed := pr.Annotations[intake.AnnotationNotify]
+	if pr.Annotations[privacyv1alpha1.AnnotationChannel] != intake.Channel || sealed == "" || !pr.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	done := sent(pr)
+	var todo []string
+	for _, notice := range due(pr) {
+		if !slices.Contains(done, notice) {
+			todo = append(todo, notice)
+		}
+	}
+	if len(todo) == 0 {
+		return ctrl.Result{}, nil
+	}
+	opened, err := n.Ring.Open(sealed, intake.PurposeNotify, n.Now())
+	if err != nil {
+		// A key removed too early, or the address's time is up: nothing
+		// can be sent; say so once per pass, without the address.
+		log.Error(err, "cannot open the notice address", "request", pr.Name)
+		return ctrl.Result{}, nil
+	}
+	var to intake.Address
+	if err := json.Unmarshal(opened.Payload, &to); err != nil || to.Email == "" {
+		return ctrl.Result{}, errors.New("the notice address does not decode")
+	}
+	for _, notice := range todo {
+		msg, err := n.compose(pr, notice, to)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if _, err := n.Mailer.Send(ctx, msg); err != nil {
+			return ctrl.Result{}, fmt.Errorf("send the %s notice of %s: %w", notice, pr.Name, err)
+		}
+		// Recorded at once: a crash before this line sends the notice again
+		// (the one window; docs/privacy-center.md). A merge patch of our own
+		// annotation, without a resourceVersion: the leader is its only
+		// writer, and a conflict with the operator's writes must not make
+		// a notice that went out look unsent.
+		patch := client.MergeFrom(pr.DeepCopy())
+		done = append(done, notice)
+		pr.Annotations[intake.AnnotationNoticesSent] = strings.Join(done, ",")
+		if err := n.Client.Patch(ctx, pr, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("record the %s notice of %s: %w", notice, pr.Name, err)
+		}
+		log.Info("notice sent", "request", pr.Name, "notice", notice)
+	}
+	return ctrl.Result{}, nil
+}
+
+// compose writes notice in the person's language.
+func (n *Notifier) compose(pr *privacyv1alpha1.PrivacyRequest, notice string, to intake.Address) (mail.Message, error) {
+	t := n.Catalogs.Printer(n.Catalogs.Tag(to.Lang))
+	status, err := n.Ring.Seal([]byte(pr.Name), intake.PurposeStatus, n.StatusTTL)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	state, bases := intake.StateOf(pr)
+	args := []string{
+		"company", n.Company, "type", t("type." + string(pr.Spec.Type)),
+		"link", strings.TrimSuffix(n.BaseURL, "/") + "/status/" + status + "?lang=" + to.Lang,
+		"due", date(pr.Status.DueAt), "received", receivedOf(pr), "bases", "- " + strings.Join(bases, "\n- "),
+	}
+	if pr.Spec.Extension != nil {
+		args = append(args, "reason", pr.Spec.Extension.Reason)
+	}
+	text := t("mail."+notice+".text", args...)
+	if notice == NoticeReceived && state == intake.StateReview {
+		text += "\n\n" + t("mail.review.text", args...)
+	}
+	return mail.Message{
+		To: to.Email, Subject: t("mail."+notice+".subject", args...), Text: text,
+		// A stable id: a notice sent again after a crash is the same
+		// message to mail systems that deduplicate.
+		MessageID: fmt.Sprintf("%s.%s.%s@privacy-center", pr.UID, notice, "v1"),
+	}, nil
+}
+
+func date(t *metav1.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+func receivedOf(pr *privacyv1alpha1.PrivacyRequest) string {
+	if pr.Spec.ReceivedAt != nil {
+		return pr.Spec.ReceivedAt.UTC().Format("2006-01-02")
+	}
+	return pr.CreationTimestamp.UTC().Format("2006-01-02")
+}
+
+// SetupWithManager watches the center's own requests.
+func (n *Notifier) SetupWithManager(mgr ctrl.Manager) error {
+	ours := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetAnnotations()[privacyv1alpha1.AnnotationChannel] == intake.Channel
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("notices").
+		For(&privacyv1alpha1.PrivacyRequest{}, builder.WithPredicates(ours)).
+		Complete(n)
+}
