@@ -104,8 +104,7 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace stri
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Addr: addr, Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
+	hs := web.NewHTTPServer(addr, srv)
 	// Every replica serves pages; only the leader sends notices.
 	if err := mgr.Add(serveAlways(func(ctx context.Context) error {
 		go func() {

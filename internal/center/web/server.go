@@ -98,6 +98,14 @@ func New(o Options) (*Server, error) {
 // ServeHTTP serves the center.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// NewHTTPServer is the center's http.Server on addr: bounded header and
+// body reads, so slow clients cannot hold the center's memory or
+// connections for long.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
+}
+
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"form", "check", "confirm", "message", "status"} {

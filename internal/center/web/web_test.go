@@ -75,7 +75,7 @@ type center struct {
 	cfg     config.Config
 }
 
-func newCenter(t *testing.T, edit func(*config.Config, *web.Options)) *center {
+func newCenter(t testing.TB, edit func(*config.Config, *web.Options)) *center {
 	t.Helper()
 	c := &center{mailbox: mailtest.Start(t, mailtest.Options{}), logs: &bytes.Buffer{}, now: time.Now()}
 	c.Server = httptest.NewUnstartedServer(nil)
