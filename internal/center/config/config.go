@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -42,6 +43,11 @@ type Config struct {
 	StatusTTL Duration `json:"statusTTL"`
 	// SMTP is where the center's mail goes.
 	SMTP SMTP `json:"smtp"`
+	// TrustedProxies are the CIDRs of the proxies in front of the center
+	// (the Ingress controller's pods): from them, the client's address is
+	// taken from X-Forwarded-For (the rightmost address that is not a
+	// trusted proxy) for the per-client rate limit.
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // SMTP is the mail server; credentials are files of a mounted Secret.
@@ -192,6 +198,11 @@ func (c Config) Validate() error {
 	}
 	if !hasEmail {
 		return errors.New("identities must include email, required: the center verifies the person by e-mail")
+	}
+	for i, cidr := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			return fmt.Errorf("trustedProxies[%d] must be a CIDR such as 10.0.0.0/8", i)
+		}
 	}
 	if c.SubjectNamespace == "" {
 		return errors.New("subjectNamespace is required")

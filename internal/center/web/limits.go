@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -36,17 +37,24 @@ func DefaultLimits() Limits {
 
 type limits struct {
 	l          Limits
+	trusted    []netip.Prefix
 	clients    *lru.Cache[string, *rate.Limiter]
 	identities *lru.Cache[string, *rate.Limiter]
 	mu         sync.Mutex
 	wrongCodes *lru.Cache[string, int]
 }
 
-func newLimits(l Limits) *limits {
+func newLimits(l Limits, trustedProxies []string) *limits {
 	c, _ := lru.New[string, *rate.Limiter](l.Tracked)
 	i, _ := lru.New[string, *rate.Limiter](l.Tracked)
 	w, _ := lru.New[string, int](l.Tracked)
-	return &limits{l: l, clients: c, identities: i, wrongCodes: w}
+	lim := &limits{l: l, clients: c, identities: i, wrongCodes: w}
+	for _, cidr := range trustedProxies {
+		if p, err := netip.ParsePrefix(cidr); err == nil {
+			lim.trusted = append(lim.trusted, p)
+		}
+	}
+	return lim
 }
 
 func allow(c *lru.Cache[string, *rate.Limiter], key string, every time.Duration, burst int) bool {
@@ -60,11 +68,44 @@ func allow(c *lru.Cache[string, *rate.Limiter], key string, every time.Duration,
 
 // client reports whether r's client may go on.
 func (l *limits) client(r *http.Request) bool {
+	return allow(l.clients, l.clientAddr(r), time.Minute/time.Duration(l.l.PerClient), l.l.PerClient)
+}
+
+// clientAddr is the client's address: the peer's, or, when the peer is a
+// trusted proxy, the rightmost X-Forwarded-For address that is not one
+// (the addresses left of it could have been written by the client).
+func (l *limits) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return allow(l.clients, host, time.Minute/time.Duration(l.l.PerClient), l.l.PerClient)
+	if !l.isTrusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !l.isTrusted(hop) {
+			return hop
+		}
+	}
+	return host
+}
+
+func (l *limits) isTrusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range l.trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // identity reports whether another verification mail may go to email. The

@@ -78,7 +78,7 @@ func New(o Options) (*Server, error) {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
 	}
-	s.limits = newLimits(o.Limits)
+	s.limits = newLimits(o.Limits, o.Config.TrustedProxies)
 	static, err := fs.Sub(staticFiles, "static")
 	if err != nil {
 		return nil, err
