@@ -130,18 +130,19 @@ verify: manifests generate lint ## Fail if generated files are stale, code is no
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager, the SQL data source, localstack, privacyctl and the kubectl-privacy plugin into bin/.
+build: manifests generate fmt vet ## Build the manager, the SQL data source, the privacy center, localstack, privacyctl and the kubectl-privacy plugin into bin/.
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/manager ./cmd/manager
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/privacyctl ./cmd/privacyctl
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/kubectl-privacy ./cmd/kubectl-privacy
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/sql-datasource ./cmd/sql-datasource
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/privacy-center ./cmd/privacy-center
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/localstack ./cmd/localstack
 
 # Platforms of `make image`.
 PLATFORMS ?= linux/amd64,linux/arm64
 
 .PHONY: image
-image: ## Build the image IMG (/manager, /sql-datasource) for PLATFORMS into bin/image, without a container engine.
+image: ## Build the image IMG (/manager, /sql-datasource, /privacy-center) for PLATFORMS into bin/image, without a container engine.
 	$(GO) run ./hack/image -tag $(IMG) -platforms $(PLATFORMS) -out $(LOCALBIN)/image -version $(VERSION) -commit $(COMMIT)
 
 .PHONY: example-image

@@ -30,8 +30,9 @@ import (
 const (
 	// NonRootUser is the image's user and group (distroless' "nonroot").
 	NonRootUser = "65532:65532"
-	// Entrypoint is the default command; the SQL data source is started
-	// with command: ["/sql-datasource"].
+	// Entrypoint is the default command; the SQL data source and the
+	// privacy center are started with command: ["/sql-datasource"] and
+	// ["/privacy-center"].
 	Entrypoint = "/manager"
 	// CABundle is where the image keeps the build machine's CA bundle.
 	CABundle = "/etc/ssl/certs/ca-certificates.crt"
@@ -41,7 +42,7 @@ const (
 )
 
 // Binaries are the commands in the image, each at /<base name>.
-var Binaries = []string{"./cmd/manager", "./cmd/sql-datasource"}
+var Binaries = []string{"./cmd/manager", "./cmd/sql-datasource", "./cmd/privacy-center"}
 
 // DefaultPlatforms are the platforms `make image` builds.
 var DefaultPlatforms = []string{"linux/amd64", "linux/arm64"}
@@ -227,7 +228,7 @@ func imagePaths(binaries []string) []string {
 }
 
 // description is the image's description label, e.g. "Privacy Operator:
-// /manager (entrypoint) and /sql-datasource".
+// /manager (entrypoint), /sql-datasource and /privacy-center".
 func description(o ImageOptions) string {
 	var parts []string
 	for _, p := range imagePaths(o.Binaries) {
@@ -240,7 +241,10 @@ func description(o ImageOptions) string {
 	if title == "privacy-operator" {
 		title = "Privacy Operator"
 	}
-	return title + ": " + strings.Join(parts, " and ")
+	if len(parts) > 1 {
+		parts = append(parts[:len(parts)-2], parts[len(parts)-2]+" and "+parts[len(parts)-1])
+	}
+	return title + ": " + strings.Join(parts, ", ")
 }
 
 // goCommand is $GO (as the Makefile sets it), else go from PATH.

@@ -60,9 +60,11 @@ func ensureNamespace(t *testing.T, name string, labels map[string]string) {
 }
 
 // dryRunApply installs objs as `kubectl apply --server-side` would, except
-// that only the CRDs (and the release namespace) are created for real: the
-// rest is sent with dryRun=All, so the API server admits and validates each
-// object (schemas, CEL, admission plugins) and stores nothing.
+// that only the CRDs and the namespaces the objects go in (the release's,
+// and e.g. the privacy center's subject namespace, which an install
+// expects to exist) are created for real: the rest is sent with
+// dryRun=All, so the API server admits and validates each object (schemas,
+// CEL, admission plugins) and stores nothing.
 func dryRunApply(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	ctx := context.Background()
@@ -71,6 +73,11 @@ func dryRunApply(t *testing.T, objs []*unstructured.Unstructured) {
 		t.Fatal(err)
 	}
 	ensureNamespace(t, "privacy-operator-system", nil)
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" {
+			ensureNamespace(t, ns, nil)
+		}
+	}
 	for _, o := range objs {
 		if o.GetKind() == "CustomResourceDefinition" {
 			continue
@@ -143,6 +150,9 @@ func TestServerSideDryRun(t *testing.T) {
 		{"chart with ci/s3-workload-identity-values.yaml", func(t *testing.T) []*unstructured.Unstructured {
 			return renderChart(t, nil, "ci/s3-workload-identity-values.yaml")
 		}},
+		{"chart with ci/privacy-center-values.yaml", func(t *testing.T) []*unstructured.Unstructured {
+			return renderChart(t, nil, "ci/privacy-center-values.yaml")
+		}},
 		{"dist/install.yaml", func(t *testing.T) []*unstructured.Unstructured { return mustDecode(t, installer, nil) }},
 	}
 	for _, r := range renders {
@@ -152,6 +162,9 @@ func TestServerSideDryRun(t *testing.T) {
 			n := checkRestricted(t, objs)
 			if n == 0 {
 				t.Fatal("no Deployment rendered")
+			}
+			if strings.Contains(r.name, "privacy-center") && n != 2 {
+				t.Errorf("%d pod templates checked, want the manager's and the privacy center's", n)
 			}
 			t.Logf("%d objects (%d CRDs applied, the rest dry run); %d pod template(s) pass the restricted profile",
 				len(objs), len(ofKind(objs, "CustomResourceDefinition")), n)

@@ -1,17 +1,25 @@
 package install_test
 
 import (
+	"context"
 	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -101,18 +109,25 @@ func isNamesPeer(p networkingv1.NetworkPolicyPeer, names ...string) bool {
 	return e.Key == "kubernetes.io/metadata.name" && e.Operator == "In" && slices.Equal(e.Values, names)
 }
 
+// rendered returns the rendered object of kind named name (in namespace,
+// unless that is "") as a T.
+func rendered[T any](t *testing.T, objs []*unstructured.Unstructured, kind, namespace, name string) T {
+	t.Helper()
+	var out T
+	for _, o := range ofKind(objs, kind) {
+		if o.GetName() == name && (namespace == "" || o.GetNamespace() == namespace) {
+			convert(t, o, &out)
+			return out
+		}
+	}
+	t.Fatalf("no %s %s rendered", kind, name)
+	return out
+}
+
 // role returns the rendered Role name.
 func role(t *testing.T, objs []*unstructured.Unstructured, name string) rbacv1.Role {
 	t.Helper()
-	for _, o := range ofKind(objs, "Role") {
-		if o.GetName() == name {
-			var r rbacv1.Role
-			convert(t, o, &r)
-			return r
-		}
-	}
-	t.Fatalf("no Role %s rendered", name)
-	return rbacv1.Role{}
+	return rendered[rbacv1.Role](t, objs, "Role", "", name)
 }
 
 // checkCARole checks that the callback CA Role reads the Secret, and reads
@@ -133,5 +148,62 @@ func checkCARole(t *testing.T, r rbacv1.Role, name string) {
 			slices.Equal(a.ResourceNames, b.ResourceNames) && slices.Equal(a.Verbs, b.Verbs) && len(a.NonResourceURLs) == 0
 	}) {
 		t.Errorf("Role %s rules %+v, want %+v", r.Name, r.Rules, want)
+	}
+}
+
+// applyForReal applies the objects of kinds to the control plane (server
+// side) and deletes them when the test ends, so that the policies bind no
+// other test.
+func applyForReal(t *testing.T, objs []*unstructured.Unstructured, kinds ...string) {
+	t.Helper()
+	for _, o := range objs {
+		if !slices.Contains(kinds, o.GetKind()) {
+			continue
+		}
+		if err := k8s.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(o.DeepCopy()), fieldOwner, client.ForceOwnership); err != nil {
+			t.Fatalf("apply %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+		t.Cleanup(func() {
+			if err := k8s.Delete(context.Background(), o.DeepCopy()); client.IgnoreNotFound(err) != nil {
+				t.Errorf("delete %s %s: %v", o.GetKind(), o.GetName(), err)
+			}
+		})
+	}
+}
+
+// serviceAccountConfig reaches the control plane as a ServiceAccount, with
+// a token the API server issues for it.
+func serviceAccountConfig(t *testing.T, admin client.Client, namespace, name string) *rest.Config {
+	t.Helper()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}
+	if err := admin.SubResource("token").Create(context.Background(), sa, tr); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = tr.Status.Token
+	return cfg
+}
+
+// eventually retries check for half a minute (policies and RBAC come into
+// force on their own schedule).
+func eventually(t *testing.T, check func() error) {
+	t.Helper()
+	eventuallyWithin(t, 30*time.Second, check)
+}
+
+// eventuallyWithin retries check until it passes or timeout has passed.
+func eventuallyWithin(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

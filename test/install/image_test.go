@@ -139,6 +139,10 @@ func checkConfig(t *testing.T, image v1.Image, p *v1.Platform) {
 	if !slices.Contains(c.Env, "SSL_CERT_FILE="+packaging.CABundle) {
 		t.Errorf("env %q lacks SSL_CERT_FILE", c.Env)
 	}
+	const description = "Privacy Operator: /manager (entrypoint), /sql-datasource and /privacy-center"
+	if got := c.Labels["org.opencontainers.image.description"]; got != description {
+		t.Errorf("description label %q, want %q", got, description)
+	}
 }
 
 // file is an entry of the extracted root filesystem.
@@ -204,7 +208,7 @@ var elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_
 // as `make image` says; the user database, the CA bundle and /tmp are
 // there; no shell is.
 func checkRootFS(t *testing.T, root rootFS, p *v1.Platform) {
-	for _, bin := range []string{"manager", "sql-datasource"} {
+	for _, bin := range []string{"manager", "sql-datasource", "privacy-center"} {
 		f, ok := root.files[bin]
 		if !ok || f.mode&0o111 == 0 {
 			t.Errorf("/%s missing or not executable: %+v", bin, f)
@@ -271,9 +275,10 @@ func checkBinary(t *testing.T, path, arch string) {
 }
 
 // runHelp runs each binary from the extracted root filesystem, with nothing
-// of the build machine in its environment.
+// of the build machine in its environment, and the privacy center's
+// --version (the chart starts it with command: ["/privacy-center"]).
 func runHelp(t *testing.T, root rootFS) {
-	for bin, flag := range map[string]string{"manager": "-leader-elect", "sql-datasource": "-mapping"} {
+	for bin, flag := range map[string]string{"manager": "-leader-elect", "sql-datasource": "-mapping", "privacy-center": "-keys-dir"} {
 		cmd := exec.Command(filepath.Join(root.dir, bin), "--help")
 		cmd.Dir, cmd.Env = root.dir, []string{}
 		out, err := cmd.CombinedOutput()
@@ -288,6 +293,13 @@ func runHelp(t *testing.T, root rootFS) {
 		}
 		t.Logf("/%s --help ran from the image's root filesystem (%v): %d lines of usage", bin, cmd.ProcessState, strings.Count(string(out), "\n"))
 	}
+	cmd := exec.Command(filepath.Join(root.dir, "privacy-center"), "--version")
+	cmd.Dir, cmd.Env = root.dir, []string{}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "privacy-center ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("/privacy-center --version: %v, printed %q; want one line \"privacy-center <version>\"", err, out)
+	}
+	t.Logf("/privacy-center --version: %s", strings.TrimSpace(string(out)))
 }
 
 // checkArchive: the docker archive holds the same image (its config, which

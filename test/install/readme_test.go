@@ -54,13 +54,14 @@ func helmInstalls(t *testing.T, path string) [][]string {
 }
 
 // TestReadmeHelmCommands renders the chart as each `helm install` of the
-// READMEs would and applies it with a server-side dry run. Each must either
-// start on a cluster without ReadWriteMany volumes (kind's local-path: no
-// claim, or a ReadWriteOnce one) or say in its NOTES that it needs one;
-// the README shows both the production and the kind/laptop install.
+// READMEs (and of docs/privacy-center.md) would and applies it with a
+// server-side dry run. Each must either start on a cluster without
+// ReadWriteMany volumes (kind's local-path: no claim, or a ReadWriteOnce
+// one) or say in its NOTES that it needs one; the README shows both the
+// production and the kind/laptop install.
 func TestReadmeHelmCommands(t *testing.T) {
 	var cmds [][]string
-	for _, readme := range []string{filepath.Join(repo, "README.md"), filepath.Join(chartDir, "README.md")} {
+	for _, readme := range []string{filepath.Join(repo, "README.md"), filepath.Join(chartDir, "README.md"), filepath.Join(repo, "docs", "privacy-center.md")} {
 		cmds = append(cmds, helmInstalls(t, readme)...)
 	}
 	laptop, s3, production := 0, 0, 0

@@ -337,7 +337,7 @@ func TestChartLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, values := range []string{"", "ci/ha-values.yaml", "ci/cert-manager-values.yaml", "ci/s3-workload-identity-values.yaml"} {
+	for _, values := range []string{"", "ci/ha-values.yaml", "ci/cert-manager-values.yaml", "ci/s3-workload-identity-values.yaml", "ci/privacy-center-values.yaml"} {
 		vals := map[string]any{}
 		if values != "" {
 			v, err := chartutil.ReadValuesFile(filepath.Join(chartDir, values))

@@ -114,3 +114,59 @@ else the manager's default.
 {{- end }}
 {{- $name }}
 {{- end }}
+
+{{/* The privacy center's objects: <fullname>-privacy-center. */}}
+{{- define "privacy-operator.center" -}}
+{{- printf "%s-privacy-center" (include "privacy-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The labels that select the privacy center's pods (as in config/privacy-center). */}}
+{{- define "privacy-operator.centerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "privacy-operator.name" . }}
+app.kubernetes.io/component: privacy-center
+{{- end }}
+
+{{/* The user the center's ServiceAccount acts as, which its admission policies name. */}}
+{{- define "privacy-operator.centerUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "privacy-operator.center" .) }}
+{{- end }}
+
+{{/*
+The namespace of the center's subject Secrets: privacyCenter.config.subjectNamespace,
+else the first of namespaces.subjectSecretNamespaces (the release namespace
+when that is empty, as for the manager). It must be one the manager reads
+subject Secrets in, or no request the center files could be carried out.
+*/}}
+{{- define "privacy-operator.centerSubjectNamespace" -}}
+{{- $allowed := .Values.namespaces.subjectSecretNamespaces | default (list .Release.Namespace) }}
+{{- $ns := .Values.privacyCenter.config.subjectNamespace | default (first $allowed) }}
+{{- if not (has $ns $allowed) }}
+{{- fail (printf "privacyCenter.config.subjectNamespace %s is not one of the namespaces the manager reads subject Secrets in (namespaces.subjectSecretNamespaces: %s): add it there" $ns (join ", " $allowed)) }}
+{{- end }}
+{{- $ns }}
+{{- end }}
+
+{{/*
+The center's configuration file (docs/privacy-center.md): privacyCenter.config
+with subjectNamespace, requireApproval (approvalPolicy.requireApproval unless
+set) and, with privacyCenter.smtpSecret, the SMTP credential files filled in.
+*/}}
+{{- define "privacy-operator.centerConfig" -}}
+{{- $c := deepCopy .Values.privacyCenter.config }}
+{{- $_ := required "privacyCenter.config.baseURL is required: the center's public URL, the start of every link in its mails (e.g. https://privacy.example.com)" $c.baseURL }}
+{{- $smtp := $c.smtp | default dict }}
+{{- $_ = required "privacyCenter.config.smtp.host is required: the SMTP server the center mails people through" $smtp.host }}
+{{- $_ = required "privacyCenter.config.smtp.from is required: the sender of the center's mails, e.g. \"Example Privacy <privacy@example.com>\"" $smtp.from }}
+{{- $_ = set $c "subjectNamespace" (include "privacy-operator.centerSubjectNamespace" .) }}
+{{- if kindIs "invalid" $c.requireApproval }}
+{{- $_ = set $c "requireApproval" (.Values.approvalPolicy.requireApproval | default false) }}
+{{- else if and .Values.approvalPolicy.requireApproval (not $c.requireApproval) }}
+{{- fail "privacyCenter.config.requireApproval is false but approvalPolicy.requireApproval refuses every request that is not created suspended: leave it unset or set it true" }}
+{{- end }}
+{{- if .Values.privacyCenter.smtpSecret }}
+{{- $_ = set $smtp "usernameFile" ($smtp.usernameFile | default "/etc/privacy-center/smtp/username") }}
+{{- $_ = set $smtp "passwordFile" ($smtp.passwordFile | default "/etc/privacy-center/smtp/password") }}
+{{- end }}
+{{- $_ = set $c "smtp" $smtp }}
+{{- toYaml $c }}
+{{- end }}
