@@ -41,18 +41,29 @@ func main() {
 	addr := flag.String("bind-address", ":8080", "where the center listens (behind an Ingress that terminates TLS)")
 	leaderElect := flag.Bool("leader-elect", true, "elect one replica to send the notices (each notice once); false only with one replica")
 	leaseNamespace := flag.String("leader-election-namespace", os.Getenv("POD_NAMESPACE"), "the namespace of the notices' Lease (default: the pod's)")
+	requester := flag.String("requester", ownIdentity(), "spec.requester of the requests the center files: its own identity as the API server knows it (default: system:serviceaccount:$POD_NAMESPACE:$SERVICE_ACCOUNT_NAME when both are set; empty leaves it to the requester policy)")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("privacy-center")
-	if err := run(*configFile, *keysDir, *addr, *leaderElect, *leaseNamespace); err != nil {
+	if err := run(*configFile, *keysDir, *addr, *leaderElect, *leaseNamespace, *requester); err != nil {
 		log.Error(err, "privacy center stopped")
 		os.Exit(1)
 	}
 }
 
-func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace string) error {
+// ownIdentity is the pod's ServiceAccount's user name, from the downward
+// API's POD_NAMESPACE and SERVICE_ACCOUNT_NAME.
+func ownIdentity() string {
+	ns, sa := os.Getenv("POD_NAMESPACE"), os.Getenv("SERVICE_ACCOUNT_NAME")
+	if ns == "" || sa == "" {
+		return ""
+	}
+	return "system:serviceaccount:" + ns + ":" + sa
+}
+
+func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, requester string) error {
 	cfg, err := config.Load(configFile)
 	if err != nil {
 		return err
@@ -100,7 +111,7 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace stri
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center")})
+	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"), Requester: requester})
 	if err != nil {
 		return err
 	}

@@ -163,8 +163,9 @@ func TestPrivacyCenterChart(t *testing.T) {
 			!cmp.Equal(sources, map[string]string{"config": centerName, "keys": "privacy-center-keys", "smtp": "privacy-center-smtp"}) {
 			t.Errorf("mounts %v from %v", mounts, sources)
 		}
-		if len(c.Env) != 1 || c.Env[0].Name != "POD_NAMESPACE" || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
-			t.Errorf("env %+v, want POD_NAMESPACE (where the notices' Lease is)", c.Env)
+		if len(c.Env) != 2 || c.Env[0].Name != "POD_NAMESPACE" || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" ||
+			c.Env[1].Name != "SERVICE_ACCOUNT_NAME" || c.Env[1].ValueFrom.FieldRef.FieldPath != "spec.serviceAccountName" {
+			t.Errorf("env %+v, want POD_NAMESPACE (where the notices' Lease is) and SERVICE_ACCOUNT_NAME (spec.requester)", c.Env)
 		}
 		if len(spec.TopologySpreadConstraints) != 1 || spec.TopologySpreadConstraints[0].LabelSelector.MatchLabels["app.kubernetes.io/component"] != "privacy-center" {
 			t.Errorf("spread %+v, want over hostnames by the center's labels", spec.TopologySpreadConstraints)

@@ -54,6 +54,11 @@ type Options struct {
 	Suspend bool
 	// Annotations are added to the request (the sealed notice address).
 	Annotations map[string]string
+	// Requester is spec.requester: the center's own identity as the API
+	// server knows it (the approval policy requires exactly that), set so
+	// that requests filed for review are accepted also where no policy
+	// stamps it. Empty leaves it to that policy.
+	Requester string
 }
 
 // File creates the subject Secret and the PrivacyRequest of s, or finds
@@ -87,6 +92,7 @@ func File(ctx context.Context, c client.Client, o Options, s Submission) (*priva
 			Corrections: s.Corrections,
 			ReceivedAt:  &metav1.Time{Time: s.ReceivedAt.UTC().Truncate(time.Second)},
 			Suspend:     o.Suspend,
+			Requester:   o.Requester,
 		},
 	}
 	for k, v := range o.Annotations {

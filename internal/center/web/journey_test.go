@@ -12,14 +12,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/config"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
+	"github.com/privacyoperator/privacy-operator/internal/center/web"
 )
 
 // TestFileByLink: the form, the mail, the link's confirmation page, the
 // request and its Secret, the status page; a second click finds the same
 // request.
 func TestFileByLink(t *testing.T) {
-	c := newCenter(t, nil)
+	const requester = "system:serviceaccount:privacy-center:privacy-center"
+	c := newCenter(t, func(_ *config.Config, o *web.Options) { o.Requester = requester })
 	email := "ada.link@example.com"
 
 	code, body, header := c.do(t, "GET", "/", nil, "Accept-Language", "en")
@@ -63,7 +66,7 @@ func TestFileByLink(t *testing.T) {
 	}
 	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess || pr.Spec.Regulation != privacyv1alpha1.RegulationGDPR ||
 		pr.Spec.Subject.SecretRef == nil || len(pr.Spec.Subject.Identities) != 0 || pr.Spec.ReceivedAt == nil ||
-		!strings.HasPrefix(pr.Name, intake.NamePrefix) || strings.Contains(pr.Name, "ada") {
+		!strings.HasPrefix(pr.Name, intake.NamePrefix) || strings.Contains(pr.Name, "ada") || pr.Spec.Requester != requester {
 		t.Fatalf("request %s: %+v", pr.Name, pr.Spec)
 	}
 	secret := &corev1.Secret{}

@@ -42,6 +42,8 @@ type Server struct {
 	client client.Client
 	log    logr.Logger
 	now    func() time.Time
+	// requester is the center's identity (spec.requester).
+	requester string
 
 	cat     *i18n.Catalogs
 	pages   map[string]*template.Template
@@ -60,11 +62,13 @@ type Options struct {
 	Now func() time.Time
 	// Limits bound submissions and code attempts; DefaultLimits when zero.
 	Limits Limits
+	// Requester is the center's identity, written into spec.requester.
+	Requester string
 }
 
 // New builds the center's handler.
 func New(o Options) (*Server, error) {
-	s := &Server{cfg: o.Config, ring: o.Ring, mailer: o.Mailer, client: o.Client, log: o.Log, now: o.Now}
+	s := &Server{cfg: o.Config, ring: o.Ring, mailer: o.Mailer, client: o.Client, log: o.Log, now: o.Now, requester: o.Requester}
 	if s.now == nil {
 		s.now = time.Now
 	}

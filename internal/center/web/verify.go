@@ -79,7 +79,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pr, err := intake.File(r.Context(), s.client, intake.Options{
-		SubjectNamespace: s.cfg.SubjectNamespace, Suspend: s.cfg.RequireApproval,
+		SubjectNamespace: s.cfg.SubjectNamespace, Suspend: s.cfg.RequireApproval, Requester: s.requester,
 		Annotations: map[string]string{intake.AnnotationNotify: notify},
 	}, sub)
 	if err != nil {
