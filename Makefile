@@ -185,9 +185,10 @@ DEMO_DIR ?= $(CURDIR)/tmp/demo
 LOCAL_DIR ?= $(CURDIR)/tmp/local
 
 .PHONY: demo
-demo: build envtest ## See it work: control plane, operator, two SQL data sources, a policy and a request of each type (DEMO_ONCE=1 exits after the summary).
+demo: build envtest ## See it work: control plane, operator, two SQL data sources, the privacy center, a policy and a request of each type (DEMO_ONCE=1 exits after the summary).
+	mailpit="$$(hack/mailpit.sh build)" && \
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
-		$(LOCALBIN)/localstack demo --dir $(DEMO_DIR) --bin $(LOCALBIN) --repo $(CURDIR)
+		$(LOCALBIN)/localstack demo --dir $(DEMO_DIR) --bin $(LOCALBIN) --repo $(CURDIR) --mailpit "$$mailpit"
 
 .PHONY: local-up
 local-up: build envtest ## Start a local control plane (CRDs installed) that `make run` can use; prints its KUBECONFIG.

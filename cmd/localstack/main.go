@@ -6,8 +6,9 @@
 //	                   its KUBECONFIG; `make run` then runs the operator on it
 //	localstack down    stop it and remove its state
 //	localstack demo    the whole product: control plane, operator, two SQL
-//	                   data sources, a RetentionPolicy and one request of
-//	                   each type, shown live (see `make demo`)
+//	                   data sources, the privacy center and its mailbox, a
+//	                   RetentionPolicy and one request of each type (one
+//	                   filed at the center), shown live (see `make demo`)
 //
 // The Makefile builds it and passes KUBEBUILDER_ASSETS (the envtest
 // binaries, built once and cached).
@@ -52,7 +53,8 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("localstack "+cmd, flag.ContinueOnError)
 	dir := fs.String("dir", "tmp/local", "state directory (data, logs, kubeconfig)")
 	repo := fs.String("repo", ".", "repository root (for config/crd)")
-	bin := fs.String("bin", "bin", "directory holding the manager and sql-datasource binaries (demo)")
+	bin := fs.String("bin", "bin", "directory holding the manager, sql-datasource and privacy-center binaries (demo)")
+	mailpit := fs.String("mailpit", os.Getenv("MAILPIT_BIN"), "demo: the mailpit binary, the privacy center's mailbox (default: $MAILPIT_BIN; make demo passes hack/mailpit.sh build's)")
 	once := fs.Bool("once", os.Getenv("DEMO_ONCE") == "1", "demo: exit after the summary (default: $DEMO_ONCE=1)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "demo: how long to wait for everything to finish")
 	if err := fs.Parse(args); err != nil {
@@ -76,7 +78,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return demo.Run(ctx, demo.Options{Dir: abs, Assets: assets, Repo: *repo, Bin: *bin, Once: *once,
+		return demo.Run(ctx, demo.Options{Dir: abs, Assets: assets, Repo: *repo, Bin: *bin, Mailpit: *mailpit, Once: *once,
 			Out: os.Stdout, TTY: term.IsTerminal(int(os.Stdout.Fd())), Timeout: *timeout})
 	default:
 		return fmt.Errorf("unknown command %q: use up, down or demo", cmd)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -153,6 +154,21 @@ var _ = Describe("The README's commands", Ordered, func() {
 			GinkgoWriter.Printf("$ %s\n%s", c, got)
 		}
 
+		By("Ada's Access request, filed through the privacy center's form, is done; its mail is in mailpit; its status page says so")
+		Expect(out).To(ContainSubstring("POST /verify                303 See Other -> /status/"))
+		Expect(out).To(MatchRegexp(`pc-[a-z2-7]{26} +Access \(privacy center\) +Completed +archive/paper-archive: 2 records returned`))
+		Expect(out).To(MatchRegexp(`Privacy center: http://127\.0\.0\.1:\d+/`))
+		mailbox := regexp.MustCompile(`Mailbox \(mailpit's API[^)]*\): (http://127\.0\.0\.1:\d+)/api/v1/messages`).FindStringSubmatch(out)
+		Expect(mailbox).NotTo(BeNil(), "the mailbox's URL is printed")
+		Eventually(func(g Gomega) {
+			body := httpGet(g, mailbox[1]+"/api/v1/messages", http.StatusOK)
+			g.Expect(body).To(ContainSubstring(`"Subject":"We have your privacy request`), "the received notice")
+			g.Expect(body).To(ContainSubstring("ada.lovelace@example.com"))
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		status := regexp.MustCompile(`Ada's status page \(pc-[a-z2-7]{26}\): (http://127\.0\.0\.1:\d+/status/\S+)`).FindStringSubmatch(out)
+		Expect(status).NotTo(BeNil(), "the status link is printed")
+		Expect(httpGet(Default, status[1], http.StatusOK)).To(ContainSubstring("Done: we have done what you asked."))
+
 		By("Ctrl-C stops it cleanly")
 		Expect(syscall.Kill(-second.Process.Pid, syscall.SIGINT)).To(Succeed())
 		_ = second.Wait()
@@ -168,7 +184,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 			Expect(out).To(ContainSubstring(want))
 		}
 		Expect(out).To(MatchRegexp(`usage-365d +Retention Succeeded .* shop-?\S*: [1-9]\d* rows purged`))
-		for _, name := range []string{"access-2026-0001 +Access", "correct-2026-0002 +Correct", "optout-2026-0003 +OptOut", "delete-2026-0004 +Delete"} {
+		for _, name := range []string{"access-2026-0001 +Access", "pc-[a-z2-7]{26} +Access \\(privacy center\\)", "correct-2026-0002 +Correct", "optout-2026-0003 +OptOut", "delete-2026-0004 +Delete"} {
 			Expect(out).To(MatchRegexp(name+` +Completed`), "request names are ticket numbers: they carry no personal data")
 		}
 		By("the paper archive's tasks, completed by the records clerk with kubectl privacy")
@@ -176,6 +192,18 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`access-2026-0001 .* archive/paper-archive: 2 records returned, by records-clerk \(task pr-[0-9a-f]+\)`))
 		Expect(out).To(MatchRegexp(`delete-2026-0004 .* archive/paper-archive: 2 records deleted or anonymized, by records-clerk`))
 		Expect(out).To(MatchRegexp(`delete-2026-0004 +receipt \d+: ` + regexp.QuoteMeta(filepath.Join(demoDir, "receipts")) + `/receipts/\d{20}\.json`))
+		Expect(out).To(MatchRegexp(`pc-[a-z2-7]{26} +receipt \d+: `))
 		Expect(out).To(MatchRegexp(`log: [4-9]\d* receipts in .*, verified, no break`))
 	})
 })
+
+// httpGet reads url and wants the status code want.
+func httpGet(g Gomega, url string, want int) string {
+	resp, err := http.Get(url)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.StatusCode).To(Equal(want), "GET %s: %s", url, body)
+	return string(body)
+}

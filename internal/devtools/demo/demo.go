@@ -1,10 +1,12 @@
 // Package demo is `make demo`: the whole product on one machine. It starts
 // the local stack (control plane, operator, two SQL data sources on seeded
-// SQLite files), registers the sources and a manual one (a paper archive
-// whose tasks a records clerk completes with kubectl privacy), applies a
-// RetentionPolicy and one PrivacyRequest of each type for a sample person
-// with kubectl, shows their progress until all have finished, and says
-// what happened in the databases.
+// SQLite files, the privacy center with mailpit as its mailbox), registers
+// the sources and a manual one (a paper archive whose tasks a records
+// clerk completes with kubectl privacy), applies a RetentionPolicy and one
+// PrivacyRequest of each type for a sample person with kubectl, files one
+// more Access request through the privacy center's form, shows their
+// progress until all have finished, and says what happened in the
+// databases.
 package demo
 
 import (
@@ -35,8 +37,10 @@ type Options struct {
 	Assets string
 	// Repo is the repository root (for config/crd).
 	Repo string
-	// Bin holds the manager and sql-datasource binaries.
+	// Bin holds the manager, sql-datasource and privacy-center binaries.
 	Bin string
+	// Mailpit is the mailpit binary (hack/mailpit.sh build).
+	Mailpit string
 	// Once exits after the summary instead of running until ctx ends.
 	Once bool
 	// Out receives the demo's output; TTY redraws the progress table in place.
@@ -59,7 +63,13 @@ type run struct {
 	cp      *localstack.ControlPlane
 	op      *localstack.Operator
 	sources []*localstack.SQLSource
+	mailpit *localstack.Mailpit
+	center  *localstack.Center
 	c       client.Client
+	// names are the requests the demo follows: requestNames and the one
+	// filed at the center (centerRequest, with its status link).
+	names                       []string
+	centerRequest, centerStatus string
 	// clerkKubeconfig is the records clerk's own; completed names the
 	// tasks the clerk completed.
 	clerkKubeconfig string
@@ -76,7 +86,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	o.Dir = dir
-	r := &run{Options: o, completed: map[string]bool{}}
+	r := &run{Options: o, completed: map[string]bool{}, names: requestNames}
 	defer func() { err = errors.Join(err, r.stop()) }()
 
 	r.step("Starting a local control plane (etcd + kube-apiserver) in %s", o.Dir)
@@ -97,9 +107,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if r.op, err = localstack.StartOperator(ctx, r.cp, filepath.Join(o.Bin, "manager")); err != nil {
 		return err
 	}
+	if err := r.startCenter(ctx); err != nil {
+		return err
+	}
 	// From here on, a child that exits ends the demo at once, with its
 	// reason and the last lines of its log.
-	procs := []*localstack.Process{r.op.Process}
+	procs := []*localstack.Process{r.op.Process, r.mailpit.Process, r.center.Process}
 	for _, s := range r.sources {
 		procs = append(procs, s.Process)
 	}
@@ -136,6 +149,12 @@ func (r *run) step(format string, args ...any) {
 }
 
 func (r *run) stop() error {
+	if r.center != nil {
+		r.center.Stop()
+	}
+	if r.mailpit != nil {
+		r.mailpit.Stop()
+	}
 	for _, s := range r.sources {
 		s.Stop()
 	}

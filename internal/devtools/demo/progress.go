@@ -85,6 +85,12 @@ func (r *run) apply(ctx context.Context) error {
 			return err
 		}
 	}
+	// Filed before the table starts, so that the Delete, applied once all
+	// the others have finished, waits for this one too.
+	if err := r.fileAtCenter(ctx); err != nil {
+		return err
+	}
+	r.names = append([]string{requestNames[0], r.centerRequest}, requestNames[1:]...)
 	t := &table{out: r, tty: r.TTY}
 	deleteApplied := false
 	return r.waitFor(ctx, "the requests, the archive's tasks and the first retention run to finish", func() (bool, error) {
@@ -101,7 +107,7 @@ func (r *run) apply(ctx context.Context) error {
 			t.pause()
 			return false, err
 		}
-		if !deleteApplied && r.requestsFinished(rows) == len(requestNames)-1 {
+		if !deleteApplied && r.requestsFinished(rows) == len(r.names)-1 {
 			deleteApplied = true
 			t.pause()
 			if err := r.kubectlApply("delete.yaml", deleteManifest); err != nil {
@@ -111,6 +117,14 @@ func (r *run) apply(ctx context.Context) error {
 		}
 		return deleteApplied && finished == len(rows) && completed == len(tasks), nil
 	})
+}
+
+// kindOf is the request's type, labelled when it came through the center.
+func (r *run) kindOf(pr *privacyv1alpha1.PrivacyRequest) string {
+	if pr.Name == r.centerRequest {
+		return centerLabel
+	}
+	return string(pr.Spec.Type)
 }
 
 // requestsFinished counts the finished requests among the rows.
@@ -132,7 +146,7 @@ type row struct{ name, kind, phase, sources, due string }
 func (r *run) rows(ctx context.Context) ([]row, int, error) {
 	var rows []row
 	finished := 0
-	for _, name := range requestNames {
+	for _, name := range r.names {
 		pr := &privacyv1alpha1.PrivacyRequest{}
 		if err := r.c.Get(ctx, client.ObjectKey{Name: name}, pr); client.IgnoreNotFound(err) != nil {
 			return nil, 0, err
@@ -147,7 +161,7 @@ func (r *run) rows(ctx context.Context) ([]row, int, error) {
 		if pr.Status.DueAt != nil {
 			due = pr.Status.DueAt.Format("2006-01-02")
 		}
-		rows = append(rows, row{name: name, kind: string(pr.Spec.Type), phase: phase, sources: doneOf(pr.Status.Progress, len(pr.Status.Sources)), due: due})
+		rows = append(rows, row{name: name, kind: r.kindOf(pr), phase: phase, sources: doneOf(pr.Status.Progress, len(pr.Status.Sources)), due: due})
 		if pr.Status.Phase == privacyv1alpha1.RequestPhaseCompleted || pr.Status.Phase == privacyv1alpha1.RequestPhaseFailed {
 			finished++
 		}

@@ -32,7 +32,8 @@ var verbs = map[privacyv1alpha1.RequestType]string{
 // explore with kubectl.
 func (r *run) summary(ctx context.Context) error {
 	r.step("What happened")
-	for _, name := range requestNames {
+	w := nameWidth(r.names)
+	for _, name := range r.names {
 		pr := &privacyv1alpha1.PrivacyRequest{}
 		if err := r.c.Get(ctx, client.ObjectKey{Name: name}, pr); err != nil {
 			return err
@@ -45,9 +46,9 @@ func (r *run) summary(ctx context.Context) error {
 			}
 			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, what))
 		}
-		fmt.Fprintf(r.Out, "  %-17s %-9s %-10s %s\n", name, pr.Spec.Type, pr.Status.Phase, strings.Join(parts, "; "))
+		fmt.Fprintf(r.Out, "  %-*s %-9s %-10s %s\n", w, name, r.kindOf(pr), pr.Status.Phase, strings.Join(parts, "; "))
 		if e := pr.Status.Export; e != nil {
-			fmt.Fprintf(r.Out, "  %-17s export: %s (%d bytes, sha256 %s, until %s)\n", "", e.Location, e.Bytes, e.SHA256, e.ExpiresAt.Format("2006-01-02"))
+			fmt.Fprintf(r.Out, "  %-*s export: %s (%d bytes, sha256 %s, until %s)\n", w, "", e.Location, e.Bytes, e.SHA256, e.ExpiresAt.Format("2006-01-02"))
 		}
 	}
 	rp := &privacyv1alpha1.RetentionPolicy{}
@@ -60,7 +61,7 @@ func (r *run) summary(ctx context.Context) error {
 		for _, s := range run.Sources {
 			parts = append(parts, fmt.Sprintf("%s: %s", s.Namespace+"/"+s.Name, records(s.Records, "purged", s.Message)))
 		}
-		fmt.Fprintf(r.Out, "  %-17s %-9s %-10s %s (usage data older than %s)\n", policyName, "Retention", run.Outcome, strings.Join(parts, "; "),
+		fmt.Fprintf(r.Out, "  %-*s %-9s %-10s %s (usage data older than %s)\n", w, policyName, "Retention", run.Outcome, strings.Join(parts, "; "),
 			run.Before.Format("2006-01-02"))
 	}
 
@@ -95,7 +96,17 @@ func (r *run) summary(ctx context.Context) error {
 	fmt.Fprintf(r.Out, "  go run ./cmd/privacyctl receipts verify --dir %s --kubeconfig %s\n", r.op.ReceiptDir, r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
 		filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "manifests"), r.op.MetricsAddr)
+	r.exploreCenter()
 	return nil
+}
+
+// nameWidth is the width of the name column: the longest name.
+func nameWidth(names []string) int {
+	w := len(policyName)
+	for _, n := range names {
+		w = max(w, len(n))
+	}
+	return w
 }
 
 func records(n *int64, verb, message string) string {
@@ -135,7 +146,8 @@ func (r *run) receipts(ctx context.Context) error {
 	r.step("Receipts (signed, chained; no personal data)")
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for _, name := range requestNames {
+	w := nameWidth(r.names)
+	for _, name := range r.names {
 		pr := &privacyv1alpha1.PrivacyRequest{}
 		for {
 			if err := r.c.Get(ctx, client.ObjectKey{Name: name}, pr); err != nil {
@@ -150,7 +162,7 @@ func (r *run) receipts(ctx context.Context) error {
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		fmt.Fprintf(r.Out, "  %-17s receipt %d: %s\n", name, pr.Status.Receipt.Sequence, pr.Status.Receipt.Location)
+		fmt.Fprintf(r.Out, "  %-*s receipt %d: %s\n", w, name, pr.Status.Receipt.Sequence, pr.Status.Receipt.Location)
 	}
 	store, err := receipt.NewDirStore(r.op.ReceiptDir)
 	if err != nil {

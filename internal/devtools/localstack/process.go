@@ -32,6 +32,11 @@ type Process struct {
 // arguments must name dir (every process here does, through its data,
 // config or log paths) so that StopLeftovers finds it after a crash.
 func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
+	return startProcess(dir, name, bin, nil, args...)
+}
+
+// startProcess is StartProcess with the child's environment (nil: ours).
+func startProcess(dir, name, bin string, env []string, args ...string) (*Process, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o700); err != nil {
 		return nil, err
 	}
@@ -47,6 +52,7 @@ func StartProcess(dir, name, bin string, args ...string) (*Process, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -85,9 +91,10 @@ func (p *Process) Kill() {
 }
 
 // StopLeftovers ends every process of the local stack whose command line
-// names dir: the control plane, operator and data sources of an earlier run
-// that crashed or was killed. Only the stack's own programs are considered
-// (an editor with a file of dir open is left alone).
+// names dir: the control plane, operator, data sources, privacy center and
+// mailpit of an earlier run that crashed or was killed. Only the stack's
+// own programs are considered (an editor with a file of dir open is left
+// alone).
 func StopLeftovers(dir string) error {
 	pids, err := processesNaming(dir)
 	if err != nil || len(pids) == 0 {
@@ -117,7 +124,8 @@ func StopLeftovers(dir string) error {
 func Running(dir string) ([]int, error) { return processesNaming(dir) }
 
 // stackPrograms are the programs the local stack starts.
-var stackPrograms = map[string]bool{"etcd": true, "kube-apiserver": true, "manager": true, "sql-datasource": true}
+var stackPrograms = map[string]bool{"etcd": true, "kube-apiserver": true, "manager": true, "sql-datasource": true,
+	"privacy-center": true, "mailpit": true}
 
 // processesNaming lists the live processes whose command line contains dir.
 func processesNaming(dir string) ([]int, error) {
