@@ -103,10 +103,12 @@ func File(ctx context.Context, c client.Client, o Options, s Submission) (*priva
 	}
 	err := c.Create(ctx, pr)
 	if apierrors.IsAlreadyExists(err) {
+		// A second click or a retry: the request stands; make sure its
+		// Secret is owned (the first call may have stopped before that).
 		if err := c.Get(ctx, client.ObjectKeyFromObject(pr), pr); err != nil {
 			return nil, fmt.Errorf("read the request: %w", err)
 		}
-		return pr, nil
+		err = nil
 	}
 	if err != nil {
 		// The request was refused: the person's identities must not stay.
