@@ -245,3 +245,34 @@ func TestRefusedRequestLeavesNoSecret(t *testing.T) {
 		t.Fatalf("the subject Secret of a refused request: %v, want it gone", err)
 	}
 }
+
+// TestSecondFilingOwnsTheSecret: a filing that stopped before the owner
+// patch is completed by the next (a second click).
+func TestSecondFilingOwnsTheSecret(t *testing.T) {
+	ctx := context.Background()
+	sub := intake.Submission{Nonce: "owner00000000000000000000a", Type: privacyv1alpha1.RequestTypeAccess,
+		Regulation: privacyv1alpha1.RegulationGDPR, Identities: map[string]string{"email": "owner@example.com"}, ReceivedAt: time.Now()}
+	o := intake.Options{SubjectNamespace: "privacy-operator-system"}
+	pr, err := intake.File(ctx, k8s, o, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: o.SubjectNamespace, Name: sub.Name()}
+	if err := k8s.Get(ctx, key, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.OwnerReferences = nil // as if the first call stopped before its patch
+	if err := k8s.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := intake.File(ctx, k8s, o, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, key, secret); err != nil {
+		t.Fatal(err)
+	}
+	if len(secret.OwnerReferences) != 1 || secret.OwnerReferences[0].UID != pr.UID {
+		t.Fatalf("owners after the second filing: %v, want the request %s", secret.OwnerReferences, pr.UID)
+	}
+}
