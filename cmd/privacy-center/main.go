@@ -100,6 +100,9 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	if err != nil {
 		return err
 	}
+	if err := cat.Override(cfg.Messages); err != nil {
+		return fmt.Errorf("%s: %w", configFile, err)
+	}
 	notifier := &notify.Notifier{Client: mgr.GetClient(), Ring: ring, Mailer: sender, Catalogs: cat, BaseURL: cfg.BaseURL,
 		Company: cfg.Branding.CompanyName, StatusTTL: cfg.StatusTTL.Duration, Now: time.Now}
 	if err := notifier.SetupWithManager(mgr); err != nil {
@@ -111,7 +114,7 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"), Requester: requester})
+	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"), Requester: requester, Catalogs: cat})
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,11 @@ type Config struct {
 	// taken from X-Forwarded-For (the rightmost address that is not a
 	// trusted proxy) for the per-client rate limit.
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
+	// Messages override the catalogues' texts, by language and message id
+	// (mail.completed.text, intro, ...): the pages' and the notices'
+	// wording is the company's to choose. An unknown language or id stops
+	// the center at start.
+	Messages map[string]map[string]string `json:"messages,omitempty"`
 }
 
 // SMTP is the mail server; credentials are files of a mounted Secret.

@@ -119,6 +119,37 @@ func (c *Catalogs) Others(lang language.Tag) []LangLink {
 // LangLink is a language the switch offers.
 type LangLink struct{ Tag, Name string }
 
+// Override replaces messages of the catalogues: by language tag (en, de),
+// then message id. It refuses a language without a catalogue and an id
+// English does not have, naming them, so that a typo cannot leave a
+// default text in place unnoticed.
+func (c *Catalogs) Override(messages map[string]map[string]string) error {
+	for lang, msgs := range messages {
+		tag, err := language.Parse(lang)
+		if err != nil || c.byTag[tag] == nil {
+			return fmt.Errorf("messages: %q is not a language of the catalogues (%s)", lang, c.names())
+		}
+		for id, text := range msgs {
+			if _, ok := c.byTag[language.English][id]; !ok {
+				return fmt.Errorf("messages.%s: %q is not a message id (see the English catalogue)", lang, id)
+			}
+			if strings.TrimSpace(text) == "" {
+				return fmt.Errorf("messages.%s.%s is empty", lang, id)
+			}
+			c.byTag[tag][id] = text
+		}
+	}
+	return nil
+}
+
+func (c *Catalogs) names() string {
+	var out []string
+	for _, t := range c.tags {
+		out = append(out, t.String())
+	}
+	return strings.Join(out, ", ")
+}
+
 // Tag returns the catalogue language matching s (a tag recorded earlier),
 // English when none does.
 func (c *Catalogs) Tag(s string) language.Tag {

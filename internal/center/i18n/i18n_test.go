@@ -36,3 +36,28 @@ func TestCatalogs(t *testing.T) {
 		t.Errorf("intro: %q", got)
 	}
 }
+
+func TestOverride(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Override(map[string]map[string]string{"de": {"mail.completed.subject": "Erledigt, {type}"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Printer(language.German)("mail.completed.subject", "type", "Auskunft"); got != "Erledigt, Auskunft" {
+		t.Errorf("overridden German subject: %q", got)
+	}
+	if got := c.Printer(language.English)("mail.completed.subject"); got != "Your privacy request is done" {
+		t.Errorf("English left alone: %q", got)
+	}
+	for _, bad := range []map[string]map[string]string{
+		{"fr": {"intro": "x"}},
+		{"en": {"mail.complete.subject": "x"}},
+		{"en": {"intro": " "}},
+	} {
+		if err := c.Override(bad); err == nil {
+			t.Errorf("override %v accepted", bad)
+		}
+	}
+}

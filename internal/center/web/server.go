@@ -64,6 +64,9 @@ type Options struct {
 	Limits Limits
 	// Requester is the center's identity, written into spec.requester.
 	Requester string
+	// Catalogs are the messages (with Config.Messages applied); loaded
+	// from the embedded catalogues when nil.
+	Catalogs *i18n.Catalogs
 }
 
 // New builds the center's handler.
@@ -73,8 +76,13 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.cat, err = i18n.Load(); err != nil {
-		return nil, err
+	if s.cat = o.Catalogs; s.cat == nil {
+		if s.cat, err = i18n.Load(); err != nil {
+			return nil, err
+		}
+		if err := s.cat.Override(o.Config.Messages); err != nil {
+			return nil, err
+		}
 	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
