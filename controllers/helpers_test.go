@@ -36,6 +36,14 @@ func newNamespace() string {
 		testIDLabel: name, "privacyoperator.io/datasource": "true",
 	}}}
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
+	// The spec's DataSources go with it (envtest never removes a
+	// namespace): left behind, each would be probed every probeInterval
+	// for the rest of the suite, and on a busy machine the probes of a
+	// hundred dead sources delay the first pass of a new one beyond an
+	// Eventually's timeout.
+	DeferCleanup(func() {
+		Expect(k8sClient.DeleteAllOf(ctx, &privacyv1alpha1.DataSource{}, client.InNamespace(name))).To(Succeed())
+	})
 	return name
 }
 
