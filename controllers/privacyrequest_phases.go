@@ -375,6 +375,7 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 	// The receipt is the record that outlives the request: TTL deletion
 	// waits for it (the Notary wakes the request once it is written).
 	recorded := r.reconcileReceipt(ctx, s)
+	recorded = r.reconcileDeliveries(s) && recorded
 	if !keep && pr.Status.CompletedAt != nil {
 		expiry := pr.Status.CompletedAt.Add(ttl)
 		if s.now.Before(expiry) {

@@ -205,6 +205,12 @@ const (
 const (
 	// ReasonResumed: spec.suspend was cleared; dispatch resumes.
 	ReasonResumed = "Resumed"
+	// ReasonExportDelivered: the privacy center handed the Access export
+	// to the person (status.deliveries, a Delivery receipt).
+	ReasonExportDelivered = "ExportDelivered"
+	// ReasonInvalidAnnotation: an annotation the operator reads does not
+	// parse (the Event names it and says why).
+	ReasonInvalidAnnotation = "InvalidAnnotation"
 	// ReasonExportWritten: an Access export was assembled.
 	ReasonExportWritten = "ExportWritten"
 	// ReasonPurgeStarted: a RetentionPolicy slot's run started.

@@ -213,6 +213,14 @@ type PrivacyRequestStatus struct {
 	// +optional
 	Export *ExportReference `json:"export,omitempty"`
 
+	// deliveries are the times the privacy center handed the Access
+	// export to the person, each with its signed receipt (kind Delivery),
+	// oldest first.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +optional
+	Deliveries []ExportDelivery `json:"deliveries,omitempty"`
+
 	// heldBy names the LegalHolds that kept this request from one or more
 	// of its sources (their entries are Held).
 	// +listType=set

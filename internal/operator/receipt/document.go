@@ -11,7 +11,7 @@ import (
 const APIVersion = "receipts.privacyoperator.io/v1"
 
 // Kind says what a receipt records; exactly one of its bodies (Request,
-// Retention, Sweep) is set, the one its kind names.
+// Retention, Sweep, Delivery) is set, the one its kind names.
 type Kind string
 
 // The kinds of receipt.
@@ -62,6 +62,7 @@ type Receipt struct {
 	Request   *Request      `json:"request,omitempty"`
 	Retention *RetentionRun `json:"retention,omitempty"`
 	Sweep     *Sweep        `json:"sweep,omitempty"`
+	Delivery  *Delivery     `json:"delivery,omitempty"`
 }
 
 // Request records a PrivacyRequest as it finished.
@@ -215,7 +216,8 @@ type Sweep struct {
 // OwnerID is the id a receipt's owner submits it under (Notary.Submit),
 // computed from the receipt alone: "PrivacyRequest/<name>/<uid>" for a
 // request, "RetentionPolicy/<name>/<uid>/<scheduledTime, RFC 3339 UTC>"
-// for a retention run, and "" for a Sweep, which has no owner. It is what
+// for a retention run, "PrivacyRequest/<name>/<uid>/delivery/<n>" for a
+// request's n-th Delivery, and "" for a Sweep, which has no owner. It is what
 // lets a Notary recognise, in the log a crashed or former leader wrote, a
 // receipt whose reference its owner never recorded: the controllers and
 // the Notary must compute the same id, so both call this.
@@ -226,6 +228,8 @@ func OwnerID(r *Receipt) string {
 	case r.Kind == KindRetentionRun && r.Retention != nil:
 		p := r.Retention.Policy
 		return RunOwnerID(p.Name, p.UID, r.Retention.ScheduledTime)
+	case r.Kind == KindDelivery && r.Delivery != nil:
+		return DeliveryOwnerID(r.Delivery.Request, r.Delivery.UID, r.Delivery.Number)
 	}
 	return ""
 }
@@ -243,7 +247,7 @@ func RunOwnerID(policy, uid string, slot time.Time) string {
 // the kind, so a body under another kind would go unread.
 func (r *Receipt) check() error {
 	bodies := 0
-	for _, set := range []bool{r.Request != nil, r.Retention != nil, r.Sweep != nil} {
+	for _, set := range []bool{r.Request != nil, r.Retention != nil, r.Sweep != nil, r.Delivery != nil} {
 		if set {
 			bodies++
 		}
@@ -254,7 +258,8 @@ func (r *Receipt) check() error {
 	switch {
 	case r.Kind == KindPrivacyRequest && r.Request != nil,
 		r.Kind == KindRetentionRun && r.Retention != nil,
-		r.Kind == KindSweep && r.Sweep != nil:
+		r.Kind == KindSweep && r.Sweep != nil,
+		r.Kind == KindDelivery && r.Delivery != nil:
 		return nil
 	case r.Kind == "":
 		return errors.New("a receipt needs a kind")

@@ -45,6 +45,10 @@ func fullReceipts() []*Receipt {
 			Action: "Delete", Outcome: OutcomeCompleted, FinishedAt: later, Sources: []Source{source},
 		}},
 		{Kind: KindSweep, Sweep: &Sweep{RemovedThrough: 1, RemovedThroughHash: sum, OlderThan: at, Retention: "17520h0m0s"}},
+		{Kind: KindDelivery, Delivery: &Delivery{
+			Request: "access-2026-0001", UID: "uid-2", Number: 1, Format: "json", DeliveredAt: later, Channel: "privacy-center",
+			Export: req.Export, RequestReceipt: 7,
+		}},
 	}
 }
 
