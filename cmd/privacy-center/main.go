@@ -23,6 +23,7 @@ import (
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/delivery"
 	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
 	"github.com/privacyoperator/privacy-operator/internal/center/notify"
@@ -114,7 +115,12 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"), Requester: requester, Catalogs: cat})
+	var exports delivery.Store
+	if cfg.Exports.Dir != "" {
+		exports = delivery.Dir{Root: cfg.Exports.Dir}
+	}
+	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),
+		Requester: requester, Catalogs: cat, Exports: exports})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"time"
@@ -53,6 +54,17 @@ type Config struct {
 	// wording is the company's to choose. An unknown language or id stops
 	// the center at start.
 	Messages map[string]map[string]string `json:"messages,omitempty"`
+	// Exports is where the operator writes Access exports, for the center
+	// to hand them to people. Unset, the center tells people their data
+	// is ready but offers no download.
+	Exports Exports `json:"exports,omitzero"`
+}
+
+// Exports locates the operator's export store, which the center reads.
+type Exports struct {
+	// Dir is the operator's export directory (--export-dir), mounted
+	// read-only into the center.
+	Dir string `json:"dir,omitempty"`
 }
 
 // SMTP is the mail server; credentials are files of a mounted Secret.
@@ -208,6 +220,9 @@ func (c Config) Validate() error {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			return fmt.Errorf("trustedProxies[%d] must be a CIDR such as 10.0.0.0/8", i)
 		}
+	}
+	if c.Exports.Dir != "" && !filepath.IsAbs(c.Exports.Dir) {
+		return errors.New("exports.dir must be an absolute path: where the operator's export directory is mounted")
 	}
 	if c.SubjectNamespace == "" {
 		return errors.New("subjectNamespace is required")

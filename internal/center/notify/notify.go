@@ -8,8 +8,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,18 +49,30 @@ type Notifier struct {
 const (
 	NoticeReceived = "received"
 	NoticeExtended = "extended"
+	// NoticeReady: an Access request's export can be downloaded.
+	NoticeReady = "ready"
 )
 
 // due lists the notices pr has reached: received at once, extended when
 // an extension is recorded, and one of completed, held, refused or failed
-// when it finished.
+// when it finished. A finished Access request with an export is told
+// "your data is ready" instead of completed (after held or refused, which
+// carry what was kept and why).
 func due(pr *privacyv1alpha1.PrivacyRequest) []string {
 	out := []string{NoticeReceived}
 	if pr.Spec.Extension != nil {
 		out = append(out, NoticeExtended)
 	}
-	if state, _ := intake.StateOf(pr); state != intake.StateReceived && state != intake.StateReview {
+	state, _ := intake.StateOf(pr)
+	if state == intake.StateReceived || state == intake.StateReview {
+		return out
+	}
+	ready := pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && pr.Status.Export != nil && state != intake.StateFailed
+	if state != intake.StateCompleted || !ready {
 		out = append(out, state)
+	}
+	if ready {
+		out = append(out, NoticeReady)
 	}
 	return out
 }
@@ -97,16 +107,12 @@ func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	if len(todo) == 0 {
 		return ctrl.Result{}, nil
 	}
-	opened, err := n.Ring.Open(sealed, intake.PurposeNotify, n.Now())
+	to, err := intake.AddressOf(n.Ring, pr, n.Now())
 	if err != nil {
 		// A key removed too early, or the address's time is up: nothing
 		// can be sent; say so once per pass, without the address.
 		log.Error(err, "cannot open the notice address", "request", pr.Name)
 		return ctrl.Result{}, nil
-	}
-	var to intake.Address
-	if err := json.Unmarshal(opened.Payload, &to); err != nil || to.Email == "" {
-		return ctrl.Result{}, errors.New("the notice address does not decode")
 	}
 	for _, notice := range todo {
 		msg, err := n.compose(pr, notice, to)
@@ -147,6 +153,9 @@ func (n *Notifier) compose(pr *privacyv1alpha1.PrivacyRequest, notice string, to
 	}
 	if pr.Spec.Extension != nil {
 		args = append(args, "reason", pr.Spec.Extension.Reason)
+	}
+	if exp := pr.Status.Export; exp != nil {
+		args = append(args, "expires", date(&exp.ExpiresAt))
 	}
 	text := t("mail."+notice+".text", args...)
 	if notice == NoticeReceived && state == intake.StateReview {

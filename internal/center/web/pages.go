@@ -27,8 +27,10 @@ type page struct {
 	Identities  []config.IdentityField
 	Scopes      []string
 
-	// Verification.
-	Token, Minutes string
+	// Verification: the token, how long it works, where the code goes
+	// (Action, /verify when empty) and what the page says (CheckBody,
+	// check.body when empty).
+	Token, Minutes, Action, CheckBody string
 
 	// A message page.
 	Message string
@@ -36,7 +38,13 @@ type page struct {
 
 	// The status page.
 	Status statusView
+
+	// The download page.
+	Export exportView
 }
+
+// exportView is what the download pages say about the export.
+type exportView struct{ SHA256, Bytes string }
 
 // formError is one line of the error summary, in the form's order.
 type formError struct{ ID, Label, Message, Type string }

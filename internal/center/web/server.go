@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
+	"github.com/privacyoperator/privacy-operator/internal/center/delivery"
 	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
@@ -40,6 +41,9 @@ type Server struct {
 	ring   *seal.Ring
 	mailer Mailer
 	client client.Client
+	// exports is where Access exports are read from; nil: the center
+	// offers no download.
+	exports delivery.Store
 	log    logr.Logger
 	now    func() time.Time
 	// requester is the center's identity (spec.requester).
@@ -64,6 +68,9 @@ type Options struct {
 	Limits Limits
 	// Requester is the center's identity, written into spec.requester.
 	Requester string
+	// Exports is the operator's export store, read to deliver Access
+	// exports; nil offers none.
+	Exports delivery.Store
 	// Catalogs are the messages (with Config.Messages applied); loaded
 	// from the embedded catalogues when nil.
 	Catalogs *i18n.Catalogs
@@ -71,7 +78,7 @@ type Options struct {
 
 // New builds the center's handler.
 func New(o Options) (*Server, error) {
-	s := &Server{cfg: o.Config, ring: o.Ring, mailer: o.Mailer, client: o.Client, log: o.Log, now: o.Now, requester: o.Requester}
+	s := &Server{cfg: o.Config, ring: o.Ring, mailer: o.Mailer, client: o.Client, log: o.Log, now: o.Now, requester: o.Requester, exports: o.Exports}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -101,6 +108,9 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /verify", s.confirm)
 	mux.HandleFunc("POST /verify", s.verify)
 	mux.HandleFunc("GET /status/{token}", s.status)
+	mux.HandleFunc("POST /status/{token}/download", s.downloadCode)
+	mux.HandleFunc("POST /download", s.downloadVerify)
+	mux.HandleFunc("POST /download/{format}", s.deliver)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.handler = secure(mux)
@@ -120,7 +130,7 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"form", "check", "confirm", "message", "status"} {
+	for _, name := range []string{"form", "check", "confirm", "message", "status", "download", "export"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,6 +20,10 @@ type statusView struct {
 	State                              string // received, review, completed, held, refused, failed
 	Bases                              []string
 	Extension                          string
+	// Ready: the Access export can be downloaded until Expires; Gone:
+	// its time is up.
+	Ready, Gone         bool
+	Expires, ExpiresISO string
 }
 
 const dateLayout = "2006-01-02"
@@ -59,6 +64,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := s.page(r, "title.status")
 	p.Status = viewOf(pr)
+	if exp := pr.Status.Export; exp != nil && s.exports != nil && pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
+		p.Status.Ready, p.Status.Gone = downloadable(pr, s.now()), !downloadable(pr, s.now())
+		p.Status.Expires, p.Status.ExpiresISO = exp.ExpiresAt.UTC().Format(dateLayout), exp.ExpiresAt.UTC().Format(time.RFC3339)
+		p.Token = r.PathValue("token")
+	}
 	s.render(w, r, http.StatusOK, "status", p)
 }
 
