@@ -101,3 +101,29 @@ func (v *verified) Read(p []byte) (int, error) {
 }
 
 func (v *verified) Close() error { return v.r.Close() }
+
+// Copy copies a checked export to w, holding back the last bytes read
+// until it ends cleanly: an export that fails its check at its end leaves
+// the response short of its Content-Length, so the client sees a broken
+// download rather than a whole wrong one.
+func Copy(w io.Writer, export io.Reader) error {
+	buf, held := make([]byte, 32<<10), make([]byte, 0, 32<<10)
+	for {
+		n, err := export.Read(buf)
+		if n > 0 {
+			if len(held) > 0 {
+				if _, werr := w.Write(held); werr != nil {
+					return werr
+				}
+			}
+			held = append(held[:0], buf[:n]...)
+		}
+		if err == io.EOF {
+			_, werr := w.Write(held)
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -189,7 +189,7 @@ func (s *Server) sendJSON(w http.ResponseWriter, pr *privacyv1alpha1.PrivacyRequ
 	// RFC 9530: the checksum of what is sent, for the client to check.
 	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, export); err != nil {
+	if err := delivery.Copy(w, export); err != nil {
 		s.abort(err, pr)
 	}
 }

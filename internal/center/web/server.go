@@ -44,8 +44,8 @@ type Server struct {
 	// exports is where Access exports are read from; nil: the center
 	// offers no download.
 	exports delivery.Store
-	log    logr.Logger
-	now    func() time.Time
+	log     logr.Logger
+	now     func() time.Time
 	// requester is the center's identity (spec.requester).
 	requester string
 
