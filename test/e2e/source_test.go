@@ -15,7 +15,8 @@ import (
 )
 
 // countingSource is a data source written with the SDK that counts how
-// often each job is applied, and holds Access jobs until released.
+// often each job is applied, and holds Access jobs about people[20] until
+// released.
 type countingSource struct {
 	url, secret string
 
@@ -42,7 +43,12 @@ func startCountingSource() *countingSource {
 			c.mu.Unlock()
 			return datasource.Result{Records: 1}, nil
 		},
+		// Access jobs about people[20] wait until released (the kstatus
+		// spec); the others are answered at once.
 		Access: func(ctx context.Context, job *protocol.Job) (datasource.Result, error) {
+			if job.Subject == nil || job.Subject.Identities["email"] != people[20].Email {
+				return datasource.Result{Records: 1, Data: map[string]string{"note": "answered at once"}}, nil
+			}
 			select {
 			case <-c.hold:
 				return datasource.Result{Records: 1, Data: map[string]string{"note": "held until released"}}, nil

@@ -35,7 +35,7 @@ func (r *run) startCenter(ctx context.Context) (err error) {
 		return err
 	}
 	r.step("Starting the privacy center (logs: %s)", filepath.Join(r.Dir, "logs", "privacy-center.log"))
-	r.center, err = localstack.StartCenter(ctx, r.cp, filepath.Join(r.Bin, "privacy-center"), r.mailpit)
+	r.center, err = localstack.StartCenter(ctx, r.cp, filepath.Join(r.Bin, "privacy-center"), r.mailpit, r.op.ExportDir)
 	return err
 }
 

@@ -100,9 +100,10 @@ const CenterSubjectNamespace = "privacy-operator-system"
 
 // StartCenter starts the privacy center bin against cp on a free loopback
 // port, with a sealing key of its own in cp.Dir/privacy-center/keys and
-// its mail to mp, and waits until it answers /healthz. One replica: it
-// sends the notices itself (--leader-elect=false).
-func StartCenter(ctx context.Context, cp *ControlPlane, bin string, mp *Mailpit) (*Center, error) {
+// its mail to mp, and Access exports read from exportDir (the operator's
+// --export-dir; none offered when empty), and waits until it answers
+// /healthz. One replica: it sends the notices itself (--leader-elect=false).
+func StartCenter(ctx context.Context, cp *ControlPlane, bin string, mp *Mailpit, exportDir string) (*Center, error) {
 	home := filepath.Join(cp.Dir, "privacy-center")
 	keys := filepath.Join(home, "keys")
 	if err := os.MkdirAll(keys, 0o700); err != nil {
@@ -132,6 +133,9 @@ smtp:
   tls: none
   from: "Example Shop Privacy <privacy@shop.example.com>"
 `, c.URL, c.SubjectNamespace, smtpHost, smtpPort)
+		if exportDir != "" {
+			config += fmt.Sprintf("# Access exports are handed over from the operator's export directory.\nexports:\n  dir: %s\n", exportDir)
+		}
 		if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 			return nil, "", err
 		}

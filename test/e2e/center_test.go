@@ -1,0 +1,149 @@
+package e2e_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/privacyoperator/privacy-operator/internal/center/mail/mailtest"
+	"github.com/privacyoperator/privacy-operator/internal/devtools/localstack"
+	"github.com/privacyoperator/privacy-operator/test/browsertest"
+)
+
+var (
+	verifyLink = regexp.MustCompile(`/verify\?t=(\S+)`)
+	statusLink = regexp.MustCompile(`https?://\S+/status/\S+`)
+	mailedCode = regexp.MustCompile(`(?i)code: (\d{3}) (\d{3})`)
+)
+
+// The whole journey of a person at the privacy center, in a real browser,
+// against the operator binary and real data sources: the form, the mail,
+// the link, the status page; the sources answer; the "your data is ready"
+// notice arrives once; a fresh code opens the download; the file is the
+// export the operator wrote, byte for byte; the page shows it readably.
+var _ = Describe("A person at the privacy center", Ordered, func() {
+	var (
+		center  *localstack.Center
+		mailbox *mailtest.Server
+		b       *browsertest.Browser
+		person  = people[100]
+	)
+
+	BeforeAll(func() {
+		bin := filepath.Join(binDir, "privacy-center")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/privacy-center")
+		build.Dir = repo
+		out, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build ./cmd/privacy-center: %s", out)
+		mailbox = mailtest.Start(GinkgoT(), mailtest.Options{})
+		mp := &localstack.Mailpit{SMTPAddr: net.JoinHostPort(mailbox.SMTPHost, strconv.Itoa(mailbox.SMTPPort)), API: mailbox.API}
+		center, err = localstack.StartCenter(ctx, cp, bin, mp, op.ExportDir)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(center.Stop)
+		b = browsertest.Start(GinkgoT(), "journey")
+	})
+
+	mailsTo := func(subject string) []mailtest.Summary {
+		var out []mailtest.Summary
+		for _, m := range mailbox.To(GinkgoT(), person.Email) {
+			if strings.Contains(m.Subject, subject) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	newest := func(subject string) mailtest.Message {
+		GinkgoHelper()
+		var found []mailtest.Summary
+		Eventually(func() []mailtest.Summary { found = mailsTo(subject); return found }).WithTimeout(30 * time.Second).ShouldNot(BeEmpty())
+		return mailbox.Message(GinkgoT(), found[0].ID)
+	}
+
+	It("files, verifies, follows, is told once, and receives the export after a fresh code", func() {
+		t := GinkgoT()
+		By("filling in the form")
+		b.Run(t, chromedp.Navigate(center.URL+"/?lang=en"), chromedp.WaitVisible(chromedp.ID("id-email")))
+		b.Run(t, chromedp.Click(chromedp.ID("type-Access")), chromedp.SendKeys(chromedp.ID("id-email"), person.Email),
+			chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.ID("code")))
+
+		By("following the link in the verification mail")
+		link := verifyLink.FindStringSubmatch(newest("Confirm").Text)
+		Expect(link).NotTo(BeNil())
+		b.Run(t, chromedp.Navigate(center.URL+"/verify?t="+link[1]), chromedp.WaitVisible(chromedp.CSS("button[type=submit]")),
+			chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("dl.status")))
+		b.Check(t, "1-status-received")
+
+		By("waiting for the operator to finish the request at the sources")
+		var pr *unstructured.Unstructured
+		Eventually(func(g Gomega) {
+			list := getJSON("privacyrequests")
+			items, _, _ := unstructured.NestedSlice(list.Object, "items")
+			var filed []*unstructured.Unstructured
+			for _, item := range items {
+				u := &unstructured.Unstructured{Object: item.(map[string]any)}
+				if u.GetAnnotations()["privacyoperator.io/channel"] == "privacy-center" {
+					filed = append(filed, u)
+				}
+			}
+			g.Expect(filed).To(HaveLen(1), "one request filed at the center")
+			pr = filed[0]
+			phase, _, _ := unstructured.NestedString(pr.Object, "status", "phase")
+			g.Expect(phase).To(Equal("Completed"))
+		}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+		sha, _, _ := unstructured.NestedString(pr.Object, "status", "export", "sha256")
+		Expect(sha).To(HaveLen(64))
+
+		By("receiving 'your data is ready' once, and no other final notice")
+		ready := newest("is ready")
+		Consistently(func(g Gomega) {
+			g.Expect(mailsTo("is ready")).To(HaveLen(1))
+			g.Expect(mailsTo("We have your privacy request")).To(HaveLen(1))
+			g.Expect(mailsTo("is done")).To(BeEmpty())
+		}).WithTimeout(3 * time.Second).Should(Succeed())
+
+		By("asking for a fresh code from the status page")
+		status := statusLink.FindString(ready.Text)
+		Expect(status).NotTo(BeEmpty())
+		b.Run(t, chromedp.Navigate(status), chromedp.WaitVisible(chromedp.CSS(`form[action$="/download"] button`)))
+		b.Check(t, "2-status-ready")
+		b.Run(t, chromedp.Click(chromedp.CSS(`form[action$="/download"] button`)), chromedp.WaitVisible(chromedp.ID("code")))
+		b.Check(t, "3-download-code")
+		code := mailedCode.FindStringSubmatch(newest("download").Text)
+		Expect(code).NotTo(BeNil())
+		b.Run(t, chromedp.SendKeys(chromedp.ID("code"), code[1]+code[2]), chromedp.Click(chromedp.CSS("button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS(`form[action="/download/json"] button`)))
+		b.Check(t, "4-download")
+
+		By("downloading the file: the export the operator wrote, byte for byte")
+		file := b.Download(t, `form[action="/download/json"] button`)
+		sum := sha256.Sum256(file)
+		Expect(hex.EncodeToString(sum[:])).To(Equal(sha), "the download's sha256 is status.export.sha256")
+		Expect(string(file)).To(ContainSubstring(person.Email))
+
+		By("reading it as a page")
+		b.Run(t, chromedp.Click(chromedp.CSS(`form[action="/download/html"] button`)), chromedp.WaitVisible(chromedp.ID("data")))
+		Expect(b.Text(t, "main")).To(ContainSubstring(person.Email))
+		b.Check(t, "5-export-page")
+
+		By("the operator recording both deliveries, each with its receipt")
+		Eventually(func(g Gomega) {
+			cur := getJSON("privacyrequest", pr.GetName())
+			deliveries, _, _ := unstructured.NestedSlice(cur.Object, "status", "deliveries")
+			g.Expect(deliveries).To(HaveLen(2))
+			for _, d := range deliveries {
+				g.Expect(d).To(HaveKey("receipt"))
+			}
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+})
