@@ -116,8 +116,15 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 		return err
 	}
 	var exports delivery.Store
-	if cfg.Exports.Dir != "" {
+	switch {
+	case cfg.Exports.Dir != "":
 		exports = delivery.Dir{Root: cfg.Exports.Dir}
+	case cfg.Exports.S3 != nil:
+		s3, err := delivery.NewS3(cfg.Exports.S3.Conn(), cfg.Exports.S3.Bucket)
+		if err != nil {
+			return fmt.Errorf("exports.s3: %w", err)
+		}
+		exports = s3
 	}
 	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),
 		Requester: requester, Catalogs: cat, Exports: exports})

@@ -176,6 +176,43 @@ func TestPrivacyCenterChart(t *testing.T) {
 		}
 	})
 
+	t.Run("Access exports: read-only from the operator's volume, or from the bucket with its own keys", func(t *testing.T) {
+		objs := renderChart(t, with(centerValues(), "privacyCenter.exports.fromVolume", true))
+		if _, c := centerConfig(t, objs); c.Exports.Dir != "/var/lib/privacy-operator/exports" || c.Exports.S3 != nil {
+			t.Errorf("fromVolume: exports %+v, want the operator's export dir", c.Exports)
+		}
+		spec := center(t, objs).Spec.Template.Spec
+		var claim *corev1.PersistentVolumeClaimVolumeSource
+		for _, v := range spec.Volumes {
+			if v.Name == "exports" {
+				claim = v.PersistentVolumeClaim
+			}
+		}
+		readOnly := false
+		for _, m := range spec.Containers[0].VolumeMounts {
+			readOnly = readOnly || (m.Name == "exports" && m.ReadOnly && m.MountPath == "/var/lib/privacy-operator/exports")
+		}
+		if claim == nil || claim.ClaimName != "privacy-operator-exports" || !claim.ReadOnly || !readOnly {
+			t.Errorf("fromVolume: claim %+v, mounted read-only %v", claim, readOnly)
+		}
+		if err := renderError(t, with(with(centerValues(), "privacyCenter.exports.fromVolume", true), "exports.url", "s3://bucket/prefix")); !strings.Contains(err, "set privacyCenter.config.exports.s3 instead") {
+			t.Errorf("fromVolume with exports.url: %s", err)
+		}
+		bucket := with(with(centerValues(), "privacyCenter.exports.s3CredentialsSecret", "export-reader"),
+			"privacyCenter.config.exports", map[string]any{"s3": map[string]any{"bucket": "exports", "endpoint": "https://s3.example.com", "pathStyle": true}})
+		objs = renderChart(t, bucket)
+		if _, c := centerConfig(t, objs); c.Exports.S3 == nil || c.Exports.S3.Bucket != "exports" || c.Exports.S3.CredentialsDir != "/etc/privacy-center/s3" {
+			t.Errorf("s3: exports %+v", c.Exports)
+		}
+		found := false
+		for _, v := range center(t, objs).Spec.Template.Spec.Volumes {
+			found = found || (v.Name == "export-bucket" && v.Secret != nil && v.Secret.SecretName == "export-reader")
+		}
+		if !found {
+			t.Error("s3CredentialsSecret is not mounted")
+		}
+	})
+
 	t.Run("the ConfigMap: a configuration the center accepts, its subject namespace and approval filled in; the pods roll with it", func(t *testing.T) {
 		objs := renderChart(t, centerValues())
 		_, c := centerConfig(t, objs)

@@ -168,5 +168,18 @@ set) and, with privacyCenter.smtpSecret, the SMTP credential files filled in.
 {{- $_ = set $smtp "passwordFile" ($smtp.passwordFile | default "/etc/privacy-center/smtp/password") }}
 {{- end }}
 {{- $_ = set $c "smtp" $smtp }}
+{{- $exports := $c.exports | default dict }}
+{{- if .Values.privacyCenter.exports.fromVolume }}
+{{- if .Values.exports.url }}
+{{- fail "privacyCenter.exports.fromVolume reads the operator's export volume, but exports.url keeps exports in a bucket: set privacyCenter.config.exports.s3 instead" }}
+{{- end }}
+{{- $_ = set $exports "dir" .Values.exports.dir }}
+{{- end }}
+{{- if and .Values.privacyCenter.exports.s3CredentialsSecret $exports.s3 }}
+{{- $_ = set $exports.s3 "credentialsDir" ($exports.s3.credentialsDir | default "/etc/privacy-center/s3") }}
+{{- end }}
+{{- if $exports }}
+{{- $_ = set $c "exports" $exports }}
+{{- end }}
 {{- toYaml $c }}
 {{- end }}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/s3conn"
 )
 
 // Config is the center's configuration file.
@@ -60,11 +61,36 @@ type Config struct {
 	Exports Exports `json:"exports,omitzero"`
 }
 
-// Exports locates the operator's export store, which the center reads.
+// Exports locates the operator's export store, which the center reads:
+// one of Dir and S3.
 type Exports struct {
 	// Dir is the operator's export directory (--export-dir), mounted
 	// read-only into the center.
 	Dir string `json:"dir,omitempty"`
+	// S3 is the operator's export bucket (--export-s3).
+	S3 *S3 `json:"s3,omitempty"`
+}
+
+// S3 is a bucket and how to reach it; credentials need only
+// s3:GetObject on the operator's export prefix.
+type S3 struct {
+	Bucket string `json:"bucket"`
+	// Endpoint is https://host[:port] (or http://); empty: AWS S3.
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+	// PathStyle addresses the bucket as https://host/bucket/key.
+	PathStyle bool `json:"pathStyle,omitempty"`
+	// CAFile holds PEM certificates to trust besides the system's.
+	CAFile string `json:"caFile,omitempty"`
+	// CredentialsDir is a mounted Secret with AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN optional); empty: the SDK's
+	// chain (environment, IRSA / Pod Identity, instance profile).
+	CredentialsDir string `json:"credentialsDir,omitempty"`
+}
+
+// Conn is how the center reaches the bucket.
+func (s S3) Conn() s3conn.Config {
+	return s3conn.Config{Endpoint: s.Endpoint, Region: s.Region, PathStyle: s.PathStyle, CAFile: s.CAFile, CredentialsDir: s.CredentialsDir}
 }
 
 // SMTP is the mail server; credentials are files of a mounted Secret.
@@ -223,6 +249,17 @@ func (c Config) Validate() error {
 	}
 	if c.Exports.Dir != "" && !filepath.IsAbs(c.Exports.Dir) {
 		return errors.New("exports.dir must be an absolute path: where the operator's export directory is mounted")
+	}
+	if s3 := c.Exports.S3; s3 != nil {
+		if c.Exports.Dir != "" {
+			return errors.New("exports: set dir or s3, not both (the operator writes to one)")
+		}
+		if s3.Bucket == "" {
+			return errors.New("exports.s3.bucket is required: the operator's export bucket")
+		}
+		if _, _, err := s3.Conn().Host(); err != nil {
+			return fmt.Errorf("exports.s3.endpoint: %w", err)
+		}
 	}
 	if c.SubjectNamespace == "" {
 		return errors.New("subjectNamespace is required")

@@ -2,13 +2,10 @@ package export
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,6 +14,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
+
+	"github.com/privacyoperator/privacy-operator/internal/s3conn"
 )
 
 // S3Config says where exports go in S3-compatible object storage: an
@@ -211,18 +210,12 @@ func (c S3Config) installID() string {
 var printableASCII = regexp.MustCompile(`^[!-~]([ -~]{0,254}[!-~])?$`)
 
 // endpoint is the client's host[:port] and whether it speaks TLS.
-func (c S3Config) endpoint() (string, bool, error) {
-	if c.Endpoint == "" {
-		return "s3.amazonaws.com", true, nil
-	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil {
-		return "", false, fmt.Errorf("S3 endpoint: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
-		return "", false, fmt.Errorf("S3 endpoint %q must be https://host[:port] (or http://)", c.Endpoint)
-	}
-	return u.Host, u.Scheme == "https", nil
+func (c S3Config) endpoint() (string, bool, error) { return c.conn().Host() }
+
+// conn is how the client reaches the server.
+func (c S3Config) conn() s3conn.Config {
+	return s3conn.Config{Endpoint: c.Endpoint, Region: c.Region, PathStyle: c.PathStyle, CAFile: c.CAFile,
+		CredentialsDir: c.CredentialsDir, Credentials: c.Credentials, MaxRetries: c.MaxRetries}
 }
 
 // ServerSide is the server-side encryption the SSE fields ask for; nil
@@ -257,88 +250,7 @@ func (c S3Config) NewClient() (*minio.Client, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	host, secure, _ := c.endpoint()
-	transport, err := minio.DefaultTransport(secure)
-	if err != nil {
-		return nil, err
-	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("S3 CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("S3 CA file %s holds no PEM certificate", c.CAFile)
-		}
-		if transport.TLSClientConfig == nil {
-			return nil, errors.New("an S3 CA file needs an https endpoint")
-		}
-		transport.TLSClientConfig.RootCAs = pool
-	}
-	lookup := minio.BucketLookupAuto
-	if c.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	retries := c.MaxRetries
-	if retries <= 0 {
-		retries = 3
-	}
-	return minio.New(host, &minio.Options{
-		Creds: c.credentials(), Secure: secure, Transport: transport, Region: c.Region,
-		BucketLookup: lookup, MaxRetries: retries,
-	})
-}
-
-// credentials are the fixed ones (tests), the mounted Secret's, or the
-// SDK's chain: the environment (AWS_ and MINIO_ variables), the shared
-// credentials file, then the workload's identity (web identity token /
-// IRSA, EKS Pod Identity or ECS, EC2 instance profile).
-func (c S3Config) credentials() *credentials.Credentials {
-	switch {
-	case c.Credentials != nil:
-		return c.Credentials
-	case c.CredentialsDir != "":
-		return credentials.New(&dirCredentials{dir: c.CredentialsDir})
-	}
-	return credentials.NewChainCredentials([]credentials.Provider{
-		&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.FileAWSCredentials{}, &credentials.IAM{},
-	})
-}
-
-// dirCredentials reads the keys of a mounted Secret, again every minute so
-// that a rotated Secret is picked up without a restart.
-type dirCredentials struct {
-	dir string
-	credentials.Expiry
-}
-
-func (d *dirCredentials) Retrieve() (credentials.Value, error) {
-	read := func(name string) (string, error) {
-		b, err := os.ReadFile(filepath.Join(d.dir, name))
-		return strings.TrimSpace(string(b)), err
-	}
-	id, err := read("AWS_ACCESS_KEY_ID")
-	if err != nil {
-		return credentials.Value{}, err
-	}
-	secret, err := read("AWS_SECRET_ACCESS_KEY")
-	if err != nil {
-		return credentials.Value{}, err
-	}
-	token, err := read("AWS_SESSION_TOKEN")
-	if err != nil && !os.IsNotExist(err) {
-		return credentials.Value{}, err
-	}
-	d.SetExpiration(time.Now().Add(time.Minute), 0)
-	return credentials.Value{AccessKeyID: id, SecretAccessKey: secret, SessionToken: token, SignerType: credentials.SignatureV4}, nil
-}
-
-func (d *dirCredentials) RetrieveWithCredContext(*credentials.CredContext) (credentials.Value, error) {
-	return d.Retrieve()
+	return c.conn().NewClient()
 }
 
 // bounded runs fn with a context that ends after d, and says so in the
