@@ -34,6 +34,11 @@ func labelled(key, value string) sourceOption {
 }
 
 // legalHold is a hold named name over scope, expiring at expires (zero: never).
+// categorised declares the source's categories of data.
+func categorised(cats ...privacyv1alpha1.DataCategory) sourceOption {
+	return func(_ *source, _ *datasource.Config, spec *privacyv1alpha1.DataSourceSpec) { spec.Categories = cats }
+}
+
 func legalHold(name string, scope privacyv1alpha1.LegalHoldScope, expires time.Time) *privacyv1alpha1.LegalHold {
 	h := &privacyv1alpha1.LegalHold{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -420,12 +425,13 @@ var _ = Describe("Legal holds", func() {
 	BeforeEach(func() { ns = newNamespace() })
 
 	It("keeps Delete requests from held sources, by source and by subject fingerprint, and accounts for it", func() {
-		billing := newSource(ns, "billing", labelled("team", "billing-"+ns))
-		crm := newSource(ns, "crm", labelled("team", "crm-"+ns))
+		billing := newSource(ns, "billing", labelled("team", "billing-"+ns), categorised("invoices", "contact"))
+		crm := newSource(ns, "crm", labelled("team", "crm-"+ns), categorised("contact"))
 		audit := newSource(ns, "audit")
 		bySource := legalHold("billing-"+ns, privacyv1alpha1.LegalHoldScope{
 			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "billing-" + ns}},
 		}, time.Time{})
+		bySource.Spec.Basis = "Kept for 10 years under tax law"
 		bySubject := legalHold("ada-"+ns, privacyv1alpha1.LegalHoldScope{
 			DataSourceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "crm-" + ns}},
 			Subjects:           []string{receipt.Fingerprint(fingerprintKey(), "email", adaEmail)},
@@ -455,6 +461,9 @@ var _ = Describe("Legal holds", func() {
 		ready := condition(pr.Status.Conditions, privacyv1alpha1.ConditionReady)
 		Expect(ready.Reason).To(Equal(privacyv1alpha1.ReasonCompletedWithHolds))
 		Expect(ready.Message).To(ContainSubstring(ns + "/billing (LegalHold " + bySource.Name + ")"))
+		Expect(pr.Status.Kept).To(ConsistOf(
+			privacyv1alpha1.KeptData{Categories: []privacyv1alpha1.DataCategory{"contact", "invoices"}, Basis: "Kept for 10 years under tax law"},
+			privacyv1alpha1.KeptData{Categories: []privacyv1alpha1.DataCategory{"contact"}}), "what the person is told was kept, and why")
 
 		doc := readReceipt(pr.Status.Receipt).Request
 		Expect(doc.Holds).To(ConsistOf(

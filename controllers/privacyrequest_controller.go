@@ -115,6 +115,7 @@ func (r *PrivacyRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	phaseErr := r.runPhases(ctx, s)
 	r.computeStatus(s)
+	r.computeKept(ctx, s)
 	announceActionNeeded(s)
 	overdue, dueSoon := s.overdue, s.dueSoon
 	s.after = append(s.after, func() { r.overdue.set(pr.Name, overdue); r.dueSoon.set(pr.Name, dueSoon) })

@@ -14,6 +14,16 @@ type LegalHoldSpec struct {
 	// +required
 	Reason string `json:"reason"`
 
+	// basis is the legal basis for keeping the data, in plain words for
+	// the people whose data it keeps: the privacy center shows it on the
+	// status page and in the notice of a request the hold held back (e.g.
+	// "Needed to establish or defend legal claims (GDPR Art. 17(3)(e))").
+	// Write no personal data, no matter or case names (reason is for
+	// those). Unset, people are told that the law requires keeping it.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Basis string `json:"basis,omitempty"`
+
 	// expiresAt ends the hold: from then on it holds nothing back (a
 	// retention purge it held runs at the policy's next slot). Unset: the
 	// hold lasts until it is deleted.

@@ -221,6 +221,14 @@ type PrivacyRequestStatus struct {
 	// +optional
 	Deliveries []ExportDelivery `json:"deliveries,omitempty"`
 
+	// kept tells the person what LegalHolds kept from this request and
+	// why: per basis, the categories of data kept at the sources they
+	// held. No source or hold names. Written when the request finishes.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Kept []KeptData `json:"kept,omitempty"`
+
 	// heldBy names the LegalHolds that kept this request from one or more
 	// of its sources (their entries are Held).
 	// +listType=set

@@ -23,9 +23,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
-// workers is the operator's --privacyrequest-workers, and the ceiling's
-// first client concurrency.
-var workers int
+var (
+	// workers is the operator's --privacyrequest-workers, and the
+	// ceiling's first client concurrency.
+	workers int
+	// operatorMemLimit is the operator process's GOMEMLIMIT (-operator-gomemlimit).
+	operatorMemLimit string
+)
 
 type config struct {
 	m, n         int
@@ -52,6 +56,7 @@ func main() {
 	flag.StringVar(&atRestProfile, "memprofile-at-rest", "", "write the operator's heap profile at rest (after the forced GCs) to this file")
 	flag.DurationVar(&cfg.profileLimit, "cpuprofile-seconds", 20*time.Second, "length of the CPU profile, from the burst's start")
 	flag.IntVar(&workers, "workers", 8, "PrivacyRequest reconcile workers (--privacyrequest-workers)")
+	flag.StringVar(&operatorMemLimit, "operator-gomemlimit", "", "GOMEMLIMIT of the operator's process only (the chart's is 200MiB); empty: none")
 	scale := flag.Bool("scale", false, "run the scale points (M in 100, 1k, 10k at N=10; N in 1, 10, 100 at M=1k) and print one table")
 	timeout := flag.Duration("timeout", 60*time.Minute, "give up after this long")
 	flag.Parse()

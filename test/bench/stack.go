@@ -70,7 +70,11 @@ func startStack(ctx context.Context, managerBin string, n int) (*stack, error) {
 		s.stop()
 		return nil, err
 	}
-	s.op, err = localstack.StartOperator(ctx, env.ControlPlane, managerBin,
+	var opEnv []string
+	if operatorMemLimit != "" {
+		opEnv = []string{"GOMEMLIMIT=" + operatorMemLimit}
+	}
+	s.op, err = localstack.StartOperatorEnv(ctx, env.ControlPlane, managerBin, opEnv,
 		"--privacyrequest-workers", strconv.Itoa(workers), "--poll-interval", "1s",
 		"--zap-log-level", "error", "--pprof-bind-address", s.pprofAddr)
 	if err != nil {

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -47,4 +48,27 @@ func StateOf(pr *privacyv1alpha1.PrivacyRequest) (state string, bases []string) 
 		return StateReview, nil
 	}
 	return StateReceived, nil
+}
+
+// Kept tells, one line per basis, what legal holds kept from pr and why,
+// in the person's language (t): "contact, invoices: <basis>", the law in
+// general when a hold gives no basis. Nil when nothing was kept.
+func Kept(pr *privacyv1alpha1.PrivacyRequest, t func(id string, args ...string) string) []string {
+	var lines []string
+	for _, k := range pr.Status.Kept {
+		basis := k.Basis
+		if basis == "" {
+			basis = t("kept.law")
+		}
+		cats := make([]string, len(k.Categories))
+		for i, c := range k.Categories {
+			cats[i] = string(c)
+		}
+		if len(cats) == 0 {
+			lines = append(lines, basis)
+			continue
+		}
+		lines = append(lines, t("kept.line", "categories", strings.Join(cats, ", "), "basis", basis))
+	}
+	return lines
 }

@@ -150,6 +150,7 @@ func (n *Notifier) compose(pr *privacyv1alpha1.PrivacyRequest, notice string, to
 		"company", n.Company, "type", t("type." + string(pr.Spec.Type)),
 		"link", strings.TrimSuffix(n.BaseURL, "/") + "/status/" + status + "?lang=" + to.Lang,
 		"due", date(pr.Status.DueAt), "received", receivedOf(pr), "bases", "- " + strings.Join(bases, "\n- "),
+		"kept", "- " + strings.Join(intake.Kept(pr, t), "\n- "),
 	}
 	if pr.Spec.Extension != nil {
 		args = append(args, "reason", pr.Spec.Extension.Reason)

@@ -19,7 +19,9 @@ type statusView struct {
 	Received, ReceivedISO, Due, DueISO string
 	State                              string // received, review, completed, held, refused, failed
 	Bases                              []string
-	Extension                          string
+	// Kept: what legal holds kept and why, one line per basis.
+	Kept      []string
+	Extension string
 	// Ready: the Access export can be downloaded until Expires; Gone:
 	// its time is up.
 	Ready, Gone         bool
@@ -64,6 +66,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := s.page(r, "title.status")
 	p.Status = viewOf(pr)
+	if p.Status.State == intake.StateHeld {
+		p.Status.Kept = intake.Kept(pr, p.T)
+	}
 	if exp := pr.Status.Export; exp != nil && s.exports != nil && pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
 		p.Status.Ready, p.Status.Gone = downloadable(pr, s.now()), !downloadable(pr, s.now())
 		p.Status.Expires, p.Status.ExpiresISO = exp.ExpiresAt.UTC().Format(dateLayout), exp.ExpiresAt.UTC().Format(time.RFC3339)

@@ -18,7 +18,7 @@ import (
 type Operator struct {
 	*Process
 	name, bin, dir, kubeconfig string
-	extra                      []string
+	extra, env                 []string
 	// Addresses of its health probes, metrics and callback listener.
 	HealthAddr, MetricsAddr, CallbackAddr string
 	// ExportDir is where Access exports are written.
@@ -34,10 +34,21 @@ func StartOperator(ctx context.Context, cp *ControlPlane, bin string, extra ...s
 	return StartReplica(ctx, cp, "operator", bin, extra...)
 }
 
+// StartOperatorEnv is StartOperator with env added to the manager's
+// environment only (GOMEMLIMIT=200MiB as the chart sets it, say), not to
+// the control plane's.
+func StartOperatorEnv(ctx context.Context, cp *ControlPlane, bin string, env []string, extra ...string) (*Operator, error) {
+	return startReplica(ctx, cp, "operator", bin, env, extra...)
+}
+
 // StartReplica is StartOperator for one of several operators against the
 // same control plane: name tells their processes and logs apart.
 func StartReplica(ctx context.Context, cp *ControlPlane, name, bin string, extra ...string) (*Operator, error) {
-	op := &Operator{name: name, bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, extra: extra,
+	return startReplica(ctx, cp, name, bin, nil, extra...)
+}
+
+func startReplica(ctx context.Context, cp *ControlPlane, name, bin string, env []string, extra ...string) (*Operator, error) {
+	op := &Operator{name: name, bin: bin, dir: cp.Dir, kubeconfig: cp.KubeconfigPath, extra: extra, env: env,
 		ExportDir: filepath.Join(cp.Dir, "exports"), ReceiptDir: filepath.Join(cp.Dir, "receipts")}
 	if err := op.startOnFreePorts(ctx); err != nil {
 		return nil, err
@@ -80,7 +91,7 @@ func (op *Operator) start() (p *Process, ready string, err error) {
 		// Plain HTTP on loopback: the local stack's data sources call back there.
 		"--callback-insecure",
 	}
-	p, err = StartProcess(op.dir, op.name, op.bin, append(args, op.extra...)...)
+	p, err = startProcess(op.dir, op.name, op.bin, op.env, append(args, op.extra...)...)
 	if err != nil {
 		return nil, "", err
 	}

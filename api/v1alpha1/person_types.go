@@ -1,5 +1,9 @@
 package v1alpha1
 
+// What the operator records on a request for the person's side (the
+// privacy center): the deliveries of an Access export and what legal
+// holds kept.
+
 import (
 	"fmt"
 	"strings"
@@ -87,4 +91,18 @@ func FormatDeliveries(marks []DeliveryMark) string {
 		out[i] = m.String()
 	}
 	return strings.Join(out, ",")
+}
+
+// KeptData is what LegalHolds with one basis kept from a request.
+type KeptData struct {
+	// categories of data kept: those the held sources declare that the
+	// holds cover; empty when the sources declare none.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Categories []DataCategory `json:"categories,omitempty"`
+	// basis is the holds' spec.basis; empty when they give none.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Basis string `json:"basis,omitempty"`
 }
