@@ -81,6 +81,10 @@ func TestPrivacyCenterPolicy(t *testing.T) {
 		runCenter(t, admin, centerConfig, objs)
 	})
 
+	t.Run("two replicas: either serves any link, one sends each notice, the other takes over", func(t *testing.T) {
+		twoReplicas(t, admin, centerConfig, objs)
+	})
+
 	t.Run("the center files a request as intake.File does: its subject Secret, owned by the request; a second click finds it", func(t *testing.T) {
 		s := submission()
 		pr, err := file(s)

@@ -36,14 +36,45 @@ import (
 // PrivacyRequests syncs only with list and watch), with no "forbidden" in
 // its log. The SMTP credential files are left out (no server is reached).
 func runCenter(t *testing.T, admin client.Client, sa *rest.Config, objs []*unstructured.Unstructured) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "privacy-center")
+	home := centerHome(t, sa, objs, nil)
+	c := startCenter(t, buildCenter(t), home)
+	eventuallyWithin(t, time.Minute, func() error {
+		c.running(t)
+		lease := &coordinationv1.Lease{}
+		if err := admin.Get(context.Background(), client.ObjectKey{Namespace: packaging.DefaultRelease.Namespace, Name: "privacy-center-notices"}, lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return errors.New("the Lease privacy-center-notices has no holder")
+		}
+		if !strings.Contains(c.log.String(), "Starting workers") {
+			return errors.New("the notices' controller has not started its workers (its watch has not synced)")
+		}
+		return nil
+	})
+	if strings.Contains(strings.ToLower(c.log.String()), "forbidden") {
+		t.Errorf("the center was refused something:\n%s", c.log.String())
+	}
+}
+
+// buildCenter builds cmd/privacy-center.
+func buildCenter(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "privacy-center")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/privacy-center")
 	build.Dir = repo
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/privacy-center: %v\n%s", err, out)
 	}
+	return bin
+}
 
+// centerHome writes what the chart mounts into the center's pods (its
+// rendered configuration, edited by edit; a sealing key) and a kubeconfig
+// with the ServiceAccount's token, into a directory replicas share.
+func centerHome(t *testing.T, sa *rest.Config, objs []*unstructured.Unstructured, edit func(cfg map[string]any)) string {
+	t.Helper()
+	dir := t.TempDir()
 	var cfg map[string]any
 	for _, o := range ofKind(objs, "ConfigMap") {
 		if o.GetName() == centerName {
@@ -56,6 +87,9 @@ func runCenter(t *testing.T, admin client.Client, sa *rest.Config, objs []*unstr
 	smtp, _ := cfg["smtp"].(map[string]any)
 	delete(smtp, "usernameFile")
 	delete(smtp, "passwordFile")
+	if edit != nil {
+		edit(cfg)
+	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	kubeconfig := clientcmdapi.NewConfig()
@@ -73,47 +107,43 @@ func runCenter(t *testing.T, admin client.Client, sa *rest.Config, objs []*unstr
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
 
+// centerProcess is one replica of the center.
+type centerProcess struct {
+	addr   string
+	log    *testenv.SyncBuffer
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// startCenter starts a replica of bin with home's files on a free port
+// and waits until it answers /healthz; the test's end stops it.
+func startCenter(t *testing.T, bin, home string) *centerProcess {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	c := &centerProcess{addr: l.Addr().String(), log: &testenv.SyncBuffer{}, exited: make(chan error, 1)}
 	l.Close()
-	var log testenv.SyncBuffer
-	cmd := exec.Command(bin, "--config", filepath.Join(dir, "config.yaml"), "--keys-dir", filepath.Join(dir, "keys"), "--bind-address", addr)
-	cmd.Env = []string{"KUBECONFIG=" + filepath.Join(dir, "kubeconfig"), "POD_NAMESPACE=" + packaging.DefaultRelease.Namespace, "HOME=" + dir}
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
+	c.cmd = exec.Command(bin, "--config", filepath.Join(home, "config.yaml"), "--keys-dir", filepath.Join(home, "keys"), "--bind-address", c.addr)
+	c.cmd.Env = []string{"KUBECONFIG=" + filepath.Join(home, "kubeconfig"), "POD_NAMESPACE=" + packaging.DefaultRelease.Namespace, "HOME=" + home}
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { c.exited <- c.cmd.Wait() }()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("the center's log:\n%s", log.String())
+			t.Logf("the center's log (%s):\n%s", c.addr, c.log.String())
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		c.stop()
 	})
-
-	running := func() error {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("the center stopped: %v\n%s", err, log.String())
-		default:
-		}
-		return nil
-	}
 	eventuallyWithin(t, time.Minute, func() error {
-		_ = running()
-		resp, err := http.Get("http://" + addr + "/healthz")
+		c.running(t)
+		resp, err := http.Get("http://" + c.addr + "/healthz")
 		if err != nil {
 			return err
 		}
@@ -123,21 +153,26 @@ func runCenter(t *testing.T, admin client.Client, sa *rest.Config, objs []*unstr
 		}
 		return nil
 	})
-	eventuallyWithin(t, time.Minute, func() error {
-		_ = running()
-		lease := &coordinationv1.Lease{}
-		if err := admin.Get(context.Background(), client.ObjectKey{Namespace: packaging.DefaultRelease.Namespace, Name: "privacy-center-notices"}, lease); err != nil {
-			return err
-		}
-		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
-			return errors.New("the Lease privacy-center-notices has no holder")
-		}
-		if !strings.Contains(log.String(), "Starting workers") {
-			return errors.New("the notices' controller has not started its workers (its watch has not synced)")
-		}
-		return nil
-	})
-	if strings.Contains(strings.ToLower(log.String()), "forbidden") {
-		t.Errorf("the center was refused something:\n%s", log.String())
+	return c
+}
+
+// running fails the test when the replica stopped.
+func (c *centerProcess) running(t *testing.T) {
+	select {
+	case err := <-c.exited:
+		c.exited <- err
+		t.Fatalf("the center stopped: %v\n%s", err, c.log.String())
+	default:
+	}
+}
+
+// stop stops the replica as Kubernetes does (SIGTERM, then SIGKILL).
+func (c *centerProcess) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.exited:
+		c.exited <- err
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
 	}
 }
