@@ -30,6 +30,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&RetentionPolicy{}, &RetentionPolicyList{},
 		&LegalHold{}, &LegalHoldList{},
 		&PrivacyTask{}, &PrivacyTaskList{},
+		&AuthorizedAgent{}, &AuthorizedAgentList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

@@ -95,6 +95,11 @@ var states = []state{
 	{"privacytask/refused", "Healthy", "Refused", status.CurrentStatus},
 	{"privacytask/held", "Healthy", "LegalHold", status.CurrentStatus},
 	{"privacytask/request-finished", "Healthy", "RequestFinished", status.CurrentStatus},
+
+	// An agent is a trust entry: no controller settles it.
+	{"authorizedagent/new", "Healthy", "not paired yet", status.CurrentStatus},
+	{"authorizedagent/paired", "Healthy", "Paired at 2026-12-07T10:00:00Z", status.CurrentStatus},
+	{"authorizedagent/suspended", "Suspended", "spec.suspend", status.CurrentStatus},
 }
 
 func TestArgoCDHealth(t *testing.T) {
