@@ -1,0 +1,205 @@
+package drp
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// Server serves the protocol's endpoints for one business.
+type Server struct {
+	// Client files and reads requests and records pairings, through the
+	// API; Agents reads the AuthorizedAgents (the manager's cache).
+	Client client.Client
+	Agents client.Reader
+	// BusinessID is this company's id in the DRP Service Directory.
+	BusinessID string
+	// APIBase is where the endpoints are served (discovery says so).
+	APIBase string
+	// SubjectNamespace, Requester and Suspend are how requests are filed,
+	// as the privacy center files its own.
+	SubjectNamespace, Requester string
+	Suspend                     bool
+	// Identities maps identity claims (email, phone_number, name) to the
+	// identity types the data sources know; email is required.
+	Identities map[string]string
+	Window     Window
+	Log        logr.Logger
+	Now        func() time.Time
+}
+
+// Handler routes the endpoints.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Window == (Window{}) {
+		s.Window = DefaultWindow
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/data-rights.json", s.discovery)
+	mux.HandleFunc("POST /v1/agent/{agent}", s.pair)
+	mux.HandleFunc("GET /v1/agent/{agent}", s.agentInfo)
+	mux.HandleFunc("POST /v1/data-rights-request", s.exercise)
+	mux.HandleFunc("POST /v1/data-rights-request/{$}", s.exercise)
+	mux.HandleFunc("GET /v1/data-rights-request/{id}", s.status)
+	mux.HandleFunc("DELETE /v1/data-rights-request/{id}", s.revoke)
+	return mux
+}
+
+// rights are the exercises served, and the request types they become.
+var rights = map[string]privacyv1alpha1.RequestType{
+	"access":       privacyv1alpha1.RequestTypeAccess,
+	"deletion":     privacyv1alpha1.RequestTypeDelete,
+	"sale:opt-out": privacyv1alpha1.RequestTypeOptOut,
+}
+
+// discovery says what is served (the endpoint of DRP 0.8; 1.0 agents find
+// it in the Service Directory, which this mirrors).
+func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
+	actions := []string{"access", "deletion", "sale:opt-out"}
+	verifications := []string{}
+	for claim := range s.Identities {
+		if claim == "email" || claim == "phone_number" || claim == "address" {
+			verifications = append(verifications, claim)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": Version, "api_base": s.APIBase, "actions": actions,
+		"supported_verifications": verifications, "business_id": s.BusinessID})
+}
+
+// agentByID is the registered, unsuspended agent with the id, or nil.
+func (s *Server) agentByID(ctx context.Context, id string) (*privacyv1alpha1.AuthorizedAgent, error) {
+	list := &privacyv1alpha1.AuthorizedAgentList{}
+	if err := s.Agents.List(ctx, list); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		if a := &list.Items[i]; a.Spec.AgentID == id && !a.Spec.Suspend {
+			return a, nil
+		}
+	}
+	return nil, nil
+}
+
+// bearer is the agent the request's bearer token was issued to, or nil.
+func (s *Server) bearer(r *http.Request) (*privacyv1alpha1.AuthorizedAgent, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return nil, nil
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	want := hex.EncodeToString(sum[:])
+	list := &privacyv1alpha1.AuthorizedAgentList{}
+	if err := s.Agents.List(r.Context(), list); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		a := &list.Items[i]
+		if !a.Spec.Suspend && a.Status.TokenSHA256 != "" && subtle.ConstantTimeCompare([]byte(a.Status.TokenSHA256), []byte(want)) == 1 {
+			return a, nil
+		}
+	}
+	return nil, nil
+}
+
+// signed reads a signed body and checks it for agent a (steps 1 to 6 of
+// section 3.07, the agent being the token's or the pairing URL's).
+func (s *Server) signed(r *http.Request, a *privacyv1alpha1.AuthorizedAgent, envelope bool) (*Message, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		return nil, fail(http.StatusRequestEntityTooLarge, true, "the body is larger than %d bytes", maxBody)
+	}
+	key, err := base64.StdEncoding.DecodeString(a.Spec.VerifyKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return nil, fail(http.StatusForbidden, true, "the agent's registered key is not an Ed25519 key")
+	}
+	msg, ferr := Open(body, key)
+	if ferr != nil {
+		return nil, ferr
+	}
+	m, ferr := Decode(msg)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if !envelope {
+		return m, nil
+	}
+	return m, s.Window.Check(m, a.Spec.AgentID, s.BusinessID, s.Now())
+}
+
+// pair sets up the pair-wise key (section 2.05): a message signed with the
+// key registered for the URL's agent yields a new bearer token, of which
+// only the hash is kept. Any failure is a 403 without a body.
+func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("agent")
+	a, err := s.agentByID(r.Context(), id)
+	if err != nil {
+		s.internal(w, err, "read the agents")
+		return
+	}
+	if a == nil {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	if _, ferr := s.signed(r, a, true); ferr != nil {
+		s.Log.Info("pairing refused", "agent", id, "why", ferr.Message)
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256([]byte(token))
+	patch := client.MergeFrom(a.DeepCopy())
+	now := metav1.NewTime(s.Now())
+	a.Status.PairedAt, a.Status.TokenSHA256 = &now, hex.EncodeToString(sum[:])
+	if err := s.Client.Status().Patch(r.Context(), a, patch); err != nil {
+		s.internal(w, err, "record the pairing")
+		return
+	}
+	s.Log.Info("agent paired", "agent", id)
+	writeJSON(w, http.StatusOK, map[string]string{"agent-id": id, "token": token})
+}
+
+// agentInfo answers an agent checking its token (section 2.06).
+func (s *Server) agentInfo(w http.ResponseWriter, r *http.Request) {
+	a, err := s.bearer(r)
+	if err != nil {
+		s.internal(w, err, "read the agents")
+		return
+	}
+	if a == nil || a.Spec.AgentID != r.PathValue("agent") {
+		writeError(w, fail(http.StatusForbidden, false, "the bearer token is not this agent's"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+func (s *Server) internal(w http.ResponseWriter, err error, step string) {
+	s.Log.Error(err, "DRP request failed", "step", step)
+	writeError(w, fail(http.StatusServiceUnavailable, false, "the service cannot answer now; try again later"))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *Error) { writeJSON(w, e.Status, e) }

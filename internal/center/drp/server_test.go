@@ -1,0 +1,234 @@
+package drp_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/drp"
+	"github.com/privacyoperator/privacy-operator/test/testenv"
+)
+
+var k8s client.Client
+
+func TestMain(m *testing.M) {
+	env, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "envtest:", err)
+		os.Exit(1)
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = privacyv1alpha1.AddToScheme(scheme)
+	code := 1
+	if k8s, err = client.New(env.Config, client.Options{Scheme: scheme}); err == nil {
+		err = k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "privacy-operator-system"}})
+	}
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+const business = "example-shop"
+
+// agent is a registered agent with its signing key.
+type agent struct {
+	id   string
+	priv ed25519.PrivateKey
+	srv  *httptest.Server
+	tok  string
+}
+
+func register(t *testing.T, srv *httptest.Server, id string) *agent {
+	t.Helper()
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	aa := &privacyv1alpha1.AuthorizedAgent{ObjectMeta: metav1.ObjectMeta{Name: strings.ToLower(strings.ReplaceAll(id, "_", "-"))},
+		Spec: privacyv1alpha1.AuthorizedAgentSpec{AgentID: id, VerifyKey: base64.StdEncoding.EncodeToString(pub), CallbackHosts: []string{"agent.example.com"}}}
+	if err := k8s.Create(context.Background(), aa); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), aa) })
+	return &agent{id: id, priv: priv, srv: srv}
+}
+
+// sign makes a signed body as agents do: JSON, signature first, base64.
+func (a *agent) sign(fields map[string]any, envelope bool) string {
+	if envelope {
+		now := time.Now().UTC()
+		fields["agent-id"], fields["business-id"], fields["drp.version"] = a.id, business, "1.0"
+		fields["issued-at"], fields["expires-at"] = now.Format(time.RFC3339), now.Add(10*time.Minute).Format(time.RFC3339)
+	}
+	msg, _ := json.Marshal(fields)
+	return base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, msg), msg...))
+}
+
+func (a *agent) call(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, a.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain")
+	if a.tok != "" {
+		req.Header.Set("Authorization", "Bearer "+a.tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := map[string]any{}
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+func (a *agent) pair(t *testing.T) {
+	t.Helper()
+	code, out := a.call(t, "POST", "/v1/agent/"+a.id, a.sign(map[string]any{}, true))
+	if code != http.StatusOK || out["agent-id"] != a.id || out["token"] == "" {
+		t.Fatalf("pairing: %d %v", code, out)
+	}
+	a.tok = out["token"].(string)
+}
+
+func newServer(t *testing.T) *httptest.Server {
+	s := &drp.Server{Client: k8s, Agents: k8s, BusinessID: business, APIBase: "https://privacy.example.com",
+		SubjectNamespace: "privacy-operator-system", Identities: map[string]string{"email": "email", "phone_number": "phone"}, Log: logr.Discard()}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestPairAndExercise: a registered agent pairs (its token kept only as a
+// hash), files a deletion that becomes a PrivacyRequest with the person in
+// a subject Secret, follows it, files it again without a duplicate, and
+// revokes it; another agent can neither read nor revoke it.
+func TestPairAndExercise(t *testing.T) {
+	srv := newServer(t)
+	a, other := register(t, srv, "AGENT_A"), register(t, srv, "AGENT_B")
+	a.pair(t)
+	other.pair(t)
+	aa := &privacyv1alpha1.AuthorizedAgent{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-a"}, aa); err != nil || aa.Status.PairedAt == nil ||
+		len(aa.Status.TokenSHA256) != 64 || strings.Contains(aa.Status.TokenSHA256, a.tok) {
+		t.Fatalf("pairing recorded as %+v, %v", aa.Status, err)
+	}
+	if code, _ := a.call(t, "GET", "/v1/agent/"+a.id, ""); code != http.StatusOK {
+		t.Fatalf("agent information with its token: %d", code)
+	}
+	if code, _ := a.call(t, "GET", "/v1/agent/"+other.id, ""); code != http.StatusForbidden {
+		t.Fatalf("agent information for another agent: %d", code)
+	}
+
+	exercise := map[string]any{"exercise": "deletion", "regime": "ccpa", "agent-request-id": "req-1", "email": "ada@example.com",
+		"email_verified": true, "phone_number": "+442079460000", "status_callback": "https://agent.example.com/cb"}
+	code, st := a.call(t, "POST", "/v1/data-rights-request", a.sign(exercise, true))
+	id, _ := st["request_id"].(string)
+	if code != http.StatusOK || id == "" || st["status"] != "in_progress" || st["agent_request_id"] != "req-1" || st["received_at"] == "" {
+		t.Fatalf("exercise: %d %v", code, st)
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: id}, pr); err != nil {
+		t.Fatal(err)
+	}
+	if pr.Spec.Type != privacyv1alpha1.RequestTypeDelete || pr.Spec.Regulation != privacyv1alpha1.RegulationCCPA || pr.Spec.Subject.SecretRef == nil ||
+		len(pr.Spec.Subject.Identities) != 0 || pr.Annotations[drp.AnnotationAgent] != a.id {
+		t.Fatalf("request %+v %v", pr.Spec, pr.Annotations)
+	}
+	secret := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: pr.Spec.Subject.SecretRef.Namespace, Name: pr.Spec.Subject.SecretRef.Name}, secret); err != nil ||
+		string(secret.Data["email"]) != "ada@example.com" || string(secret.Data["phone"]) != "+442079460000" {
+		t.Fatalf("subject Secret %v, %v", secret.Data, err)
+	}
+	if code, again := a.call(t, "POST", "/v1/data-rights-request", a.sign(exercise, true)); code != http.StatusOK || again["request_id"] != id {
+		t.Fatalf("the same agent-request-id again: %d %v, want request %s", code, again, id)
+	}
+	if code, st := a.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusOK || st["status"] != "in_progress" {
+		t.Fatalf("status: %d %v", code, st)
+	}
+	if code, _ := other.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusForbidden {
+		t.Fatalf("status for another agent: %d", code)
+	}
+	if code, _ := other.call(t, "DELETE", "/v1/data-rights-request/"+id, other.sign(map[string]any{"reason": "no"}, false)); code != http.StatusForbidden {
+		t.Fatalf("revoke by another agent: %d", code)
+	}
+	if code, st := a.call(t, "DELETE", "/v1/data-rights-request/"+id, a.sign(map[string]any{"reason": "changed my mind"}, false)); code != http.StatusOK || st["status"] != "revoked" {
+		t.Fatalf("revoke: %d %v", code, st)
+	}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: id}, pr); !apierrors.IsNotFound(err) && pr.DeletionTimestamp.IsZero() {
+		t.Fatalf("the revoked request is still there: %v", err)
+	}
+}
+
+// TestRefused: what the protocol refuses, each with its answer.
+func TestRefused(t *testing.T) {
+	srv := newServer(t)
+	a := register(t, srv, "AGENT_C")
+	stranger := &agent{id: "NOT_REGISTERED", srv: srv}
+	_, stranger.priv, _ = ed25519.GenerateKey(nil)
+	if code, out := stranger.call(t, "POST", "/v1/agent/"+stranger.id, stranger.sign(map[string]any{}, true)); code != http.StatusForbidden || len(out) != 0 {
+		t.Fatalf("an unregistered agent pairs: %d %v", code, out)
+	}
+	forged := &agent{id: a.id, srv: srv}
+	_, forged.priv, _ = ed25519.GenerateKey(nil)
+	if code, _ := forged.call(t, "POST", "/v1/agent/"+a.id, forged.sign(map[string]any{}, true)); code != http.StatusForbidden {
+		t.Fatalf("pairing signed with another key: %d", code)
+	}
+
+	msg := map[string]any{"agent-id": a.id, "business-id": business, "drp.version": "1.0", "issued-at": "2020-01-01T00:00:00Z", "expires-at": "2020-01-01T00:10:00Z"}
+	raw, _ := json.Marshal(msg)
+	expired := base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, raw), raw...))
+	if code, _ := a.call(t, "POST", "/v1/agent/"+a.id, expired); code != http.StatusForbidden {
+		t.Fatalf("an expired pairing: %d", code)
+	}
+	if code, out := a.call(t, "POST", "/v1/data-rights-request", "x"); code != http.StatusForbidden || out["code"] != "403" {
+		t.Fatalf("an exercise without a token: %d %v", code, out)
+	}
+	a.pair(t)
+	for name, c := range map[string]struct {
+		fields map[string]any
+		code   int
+		want   string
+	}{
+		"a right not served":   {map[string]any{"exercise": "access:specific", "email": "x@example.com", "email_verified": true}, 400, "Unsupported rights actions"},
+		"no email":             {map[string]any{"exercise": "access"}, 400, "email claim"},
+		"a foreign callback":   {map[string]any{"exercise": "access", "email": "x@example.com", "email_verified": true, "status_callback": "https://evil.example.net/cb"}, 400, "status_callback"},
+		"an unverified e-mail": {map[string]any{"exercise": "access", "email": "x@example.com"}, 200, "insuf_verification"},
+	} {
+		code, out := a.call(t, "POST", "/v1/data-rights-request", a.sign(c.fields, true))
+		text, _ := json.Marshal(out)
+		if code != c.code || !strings.Contains(string(text), c.want) || (code != 200 && out["fatal"] != true) {
+			t.Errorf("%s: %d %s, want %d with %q", name, code, text, c.code, c.want)
+		}
+	}
+	wrongBusiness := map[string]any{"exercise": "access", "email": "x@example.com", "email_verified": true}
+	body := a.sign(wrongBusiness, true)
+	raw, _ = base64.StdEncoding.DecodeString(body)
+	fields := map[string]any{}
+	_ = json.Unmarshal(raw[64:], &fields)
+	fields["business-id"] = "someone-else"
+	raw, _ = json.Marshal(fields)
+	if code, out := a.call(t, "POST", "/v1/data-rights-request", base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, raw), raw...))); code != http.StatusForbidden || !strings.Contains(fmt.Sprint(out["message"]), "business-id") {
+		t.Fatalf("another business: %d %v", code, out)
+	}
+}
