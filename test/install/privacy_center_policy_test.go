@@ -207,8 +207,16 @@ func TestPrivacyCenterPolicy(t *testing.T) {
 		if err := center.Update(ctx, filed); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "cannot update") {
 			t.Errorf("update: %v, want Forbidden by RBAC", err)
 		}
-		if err := center.Delete(ctx, filed); !apierrors.IsForbidden(err) {
-			t.Errorf("delete: %v, want Forbidden", err)
+		if err := center.Delete(ctx, filed); !policyRefused(err, "deletes only the requests it filed for an authorized agent") {
+			t.Errorf("delete of a request filed at the form: %v, want refused by privacy-center-revoke", err)
+		}
+		revocable, err := intake.File(ctx, center, intake.Options{SubjectNamespace: subjects, Suspend: true,
+			Annotations: map[string]string{"privacyoperator.io/authorized-agent": "AGENT_A"}}, submission())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := center.Delete(ctx, revocable); err != nil {
+			t.Errorf("delete of a request filed for an agent (its revocation): %v", err)
 		}
 		if err := center.Status().Update(ctx, filed); !apierrors.IsForbidden(err) {
 			t.Errorf("a status update: %v, want Forbidden", err)

@@ -299,7 +299,9 @@ func TestPrivacyCenterChart(t *testing.T) {
 		}
 		slices.Sort(rules)
 		want := []string{
-			": privacyoperator.io/privacyrequests  create,get,list,watch,patch",
+			": privacyoperator.io/authorizedagents  get,list,watch",
+			": privacyoperator.io/authorizedagents/status  patch",
+			": privacyoperator.io/privacyrequests  create,get,list,watch,patch,delete",
 			"privacy-center-subjects: /secrets  create,patch,delete",
 			"privacy-operator-system: /events  create,patch",
 			"privacy-operator-system: coordination.k8s.io/leases  create",
