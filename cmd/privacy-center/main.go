@@ -24,6 +24,7 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
 	"github.com/privacyoperator/privacy-operator/internal/center/delivery"
+	"github.com/privacyoperator/privacy-operator/internal/center/drp"
 	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
 	"github.com/privacyoperator/privacy-operator/internal/center/notify"
@@ -126,8 +127,18 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 		}
 		exports = s3
 	}
+	var agents http.Handler
+	if d := cfg.DRP; d != nil {
+		ids := d.Identities
+		if len(ids) == 0 {
+			ids = map[string]string{"email": "email"}
+		}
+		agents = (&drp.Server{Client: direct, Agents: mgr.GetClient(), BusinessID: d.BusinessID, APIBase: cfg.BaseURL,
+			SubjectNamespace: cfg.SubjectNamespace, Requester: requester, Suspend: cfg.RequireApproval, Identities: ids,
+			Log: ctrl.Log.WithName("drp")}).Handler()
+	}
 	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),
-		Requester: requester, Catalogs: cat, Exports: exports})
+		Requester: requester, Catalogs: cat, Exports: exports, DRP: agents})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,20 @@ type Config struct {
 	// to hand them to people. Unset, the center tells people their data
 	// is ready but offers no download.
 	Exports Exports `json:"exports,omitzero"`
+	// DRP serves the Data Rights Protocol to authorized agents (the
+	// AuthorizedAgents registered in the cluster); unset, it is not served.
+	DRP *DRP `json:"drp,omitempty"`
+}
+
+// DRP is the center's Data Rights Protocol endpoints.
+type DRP struct {
+	// BusinessID is the company's id in the DRP Service Directory: the
+	// business-id every message must name.
+	BusinessID string `json:"businessID"`
+	// Identities maps the identity claims agents send (email,
+	// phone_number, name) to the identity types the data sources know.
+	// Default: email to email.
+	Identities map[string]string `json:"identities,omitempty"`
 }
 
 // Exports locates the operator's export store, which the center reads:
@@ -259,6 +273,19 @@ func (c Config) Validate() error {
 		}
 		if _, _, err := s3.Conn().Host(); err != nil {
 			return fmt.Errorf("exports.s3.endpoint: %w", err)
+		}
+	}
+	if d := c.DRP; d != nil {
+		if d.BusinessID == "" {
+			return errors.New("drp.businessID is required: the company's id in the DRP Service Directory")
+		}
+		for claim, t := range d.Identities {
+			if claim != "email" && claim != "phone_number" && claim != "name" {
+				return fmt.Errorf("drp.identities: %q is not a claim agents send (email, phone_number, name)", claim)
+			}
+			if !identityType.MatchString(t) {
+				return fmt.Errorf("drp.identities.%s must be an identity type such as email or phone", claim)
+			}
 		}
 	}
 	if c.SubjectNamespace == "" {

@@ -33,6 +33,11 @@ func TestLoad(t *testing.T) {
 		{"baseURL: https://p.example\nregulations: [{name: GDPR, rights: [Purge]}]\n", "not a right a person can ask for"},
 		{"baseURL: https://p.example\nlinkTTL: 48h\n", "linkTTL must be"},
 		{"baseURL: https://p.example\nunknownField: 1\n", "unknown field"},
+		{"baseURL: https://p.example\ndrp: {}\n", "drp.businessID is required"},
+		{"baseURL: https://p.example\ndrp: {businessID: shop, identities: {ssn: ssn}}\n", "not a claim agents send"},
+		{"baseURL: https://p.example\nexports: {dir: relative/path}\n", "exports.dir must be an absolute path"},
+		{"baseURL: https://p.example\nexports: {dir: /x, s3: {bucket: b}}\n", "set dir or s3, not both"},
+		{"baseURL: https://p.example\nexports: {s3: {endpoint: https://s3.example.com}}\n", "exports.s3.bucket is required"},
 	} {
 		if _, err := Load(write(tc.body)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want an error with %q", tc.body, err, tc.want)

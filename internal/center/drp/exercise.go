@@ -1,6 +1,7 @@
 package drp
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -53,6 +55,10 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	m, ferr := s.signed(r, a, true)
 	if ferr != nil {
 		writeError(w, ferr)
+		return
+	}
+	if !s.allow(a) {
+		writeError(w, fail(http.StatusTooManyRequests, false, "the agent's rate (spec.requestsPerHour) is used up; try again later"))
 		return
 	}
 	typ, ok := rights[strings.Replace(m.Exercise, "_", "-", 1)]
@@ -105,6 +111,11 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	if pr.Annotations[AnnotationAgent] != a.Spec.AgentID {
 		writeError(w, fail(http.StatusForbidden, true, "the request is another agent's"))
 		return
+	}
+	// Counted when this call filed it: a retry finds the first filing's
+	// receivedAt (one in the same second counts again).
+	if pr.Spec.ReceivedAt != nil && pr.Spec.ReceivedAt.Time.Equal(sub.ReceivedAt.UTC().Truncate(time.Second)) {
+		s.count(r.Context(), a.Name)
 	}
 	s.Log.Info("data rights request filed", "agent", a.Spec.AgentID, "request", pr.Name)
 	writeJSON(w, http.StatusOK, statusOf(pr))
@@ -212,4 +223,21 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		s.Log.Info("data rights request revoked", "agent", a.Spec.AgentID, "request", pr.Name)
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// count adds one to the agent's status.requests (retried on a conflict
+// with another replica; a count lost to an error is only logged).
+func (s *Server) count(ctx context.Context, name string) {
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		a := &privacyv1alpha1.AuthorizedAgent{}
+		if err := s.Client.Get(ctx, client.ObjectKey{Name: name}, a); err != nil {
+			return err
+		}
+		patch := client.MergeFromWithOptions(a.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		a.Status.Requests++
+		return s.Client.Status().Patch(ctx, a, patch)
+	})
+	if err != nil {
+		s.Log.Error(err, "cannot count the agent's request", "agent", name)
+	}
 }

@@ -11,10 +11,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,6 +44,23 @@ type Server struct {
 	Window     Window
 	Log        logr.Logger
 	Now        func() time.Time
+
+	// limiters hold each agent's rate (spec.requestsPerHour), per replica.
+	limiters sync.Map
+}
+
+// DefaultRequestsPerHour is an agent's rate when its spec gives none.
+const DefaultRequestsPerHour = 1000
+
+// allow reports whether agent a may file another request now.
+func (s *Server) allow(a *privacyv1alpha1.AuthorizedAgent) bool {
+	n := int(a.Spec.RequestsPerHour)
+	if n <= 0 {
+		n = DefaultRequestsPerHour
+	}
+	key := a.Spec.AgentID + "/" + strconv.Itoa(n)
+	l, _ := s.limiters.LoadOrStore(key, rate.NewLimiter(rate.Every(time.Hour/time.Duration(n)), n))
+	return l.(*rate.Limiter).AllowN(s.Now(), 1)
 }
 
 // Handler routes the endpoints.

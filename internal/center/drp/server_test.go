@@ -163,6 +163,9 @@ func TestPairAndExercise(t *testing.T) {
 	if code, again := a.call(t, "POST", "/v1/data-rights-request", a.sign(exercise, true)); code != http.StatusOK || again["request_id"] != id {
 		t.Fatalf("the same agent-request-id again: %d %v, want request %s", code, again, id)
 	}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-a"}, aa); err != nil || aa.Status.Requests < 1 || aa.Status.Requests > 2 {
+		t.Fatalf("status.requests %d (%v), want the filing counted", aa.Status.Requests, err)
+	}
 	if code, st := a.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusOK || st["status"] != "in_progress" {
 		t.Fatalf("status: %d %v", code, st)
 	}
@@ -177,6 +180,31 @@ func TestPairAndExercise(t *testing.T) {
 	}
 	if err := k8s.Get(context.Background(), client.ObjectKey{Name: id}, pr); !apierrors.IsNotFound(err) && pr.DeletionTimestamp.IsZero() {
 		t.Fatalf("the revoked request is still there: %v", err)
+	}
+}
+
+// TestRate: an agent past its spec.requestsPerHour is answered 429, not
+// fatal (it may retry later); another agent is not held back by it.
+func TestRate(t *testing.T) {
+	srv := newServer(t)
+	a := register(t, srv, "AGENT_RATE")
+	aa := &privacyv1alpha1.AuthorizedAgent{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-rate"}, aa); err != nil {
+		t.Fatal(err)
+	}
+	aa.Spec.RequestsPerHour = 2
+	if err := k8s.Update(context.Background(), aa); err != nil {
+		t.Fatal(err)
+	}
+	a.pair(t)
+	for i := range 3 {
+		code, out := a.call(t, "POST", "/v1/data-rights-request", a.sign(map[string]any{"exercise": "access", "email": fmt.Sprintf("r%d@example.com", i), "email_verified": true}, true))
+		if i < 2 && code != http.StatusOK {
+			t.Fatalf("request %d within the rate: %d %v", i+1, code, out)
+		}
+		if i == 2 && (code != http.StatusTooManyRequests || out["fatal"] == true) {
+			t.Fatalf("request 3 past the rate: %d %v, want a retryable 429", code, out)
+		}
 	}
 }
 

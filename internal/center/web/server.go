@@ -71,6 +71,9 @@ type Options struct {
 	// Exports is the operator's export store, read to deliver Access
 	// exports; nil offers none.
 	Exports delivery.Store
+	// DRP serves the Data Rights Protocol under /v1/ and
+	// /.well-known/data-rights.json; nil serves none.
+	DRP http.Handler
 	// Catalogs are the messages (with Config.Messages applied); loaded
 	// from the embedded catalogues when nil.
 	Catalogs *i18n.Catalogs
@@ -111,6 +114,10 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /status/{token}/download", s.downloadCode)
 	mux.HandleFunc("POST /download", s.downloadVerify)
 	mux.HandleFunc("POST /download/{format}", s.deliver)
+	if o.DRP != nil {
+		mux.Handle("/v1/", o.DRP)
+		mux.Handle("GET /.well-known/data-rights.json", o.DRP)
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	s.handler = secure(mux)
