@@ -31,6 +31,7 @@ var _ = Describe("Deliveries of an Access export", func() {
 	It("records each delivery the privacy center marks: a Delivery receipt, status.deliveries and an Event", func() {
 		newSource(ns, "crm").observed()
 		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "privacy-center"}
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		pr = withReceipt(finished(pr))
 		Expect(pr.Status.Export).NotTo(BeNil())
@@ -73,13 +74,26 @@ var _ = Describe("Deliveries of an Access export", func() {
 		Expect(readReceipt(pr.Status.Deliveries[2].Receipt).Delivery.Number).To(Equal(3))
 	})
 
-	It("refuses with a Warning Event an annotation it cannot read, and records nothing", func() {
+	It("records no delivery on a request not filed at the privacy center", func() {
 		newSource(ns, "crm").observed()
 		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		pr = withReceipt(finished(pr))
+		markDeliveries(pr, privacyv1alpha1.DeliveryMark{Format: privacyv1alpha1.DeliveryJSON, At: time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)})
+		Consistently(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pr), pr)).To(Succeed())
+			g.Expect(pr.Status.Deliveries).To(BeEmpty())
+		}, 2*time.Second).Should(Succeed())
+	})
+
+	It("refuses with a Warning Event an annotation it cannot read, and records nothing", func() {
+		newSource(ns, "crm").observed()
+		pr := request(ns, privacyv1alpha1.RequestTypeAccess, ada)
+		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "privacy-center"}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = withReceipt(finished(pr))
 		patch := client.MergeFrom(pr.DeepCopy())
-		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationDeliveries: "zip yesterday"}
+		pr.Annotations[privacyv1alpha1.AnnotationDeliveries] = "zip yesterday"
 		Expect(k8sClient.Patch(ctx, pr, patch)).To(Succeed())
 		Eventually(func(g Gomega) []string {
 			return eventReasons(g, metav1.NamespaceDefault, func(e corev1.Event) bool { return e.InvolvedObject.Name == pr.Name })

@@ -16,14 +16,17 @@ import (
 // recorded: until then the request is not deleted.
 func (r *PrivacyRequestReconciler) reconcileDeliveries(s *requestScope) bool {
 	pr, rc := s.pr, r.Receipts
+	if pr.Annotations[privacyv1alpha1.AnnotationChannel] != channelPrivacyCenter {
+		// Only the privacy center hands exports over, and only on the
+		// requests filed there (its admission policy guards the mark).
+		return true
+	}
 	marks, err := privacyv1alpha1.ParseDeliveries(pr.Annotations[privacyv1alpha1.AnnotationDeliveries])
 	if err != nil {
 		// Only the privacy center writes the annotation (admission policy
 		// privacy-center); what it wrote cannot be recorded.
-		if s.before.Annotations[privacyv1alpha1.AnnotationDeliveries] != pr.Annotations[privacyv1alpha1.AnnotationDeliveries] || len(pr.Status.Deliveries) == 0 {
-			s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonInvalidAnnotation,
-				"Annotation %s cannot be recorded: %v", privacyv1alpha1.AnnotationDeliveries, err)
-		}
+		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonInvalidAnnotation,
+			"Annotation %s cannot be recorded: %v", privacyv1alpha1.AnnotationDeliveries, err)
 		return true
 	}
 	if rc != nil && pr.Status.Receipt == nil {
@@ -54,6 +57,10 @@ func (r *PrivacyRequestReconciler) reconcileDeliveries(s *requestScope) bool {
 	}
 	return true
 }
+
+// channelPrivacyCenter is the channel annotation of the privacy center's
+// requests.
+const channelPrivacyCenter = "privacy-center"
 
 // deliveryReceipt is the receipt of a request's n-th delivery: no personal
 // data, the export by its hash.

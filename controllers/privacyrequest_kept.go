@@ -9,6 +9,12 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
 
+// The API's bounds of status.kept.
+const (
+	maxKeptBases      = 32
+	maxKeptCategories = 64
+)
+
 // computeKept tells the person what LegalHolds kept from a request that
 // finishes in this pass: per basis (the hold's spec.basis), the categories
 // of data at the held sources that the hold covers, never a source's or a
@@ -37,12 +43,16 @@ func (r *PrivacyRequestReconciler) computeKept(ctx context.Context, s *requestSc
 			cats = slices.DeleteFunc(slices.Clone(cats), func(c privacyv1alpha1.DataCategory) bool { return !slices.Contains(scope, c) })
 		}
 		i := slices.IndexFunc(pr.Status.Kept, func(k privacyv1alpha1.KeptData) bool { return k.Basis == basis })
+		if i < 0 && len(pr.Status.Kept) == maxKeptBases {
+			// The API's bound: the last entry takes the rest.
+			i = maxKeptBases - 1
+		}
 		if i < 0 {
 			pr.Status.Kept = append(pr.Status.Kept, privacyv1alpha1.KeptData{Basis: basis})
 			i = len(pr.Status.Kept) - 1
 		}
 		for _, c := range cats {
-			if !slices.Contains(pr.Status.Kept[i].Categories, c) {
+			if len(pr.Status.Kept[i].Categories) < maxKeptCategories && !slices.Contains(pr.Status.Kept[i].Categories, c) {
 				pr.Status.Kept[i].Categories = append(pr.Status.Kept[i].Categories, c)
 			}
 		}

@@ -88,7 +88,8 @@ func expect(dec *json.Decoder, want json.Delim) error {
 		return err
 	}
 	if tok != want {
-		return fmt.Errorf("the export is not an export document: %v where %v was expected", tok, want)
+		// The token may be a data value: never in the error.
+		return fmt.Errorf("the export is not an export document: something else where %v was expected", want)
 	}
 	return nil
 }

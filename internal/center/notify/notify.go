@@ -42,6 +42,10 @@ type Notifier struct {
 	BaseURL, Company string
 	// StatusTTL is how long the status link in a notice works.
 	StatusTTL time.Duration
+	// Deliverable: the center hands Access exports over (its exports
+	// store is configured), so a finished Access request with an export
+	// is told "your data is ready".
+	Deliverable bool
 	Now       func() time.Time
 }
 
@@ -58,7 +62,7 @@ const (
 // when it finished. A finished Access request with an export is told
 // "your data is ready" instead of completed (after held or refused, which
 // carry what was kept and why).
-func due(pr *privacyv1alpha1.PrivacyRequest) []string {
+func due(pr *privacyv1alpha1.PrivacyRequest, deliverable bool) []string {
 	out := []string{NoticeReceived}
 	if pr.Spec.Extension != nil {
 		out = append(out, NoticeExtended)
@@ -67,7 +71,7 @@ func due(pr *privacyv1alpha1.PrivacyRequest) []string {
 	if state == intake.StateReceived || state == intake.StateReview {
 		return out
 	}
-	ready := pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && pr.Status.Export != nil && state != intake.StateFailed
+	ready := deliverable && pr.Spec.Type == privacyv1alpha1.RequestTypeAccess && pr.Status.Export != nil && state != intake.StateFailed
 	if state != intake.StateCompleted || !ready {
 		out = append(out, state)
 	}
@@ -99,7 +103,7 @@ func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	done := sent(pr)
 	var todo []string
-	for _, notice := range due(pr) {
+	for _, notice := range due(pr, n.Deliverable) {
 		if !slices.Contains(done, notice) {
 			todo = append(todo, notice)
 		}
@@ -150,7 +154,7 @@ func (n *Notifier) compose(pr *privacyv1alpha1.PrivacyRequest, notice string, to
 		"company", n.Company, "type", t("type." + string(pr.Spec.Type)),
 		"link", strings.TrimSuffix(n.BaseURL, "/") + "/status/" + status + "?lang=" + to.Lang,
 		"due", date(pr.Status.DueAt), "received", receivedOf(pr), "bases", "- " + strings.Join(bases, "\n- "),
-		"kept", "- " + strings.Join(intake.Kept(pr, t), "\n- "),
+		"kept", keptLines(pr, t),
 	}
 	if pr.Spec.Extension != nil {
 		args = append(args, "reason", pr.Spec.Extension.Reason)
@@ -161,6 +165,10 @@ func (n *Notifier) compose(pr *privacyv1alpha1.PrivacyRequest, notice string, to
 	text := t("mail."+notice+".text", args...)
 	if notice == NoticeReceived && state == intake.StateReview {
 		text += "\n\n" + t("mail.review.text", args...)
+	}
+	if notice == intake.StateRefused && len(pr.Status.Kept) > 0 {
+		// Refused in part and held in part: the holds are told too.
+		text += "\n\n" + t("kept.title") + "\n" + keptLines(pr, t)
 	}
 	return mail.Message{
 		To: to.Email, Subject: t("mail."+notice+".subject", args...), Text: text,
@@ -192,4 +200,14 @@ func (n *Notifier) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).Named("notices").
 		For(&privacyv1alpha1.PrivacyRequest{}, builder.WithPredicates(ours)).
 		Complete(n)
+}
+
+// keptLines lists what legal holds kept, one "- " line each; the law in
+// general when the request records nothing more precise.
+func keptLines(pr *privacyv1alpha1.PrivacyRequest, t i18n.Printer) string {
+	lines := intake.Kept(pr, t)
+	if len(lines) == 0 {
+		lines = []string{t("kept.law")}
+	}
+	return "- " + strings.Join(lines, "\n- ")
 }

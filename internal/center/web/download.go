@@ -77,14 +77,18 @@ func (s *Server) downloadCode(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := s.page(r, "title.check")
 	minutes := strconv.Itoa(int(ttl.Minutes()))
-	if s.limits.identity(to.Email) {
-		company := s.cfg.Branding.CompanyName
-		msg := centermail.Message{To: to.Email, Subject: p.T("mail.download.subject", "company", company),
-			Text: p.T("mail.download.text", "company", company, "code", code[:3]+" "+code[3:], "minutes", minutes)}
-		if _, err := s.mailer.Send(r.Context(), msg); err != nil {
-			s.fail(w, r, err, "send the download code")
-			return
-		}
+	// Past the per-address limit no code is issued at all: a forwarded
+	// status link must not buy unlimited codes to guess.
+	if !s.limits.identity(to.Email) {
+		s.message(w, r, http.StatusTooManyRequests, "title.rateLimited", "rateLimited.body", false)
+		return
+	}
+	company := s.cfg.Branding.CompanyName
+	msg := centermail.Message{To: to.Email, Subject: p.T("mail.download.subject", "company", company),
+		Text: p.T("mail.download.text", "company", company, "code", code[:3]+" "+code[3:], "minutes", minutes)}
+	if _, err := s.mailer.Send(r.Context(), msg); err != nil {
+		s.fail(w, r, err, "send the download code")
+		return
 	}
 	p.Token, p.Minutes, p.Action, p.CheckBody = token, minutes, "/download", "download.check"
 	s.render(w, r, http.StatusOK, "check", p)
@@ -102,12 +106,17 @@ func (s *Server) downloadVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := s.ring.ID(token)
+	// Wrong codes lock a code after a few, and are bounded per request
+	// and hour across fresh codes.
+	name, uid, _ := strings.Cut(string(opened.Payload), "/")
+	perRequest := "download/" + name
 	if err != nil || s.limits.locked(id) {
 		s.message(w, r, http.StatusTooManyRequests, "title.check", "error.locked", false)
 		return
 	}
 	if !s.ring.CheckCode(token, r.PostFormValue("code")) {
-		if s.limits.wrongCode(id) {
+		lockedCode, withinHour := s.limits.wrongCode(id), s.limits.guess(perRequest)
+		if lockedCode || !withinHour {
 			s.message(w, r, http.StatusTooManyRequests, "title.check", "error.locked", false)
 			return
 		}
@@ -117,7 +126,6 @@ func (s *Server) downloadVerify(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "check", p)
 		return
 	}
-	name, uid, _ := strings.Cut(string(opened.Payload), "/")
 	pr, ok := s.exportRequest(w, r, name, uid)
 	if !ok {
 		return
@@ -157,6 +165,14 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), deliverTimeout)
 	defer cancel()
+	if format == privacyv1alpha1.DeliveryHTML {
+		// A page shows what it reads as it goes: the export is checked
+		// whole first, so that a changed one never reaches the screen.
+		if err := s.checkWhole(ctx, pr); err != nil {
+			s.fail(w, r, err, "check the export")
+			return
+		}
+	}
 	export, err := s.exports.Open(ctx, pr)
 	if err != nil {
 		s.fail(w, r, err, "open the export")
@@ -210,6 +226,17 @@ func (s *Server) sendPage(w http.ResponseWriter, r *http.Request, pr *privacyv1a
 		s.abort(err, pr)
 	}
 	_, _ = w.Write(tail)
+}
+
+// checkWhole reads pr's export through its check, to the end.
+func (s *Server) checkWhole(ctx context.Context, pr *privacyv1alpha1.PrivacyRequest) error {
+	export, err := s.exports.Open(ctx, pr)
+	if err != nil {
+		return err
+	}
+	defer export.Close()
+	_, err = io.Copy(io.Discard, export)
+	return err
 }
 
 // abort ends a delivery that went wrong after its first bytes: the

@@ -211,26 +211,27 @@ func TestDownloadRefused(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	if resp, err := c.http.PostForm(c.URL+"/download/html", url.Values{"t": {g}}); err == nil {
-		page, err := io.ReadAll(resp.Body)
-		if err == nil || strings.Contains(string(page), "</html>") {
-			t.Fatal("a tampered export was shown whole")
-		}
-		resp.Body.Close()
+	// The page is checked whole before any of it is shown: a refusal,
+	// without the changed data.
+	if code, page, _ := c.do(t, "POST", "/download/html", url.Values{"t": {g}}); code != http.StatusServiceUnavailable || strings.Contains(page, "xx@example.com") {
+		t.Fatalf("a tampered export as a page: %d\n%s", code, page)
 	}
 	if err := os.WriteFile(path, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
 
-	// The bound: MaxDeliveries marks, then no more.
+	// The bound: the MaxDeliveries-th delivery goes through, then no more.
 	cur := request(t, pr.Name)
-	marks := make([]privacyv1alpha1.DeliveryMark, privacyv1alpha1.MaxDeliveries)
+	marks := make([]privacyv1alpha1.DeliveryMark, privacyv1alpha1.MaxDeliveries-1)
 	for i := range marks {
 		marks[i] = privacyv1alpha1.DeliveryMark{Format: privacyv1alpha1.DeliveryJSON, At: time.Date(2026, 12, 7, 10, i, 0, 0, time.UTC)}
 	}
 	cur.Annotations[privacyv1alpha1.AnnotationDeliveries] = privacyv1alpha1.FormatDeliveries(marks)
 	if err := k8s.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
+	}
+	if code, _, _ := c.do(t, "POST", "/download/json", url.Values{"t": {g}}); code != http.StatusOK {
+		t.Fatalf("delivery #%d: %d", privacyv1alpha1.MaxDeliveries, code)
 	}
 	if code, body, _ := c.do(t, "POST", "/download/json", url.Values{"t": {g}}); code != http.StatusTooManyRequests || !strings.Contains(body, "Downloaded too often") {
 		t.Fatalf("past the bound: %d\n%s", code, body)
@@ -274,7 +275,7 @@ func TestReadyNotice(t *testing.T) {
 	c := newCenter(t, func(_ *config.Config, o *web.Options) { o.Exports = delivery.Dir{Root: dir} })
 	email := "ready@example.com"
 	pr, _ := fileAndFinish(t, c, dir, email)
-	stop := startNotifier(t, c)
+	stop := startNotifier(t, c, true)
 	defer stop()
 	ready := awaitSubject(t, c, email, "is ready")
 	expires := pr.Status.Export.ExpiresAt.UTC().Format("2006-01-02")

@@ -53,7 +53,7 @@ func TestHeld(t *testing.T) {
 		}
 	}
 
-	stop := startNotifier(t, c)
+	stop := startNotifier(t, c, true)
 	defer stop()
 	held := awaitSubject(t, c, email, "done, in part")
 	for _, line := range want {

@@ -42,13 +42,25 @@ type limits struct {
 	identities *lru.Cache[string, *rate.Limiter]
 	mu         sync.Mutex
 	wrongCodes *lru.Cache[string, int]
+	guesses    *lru.Cache[string, *rate.Limiter]
+}
+
+// guessesPerHour bounds the wrong download codes for one request, across
+// the fresh codes asked for it.
+const guessesPerHour = 10
+
+// guess counts a wrong code against key (a request) and reports whether
+// it was within guessesPerHour; the bound refills over the hour.
+func (l *limits) guess(key string) bool {
+	return allow(l.guesses, key, time.Hour/guessesPerHour, guessesPerHour)
 }
 
 func newLimits(l Limits, trustedProxies []string) *limits {
 	c, _ := lru.New[string, *rate.Limiter](l.Tracked)
 	i, _ := lru.New[string, *rate.Limiter](l.Tracked)
 	w, _ := lru.New[string, int](l.Tracked)
-	lim := &limits{l: l, clients: c, identities: i, wrongCodes: w}
+	g, _ := lru.New[string, *rate.Limiter](l.Tracked)
+	lim := &limits{l: l, clients: c, identities: i, wrongCodes: w, guesses: g}
 	for _, cidr := range trustedProxies {
 		if p, err := netip.ParsePrefix(cidr); err == nil {
 			lim.trusted = append(lim.trusted, p)

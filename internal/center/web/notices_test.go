@@ -21,7 +21,9 @@ import (
 )
 
 // startNotifier runs the notices controller until the returned stop.
-func startNotifier(t *testing.T, c *center) (stop func()) {
+// deliverable tells the notifier the center hands exports over (the
+// center's configuration has exports).
+func startNotifier(t *testing.T, c *center, deliverable bool) (stop func()) {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
@@ -38,7 +40,7 @@ func startNotifier(t *testing.T, c *center) (stop func()) {
 		t.Fatal(err)
 	}
 	n := &notify.Notifier{Client: mgr.GetClient(), Ring: c.ring, Mailer: c.sender, Catalogs: cat,
-		BaseURL: c.cfg.BaseURL, Company: c.cfg.Branding.CompanyName, StatusTTL: c.cfg.StatusTTL.Duration, Now: c.clock}
+		BaseURL: c.cfg.BaseURL, Company: c.cfg.Branding.CompanyName, StatusTTL: c.cfg.StatusTTL.Duration, Now: c.clock, Deliverable: deliverable}
 	if err := n.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestNotices(t *testing.T) {
 		t.Fatalf("notice address annotation %q: want it sealed", v)
 	}
 
-	stop := startNotifier(t, c)
+	stop := startNotifier(t, c, false)
 	received := awaitSubject(t, c, email, "Wir haben Ihre Datenschutzanfrage erhalten")
 	if !strings.Contains(received.Text, c.cfg.BaseURL+"/status/") {
 		t.Fatalf("received notice without a status link:\n%s", received.Text)
@@ -98,7 +100,7 @@ func TestNotices(t *testing.T) {
 	if err := k8s.Status().Update(context.Background(), pr); err != nil {
 		t.Fatal(err)
 	}
-	stop = startNotifier(t, c)
+	stop = startNotifier(t, c, false)
 	defer stop()
 	awaitSubject(t, c, email, "ist erledigt")
 	waitSent(t, name, "received,extended,completed")

@@ -66,7 +66,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := s.page(r, "title.status")
 	p.Status = viewOf(pr)
-	if p.Status.State == intake.StateHeld {
+	if p.Status.State == intake.StateHeld || p.Status.State == intake.StateRefused {
 		p.Status.Kept = intake.Kept(pr, p.T)
 	}
 	if exp := pr.Status.Export; exp != nil && s.exports != nil && pr.Spec.Type == privacyv1alpha1.RequestTypeAccess {
