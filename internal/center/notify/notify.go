@@ -46,7 +46,7 @@ type Notifier struct {
 	// store is configured), so a finished Access request with an export
 	// is told "your data is ready".
 	Deliverable bool
-	Now       func() time.Time
+	Now         func() time.Time
 }
 
 // Notices, in the order a request reaches them.
