@@ -49,6 +49,12 @@ type AuthorizedAgentStatus struct {
 	// +optional
 	PairedAt *metav1.Time `json:"pairedAt,omitempty"`
 
+	// pairingIssuedAt is the issued-at of the message of the last
+	// pairing: a pairing message issued at or before it is refused, so a
+	// captured one cannot be replayed to take the agent's token.
+	// +optional
+	PairingIssuedAt *metav1.Time `json:"pairingIssuedAt,omitempty"`
+
 	// tokenSHA256 is the SHA-256 (hex) of the bearer token issued at the
 	// last pairing: the token itself is stored nowhere.
 	// +kubebuilder:validation:Pattern=`^[a-f0-9]{64}$`

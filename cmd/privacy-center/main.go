@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/center/delivery"
 	"github.com/privacyoperator/privacy-operator/internal/center/drp"
 	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
+	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
 	"github.com/privacyoperator/privacy-operator/internal/center/notify"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
@@ -135,6 +137,13 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 		}
 		agents = (&drp.Server{Client: direct, Agents: mgr.GetClient(), BusinessID: d.BusinessID, APIBase: cfg.BaseURL,
 			SubjectNamespace: cfg.SubjectNamespace, Requester: requester, Suspend: cfg.RequireApproval, Identities: ids,
+			SealAddress: func(email string) (string, error) {
+				address, err := json.Marshal(intake.Address{Email: email, Lang: "en"})
+				if err != nil {
+					return "", err
+				}
+				return ring.Seal(address, intake.PurposeNotify, cfg.StatusTTL.Duration)
+			},
 			Log: ctrl.Log.WithName("drp")}).Handler()
 	}
 	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),

@@ -215,6 +215,15 @@ func TestPrivacyCenterPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		stolen := filed.DeepCopy()
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(stolen), stolen); err != nil {
+			t.Fatal(err)
+		}
+		patch = client.MergeFrom(stolen.DeepCopy())
+		stolen.Annotations["privacyoperator.io/authorized-agent"] = "AGENT_A"
+		if err := admin.Patch(ctx, stolen, patch); !policyRefused(err, "only the privacy center gives it") {
+			t.Errorf("an admin naming an agent on a form's request: %v", err)
+		}
 		if err := center.Delete(ctx, revocable); err != nil {
 			t.Errorf("delete of a request filed for an agent (its revocation): %v", err)
 		}

@@ -99,6 +99,14 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		sub.Scopes = []string{"sale"}
 	}
 	annotations := map[string]string{AnnotationAgent: a.Spec.AgentID}
+	if s.SealAddress != nil {
+		sealed, err := s.SealAddress(m.Email)
+		if err != nil {
+			s.internal(w, err, "seal the notice address")
+			return
+		}
+		annotations[intake.AnnotationNotify] = sealed
+	}
 	if m.AgentRequestID != "" {
 		annotations[AnnotationAgentRequestID] = m.AgentRequestID
 	}
@@ -136,35 +144,35 @@ func nonce(agent, agentRequestID string) string {
 
 // ownRequest reads the request id names for the token's agent: 403 when
 // it is another agent's, 404 when there is none.
-func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request) (*privacyv1alpha1.PrivacyRequest, bool) {
+func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request) (*privacyv1alpha1.PrivacyRequest, *privacyv1alpha1.AuthorizedAgent, bool) {
 	a, err := s.bearer(r)
 	if err != nil {
 		s.internal(w, err, "read the agents")
-		return nil, false
+		return nil, nil, false
 	}
 	if a == nil {
 		writeError(w, fail(http.StatusForbidden, false, "no agent holds this bearer token"))
-		return nil, false
+		return nil, nil, false
 	}
 	pr := &privacyv1alpha1.PrivacyRequest{}
 	err = s.Client.Get(r.Context(), client.ObjectKey{Name: r.PathValue("id")}, pr)
 	switch {
 	case apierrors.IsNotFound(err) || (err == nil && pr.Annotations[AnnotationAgent] == ""):
 		writeError(w, fail(http.StatusNotFound, false, "no such request"))
-		return nil, false
+		return nil, nil, false
 	case err != nil:
 		s.internal(w, err, "read the request")
-		return nil, false
+		return nil, nil, false
 	case pr.Annotations[AnnotationAgent] != a.Spec.AgentID:
 		writeError(w, fail(http.StatusForbidden, false, "the request is another agent's"))
-		return nil, false
+		return nil, nil, false
 	}
-	return pr, true
+	return pr, a, true
 }
 
 // status answers an agent following its request (section 2.02).
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	if pr, ok := s.ownRequest(w, r); ok {
+	if pr, _, ok := s.ownRequest(w, r); ok {
 		writeJSON(w, http.StatusOK, statusOf(pr))
 	}
 }
@@ -204,18 +212,28 @@ func statusOf(pr *privacyv1alpha1.PrivacyRequest) ExerciseStatus {
 // revoke withdraws a request (section 2.04): the request is deleted, and
 // the operator cancels its open jobs and keeps a Cancelled receipt.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	pr, ok := s.ownRequest(w, r)
+	pr, a, ok := s.ownRequest(w, r)
 	if !ok {
 		return
 	}
-	a, _ := s.bearer(r)
-	if _, ferr := s.signed(r, a, false); ferr != nil {
+	// The protocol's revocation signs only a reason; an envelope, when
+	// the agent sends one, is checked as any other.
+	m, ferr := s.signed(r, a, false)
+	if ferr == nil && (m.AgentID != "" || m.BusinessID != "" || m.IssuedAt != "" || m.ExpiresAt != "") {
+		ferr = s.Window.Check(m, a.Spec.AgentID, s.BusinessID, s.Now())
+	}
+	if ferr != nil {
 		writeError(w, ferr)
 		return
 	}
 	st := statusOf(pr)
 	if st.Status == "in_progress" || st.Status == "open" {
-		if err := s.Client.Delete(r.Context(), pr); client.IgnoreNotFound(err) != nil {
+		// Only the request as read: not one that finished meanwhile.
+		pre := client.Preconditions{UID: &pr.UID, ResourceVersion: &pr.ResourceVersion}
+		if err := s.Client.Delete(r.Context(), pr, pre); apierrors.IsConflict(err) {
+			writeError(w, fail(http.StatusConflict, false, "the request changed meanwhile; read its status and revoke again"))
+			return
+		} else if client.IgnoreNotFound(err) != nil {
 			s.internal(w, err, "revoke the request")
 			return
 		}

@@ -41,9 +41,13 @@ type Server struct {
 	// Identities maps identity claims (email, phone_number, name) to the
 	// identity types the data sources know; email is required.
 	Identities map[string]string
-	Window     Window
-	Log        logr.Logger
-	Now        func() time.Time
+	// SealAddress seals the person's e-mail as the privacy center's notice
+	// address: the center tells them of the request (received, ready) and
+	// hands an Access export over to them. Nil: no notices.
+	SealAddress func(email string) (string, error)
+	Window      Window
+	Log         logr.Logger
+	Now         func() time.Time
 
 	// limiters hold each agent's rate (spec.requestsPerHour), per replica.
 	limiters sync.Map
@@ -177,7 +181,15 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden)
 		return
 	}
-	if _, ferr := s.signed(r, a, true); ferr != nil {
+	m, ferr := s.signed(r, a, true)
+	if ferr == nil && (m.Exercise != "" || m.Reason != "" || m.Email != "") {
+		ferr = fail(http.StatusForbidden, true, "a pairing message carries no request")
+	}
+	if ferr == nil && a.Status.PairingIssuedAt != nil && !m.IssuedAtTime().After(a.Status.PairingIssuedAt.Time) {
+		// A replay (or an older message): the token stays the agent's.
+		ferr = fail(http.StatusForbidden, true, "issued-at is not after the last pairing's")
+	}
+	if ferr != nil {
 		s.Log.Info("pairing refused", "agent", id, "why", ferr.Message)
 		w.WriteHeader(http.StatusForbidden)
 		return
@@ -186,9 +198,10 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(token))
-	patch := client.MergeFrom(a.DeepCopy())
-	now := metav1.NewTime(s.Now())
-	a.Status.PairedAt, a.Status.TokenSHA256 = &now, hex.EncodeToString(sum[:])
+	// Optimistic: of two pairings at once, one wins; the other retries.
+	patch := client.MergeFromWithOptions(a.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	now, issued := metav1.NewTime(s.Now()), metav1.NewTime(m.IssuedAtTime())
+	a.Status.PairedAt, a.Status.PairingIssuedAt, a.Status.TokenSHA256 = &now, &issued, hex.EncodeToString(sum[:])
 	if err := s.Client.Status().Patch(r.Context(), a, patch); err != nil {
 		s.internal(w, err, "record the pairing")
 		return

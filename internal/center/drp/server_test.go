@@ -113,7 +113,8 @@ func (a *agent) pair(t *testing.T) {
 
 func newServer(t *testing.T) *httptest.Server {
 	s := &drp.Server{Client: k8s, Agents: k8s, BusinessID: business, APIBase: "https://privacy.example.com",
-		SubjectNamespace: "privacy-operator-system", Identities: map[string]string{"email": "email", "phone_number": "phone"}, Log: logr.Discard()}
+		SubjectNamespace: "privacy-operator-system", Identities: map[string]string{"email": "email", "phone_number": "phone"}, Log: logr.Discard(),
+		SealAddress: func(email string) (string, error) { return "sealed-" + fmt.Sprint(len(email)), nil }}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -136,6 +137,20 @@ func TestPairAndExercise(t *testing.T) {
 	if code, _ := a.call(t, "GET", "/v1/agent/"+a.id, ""); code != http.StatusOK {
 		t.Fatalf("agent information with its token: %d", code)
 	}
+	// A captured pairing message replayed: refused, the token stays.
+	now := time.Now().UTC().Add(-time.Second)
+	old, _ := json.Marshal(map[string]string{"agent-id": a.id, "business-id": business, "drp.version": "1.0",
+		"issued-at": now.Add(-time.Minute).Format(time.RFC3339), "expires-at": now.Add(10 * time.Minute).Format(time.RFC3339)})
+	thief := &agent{id: a.id, srv: srv}
+	if code, out := thief.call(t, "POST", "/v1/agent/"+a.id, base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, old), old...))); code != http.StatusForbidden || len(out) != 0 {
+		t.Fatalf("a pairing message issued before the last pairing: %d %v", code, out)
+	}
+	if code, _ := thief.call(t, "POST", "/v1/agent/"+a.id, a.sign(map[string]any{"exercise": "access", "email": "x@example.com"}, true)); code != http.StatusForbidden {
+		t.Fatalf("a request's message used to pair: %d", code)
+	}
+	if code, _ := a.call(t, "GET", "/v1/agent/"+a.id, ""); code != http.StatusOK {
+		t.Fatalf("the agent's token after the refused replays: %d", code)
+	}
 	if code, _ := a.call(t, "GET", "/v1/agent/"+other.id, ""); code != http.StatusForbidden {
 		t.Fatalf("agent information for another agent: %d", code)
 	}
@@ -152,7 +167,7 @@ func TestPairAndExercise(t *testing.T) {
 		t.Fatal(err)
 	}
 	if pr.Spec.Type != privacyv1alpha1.RequestTypeDelete || pr.Spec.Regulation != privacyv1alpha1.RegulationCCPA || pr.Spec.Subject.SecretRef == nil ||
-		len(pr.Spec.Subject.Identities) != 0 || pr.Annotations[drp.AnnotationAgent] != a.id {
+		len(pr.Spec.Subject.Identities) != 0 || pr.Annotations[drp.AnnotationAgent] != a.id || pr.Annotations["privacyoperator.io/notify"] != "sealed-15" {
 		t.Fatalf("request %+v %v", pr.Spec, pr.Annotations)
 	}
 	secret := &corev1.Secret{}
