@@ -289,3 +289,21 @@ func TestReadyNotice(t *testing.T) {
 		}
 	}
 }
+
+// TestNoReadyNoticeWithoutDelivery: a center that does not hand exports
+// over (no exports store) tells "done", never "your data is ready".
+func TestNoReadyNoticeWithoutDelivery(t *testing.T) {
+	dir := t.TempDir()
+	c := newCenter(t, nil)
+	email := "no-delivery@example.com"
+	pr, _ := fileAndFinish(t, c, dir, email)
+	stop := startNotifier(t, c, false)
+	defer stop()
+	awaitSubject(t, c, email, "is done")
+	waitSent(t, pr.Name, "received,completed")
+	for _, m := range c.mailbox.To(t, email) {
+		if strings.Contains(m.Subject, "is ready") {
+			t.Fatalf("a 'ready' notice from a center that cannot deliver: %q", m.Subject)
+		}
+	}
+}
