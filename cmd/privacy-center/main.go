@@ -131,6 +131,10 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	}
 	var agents http.Handler
 	if d := cfg.DRP; d != nil {
+		// The elected replica tells agents of status changes.
+		if err := (&drp.Callbacks{Client: mgr.GetClient(), HTTP: drp.NewCallbackClient()}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 		ids := d.Identities
 		if len(ids) == 0 {
 			ids = map[string]string{"email": "email"}

@@ -110,6 +110,9 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	if m.AgentRequestID != "" {
 		annotations[AnnotationAgentRequestID] = m.AgentRequestID
 	}
+	if m.StatusCallback != "" {
+		annotations[AnnotationStatusCallback] = m.StatusCallback
+	}
 	pr, err := intake.File(r.Context(), s.Client, intake.Options{SubjectNamespace: s.SubjectNamespace, Suspend: s.Suspend,
 		Requester: s.Requester, Annotations: annotations}, sub)
 	if err != nil {

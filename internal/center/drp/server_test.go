@@ -19,7 +19,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -273,5 +275,91 @@ func TestRefused(t *testing.T) {
 	raw, _ = json.Marshal(fields)
 	if code, out := a.call(t, "POST", "/v1/data-rights-request", base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, raw), raw...))); code != http.StatusForbidden || !strings.Contains(fmt.Sprint(out["message"]), "business-id") {
 		t.Fatalf("another business: %d %v", code, out)
+	}
+}
+
+// TestCallbacks: the agent's status_callback gets the request's status
+// once per change, until it answers 200; the record of what it accepted
+// is on the request; a host not registered for the agent gets nothing.
+func TestCallbacks(t *testing.T) {
+	var got []map[string]any
+	fail := true
+	agentSide := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := map[string]any{}
+		_ = json.NewDecoder(r.Body).Decode(&st)
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		got = append(got, st)
+	}))
+	defer agentSide.Close()
+	host := strings.TrimPrefix(agentSide.URL, "https://")
+
+	srv := newServer(t)
+	a := register(t, srv, "AGENT_CB")
+	aa := &privacyv1alpha1.AuthorizedAgent{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-cb"}, aa); err != nil {
+		t.Fatal(err)
+	}
+	aa.Spec.CallbackHosts = []string{host}
+	if err := k8s.Update(context.Background(), aa); err != nil {
+		t.Fatal(err)
+	}
+	a.pair(t)
+	code, st := a.call(t, "POST", "/v1/data-rights-request", a.sign(map[string]any{"exercise": "access", "email": "cb@example.com", "email_verified": true,
+		"status_callback": agentSide.URL + "/status"}, true))
+	if code != http.StatusOK {
+		t.Fatalf("exercise: %d %v", code, st)
+	}
+	cb := &drp.Callbacks{Client: k8s, HTTP: agentSide.Client()}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Name: st["request_id"].(string)}}
+	if _, err := cb.Reconcile(context.Background(), req); err == nil {
+		t.Fatal("an agent answering 500: no error, so no retry")
+	}
+	fail = false
+	for range 2 {
+		if _, err := cb.Reconcile(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0]["status"] != "in_progress" || got[0]["request_id"] != req.Name {
+		t.Fatalf("callbacks %v, want one in_progress", got)
+	}
+	pr := &privacyv1alpha1.PrivacyRequest{}
+	if err := k8s.Get(context.Background(), req.NamespacedName, pr); err != nil {
+		t.Fatal(err)
+	}
+	pr.Status.Phase = privacyv1alpha1.RequestPhaseCompleted
+	pr.Status.Conditions = []metav1.Condition{{Type: privacyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: privacyv1alpha1.ReasonCompleted,
+		Message: "done", LastTransitionTime: metav1.Now()}}
+	if err := k8s.Status().Update(context.Background(), pr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1]["status"] != "fulfilled" {
+		t.Fatalf("callbacks %v, want fulfilled second", got)
+	}
+
+	// The host no longer registered: nothing is sent.
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-cb"}, aa); err != nil {
+		t.Fatal(err)
+	}
+	aa.Spec.CallbackHosts = []string{"elsewhere.example.com"}
+	if err := k8s.Update(context.Background(), aa); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(context.Background(), req.NamespacedName, pr); err != nil {
+		t.Fatal(err)
+	}
+	pr.Status.Phase = privacyv1alpha1.RequestPhaseFailed
+	pr.Status.Conditions[0].Status, pr.Status.Conditions[0].Reason = metav1.ConditionFalse, "Failed"
+	if err := k8s.Status().Update(context.Background(), pr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.Reconcile(context.Background(), req); err != nil || len(got) != 2 {
+		t.Fatalf("a callback to a host no longer registered: %v, %d sent", err, len(got))
 	}
 }
