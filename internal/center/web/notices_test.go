@@ -59,15 +59,15 @@ func TestNotices(t *testing.T) {
 	c.submit(t, email, url.Values{"lang": {"de"}})
 	link, _ := c.mailFor(t, email)
 	_, _, header := c.do(t, "POST", "/verify", url.Values{"link": {link}})
-	name := ""
-	for _, pr := range requestsOfCenter(t) {
-		if pr.Annotations[intake.AnnotationLanguage] == "de" && pr.Annotations[intake.AnnotationNoticesSent] == "" {
-			name = pr.Name
-		}
-	}
-	if name == "" || !strings.HasPrefix(header.Get("Location"), "/status/") {
+	status := strings.SplitN(header.Get("Location"), "?", 2)[0]
+	if !strings.HasPrefix(status, "/status/") {
 		t.Fatalf("no request filed (%v)", header)
 	}
+	opened, err := c.ring.Open(strings.TrimPrefix(status, "/status/"), intake.PurposeStatus, c.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := string(opened.Payload)
 	pr := request(t, name)
 	if v := pr.Annotations[intake.AnnotationNotify]; v == "" || strings.Contains(v, "notices") {
 		t.Fatalf("notice address annotation %q: want it sealed", v)
