@@ -86,7 +86,8 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	if !m.EmailVerified {
 		// The person must prove the address first; that step (the privacy
 		// center's verification, need_user_verification) is not served.
-		writeJSON(w, http.StatusOK, ExerciseStatus{RequestID: "", AgentRequestID: m.AgentRequestID, Status: "denied", Reason: "insuf_verification",
+		// A request id the protocol requires; nothing is filed under it.
+		writeJSON(w, http.StatusOK, ExerciseStatus{RequestID: "denied-" + nonce(a.Spec.AgentID, ""), AgentRequestID: m.AgentRequestID, Status: "denied", Reason: "insuf_verification",
 			ProcessingDetails: "The email claim must be verified by the agent (email_verified: true)."})
 		return
 	}
