@@ -107,7 +107,7 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	if err := cat.Override(cfg.Messages); err != nil {
 		return fmt.Errorf("%s: %w", configFile, err)
 	}
-	notifier := &notify.Notifier{Client: mgr.GetClient(), Ring: ring, Mailer: sender, Catalogs: cat, BaseURL: cfg.BaseURL,
+	notifier := &notify.Notifier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Ring: ring, Mailer: sender, Catalogs: cat, BaseURL: cfg.BaseURL,
 		Company: cfg.Branding.CompanyName, StatusTTL: cfg.StatusTTL.Duration, Now: time.Now, Deliverable: cfg.Exports.Dir != "" || cfg.Exports.S3 != nil}
 	if err := notifier.SetupWithManager(mgr); err != nil {
 		return err

@@ -34,7 +34,11 @@ type Mailer interface {
 
 // Notifier is the reconciler that sends the notices.
 type Notifier struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads the request from the API before a notice goes out: the
+	// cache may not show yet the record of a notice just sent, and a
+	// notice must not go twice.
+	Reader   client.Reader
 	Ring     *seal.Ring
 	Mailer   Mailer
 	Catalogs *i18n.Catalogs
@@ -110,6 +114,20 @@ func (n *Notifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result
 	}
 	if len(todo) == 0 {
 		return ctrl.Result{}, nil
+	}
+	if n.Reader != nil {
+		if err := n.Reader.Get(ctx, req.NamespacedName, pr); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+		done, todo = sent(pr), nil
+		for _, notice := range due(pr, n.Deliverable) {
+			if !slices.Contains(done, notice) {
+				todo = append(todo, notice)
+			}
+		}
+		if len(todo) == 0 {
+			return ctrl.Result{}, nil
+		}
 	}
 	to, err := intake.AddressOf(n.Ring, pr, n.Now())
 	if err != nil {

@@ -39,7 +39,7 @@ func startNotifier(t *testing.T, c *center, deliverable bool) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &notify.Notifier{Client: mgr.GetClient(), Ring: c.ring, Mailer: c.sender, Catalogs: cat,
+	n := &notify.Notifier{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Ring: c.ring, Mailer: c.sender, Catalogs: cat,
 		BaseURL: c.cfg.BaseURL, Company: c.cfg.Branding.CompanyName, StatusTTL: c.cfg.StatusTTL.Duration, Now: c.clock, Deliverable: deliverable}
 	if err := n.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
