@@ -255,6 +255,15 @@ var _ = Describe("Manual DataSources", func() {
 	It("takes no outcome from a task it did not make for the job, and makes its own once that one is gone", func() {
 		ds := manualSource(ns, "console", "email")
 		update(ds, func(ds *privacyv1alpha1.DataSource) { ds.Spec.Suspend = true })
+		// The operator has seen the suspension (its cache is the request
+		// engine's too) before the request exists: no job goes out, no
+		// task is made before the planted one.
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ds), ds)).To(Succeed())
+			c := condition(ds.Status.Conditions, privacyv1alpha1.ConditionSuspended)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		}).Should(Succeed())
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
 		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Eventually(func(g Gomega) {
