@@ -20,7 +20,6 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
 	"github.com/privacyoperator/privacy-operator/internal/center/delivery"
-	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 	"github.com/privacyoperator/privacy-operator/internal/center/web"
 )
 
@@ -36,18 +35,7 @@ const sampleExport = `{"manifest":{"request":"REQ","uid":"UID","createdAt":"2026
 // dir and located in status. It returns the request and its status link.
 func fileAndFinish(t *testing.T, c *center, dir, email string) (*privacyv1alpha1.PrivacyRequest, string) {
 	t.Helper()
-	c.submit(t, email, nil)
-	link, _ := c.mailFor(t, email)
-	_, _, header := c.do(t, "POST", "/verify", url.Values{"link": {link}})
-	status := strings.SplitN(header.Get("Location"), "?", 2)[0]
-	if !strings.HasPrefix(status, "/status/") {
-		t.Fatalf("no request filed (%v)", header)
-	}
-	opened, err := c.ring.Open(strings.TrimPrefix(status, "/status/"), intake.PurposeStatus, c.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr := request(t, string(opened.Payload))
+	pr, status := c.fileByLink(t, email, nil)
 	doc := strings.NewReplacer("REQ", pr.Name, "UID", string(pr.UID)).Replace(sampleExport)
 	path := filepath.Join(dir, string(pr.UID), "export.json")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

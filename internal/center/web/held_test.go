@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
-	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 )
 
 // TestHeld: a request done in part under legal holds tells the person,
@@ -19,15 +18,7 @@ import (
 func TestHeld(t *testing.T) {
 	c := newCenter(t, nil)
 	email := "held@example.com"
-	c.submit(t, email, url.Values{"type": {"Delete"}})
-	link, _ := c.mailFor(t, email)
-	_, _, header := c.do(t, "POST", "/verify", url.Values{"link": {link}})
-	status := strings.SplitN(header.Get("Location"), "?", 2)[0]
-	opened, err := c.ring.Open(strings.TrimPrefix(status, "/status/"), intake.PurposeStatus, c.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr := request(t, string(opened.Payload))
+	pr, status := c.fileByLink(t, email, url.Values{"type": {"Delete"}})
 	pr.Status.Phase = privacyv1alpha1.RequestPhaseCompleted
 	pr.Status.Conditions = []metav1.Condition{{Type: privacyv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
 		Reason: privacyv1alpha1.ReasonCompletedWithHolds, Message: "shop/billing (LegalHold tax-2026)", LastTransitionTime: metav1.Now()}}

@@ -58,13 +58,7 @@ func TestFileByLink(t *testing.T) {
 	if len(prs) != before+1 {
 		t.Fatalf("%d requests filed, want one for two clicks", len(prs)-before)
 	}
-	// The request the status link names (creation times have only a
-	// second's resolution: another test's request may share it).
-	opened, err := c.ring.Open(strings.TrimPrefix(strings.SplitN(status, "?", 2)[0], "/status/"), intake.PurposeStatus, c.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr := *request(t, string(opened.Payload))
+	pr := *c.requestAt(t, status)
 	if pr.Spec.Type != privacyv1alpha1.RequestTypeAccess || pr.Spec.Regulation != privacyv1alpha1.RegulationGDPR ||
 		pr.Spec.Subject.SecretRef == nil || len(pr.Spec.Subject.Identities) != 0 || pr.Spec.ReceivedAt == nil ||
 		!strings.HasPrefix(pr.Name, intake.NamePrefix) || strings.Contains(pr.Name, "ada") || pr.Spec.Requester != requester {

@@ -56,18 +56,8 @@ func startNotifier(t *testing.T, c *center, deliverable bool) (stop func()) {
 func TestNotices(t *testing.T) {
 	c := newCenter(t, nil)
 	email := "notices@example.com"
-	c.submit(t, email, url.Values{"lang": {"de"}})
-	link, _ := c.mailFor(t, email)
-	_, _, header := c.do(t, "POST", "/verify", url.Values{"link": {link}})
-	status := strings.SplitN(header.Get("Location"), "?", 2)[0]
-	if !strings.HasPrefix(status, "/status/") {
-		t.Fatalf("no request filed (%v)", header)
-	}
-	opened, err := c.ring.Open(strings.TrimPrefix(status, "/status/"), intake.PurposeStatus, c.clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := string(opened.Payload)
+	filed, _ := c.fileByLink(t, email, url.Values{"lang": {"de"}})
+	name := filed.Name
 	pr := request(t, name)
 	if v := pr.Annotations[intake.AnnotationNotify]; v == "" || strings.Contains(v, "notices") {
 		t.Fatalf("notice address annotation %q: want it sealed", v)

@@ -202,3 +202,29 @@ func requestsOfCenter(t *testing.T) []privacyv1alpha1.PrivacyRequest {
 	}
 	return out
 }
+
+// fileByLink submits the form for email (with extra fields), follows the
+// mail's link and presses its button: the request filed, and its status
+// page's path.
+func (c *center) fileByLink(t *testing.T, email string, extra url.Values) (*privacyv1alpha1.PrivacyRequest, string) {
+	t.Helper()
+	c.submit(t, email, extra)
+	link, _ := c.mailFor(t, email)
+	_, _, header := c.do(t, "POST", "/verify", url.Values{"link": {link}})
+	status := strings.SplitN(header.Get("Location"), "?", 2)[0]
+	if !strings.HasPrefix(status, "/status/") {
+		t.Fatalf("no request filed (%v)", header)
+	}
+	return c.requestAt(t, status), status
+}
+
+// requestAt reads the request a status link names (creation times have
+// only a second's resolution: another test's request may share one).
+func (c *center) requestAt(t *testing.T, status string) *privacyv1alpha1.PrivacyRequest {
+	t.Helper()
+	opened, err := c.ring.Open(strings.TrimPrefix(strings.SplitN(status, "?", 2)[0], "/status/"), intake.PurposeStatus, c.clock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return request(t, string(opened.Payload))
+}
