@@ -1,7 +1,9 @@
 package wiring
 
 import (
+	"fmt"
 	"testing"
+	"unsafe"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -38,5 +40,46 @@ func TestCompactFinishedRequestKeepsHeldEntries(t *testing.T) {
 	compactFinishedRequest(done, true)
 	if done.Status.Sources != nil {
 		t.Fatal("no Held entry: want no entries at all")
+	}
+}
+
+// TestCompactFinishedRequestSharesAndDrops: a finished request's cached
+// copy drops the sealed fingerprints and shares the strings every request
+// repeats, and holds no more than the table's bound.
+func TestCompactFinishedRequestSharesAndDrops(t *testing.T) {
+	now := metav1.Now()
+	mk := func() *privacyv1alpha1.PrivacyRequest {
+		return &privacyv1alpha1.PrivacyRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: string([]byte("privacy-operator-system"))},
+			Status: privacyv1alpha1.PrivacyRequestStatus{
+				CompletedAt: &now, Receipt: &privacyv1alpha1.ReceiptReference{Location: "r"},
+				Phase:      privacyv1alpha1.RequestPhase(string([]byte("Completed"))),
+				Conditions: []metav1.Condition{{Type: string([]byte("Ready")), Status: metav1.ConditionTrue, Reason: string([]byte("Completed"))}},
+				Subject:    &privacyv1alpha1.FixedSubject{IdentityTypes: []string{string([]byte("email"))}, FingerprintKeyID: "k1", SealedFingerprints: "c2VhbGVk"},
+			},
+		}
+	}
+	a, b := mk(), mk()
+	compactFinishedRequest(a, true)
+	compactFinishedRequest(b, true)
+	if a.Status.Subject.SealedFingerprints != "" || len(a.Status.Subject.IdentityTypes) != 1 {
+		t.Fatalf("subject %+v: want the sealed fingerprints gone and the identity types kept", a.Status.Subject)
+	}
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	if !same(a.Namespace, b.Namespace) || !same(a.Status.Conditions[0].Reason, b.Status.Conditions[0].Reason) ||
+		!same(string(a.Status.Phase), string(b.Status.Phase)) || !same(a.Status.Subject.IdentityTypes[0], b.Status.Subject.IdentityTypes[0]) {
+		t.Fatal("two finished requests keep their own copies of the strings they share")
+	}
+	running := mk()
+	running.Status.CompletedAt = nil
+	compactFinishedRequest(running, true)
+	if running.Status.Subject.SealedFingerprints == "" {
+		t.Fatal("an unfinished request lost its sealed fingerprints (holds are matched with them)")
+	}
+	for i := range 2 * maxShared {
+		shared.of(fmt.Sprint("unusual-", i))
+	}
+	if n := len(shared.m); n > maxShared {
+		t.Fatalf("the table holds %d strings, bound %d", n, maxShared)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -142,30 +141,6 @@ func CacheOptions(receipts bool) cache.Options {
 				return stripManagedFields(obj)
 			}},
 		},
-	}
-}
-
-// compactFinishedRequest drops the per-source entries of a finished
-// request from its cached copy: nothing the operator does after the finish
-// and the receipt reads them (the status step leaves a finished request's
-// facts as they were written; only export expiry and TTL deletion remain),
-// and they are most of a request's size, so that thousands of finished
-// requests kept until their TTL cost little memory. The receipt is made
-// from them, so they stay until status.receipt is set. Held entries stay:
-// the PrivacyTask controller tells the clerk which hold made an open task
-// moot from them, and they are few. The API server keeps every entry:
-// kubectl and every other reader see the full account.
-func compactFinishedRequest(obj any, receipts bool) {
-	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
-	if ok && pr.Status.CompletedAt != nil && (!receipts || pr.Status.Receipt != nil) {
-		held := slices.DeleteFunc(pr.Status.Sources, func(e privacyv1alpha1.SourceStatus) bool {
-			return e.Phase != privacyv1alpha1.SourcePhaseHeld
-		})
-		// A copy: the cache must not keep the whole entries' array.
-		pr.Status.Sources = nil
-		if len(held) > 0 {
-			pr.Status.Sources = slices.Clone(held)
-		}
 	}
 }
 
