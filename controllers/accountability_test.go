@@ -151,6 +151,19 @@ var _ = Describe("Receipts", Serial, func() {
 		Expect(report.Receipts).To(BeNumerically(">=", 1))
 	})
 
+	It("records an authorized agent's request as channel drp, with the agent's ids", func() {
+		newSource(ns, "crm")
+		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
+		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "privacy-center",
+			privacyv1alpha1.AnnotationAuthorizedAgent: "CR_AA_DRP_ID_001", privacyv1alpha1.AnnotationAgentRequestID: "agent-req-9"}
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+		pr = withReceipt(finished(pr))
+		r := readReceipt(pr.Status.Receipt).Request
+		Expect(r.Channel).To(Equal(receipt.ChannelDRP))
+		Expect(r.Agent).To(Equal("CR_AA_DRP_ID_001"))
+		Expect(r.AgentRequestID).To(Equal("agent-req-9"))
+	})
+
 	It("keeps the log in object storage with --receipt-url, continuing nothing from the directory", func() {
 		cfg := exporttest.Config(GinkgoT())
 		bucket, err := receipt.NewS3Store(cfg)

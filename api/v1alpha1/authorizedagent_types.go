@@ -64,6 +64,61 @@ type AuthorizedAgentStatus struct {
 	// requests counts the data rights requests the agent filed.
 	// +optional
 	Requests int64 `json:"requests,omitempty"`
+
+	// answers are the agent's latest requests that have no PrivacyRequest
+	// (any more): refused as they came in (a right not served), revoked
+	// and since deleted, or waiting for the person to verify their
+	// address (need_user_verification; expired when they never did). The agent's
+	// status calls find them here; the newest first, at most 100.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=atomic
+	// +optional
+	Answers []AgentAnswer `json:"answers,omitempty"`
+}
+
+// AgentAnswer is the final status of an agent's request that has no
+// PrivacyRequest: never personal data, only the protocol's words.
+type AgentAnswer struct {
+	// requestID is the request_id the agent was given.
+	// +kubebuilder:validation:MaxLength=63
+	RequestID string `json:"requestID"`
+
+	// agentRequestID is the agent's own id of the request, when it gave one.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	AgentRequestID string `json:"agentRequestID,omitempty"`
+
+	// status is the protocol's status: denied or revoked (final), or
+	// in_progress while the person has not verified their address (read
+	// as expired after expiresAt).
+	// +kubebuilder:validation:Enum=in_progress;denied;revoked
+	Status string `json:"status"`
+
+	// reason is the protocol's reason of a denial (e.g. claim_not_covered).
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	Reason string `json:"reason,omitempty"`
+
+	// processingDetails is what the agent was told, in the company's words.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	ProcessingDetails string `json:"processingDetails,omitempty"`
+
+	// userVerificationURL is the privacy center's page where the person
+	// verifies their address (need_user_verification).
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	UserVerificationURL string `json:"userVerificationURL,omitempty"`
+
+	// expiresAt ends a need_user_verification: after it the request is
+	// expired and the page no longer works.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// receivedAt is when the request came in; at is when this answer was
+	// given.
+	ReceivedAt metav1.Time `json:"receivedAt"`
+	At         metav1.Time `json:"at"`
 }
 
 // AuthorizedAgent is an authorized agent (CCPA 1798.135, regulations 7063)

@@ -28,8 +28,12 @@ const (
 	ReasonInitializing = "Initializing"
 	// ReasonInvalidSpec: the spec passed admission but cannot work, e.g. a
 	// time zone that this operator's time zone database does not know.
+	// What to do: fix the spec as the message says; for a PrivacyRequest nothing
+	// was sent, so correct it (or delete and file again).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonSuspended: spec.suspend is true.
+	// What to do: a person reviews the object and sets spec.suspend to false
+	// (for a PrivacyRequest: approve it, docs/approvals.md).
 	ReasonSuspended = "Suspended"
 )
 
@@ -39,20 +43,40 @@ const (
 	// probe and covers every declared request type.
 	ReasonProbeSucceeded = "ProbeSucceeded"
 	// ReasonSecretNotFound: the signing Secret or its key does not exist.
+	// What to do: create the Secret named in spec.signingSecretRef, in the
+	// DataSource's namespace, with the key it names (kubectl describe shows
+	// which).
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonInvalidSecret: the signing key is not a well-formed whsec_ key.
+	// What to do: put a whsec_ key (base64 of at least 32 random bytes) in the
+	// Secret; the data source must hold the same key.
 	ReasonInvalidSecret = "InvalidSecret"
 	// ReasonEndpointUnreachable: the endpoint did not answer.
+	// What to do: check the service runs and spec.endpoint (url or service)
+	// resolves from the operator's namespace (Service, port, NetworkPolicy); the probe retries on
+	// its own.
 	ReasonEndpointUnreachable = "EndpointUnreachable"
 	// ReasonTLSError: the TLS handshake with the endpoint failed.
+	// What to do: make the service's certificate valid for the URL's host and
+	// signed by a CA the operator trusts (spec.endpoint.caBundle, or
+	// the system roots).
 	ReasonTLSError = "TLSError"
 	// ReasonSignatureMismatch: the endpoint's answer was not signed with the shared key.
+	// What to do: give the data source and the Secret the same signing key (a
+	// rotation half done leaves them different).
 	ReasonSignatureMismatch = "SignatureMismatch"
 	// ReasonCapabilitiesMismatch: the endpoint does not serve every declared request type.
+	// What to do: serve the request types spec.requestTypes declares, or declare
+	// only those the service serves.
 	ReasonCapabilitiesMismatch = "CapabilitiesMismatch"
 	// ReasonNamespaceNotAllowed: the operator does not honour DataSources in this namespace.
+	// What to do: label the namespace privacyoperator.io/datasource=true (or
+	// list it in --datasource-namespaces), or move the DataSource.
 	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
 	// ReasonEndpointNotAllowed: the endpoint resolves to an address the operator refuses to call.
+	// What to do: point spec.endpoint at a cluster Service or an allowed
+	// address; the operator never calls the API server, link-local or (outside
+	// development) loopback addresses.
 	ReasonEndpointNotAllowed = "EndpointNotAllowed"
 )
 
@@ -81,10 +105,18 @@ const (
 	// ReasonCancelled: the request was cancelled before every source finished.
 	ReasonCancelled = "Cancelled"
 	// ReasonNoMatchingSources: no DataSource handles this request type and matches the selectors.
+	// What to do: check spec.dataSourceSelector and namespaceSelector against
+	// the DataSources' labels and request types (kubectl get datasources -A);
+	// the request is retried when a matching source appears.
 	ReasonNoMatchingSources = "NoMatchingSources"
 	// ReasonDeadlineExceeded: the request's due date passed before every source finished.
+	// What to do: finish the open sources (kubectl privacy status) and tell the
+	// person; a regulator may ask why: extend only with a documented reason,
+	// before the due date.
 	ReasonDeadlineExceeded = "DeadlineExceeded"
 	// ReasonApproachingDueDate: the request's due date is near and it is unfinished.
+	// What to do: look at what still waits (kubectl privacy status NAME, kubectl
+	// privacy tasks) and act before the due date.
 	ReasonApproachingDueDate = "ApproachingDueDate"
 )
 
@@ -114,13 +146,19 @@ const (
 	// ReasonSourcesMatched: the policy matches at least one DataSource.
 	ReasonSourcesMatched = "SourcesMatched"
 	// ReasonInvalidSchedule: the schedule or time zone cannot be parsed.
+	// What to do: give spec.schedule a valid cron expression and spec.timeZone a
+	// zone the operator knows.
 	ReasonInvalidSchedule = "InvalidSchedule"
 	// ReasonRetainForBelowMinimum: retainFor is shorter than the operator's
 	// floor (--min-retain-for); the policy never runs.
+	// What to do: raise spec.retainFor to at least --min-retain-for, or ask the
+	// platform team to lower that floor.
 	ReasonRetainForBelowMinimum = "RetainForBelowMinimum"
 	// ReasonScheduled: the policy is waiting for its next scheduled run.
 	ReasonScheduled = "Scheduled"
 	// ReasonRunFailed: the last run failed at one or more sources.
+	// What to do: read the failing sources' messages (kubectl describe
+	// retentionpolicy); the next scheduled run tries again.
 	ReasonRunFailed = "RunFailed"
 )
 
@@ -138,10 +176,14 @@ const FinalizerCancelJobs = "privacyoperator.io/cancel-jobs"
 // PrivacyRequest condition types besides Ready, Reconciling and Stalled.
 const (
 	// ConditionOverdue is True when the request passed its due date unfinished.
+	// What to do: as for DeadlineExceeded: finish what is open and record why it
+	// was late.
 	ConditionOverdue = "Overdue"
 	// ConditionDueSoon is True when an unfinished request has used the
 	// share of its time that the manager's --due-soon-share sets (0.75 by
 	// default), until it finishes or becomes Overdue.
+	// What to do: see what the request waits for (kubectl privacy status NAME)
+	// before the due date; extend it with a reason if the law allows.
 	ConditionDueSoon = "DueSoon"
 )
 
@@ -163,40 +205,65 @@ const (
 	// ReasonRetrying: the last delivery failed and will be retried.
 	ReasonRetrying = "Retrying"
 	// ReasonRetriesExhausted: every allowed delivery failed.
+	// What to do: fix the source (its logs, the entry's message), then file the
+	// request again for that source; the receipt records the failure.
 	ReasonRetriesExhausted = "RetriesExhausted"
 	// ReasonRefused: the source refused the job (4xx).
 	ReasonRefused = "Refused"
 	// ReasonSourceFailed: the source reported that the job failed.
+	// What to do: read the source's message, fix the cause at the service, and
+	// file a new request if the person's right is still owed.
 	ReasonSourceFailed = "SourceFailed"
 	// ReasonNotFound: the source holds nothing on the subject (a success).
 	ReasonNotFound = "NotFound"
 	// ReasonSourceDeleted: the DataSource was deleted before its job finished.
+	// What to do: if the service still holds personal data, register its
+	// DataSource again and file a new request for it.
 	ReasonSourceDeleted = "SourceDeleted"
 	// ReasonSourceSuspended: the DataSource is suspended; the job waits.
+	// What to do: resume the DataSource (spec.suspend: false) when the service
+	// can take jobs again; the jobs wait for it.
 	ReasonSourceSuspended = "SourceSuspended"
 	// ReasonSourceNotReady: the DataSource is not Ready; the job waits.
+	// What to do: fix the DataSource's Ready reason (kubectl describe
+	// datasource); the job is sent once it is Ready.
 	ReasonSourceNotReady = "SourceNotReady"
 	// ReasonMissingIdentities: the request lacks identity types the source needs.
+	// What to do: add the identity types the source needs to the subject (or to
+	// its Secret), or accept the partial search the receipt records.
 	ReasonMissingIdentities = "MissingIdentities"
 	// ReasonSigningSecretError: the source's signing Secret cannot be used.
+	// What to do: restore the DataSource's signing Secret (see SecretNotFound,
+	// InvalidSecret).
 	ReasonSigningSecretError = "SigningSecretError"
 	// ReasonSubjectError: the subject's identities cannot be read.
+	// What to do: fix the subject as the message says (a Secret in an allowed
+	// namespace, labelled privacyoperator.io/subject=true).
 	ReasonSubjectError = "SubjectError"
 	// ReasonSubjectChanged: the subject's identities (in its Secret) are
 	// not those of the first delivery; the job fails rather than reach
 	// another person than the one approved and recorded.
+	// What to do: do not edit a subject Secret after the request was approved or
+	// sent; restore the first identities, or file a new request.
 	ReasonSubjectChanged = "SubjectChanged"
 	// ReasonSubjectSecretRefused: subject.secretRef names a Secret the
 	// operator may not read as a subject (namespace not configured, label
 	// missing, or no such Secret: the message does not say which).
+	// What to do: label the Secret privacyoperator.io/subject=true and keep it
+	// in a namespace --subject-secret-namespaces allows; the request waits and
+	// is read again.
 	ReasonSubjectSecretRefused = "SubjectSecretRefused"
 	// ReasonResultTooLarge: the source's answer exceeded the size limit.
+	// What to do: raise --max-result-bytes, or have the source page or trim its
+	// answer.
 	ReasonResultTooLarge = "ResultTooLarge"
 	// ReasonExportExpired: the Access export passed its expiry and was deleted.
 	ReasonExportExpired = "ExportExpired"
 	// ReasonExportFailed: every source finished but the Access export
 	// could not be written (e.g. its bucket is unreachable); the step is
 	// retried with the sources' data kept.
+	// What to do: fix the export store (the message names the error:
+	// credentials, bucket, space); the operator retries the filing.
 	ReasonExportFailed = "ExportFailed"
 )
 
@@ -210,6 +277,7 @@ const (
 	ReasonExportDelivered = "ExportDelivered"
 	// ReasonInvalidAnnotation: an annotation the operator reads does not
 	// parse (the Event names it and says why).
+	// What to do: correct or remove the annotation the message names.
 	ReasonInvalidAnnotation = "InvalidAnnotation"
 	// ReasonExportWritten: an Access export was assembled.
 	ReasonExportWritten = "ExportWritten"
@@ -220,11 +288,15 @@ const (
 	// ReasonPurging: a run is under way (Reconciling).
 	ReasonPurging = "Purging"
 	// ReasonOverlappingPolicies: another policy covers the same data.
+	// What to do: make one policy own each category at each source (narrow the
+	// selectors or categories), so that purges cannot disagree.
 	ReasonOverlappingPolicies = "OverlappingPolicies"
 	// ReasonNoOverlap: no other policy covers the same data.
 	ReasonNoOverlap = "NoOverlap"
 	// ReasonUncoveredCategories: a DataSource holds categories no
 	// RetentionPolicy covers.
+	// What to do: write a RetentionPolicy for the categories the message names,
+	// or stop declaring them at the source.
 	ReasonUncoveredCategories = "UncoveredCategories"
 	// ReasonAllCategoriesCovered: every declared category has a policy.
 	ReasonAllCategoriesCovered = "AllCategoriesCovered"
@@ -242,6 +314,9 @@ const (
 	// ReasonReceiptStoreUnavailable: writing the receipt failed (the
 	// store is down or refuses the write); it is retried and deletion
 	// waits.
+	// What to do: restore the receipt store (the message names the error);
+	// receipts queue meanwhile and the request is not deleted before its receipt
+	// is stored.
 	ReasonReceiptStoreUnavailable = "ReceiptStoreUnavailable"
 	// ReasonReceiptWritten: the Event when a receipt was stored.
 	ReasonReceiptWritten = "ReceiptWritten"
@@ -259,6 +334,8 @@ const (
 	// ReasonLegalHold: a source's job was held (entry phase Held), a
 	// purge left categories alone, or a request completed with held
 	// sources (Ready message lists them: a partial denial and its basis).
+	// What to do: nothing, while the hold is needed; when the matter ends, legal
+	// deletes or expires the LegalHold and a new request acts on the data.
 	ReasonLegalHold = "LegalHold"
 	// ReasonCompletedWithHolds: the request finished at every source it
 	// could reach; LegalHolds kept it from the others.
@@ -274,6 +351,8 @@ const (
 	// ReasonExemptionNotAllowed: a source refused a child's Delete
 	// (spec.child) under an exemption; only a LegalHold can keep a
 	// child's data, so the entry fails.
+	// What to do: a child's data may be kept only under a LegalHold: have the
+	// source delete it, or file a LegalHold if the law requires keeping it.
 	ReasonExemptionNotAllowed = "ExemptionNotAllowed"
 )
 
@@ -281,3 +360,14 @@ const (
 // (web-form, email, phone...); the receipt records it, as CCPA section
 // 7101 asks.
 const AnnotationChannel = "privacyoperator.io/channel"
+
+// Annotations the privacy center sets on the requests authorized agents
+// file through the Data Rights Protocol (only the center may set them:
+// admission policy privacy-center); the receipt records both, with the
+// channel "drp".
+const (
+	// AnnotationAuthorizedAgent names the agent's DRP agent id.
+	AnnotationAuthorizedAgent = "privacyoperator.io/authorized-agent"
+	// AnnotationAgentRequestID is the agent's own id of the request.
+	AnnotationAgentRequestID = "privacyoperator.io/agent-request-id"
+)

@@ -250,17 +250,24 @@ const (
 	// ReasonPastHalfSLA: the task is open past half of its SLA.
 	ReasonPastHalfSLA = "PastHalfSLA"
 	// ReasonPastSLA: the task is open past its SLA.
+	// What to do: complete the task (kubectl privacy complete) or reassign it;
+	// the request's due date is near.
 	ReasonPastSLA = "PastSLA"
 	// ReasonPastDueDate: the task is open past the request's due date.
+	// What to do: complete the task now and record why it was late.
 	ReasonPastDueDate = "PastDueDate"
 	// ReasonRequestFinished: the task's request (or retention run) ended
 	// without its outcome (its due date passed, say): the task is moot and
 	// can no longer be completed; it goes after the grace period.
+	// What to do: nothing: the request finished without this task (cancelled, or
+	// held); do not carry it out.
 	ReasonRequestFinished = "RequestFinished"
 	// ReasonTaskAssigned: a manual source's job became a PrivacyTask (on
 	// the request's per-source Dispatched condition).
 	ReasonTaskAssigned = "TaskAssigned"
 	// ReasonTaskError: the PrivacyTask could not be created; retried.
+	// What to do: read the message; a task the operator cannot create or read
+	// usually means RBAC or a deleted namespace.
 	ReasonTaskError = "TaskError"
 	// ReasonTaskRefused: a person refused a manual source's task.
 	ReasonTaskRefused = "TaskRefused"

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -161,6 +162,7 @@ func main() {
 		return
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	exitOn(checkFlags(f), "invalid flags")
 
 	cfg, ctx := ctrl.GetConfigOrDie(), ctrl.SetupSignalHandler()
 	// A replica that starts during an API outage waits for the API server
@@ -314,6 +316,15 @@ func setup(mgr manager.Manager, f flags) error {
 		Receipts:                receipts,
 	})
 	return err
+}
+
+// checkFlags refuses, before anything starts, values the flags' help
+// rules out.
+func checkFlags(f flags) error {
+	if !(f.dueSoonShare > 0 && f.dueSoonShare <= 1) {
+		return fmt.Errorf("--due-soon-share %v: want a share of the time between 0 (excluded) and 1 (1 turns the warning off), e.g. 0.75", f.dueSoonShare)
+	}
+	return nil
 }
 
 func exitOn(err error, msg string) {

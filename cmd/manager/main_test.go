@@ -44,3 +44,14 @@ func TestReceiptRetentionTakesDaysOrDurations(t *testing.T) {
 		t.Errorf("1h retention: %v, want a refusal", err)
 	}
 }
+
+// --due-soon-share outside (0, 1] stops the start with the flag named, so
+// that a 0 meant as "off" is not silently read as the default.
+func TestDueSoonShareIsChecked(t *testing.T) {
+	for share, ok := range map[float64]bool{0.75: true, 1: true, 0.01: true, 0: false, -0.5: false, 1.5: false} {
+		err := checkFlags(flags{dueSoonShare: share})
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "--due-soon-share")) {
+			t.Errorf("--due-soon-share %v: %v", share, err)
+		}
+	}
+}

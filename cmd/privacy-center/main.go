@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -132,7 +133,13 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	var agents http.Handler
 	if d := cfg.DRP; d != nil {
 		// The elected replica tells agents of status changes.
-		if err := (&drp.Callbacks{Client: mgr.GetClient(), HTTP: drp.NewCallbackClient()}).SetupWithManager(mgr); err != nil {
+		// An Access request's results are collected at its status page
+		// (a fresh code to the person's address hands the export over).
+		describer := drp.Describer{ResultsURL: func(name string) (string, error) {
+			status, err := ring.Seal([]byte(name), intake.PurposeStatus, cfg.StatusTTL.Duration)
+			return strings.TrimSuffix(cfg.BaseURL, "/") + "/status/" + status, err
+		}}
+		if err := (&drp.Callbacks{Client: mgr.GetClient(), HTTP: drp.NewCallbackClient(), Describer: describer}).SetupWithManager(mgr); err != nil {
 			return err
 		}
 		ids := d.Identities
@@ -148,6 +155,15 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 				}
 				return ring.Seal(address, intake.PurposeNotify, cfg.StatusTTL.Duration)
 			},
+			Verify: func(sub intake.Submission) (string, error) {
+				payload, err := json.Marshal(sub)
+				if err != nil {
+					return "", err
+				}
+				page, err := ring.Seal(payload, intake.PurposeAgentVerify, d.VerifyFor.Duration)
+				return strings.TrimSuffix(cfg.BaseURL, "/") + "/agent-verify?t=" + page, err
+			},
+			VerifyFor: d.VerifyFor.Duration, Describer: describer,
 			Log: ctrl.Log.WithName("drp")}).Handler()
 	}
 	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),

@@ -25,7 +25,7 @@ func newApproveCommand(o *options) *cobra.Command {
 		Long: "Clears spec.suspend and records spec.approval (approver: you, as the API server authenticates you;\n" +
 			"the reason; approvedAt: now) in one merge patch, which is what the approval admission policy admits.\n" +
 			"The reason is kept in the request's receipt for 24 months: write no personal data in it.",
-		Example: `  kubectl privacy approve delete-ada --reason "identity verified by the desk"`,
+		Example: `  kubectl privacy approve delete-2026-0004 --reason "identity verified by the desk"`,
 		Args:    exactArgs(1, "one PrivacyRequest name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			reason = strings.TrimSpace(reason)

@@ -227,6 +227,13 @@ func TestStatusTree(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	golden(t, "status-overdue.txt", r.stdout)
+
+	create(t, "delete-2026-0107", func(s *privacyv1alpha1.PrivacyRequestSpec) { s.Child = true },
+		privacyv1alpha1.PrivacyRequestStatus{Phase: privacyv1alpha1.RequestPhaseInProgress, DueAt: at(6 * 24 * time.Hour)})
+	r = run(t, "", "status", "delete-2026-0107", "--no-color")
+	if first, _, _ := strings.Cut(r.stdout, "\n"); r.code != 0 || first != "privacyrequest/delete-2026-0107  Delete GDPR (a child's data: due within 7 days)" {
+		t.Errorf("a child's Delete: the header does not say so: %+v", r)
+	}
 }
 
 func TestStatusJSON(t *testing.T) {

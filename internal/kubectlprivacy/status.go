@@ -32,7 +32,7 @@ func newStatusCommand(o *options) *cobra.Command {
 		Long: "Shows the request's phase, due date, progress, requester, approval, legal holds and receipt, then\n" +
 			"each source's phase, attempts, next attempt, reason and message. -o json|yaml prints the object\n" +
 			"itself, its identities replaced by " + redacted + ".",
-		Example: "  kubectl privacy status delete-ada\n  kubectl privacy status delete-ada -o yaml",
+		Example: "  kubectl privacy status delete-2026-0004\n  kubectl privacy status delete-2026-0004 -o yaml",
 		Args:    exactArgs(1, "one PrivacyRequest name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now, err := o.clock()

@@ -2,6 +2,7 @@ package install_test
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -258,6 +259,35 @@ func TestChartValues(t *testing.T) {
 		} {
 			if notes := renderNotes(t, values); strings.Contains(notes, "WARNING") {
 				t.Errorf("values %v: NOTES warn although no volume is shared:\n%s", values, notes)
+			}
+		}
+	})
+
+	t.Run("progressDeadlineSeconds: a rollout stuck on a Pending claim reads Degraded after it", func(t *testing.T) {
+		for values, want := range map[string]int64{"": 300, "120": 120} {
+			v := map[string]any{}
+			if values != "" {
+				v["progressDeadlineSeconds"] = 120
+			}
+			for _, o := range ofKind(renderChart(t, v), "Deployment") {
+				v, ok, _ := unstructured.NestedFieldNoCopy(o.Object, "spec", "progressDeadlineSeconds")
+				if got := fmt.Sprint(v); !ok || got != fmt.Sprint(want) {
+					t.Errorf("values %v: Deployment %s has progressDeadlineSeconds %s (set %v), want %d", v, o.GetName(), got, ok, want)
+				}
+			}
+		}
+	})
+
+	t.Run("NOTES name every role the chart makes for people", func(t *testing.T) {
+		notes := renderNotes(t, nil)
+		for _, o := range renderChart(t, nil) {
+			if (o.GetKind() != "ClusterRole" && o.GetKind() != "Role") || strings.Contains(o.GetName(), "manager") ||
+				strings.Contains(o.GetName(), "leader") || strings.Contains(o.GetName(), "center") || strings.Contains(o.GetName(), "callback-ca") ||
+				strings.Contains(o.GetName(), "metrics-auth") {
+				continue
+			}
+			if !strings.Contains(notes, o.GetName()+" ") {
+				t.Errorf("NOTES do not name the %s %s:\n%s", o.GetKind(), o.GetName(), notes)
 			}
 		}
 	})

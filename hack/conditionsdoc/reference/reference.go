@@ -116,8 +116,9 @@ func Page(dir string) ([]byte, error) {
 Every condition type and reason the operator writes, on its objects'
 ` + "`status.conditions`" + `, on each source's ` + "`status.sources[].conditions`" + ` and as
 the reason of its Events, generated from the constants of ` + "`api/v1alpha1`" + `
-and their comments. A condition's ` + "`message`" + ` says what to do about this
-object; ` + "`kubectl describe`" + ` shows it, ` + "`kubectl get`" + ` the ` + "`Ready`" + ` reason.
+and their comments, with what a person does about each state that waits
+for one. A condition's ` + "`message`" + ` says more about this object;
+` + "`kubectl describe`" + ` shows it, ` + "`kubectl get`" + ` the ` + "`Ready`" + ` reason.
 
 Ready, Reconciling and Stalled follow the kstatus conventions that GitOps
 tools read: Reconciling while work is under way, Stalled when nothing will
@@ -134,9 +135,10 @@ change without a person, Ready at the goal.
 		if rest := afterFirstSentence(heading); rest != "" {
 			fmt.Fprintf(&b, "%s\n\n", rest)
 		}
-		b.WriteString("| value | constant | meaning |\n| --- | --- | --- |\n")
+		b.WriteString("| value | constant | meaning | what to do |\n| --- | --- | --- | --- |\n")
 		for _, e := range g.Entries {
-			fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", e.Value, e.Name, strings.ReplaceAll(meaning(e), "|", "\\|"))
+			m, act := Meaning(e)
+			fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", e.Value, e.Name, strings.ReplaceAll(m, "|", "\\|"), strings.ReplaceAll(act, "|", "\\|"))
 			total++
 		}
 		b.WriteString("\n")
@@ -145,16 +147,25 @@ change without a person, Ready at the goal.
 	return b.Bytes(), nil
 }
 
-// meaning is an entry's comment without the leading "Name:" or "Name is".
-func meaning(e Entry) string {
+// Meaning is an entry's comment without the leading "Name:" or "Name is",
+// and apart from it what a person does about it: the comment's "What to
+// do:" part, or "-" for a state that passes without anyone.
+func Meaning(e Entry) (meaning, action string) {
 	d := strings.TrimPrefix(e.Doc, e.Name)
 	d = strings.TrimPrefix(d, ":")
 	d = strings.TrimSpace(d)
 	d = strings.TrimPrefix(d, "is ")
-	if d == "" {
-		return "(no comment in the source)"
+	d, action, _ = strings.Cut(d, "What to do:")
+	d, action = strings.TrimSpace(d), strings.TrimSpace(action)
+	if action == "" {
+		action = "-"
+	} else {
+		action = strings.ToUpper(action[:1]) + action[1:]
 	}
-	return strings.ToUpper(d[:1]) + d[1:]
+	if d == "" {
+		return "(no comment in the source)", action
+	}
+	return strings.ToUpper(d[:1]) + d[1:], action
 }
 
 func firstSentence(s string) string {

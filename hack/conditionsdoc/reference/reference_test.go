@@ -42,3 +42,36 @@ func TestEveryConstantIsListed(t *testing.T) {
 		t.Errorf("only %d values found: the parser misses constants", len(seen))
 	}
 }
+
+// TestStatesThatWaitForAPersonSayWhatToDo: every reason that stalls an
+// object or that the alerts and Warning Events name tells the desk or the
+// platform team what to do.
+func TestStatesThatWaitForAPersonSayWhatToDo(t *testing.T) {
+	groups, err := Groups("../../../api/v1alpha1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Entry{}
+	for _, g := range groups {
+		for _, e := range g.Entries {
+			byName[e.Name] = e
+		}
+	}
+	for _, name := range []string{
+		"ReasonInvalidSpec", "ReasonSuspended", "ReasonSecretNotFound", "ReasonInvalidSecret", "ReasonEndpointUnreachable",
+		"ReasonTLSError", "ReasonSignatureMismatch", "ReasonCapabilitiesMismatch", "ReasonNamespaceNotAllowed",
+		"ReasonEndpointNotAllowed", "ReasonNoMatchingSources", "ReasonDeadlineExceeded", "ConditionOverdue", "ConditionDueSoon",
+		"ReasonRetriesExhausted", "ReasonSourceFailed", "ReasonSubjectChanged", "ReasonSubjectSecretRefused",
+		"ReasonExportFailed", "ReasonReceiptStoreUnavailable", "ReasonRunFailed", "ReasonOverlappingPolicies",
+		"ReasonUncoveredCategories", "ReasonExemptionNotAllowed", "ReasonPastSLA", "ReasonPastDueDate",
+	} {
+		e, ok := byName[name]
+		if !ok {
+			t.Errorf("%s is not in the API", name)
+			continue
+		}
+		if _, act := Meaning(e); act == "-" {
+			t.Errorf("%s waits for a person but its comment has no \"What to do:\"", name)
+		}
+	}
+}

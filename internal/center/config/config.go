@@ -73,6 +73,11 @@ type DRP struct {
 	// phone_number, name) to the identity types the data sources know.
 	// Default: email to email.
 	Identities map[string]string `json:"identities,omitempty"`
+	// VerifyFor is how long a person has to verify their address for an
+	// agent's request whose e-mail claim the agent has not verified
+	// (need_user_verification); after it the request is expired.
+	// Default 7 days, at most 30.
+	VerifyFor Duration `json:"verifyFor,omitzero"`
 }
 
 // Exports locates the operator's export store, which the center reads:
@@ -286,6 +291,12 @@ func (c Config) Validate() error {
 			if !identityType.MatchString(t) {
 				return fmt.Errorf("drp.identities.%s must be an identity type such as email or phone", claim)
 			}
+		}
+		if d.VerifyFor.Duration == 0 {
+			d.VerifyFor.Duration = 7 * 24 * time.Hour
+		}
+		if d.VerifyFor.Duration < time.Hour || d.VerifyFor.Duration > 30*24*time.Hour {
+			return errors.New("drp.verifyFor must be between 1h and 720h (30 days)")
 		}
 	}
 	if c.SubjectNamespace == "" {

@@ -36,6 +36,8 @@ type Callbacks struct {
 	Client client.Client
 	// HTTP sends the callbacks (a bounded timeout, no redirects).
 	HTTP *http.Client
+	// Describer tells the status as the status endpoint does.
+	Describer Describer
 }
 
 // Reconcile sends pr's status to its agent when it changed since the last
@@ -50,7 +52,7 @@ func (c *Callbacks) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	if target == "" || agentID == "" {
 		return ctrl.Result{}, nil
 	}
-	st := statusOf(pr)
+	st := c.Describer.Status(pr)
 	key := st.Status + "/" + st.Reason + "/" + st.ExpectedBy
 	if pr.Annotations[AnnotationCallbackSent] == key {
 		return ctrl.Result{}, nil

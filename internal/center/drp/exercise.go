@@ -12,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,21 +24,10 @@ import (
 const (
 	// AnnotationAgent names the AuthorizedAgent's agent id: only that
 	// agent may read or revoke the request.
-	AnnotationAgent = "privacyoperator.io/authorized-agent"
+	AnnotationAgent = privacyv1alpha1.AnnotationAuthorizedAgent
 	// AnnotationAgentRequestID is the agent's own id of the request.
-	AnnotationAgentRequestID = "privacyoperator.io/agent-request-id"
+	AnnotationAgentRequestID = privacyv1alpha1.AnnotationAgentRequestID
 )
-
-// ExerciseStatus is the protocol's status of a request (section 3.03).
-type ExerciseStatus struct {
-	RequestID         string `json:"request_id"`
-	AgentRequestID    string `json:"agent_request_id,omitempty"`
-	Status            string `json:"status"`
-	Reason            string `json:"reason,omitempty"`
-	ReceivedAt        string `json:"received_at,omitempty"`
-	ExpectedBy        string `json:"expected_by,omitempty"`
-	ProcessingDetails string `json:"processing_details,omitempty"`
-}
 
 // exercise files a data rights request (section 2.01) as a PrivacyRequest
 // with the person's identities in a subject Secret, as the privacy center
@@ -61,9 +51,18 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fail(http.StatusTooManyRequests, false, "the agent's rate (spec.requestsPerHour) is used up; try again later"))
 		return
 	}
-	typ, ok := rights[strings.Replace(m.Exercise, "_", "-", 1)]
+	exercise := strings.Replace(m.Exercise, "_", "-", 1)
+	id := intake.NamePrefix + nonce(a.Spec.AgentID, m.AgentRequestID)
+	if exercise == "sale:opt-in" {
+		// The data sources' protocol has no reversal of an opt-out: the
+		// right is known and answered, not served.
+		s.deny(w, r, a, newAnswer(id, m.AgentRequestID, StatusDenied, ReasonClaimNotCovered,
+			"Opting back in to the sale of personal information is not offered through agents; the person may opt in with the company directly.", s.Now(), s.Now()))
+		return
+	}
+	typ, ok := rights[exercise]
 	if !ok {
-		writeError(w, fail(http.StatusBadRequest, true, "Unsupported rights actions submitted: %q (served: access, deletion, sale:opt-out)", m.Exercise))
+		writeError(w, fail(http.StatusBadRequest, true, "Unsupported rights actions submitted: %q (served: access, deletion, sale:opt-out; sale:opt-in is answered denied)", m.Exercise))
 		return
 	}
 	if m.StatusCallback != "" {
@@ -74,25 +73,21 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ids := map[string]string{}
-	for claim, value := range map[string]string{"email": m.Email, "phone_number": m.PhoneNumber, "name": m.Name} {
-		if t, ok := s.Identities[claim]; ok && value != "" {
-			ids[t] = value
+	for claim, value := range map[string]string{"email": m.Email, "phone_number": m.PhoneNumber, "name": personName(m.Name)} {
+		if t, ok := s.Identities[claim]; ok && strings.TrimSpace(value) != "" {
+			ids[t] = strings.TrimSpace(value)
 		}
+	}
+	if !m.PhoneNumberVerified {
+		// An unverified phone number is not an identity the company relies on.
+		delete(ids, s.Identities["phone_number"])
 	}
 	if m.Email == "" || ids[s.Identities["email"]] == "" {
 		writeError(w, fail(http.StatusBadRequest, true, "the request needs the person's email claim"))
 		return
 	}
-	if !m.EmailVerified {
-		// The person must prove the address first; that step (the privacy
-		// center's verification, need_user_verification) is not served.
-		// A request id the protocol requires; nothing is filed under it.
-		writeJSON(w, http.StatusOK, ExerciseStatus{RequestID: "denied-" + nonce(a.Spec.AgentID, ""), AgentRequestID: m.AgentRequestID, Status: "denied", Reason: "insuf_verification",
-			ProcessingDetails: "The email claim must be verified by the agent (email_verified: true)."})
-		return
-	}
-	sub := intake.Submission{Nonce: nonce(a.Spec.AgentID, m.AgentRequestID), Type: typ, Regulation: privacyv1alpha1.RegulationOther,
-		Identities: ids, ReceivedAt: s.Now()}
+	sub := intake.Submission{Nonce: strings.TrimPrefix(id, intake.NamePrefix), Type: typ, Regulation: privacyv1alpha1.RegulationOther,
+		Identities: ids, ReceivedAt: s.Now(), Lang: "en"}
 	if strings.EqualFold(m.Regime, "ccpa") {
 		sub.Regulation = privacyv1alpha1.RegulationCCPA
 	}
@@ -114,6 +109,14 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	if m.StatusCallback != "" {
 		annotations[AnnotationStatusCallback] = m.StatusCallback
 	}
+	if !m.EmailVerified {
+		// The person proves the address at the privacy center first
+		// (need_user_verification); the request is filed then.
+		delete(annotations, intake.AnnotationNotify)
+		sub.Annotations, sub.RedirectHosts = annotations, a.Spec.CallbackHosts
+		s.needVerification(w, r, a, sub, m.AgentRequestID)
+		return
+	}
 	pr, err := intake.File(r.Context(), s.Client, intake.Options{SubjectNamespace: s.SubjectNamespace, Suspend: s.Suspend,
 		Requester: s.Requester, Annotations: annotations}, sub)
 	if err != nil {
@@ -130,7 +133,61 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		s.count(r.Context(), a.Name)
 	}
 	s.Log.Info("data rights request filed", "agent", a.Spec.AgentID, "request", pr.Name)
-	writeJSON(w, http.StatusOK, statusOf(pr))
+	writeJSON(w, http.StatusOK, s.Describer.Status(pr))
+}
+
+// needVerification answers an agent's request whose e-mail claim the
+// agent has not verified: in_progress / need_user_verification with the
+// privacy center's page where the person proves the address; the center
+// files the request then. Without that page (Verify unset) the request
+// is denied (insuf_verification).
+func (s *Server) needVerification(w http.ResponseWriter, r *http.Request, a *privacyv1alpha1.AuthorizedAgent, sub intake.Submission, agentRequestID string) {
+	id, now := sub.Name(), s.Now()
+	if old, ok := findAnswer(a, id); ok {
+		writeJSON(w, http.StatusOK, answerOf(old, now))
+		return
+	}
+	if s.Verify == nil {
+		s.deny(w, r, a, newAnswer(id, agentRequestID, StatusDenied, ReasonInsufVerification,
+			"The email claim must be verified by the agent (email_verified: true).", now, now))
+		return
+	}
+	link, err := s.Verify(sub)
+	if err != nil {
+		s.internal(w, err, "seal the verification page")
+		return
+	}
+	ans := newAnswer(id, agentRequestID, StatusInProgress, ReasonNeedUserVerification,
+		"The person must confirm their e-mail address at the company's privacy center before the company acts.", now, now)
+	ans.UserVerificationURL = link
+	expires := metav1.NewTime(now.Add(s.VerifyFor).UTC().Truncate(time.Second))
+	ans.ExpiresAt = &expires
+	s.answer(r.Context(), a.Name, ans)
+	s.Log.Info("data rights request waits for the person's verification", "agent", a.Spec.AgentID, "request", id)
+	writeJSON(w, http.StatusOK, answerOf(ans, now))
+}
+
+// deny answers a request that is not filed with its final status, kept
+// in the agent's status.answers for its status calls. A retry with the
+// same agent-request-id gets the same answer.
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, a *privacyv1alpha1.AuthorizedAgent, ans privacyv1alpha1.AgentAnswer) {
+	if old, ok := findAnswer(a, ans.RequestID); ok {
+		ans = old
+	} else {
+		s.answer(r.Context(), a.Name, ans)
+	}
+	s.Log.Info("data rights request denied", "agent", a.Spec.AgentID, "request", ans.RequestID, "reason", ans.Reason)
+	writeJSON(w, http.StatusOK, answerOf(ans, s.Now()))
+}
+
+// personName turns the "Last, First" some agents send into "First Last",
+// the order people write their names in and sources keep them.
+func personName(name string) string {
+	last, first, ok := strings.Cut(name, ",")
+	if !ok || strings.Contains(first, ",") || strings.TrimSpace(first) == "" || strings.TrimSpace(last) == "" {
+		return name
+	}
+	return strings.TrimSpace(first) + " " + strings.TrimSpace(last)
 }
 
 // nonce names an agent's request: derived from its agent-request-id, so
@@ -146,77 +203,44 @@ func nonce(agent, agentRequestID string) string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:26]
 }
 
-// ownRequest reads the request id names for the token's agent: 403 when
-// it is another agent's, 404 when there is none.
-func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request) (*privacyv1alpha1.PrivacyRequest, *privacyv1alpha1.AuthorizedAgent, bool) {
+// ownRequest reads the request id names for the token's agent: its
+// PrivacyRequest, or the answer the agent's status keeps for a request
+// that has none (denied as it came in, revoked and deleted); 403 when it
+// is another agent's, 404 when there is neither.
+func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request) (*privacyv1alpha1.PrivacyRequest, *privacyv1alpha1.AgentAnswer, *privacyv1alpha1.AuthorizedAgent, bool) {
 	a, err := s.bearer(r)
 	if err != nil {
 		s.internal(w, err, "read the agents")
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if a == nil {
 		writeError(w, fail(http.StatusForbidden, false, "no agent holds this bearer token"))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
+	id := r.PathValue("id")
 	pr := &privacyv1alpha1.PrivacyRequest{}
-	err = s.Client.Get(r.Context(), client.ObjectKey{Name: r.PathValue("id")}, pr)
+	err = s.Client.Get(r.Context(), client.ObjectKey{Name: id}, pr)
 	switch {
 	case apierrors.IsNotFound(err) || (err == nil && pr.Annotations[AnnotationAgent] == ""):
+		if ans, ok := findAnswer(a, id); ok {
+			return nil, &ans, a, true
+		}
 		writeError(w, fail(http.StatusNotFound, false, "no such request"))
-		return nil, nil, false
+		return nil, nil, nil, false
 	case err != nil:
 		s.internal(w, err, "read the request")
-		return nil, nil, false
+		return nil, nil, nil, false
 	case pr.Annotations[AnnotationAgent] != a.Spec.AgentID:
 		writeError(w, fail(http.StatusForbidden, false, "the request is another agent's"))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return pr, a, true
-}
-
-// status answers an agent following its request (section 2.02).
-func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	if pr, _, ok := s.ownRequest(w, r); ok {
-		writeJSON(w, http.StatusOK, statusOf(pr))
-	}
-}
-
-// statusOf tells a request's state in the protocol's terms.
-func statusOf(pr *privacyv1alpha1.PrivacyRequest) ExerciseStatus {
-	st := ExerciseStatus{RequestID: pr.Name, AgentRequestID: pr.Annotations[AnnotationAgentRequestID], Status: "in_progress"}
-	received := pr.CreationTimestamp.Time
-	if pr.Spec.ReceivedAt != nil {
-		received = pr.Spec.ReceivedAt.Time
-	}
-	st.ReceivedAt = received.UTC().Format(time.RFC3339)
-	if pr.Status.DueAt != nil {
-		st.ExpectedBy = pr.Status.DueAt.UTC().Format(time.RFC3339)
-	}
-	if pr.Spec.Extension != nil {
-		st.ProcessingDetails = "Extended: " + pr.Spec.Extension.Reason
-	}
-	state, bases := intake.StateOf(pr)
-	switch {
-	case !pr.DeletionTimestamp.IsZero():
-		st.Status = "revoked"
-	case state == intake.StateReview:
-		st.ProcessingDetails = "The request is being reviewed before the company acts on it."
-	case state == intake.StateCompleted:
-		st.Status = "fulfilled"
-	case state == intake.StateHeld:
-		st.Status, st.ProcessingDetails = "fulfilled", "Done in part: some data is kept under a legal obligation (a legal hold)."
-	case state == intake.StateRefused:
-		st.Status, st.ProcessingDetails = "fulfilled", "Done in part: some data is kept as the law allows: "+strings.Join(bases, "; ")
-	case state == intake.StateFailed:
-		st.Status, st.Reason, st.ProcessingDetails = "denied", "other", "The company could not complete the request; its privacy team follows up."
-	}
-	return st
+	return pr, nil, a, true
 }
 
 // revoke withdraws a request (section 2.04): the request is deleted, and
 // the operator cancels its open jobs and keeps a Cancelled receipt.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
-	pr, a, ok := s.ownRequest(w, r)
+	pr, ans, a, ok := s.ownRequest(w, r)
 	if !ok {
 		return
 	}
@@ -230,8 +254,22 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ferr)
 		return
 	}
-	st := statusOf(pr)
-	if st.Status == "in_progress" || st.Status == "open" {
+	if ans != nil {
+		st := answerOf(*ans, s.Now())
+		if st.Status == StatusInProgress {
+			// Waiting for the person: withdrawn, so that a later
+			// verification files nothing (the center checks the answers).
+			revoked := newAnswer(ans.RequestID, ans.AgentRequestID, StatusRevoked, "", "", ans.ReceivedAt.Time, s.Now())
+			s.answer(r.Context(), a.Name, revoked)
+			st = answerOf(revoked, s.Now())
+			s.Log.Info("data rights request revoked before verification", "agent", a.Spec.AgentID, "request", ans.RequestID)
+		}
+		// Otherwise final already: revoking changes nothing.
+		writeJSON(w, http.StatusOK, st)
+		return
+	}
+	st := s.Describer.Status(pr)
+	if st.Status == StatusInProgress || st.Status == StatusOpen {
 		// Only the request as read: not one that finished meanwhile.
 		pre := client.Preconditions{UID: &pr.UID, ResourceVersion: &pr.ResourceVersion}
 		if err := s.Client.Delete(r.Context(), pr, pre); apierrors.IsConflict(err) {
@@ -241,7 +279,13 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 			s.internal(w, err, "revoke the request")
 			return
 		}
-		st.Status, st.Reason, st.ProcessingDetails = "revoked", "", ""
+		st.Status, st.Reason, st.ProcessingDetails, st.ExpectedBy = StatusRevoked, "", "", ""
+		received := pr.CreationTimestamp.Time
+		if pr.Spec.ReceivedAt != nil {
+			received = pr.Spec.ReceivedAt.Time
+		}
+		// Kept for the agent's status calls once the request is gone.
+		s.answer(r.Context(), a.Name, newAnswer(pr.Name, st.AgentRequestID, StatusRevoked, "", "", received, s.Now()))
 		s.Log.Info("data rights request revoked", "agent", a.Spec.AgentID, "request", pr.Name)
 	}
 	writeJSON(w, http.StatusOK, st)

@@ -37,14 +37,32 @@ type Message struct {
 	// Identity claims (schema.org Person, OpenID Connect names).
 	Name                string          `json:"name,omitempty"`
 	Email               string          `json:"email,omitempty"`
-	EmailVerified       bool            `json:"email_verified,omitempty"`
+	EmailVerified       Verified        `json:"email_verified,omitempty"`
 	PhoneNumber         string          `json:"phone_number,omitempty"`
-	PhoneNumberVerified bool            `json:"phone_number_verified,omitempty"`
+	PhoneNumberVerified Verified        `json:"phone_number_verified,omitempty"`
 	Address             json.RawMessage `json:"address,omitempty"`
-	AddressVerified     bool            `json:"address_verified,omitempty"`
+	AddressVerified     Verified        `json:"address_verified,omitempty"`
 
 	// Reason is a revocation's, the person's words.
 	Reason string `json:"reason,omitempty"`
+}
+
+// Verified is a claim's *_verified flag: JSON true or false, and, as
+// agents in the field send them, the strings "true", "false" and "" (an
+// absent claim) and null. Anything else is refused.
+type Verified bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *Verified) UnmarshalJSON(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "true", `"true"`:
+		*v = true
+	case "false", `"false"`, `""`, "null":
+		*v = false
+	default:
+		return fmt.Errorf("a *_verified claim must be true or false, not %s", b)
+	}
+	return nil
 }
 
 // Error is the protocol's error answer: {code, message, fatal}.

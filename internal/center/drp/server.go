@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 )
 
 // Server serves the protocol's endpoints for one business.
@@ -45,9 +46,17 @@ type Server struct {
 	// address: the center tells them of the request (received, ready) and
 	// hands an Access export over to them. Nil: no notices.
 	SealAddress func(email string) (string, error)
-	Window      Window
-	Log         logr.Logger
-	Now         func() time.Time
+	// Verify seals an agent's request whose e-mail the agent has not
+	// verified into the privacy center's verification page
+	// (user_verification_url); VerifyFor is how long that page works.
+	// Nil: such requests are denied (insuf_verification).
+	Verify    func(intake.Submission) (string, error)
+	VerifyFor time.Duration
+	// Describer tells requests' status (status, revoke, callbacks alike).
+	Describer Describer
+	Window    Window
+	Log       logr.Logger
+	Now       func() time.Time
 
 	// limiters hold each agent's rate (spec.requestsPerHour), per replica.
 	limiters sync.Map

@@ -113,10 +113,13 @@ func (a *agent) pair(t *testing.T) {
 	a.tok = out["token"].(string)
 }
 
-func newServer(t *testing.T) *httptest.Server {
+func newServer(t *testing.T, with ...func(*drp.Server)) *httptest.Server {
 	s := &drp.Server{Client: k8s, Agents: k8s, BusinessID: business, APIBase: "https://privacy.example.com",
 		SubjectNamespace: "privacy-operator-system", Identities: map[string]string{"email": "email", "phone_number": "phone"}, Log: logr.Discard(),
 		SealAddress: func(email string) (string, error) { return "sealed-" + fmt.Sprint(len(email)), nil }}
+	for _, f := range with {
+		f(s)
+	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -158,11 +161,11 @@ func TestPairAndExercise(t *testing.T) {
 	}
 
 	exercise := map[string]any{"exercise": "deletion", "regime": "ccpa", "agent-request-id": "req-1", "email": "ada@example.com",
-		"email_verified": true, "phone_number": "+442079460000", "status_callback": "https://agent.example.com/cb"}
+		"email_verified": true, "phone_number": "+442079460000", "phone_number_verified": true, "status_callback": "https://agent.example.com/cb"}
 	code, st := a.call(t, "POST", "/v1/data-rights-request", a.sign(exercise, true))
 	id, _ := st["request_id"].(string)
-	if code != http.StatusOK || id == "" || st["status"] != "in_progress" || st["agent_request_id"] != "req-1" || st["received_at"] == "" {
-		t.Fatalf("exercise: %d %v", code, st)
+	if code != http.StatusOK || id == "" || st["status"] != "open" || st["agent_request_id"] != "req-1" || !strings.HasSuffix(st["received_at"].(string), "+00:00") {
+		t.Fatalf("exercise: %d %v, want open, received_at in +00:00", code, st)
 	}
 	pr := &privacyv1alpha1.PrivacyRequest{}
 	if err := k8s.Get(context.Background(), client.ObjectKey{Name: id}, pr); err != nil {
@@ -183,8 +186,14 @@ func TestPairAndExercise(t *testing.T) {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "agent-a"}, aa); err != nil || aa.Status.Requests < 1 || aa.Status.Requests > 2 {
 		t.Fatalf("status.requests %d (%v), want the filing counted", aa.Status.Requests, err)
 	}
-	if code, st := a.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusOK || st["status"] != "in_progress" {
-		t.Fatalf("status: %d %v", code, st)
+	// Taken up by the operator: in progress, due by the regime's date.
+	due := metav1.NewTime(time.Date(2027, 1, 21, 17, 0, 0, 0, time.UTC))
+	pr.Status.Phase, pr.Status.DueAt = privacyv1alpha1.RequestPhasePending, &due
+	if err := k8s.Status().Update(context.Background(), pr); err != nil {
+		t.Fatal(err)
+	}
+	if code, st := a.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusOK || st["status"] != "in_progress" || st["expected_by"] != "2027-01-21T17:00:00+00:00" {
+		t.Fatalf("status: %d %v, want in_progress, expected_by 2027-01-21T17:00:00+00:00", code, st)
 	}
 	if code, _ := other.call(t, "GET", "/v1/data-rights-request/"+id, ""); code != http.StatusForbidden {
 		t.Fatalf("status for another agent: %d", code)
@@ -323,8 +332,8 @@ func TestCallbacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(got) != 1 || got[0]["status"] != "in_progress" || got[0]["request_id"] != req.Name {
-		t.Fatalf("callbacks %v, want one in_progress", got)
+	if len(got) != 1 || got[0]["status"] != "open" || got[0]["request_id"] != req.Name {
+		t.Fatalf("callbacks %v, want one open", got)
 	}
 	pr := &privacyv1alpha1.PrivacyRequest{}
 	if err := k8s.Get(context.Background(), req.NamespacedName, pr); err != nil {

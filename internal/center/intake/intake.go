@@ -41,6 +41,15 @@ type Submission struct {
 	// ReceivedAt is when the person submitted: the legal deadline counts
 	// from then, not from the verification.
 	ReceivedAt time.Time `json:"at"`
+
+	// An authorized agent's request waiting for the person to verify
+	// their address (DRP need_user_verification): the request's
+	// annotations (agent, its request id, status callback), the hosts
+	// redirect_to may lead to after the verification, and the redirect_to
+	// the agent gave when the person opened the page.
+	Annotations   map[string]string `json:"a,omitempty"`
+	RedirectHosts []string          `json:"rh,omitempty"`
+	RedirectTo    string            `json:"rt,omitempty"`
 }
 
 // Name is the request's (and its subject Secret's) name.
@@ -141,6 +150,9 @@ const (
 	AnnotationNoticesSent = "privacyoperator.io/notices-sent"
 	// PurposeNotify seals the notice address.
 	PurposeNotify = "notice-address"
+	// PurposeAgentVerify seals an authorized agent's submission into the
+	// page where the person verifies their address (user_verification_url).
+	PurposeAgentVerify = "agent-verify"
 )
 
 // Address is where a request's notices go, sealed in AnnotationNotify.

@@ -41,6 +41,9 @@ type page struct {
 
 	// The download page.
 	Export exportView
+
+	// The page of an authorized agent's request (need_user_verification).
+	Agent agentView
 }
 
 // exportView is what the download pages say about the export.

@@ -110,6 +110,8 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /requests", s.submit)
 	mux.HandleFunc("GET /verify", s.confirm)
 	mux.HandleFunc("POST /verify", s.verify)
+	mux.HandleFunc("GET /agent-verify", s.agentPage)
+	mux.HandleFunc("POST /agent-verify", s.agentSend)
 	mux.HandleFunc("GET /status/{token}", s.status)
 	mux.HandleFunc("POST /status/{token}/download", s.downloadCode)
 	mux.HandleFunc("POST /download", s.downloadVerify)
@@ -137,7 +139,7 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"form", "check", "confirm", "message", "status", "download", "export"} {
+	for _, name := range []string{"form", "check", "confirm", "message", "status", "download", "export", "agent"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

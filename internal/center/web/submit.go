@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 	centermail "github.com/privacyoperator/privacy-operator/internal/center/mail"
 )
@@ -162,6 +163,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(nonce[:])
 	sub.Nonce = strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(nonce[:]))
 	sub.Lang, sub.ReceivedAt = lang.String(), s.now()
+	s.sendVerification(w, r, p.T, sub)
+}
+
+// sendVerification seals sub into a link and a page token, mails the
+// person the link and the page's code, and shows the page where the code
+// goes. Over the per-address mail limit nothing is sent and the page says
+// the same: the limit must not tell anyone anything.
+func (s *Server) sendVerification(w http.ResponseWriter, r *http.Request, t i18n.Printer, sub intake.Submission) {
 	payload, err := json.Marshal(sub)
 	if err != nil {
 		s.fail(w, r, err, "seal submission")
@@ -185,7 +194,6 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	minutes := strconv.Itoa(int(ttl.Minutes()))
 	if s.limits.identity(sub.Identities["email"]) {
-		t := p.T
 		msg := centermail.Message{
 			To:      sub.Identities["email"],
 			Subject: t("mail.verify.subject", "company", s.cfg.Branding.CompanyName),
@@ -197,9 +205,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Over the per-address limit nothing is sent, and the page says the
-	// same as when it is: the limit must not tell anyone anything.
-	p, _ = s.page(r, "title.check")
+	p, _ := s.page(r, "title.check")
 	p.Token, p.Minutes = page, minutes
 	s.render(w, r, http.StatusOK, "check", p)
 }

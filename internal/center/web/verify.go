@@ -78,12 +78,24 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, "seal the notice address")
 		return
 	}
+	if s.refuseRevoked(w, r, sub) {
+		return
+	}
+	annotations := map[string]string{intake.AnnotationNotify: notify}
+	for k, v := range sub.Annotations {
+		annotations[k] = v
+	}
 	pr, err := intake.File(r.Context(), s.client, intake.Options{
 		SubjectNamespace: s.cfg.SubjectNamespace, Suspend: s.cfg.RequireApproval, Requester: s.requester,
-		Annotations: map[string]string{intake.AnnotationNotify: notify},
+		Annotations: annotations,
 	}, sub)
 	if err != nil {
 		s.fail(w, r, err, "file the request")
+		return
+	}
+	if sub.RedirectTo != "" {
+		// An agent's request: back to the agent, now that it is filed.
+		http.Redirect(w, r, sub.RedirectTo, http.StatusSeeOther)
 		return
 	}
 	status, err := s.ring.Seal([]byte(pr.Name), intake.PurposeStatus, s.cfg.StatusTTL.Duration)

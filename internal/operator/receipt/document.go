@@ -10,6 +10,11 @@ import (
 // another version instead of guessing at its fields.
 const APIVersion = "receipts.privacyoperator.io/v1"
 
+// ChannelDRP is the channel of a request an authorized agent filed
+// through the Data Rights Protocol (its PrivacyRequest carries the
+// annotation privacyoperator.io/authorized-agent).
+const ChannelDRP = "drp"
+
 // Kind says what a receipt records; exactly one of its bodies (Request,
 // Retention, Sweep, Delivery) is set, the one its kind names.
 type Kind string
@@ -75,8 +80,14 @@ type Request struct {
 	// Child marks a Delete of a child's data (spec.child): due within 7
 	// days, reported apart.
 	Child bool `json:"child,omitempty"`
-	// Channel is how the request came in (web form, email...), if known.
+	// Channel is how the request came in (web form, email...), if known;
+	// "drp" for a request an authorized agent filed through the Data
+	// Rights Protocol.
 	Channel string `json:"channel,omitempty"`
+	// Agent is that authorized agent's DRP agent id, AgentRequestID the
+	// agent's own id of the request.
+	Agent          string `json:"agent,omitempty"`
+	AgentRequestID string `json:"agentRequestID,omitempty"`
 	// Requester is who filed the request on the subject's behalf (a
 	// service or an agent's account), if the request says.
 	Requester string    `json:"requester,omitempty"`
