@@ -151,7 +151,7 @@ var _ = Describe("Receipts", Serial, func() {
 		Expect(report.Receipts).To(BeNumerically(">=", 1))
 	})
 
-	It("records an authorized agent's request as channel drp, with the agent's ids", func() {
+	It("records an authorized agent's request as channel drp, with the agent's ids, and an unsubscribe link's as unsubscribe-link", func() {
 		newSource(ns, "crm")
 		pr := request(ns, privacyv1alpha1.RequestTypeDelete, ada)
 		pr.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "privacy-center",
@@ -162,6 +162,13 @@ var _ = Describe("Receipts", Serial, func() {
 		Expect(r.Channel).To(Equal(receipt.ChannelDRP))
 		Expect(r.Agent).To(Equal("CR_AA_DRP_ID_001"))
 		Expect(r.AgentRequestID).To(Equal("agent-req-9"))
+
+		optOut := request(ns, privacyv1alpha1.RequestTypeOptOut, ada)
+		optOut.Spec.OptOut = &privacyv1alpha1.OptOutSpec{Scopes: []string{"email-marketing"}}
+		optOut.Annotations = map[string]string{privacyv1alpha1.AnnotationChannel: "privacy-center", privacyv1alpha1.AnnotationUnsubscribe: "one-click"}
+		Expect(k8sClient.Create(ctx, optOut)).To(Succeed())
+		optOut = withReceipt(finished(optOut))
+		Expect(readReceipt(optOut.Status.Receipt).Request.Channel).To(Equal(receipt.ChannelUnsubscribeLink))
 	})
 
 	It("keeps the log in object storage with --receipt-url, continuing nothing from the directory", func() {

@@ -60,6 +60,9 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 		CreatedAt: pr.CreationTimestamp.UTC(), Outcome: receipt.Outcome(pr.Status.Phase),
 		Subject: receipt.Subject{FingerprintKeyID: receipt.FingerprintKeyID(r.Receipts.FingerprintKey)},
 	}
+	if pr.Annotations[privacyv1alpha1.AnnotationUnsubscribe] != "" {
+		req.Channel = receipt.ChannelUnsubscribeLink
+	}
 	if agent := pr.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent]; agent != "" {
 		req.Channel, req.Agent, req.AgentRequestID = receipt.ChannelDRP, agent, pr.Annotations[privacyv1alpha1.AnnotationAgentRequestID]
 	}

@@ -370,4 +370,8 @@ const (
 	AnnotationAuthorizedAgent = "privacyoperator.io/authorized-agent"
 	// AnnotationAgentRequestID is the agent's own id of the request.
 	AnnotationAgentRequestID = "privacyoperator.io/agent-request-id"
+	// AnnotationUnsubscribe marks an OptOut the privacy center filed from
+	// a one-click unsubscribe link in a marketing mail (value one-click);
+	// the receipt records the channel unsubscribe-link.
+	AnnotationUnsubscribe = "privacyoperator.io/unsubscribe"
 )

@@ -166,8 +166,16 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 			VerifyFor: d.VerifyFor.Duration, Describer: describer,
 			Log: ctrl.Log.WithName("drp")}).Handler()
 	}
+	var issuer string
+	if u := cfg.Unsubscribe; u != nil {
+		b, err := os.ReadFile(u.IssuerTokenFile)
+		if err != nil {
+			return fmt.Errorf("unsubscribe.issuerTokenFile: %w", err)
+		}
+		issuer = string(b)
+	}
 	srv, err := web.New(web.Options{Config: cfg, Ring: ring, Mailer: sender, Client: direct, Log: ctrl.Log.WithName("privacy-center"),
-		Requester: requester, Catalogs: cat, Exports: exports, DRP: agents})
+		Requester: requester, Catalogs: cat, Exports: exports, DRP: agents, IssuerToken: issuer})
 	if err != nil {
 		return err
 	}

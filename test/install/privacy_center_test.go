@@ -211,6 +211,26 @@ func TestPrivacyCenterChart(t *testing.T) {
 		if !found {
 			t.Error("s3CredentialsSecret is not mounted")
 		}
+
+		links := renderChart(t, with(centerValues(), "privacyCenter.unsubscribe.issuerTokenSecret", "mail-system-token"))
+		if _, c := centerConfig(t, links); c.Unsubscribe == nil || c.Unsubscribe.IssuerTokenFile != "/etc/privacy-center/unsubscribe/token" ||
+			!slices.Equal(c.Unsubscribe.Scopes, []string{"email-marketing"}) {
+			t.Errorf("unsubscribe.issuerTokenSecret: configuration %+v", c.Unsubscribe)
+		}
+		mounted, volume := false, false
+		pod := center(t, links).Spec.Template.Spec
+		for _, m := range pod.Containers[0].VolumeMounts {
+			mounted = mounted || (m.Name == "unsubscribe" && m.MountPath == "/etc/privacy-center/unsubscribe" && m.ReadOnly)
+		}
+		for _, v := range pod.Volumes {
+			volume = volume || (v.Name == "unsubscribe" && v.Secret != nil && v.Secret.SecretName == "mail-system-token")
+		}
+		if !mounted || !volume {
+			t.Errorf("unsubscribe.issuerTokenSecret is not mounted (mount %v, volume %v)", mounted, volume)
+		}
+		if _, c := centerConfig(t, renderChart(t, centerValues())); c.Unsubscribe != nil {
+			t.Errorf("no issuer token, yet unsubscribe links: %+v", c.Unsubscribe)
+		}
 	})
 
 	t.Run("the ConfigMap: a configuration the center accepts, its subject namespace and approval filled in; the pods roll with it", func(t *testing.T) {

@@ -181,5 +181,10 @@ set) and, with privacyCenter.smtpSecret, the SMTP credential files filled in.
 {{- if $exports }}
 {{- $_ = set $c "exports" $exports }}
 {{- end }}
+{{- with .Values.privacyCenter.unsubscribe.issuerTokenSecret }}
+{{- $u := $c.unsubscribe | default dict }}
+{{- $_ = set $u "issuerTokenFile" ($u.issuerTokenFile | default "/etc/privacy-center/unsubscribe/token") }}
+{{- $_ = set $c "unsubscribe" $u }}
+{{- end }}
 {{- toYaml $c }}
 {{- end }}

@@ -62,6 +62,21 @@ type Config struct {
 	// DRP serves the Data Rights Protocol to authorized agents (the
 	// AuthorizedAgents registered in the cluster); unset, it is not served.
 	DRP *DRP `json:"drp,omitempty"`
+	// Unsubscribe issues and serves one-click unsubscribe links (RFC
+	// 8058) for the company's marketing mail; unset, they are not served.
+	Unsubscribe *Unsubscribe `json:"unsubscribe,omitempty"`
+}
+
+// Unsubscribe is the center's one-click unsubscribe links.
+type Unsubscribe struct {
+	// IssuerTokenFile holds the bearer token the company's mail system
+	// presents to POST /unsubscribe-links (a mounted Secret).
+	IssuerTokenFile string `json:"issuerTokenFile"`
+	// TTL is how long a link works. Default 8760h (a year); 24h to 17520h.
+	TTL Duration `json:"ttl,omitzero"`
+	// Scopes a link may carry (opt-out scopes the data sources know).
+	// Default: email-marketing.
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 // DRP is the center's Data Rights Protocol endpoints.
@@ -204,6 +219,7 @@ func Load(path string) (Config, error) {
 var (
 	hexColor     = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 	identityType = regexp.MustCompile(`^[a-z][a-zA-Z0-9]{0,62}$`)
+	optOutScope  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 // Validate names the first field that cannot work.
@@ -297,6 +313,25 @@ func (c Config) Validate() error {
 		}
 		if d.VerifyFor.Duration < time.Hour || d.VerifyFor.Duration > 30*24*time.Hour {
 			return errors.New("drp.verifyFor must be between 1h and 720h (30 days)")
+		}
+	}
+	if u := c.Unsubscribe; u != nil {
+		if u.IssuerTokenFile == "" {
+			return errors.New("unsubscribe.issuerTokenFile is required: the bearer token the mail system presents to issue links")
+		}
+		if u.TTL.Duration == 0 {
+			u.TTL.Duration = 365 * 24 * time.Hour
+		}
+		if u.TTL.Duration < 24*time.Hour || u.TTL.Duration > 2*365*24*time.Hour {
+			return errors.New("unsubscribe.ttl must be between 24h and 17520h (two years)")
+		}
+		if len(u.Scopes) == 0 {
+			u.Scopes = []string{"email-marketing"}
+		}
+		for _, sc := range u.Scopes {
+			if !optOutScope.MatchString(sc) || len(sc) > 63 {
+				return fmt.Errorf("unsubscribe.scopes: %q is not an opt-out scope (lower-case letters, digits and dashes, as spec.optOut.scopes)", sc)
+			}
 		}
 	}
 	if c.SubjectNamespace == "" {

@@ -8,10 +8,13 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -48,6 +51,9 @@ type Server struct {
 	now     func() time.Time
 	// requester is the center's identity (spec.requester).
 	requester string
+	// issuer is the SHA-256 of the bearer token that issues unsubscribe
+	// links (config unsubscribe).
+	issuer [32]byte
 
 	cat     *i18n.Catalogs
 	pages   map[string]*template.Template
@@ -77,6 +83,10 @@ type Options struct {
 	// Catalogs are the messages (with Config.Messages applied); loaded
 	// from the embedded catalogues when nil.
 	Catalogs *i18n.Catalogs
+	// IssuerToken is the bearer token that issues unsubscribe links
+	// (the content of unsubscribe.issuerTokenFile); required with
+	// Config.Unsubscribe.
+	IssuerToken string
 }
 
 // New builds the center's handler.
@@ -97,6 +107,12 @@ func New(o Options) (*Server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if o.Config.Unsubscribe != nil {
+		if len(strings.TrimSpace(o.IssuerToken)) < 32 {
+			return nil, errors.New("unsubscribe.issuerTokenFile: the token must be at least 32 characters (e.g. openssl rand -base64 32)")
+		}
+		s.issuer = sha256.Sum256([]byte(strings.TrimSpace(o.IssuerToken)))
+	}
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
 	}
@@ -110,6 +126,11 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /requests", s.submit)
 	mux.HandleFunc("GET /verify", s.confirm)
 	mux.HandleFunc("POST /verify", s.verify)
+	if o.Config.Unsubscribe != nil {
+		mux.HandleFunc("POST /unsubscribe-links", s.issueUnsubscribe)
+		mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
+		mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
+	}
 	mux.HandleFunc("GET /agent-verify", s.agentPage)
 	mux.HandleFunc("POST /agent-verify", s.agentSend)
 	mux.HandleFunc("GET /status/{token}", s.status)
@@ -139,7 +160,7 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"form", "check", "confirm", "message", "status", "download", "export", "agent"} {
+	for _, name := range []string{"form", "check", "confirm", "message", "status", "download", "export", "agent", "unsubscribe"} {
 		t, err := template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err

@@ -15,6 +15,10 @@ const APIVersion = "receipts.privacyoperator.io/v1"
 // annotation privacyoperator.io/authorized-agent).
 const ChannelDRP = "drp"
 
+// ChannelUnsubscribeLink is the channel of an OptOut filed from a
+// one-click unsubscribe link (annotation privacyoperator.io/unsubscribe).
+const ChannelUnsubscribeLink = "unsubscribe-link"
+
 // Kind says what a receipt records; exactly one of its bodies (Request,
 // Retention, Sweep, Delivery) is set, the one its kind names.
 type Kind string
