@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/center/i18n"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 	"github.com/privacyoperator/privacy-operator/internal/center/mail"
+	"github.com/privacyoperator/privacy-operator/internal/center/mailin"
 	"github.com/privacyoperator/privacy-operator/internal/center/notify"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
 	"github.com/privacyoperator/privacy-operator/internal/center/web"
@@ -179,6 +181,27 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 	if err != nil {
 		return err
 	}
+	if m := cfg.MailIn; m != nil {
+		// Mail to the privacy address: every replica listens, behind the
+		// company's MX; each message is answered with a prefilled form.
+		in := mailin.New(m.Listen, mailin.Options{Addresses: m.Addresses, Domain: hostOf(cfg.BaseURL), MaxMessageBytes: m.MaxMessageBytes,
+			Log: ctrl.Log.WithName("mail-in"), Answer: func(ctx context.Context, r mailin.Read) error {
+				return srv.AnswerMail(ctx, web.Prefill{Email: r.From, Type: r.Type, Regulation: r.Regulation, Lang: r.Lang, ReceivedAt: r.ReceivedAt})
+			}})
+		if err := mgr.Add(serveAlways(func(ctx context.Context) error {
+			go func() {
+				<-ctx.Done()
+				_ = in.Close()
+			}()
+			ctrl.Log.WithName("mail-in").Info("receiving mail", "address", m.Listen)
+			if err := in.ListenAndServe(); !errors.Is(err, mailin.ErrClosed) {
+				return err
+			}
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
 	hs := web.NewHTTPServer(addr, srv)
 	// Every replica serves pages; only the leader sends notices.
 	if err := mgr.Add(serveAlways(func(ctx context.Context) error {
@@ -197,6 +220,16 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 		return err
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// hostOf is the host of the center's base URL (the mail listener's
+// greeting).
+func hostOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // serveAlways is a runnable that runs on every replica, leader or not.

@@ -1,6 +1,7 @@
 package install_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,6 +228,21 @@ func TestPrivacyCenterChart(t *testing.T) {
 		}
 		if !mounted || !volume {
 			t.Errorf("unsubscribe.issuerTokenSecret is not mounted (mount %v, volume %v)", mounted, volume)
+		}
+		mailIn := renderChart(t, with(centerValues(), "privacyCenter.config.mailIn", map[string]any{"addresses": []any{"privacy@example.com"}, "listen": ":25"}))
+		if _, c := centerConfig(t, mailIn); c.MailIn == nil || c.MailIn.Listen != ":2525" || c.MailIn.Addresses[0] != "privacy@example.com" {
+			t.Errorf("mailIn: configuration %+v, want the listener on the container's port 2525", c.MailIn)
+		}
+		smtpPort := false
+		for _, o := range ofKind(mailIn, "Service") {
+			ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+			for _, p := range ports {
+				pm := p.(map[string]any)
+				smtpPort = smtpPort || (o.GetName() == centerName && pm["name"] == "smtp" && fmt.Sprint(pm["port"]) == "25" && pm["targetPort"] == "smtp")
+			}
+		}
+		if c := center(t, mailIn).Spec.Template.Spec.Containers[0]; !smtpPort || len(c.Ports) != 2 || c.Ports[1].ContainerPort != 2525 {
+			t.Errorf("mailIn: Service port 25 -> smtp %v, container ports %+v", smtpPort, c.Ports)
 		}
 		if _, c := centerConfig(t, renderChart(t, centerValues())); c.Unsubscribe != nil {
 			t.Errorf("no issuer token, yet unsubscribe links: %+v", c.Unsubscribe)

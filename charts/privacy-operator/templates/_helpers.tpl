@@ -181,6 +181,9 @@ set) and, with privacyCenter.smtpSecret, the SMTP credential files filled in.
 {{- if $exports }}
 {{- $_ = set $c "exports" $exports }}
 {{- end }}
+{{- with $c.mailIn }}
+{{- $_ = set . "listen" ":2525" }}
+{{- end }}
 {{- with .Values.privacyCenter.unsubscribe.issuerTokenSecret }}
 {{- $u := $c.unsubscribe | default dict }}
 {{- $_ = set $u "issuerTokenFile" ($u.issuerTokenFile | default "/etc/privacy-center/unsubscribe/token") }}

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -65,6 +66,24 @@ type Config struct {
 	// Unsubscribe issues and serves one-click unsubscribe links (RFC
 	// 8058) for the company's marketing mail; unset, they are not served.
 	Unsubscribe *Unsubscribe `json:"unsubscribe,omitempty"`
+	// MailIn receives mail sent to the privacy address (requests by
+	// e-mail); unset, no mail is received.
+	MailIn *MailIn `json:"mailIn,omitempty"`
+}
+
+// MailIn is the center's SMTP listener for mail to the privacy address,
+// behind the company's MX (which checks SPF/DKIM/DMARC and relays here).
+type MailIn struct {
+	// Listen is the address the listener binds (default :2525).
+	Listen string `json:"listen,omitempty"`
+	// Addresses are the recipients accepted (privacy@example.com); mail
+	// to anyone else is refused (550).
+	Addresses []string `json:"addresses"`
+	// MaxMessageBytes bounds a message (default 1 MiB; 64 KiB..25 MiB).
+	MaxMessageBytes int64 `json:"maxMessageBytes,omitempty"`
+	// LinkTTL is how long the answer's link to the prefilled form works
+	// (default 168h; 1h..720h).
+	LinkTTL Duration `json:"linkTTL,omitzero"`
 }
 
 // Unsubscribe is the center's one-click unsubscribe links.
@@ -332,6 +351,31 @@ func (c Config) Validate() error {
 			if !optOutScope.MatchString(sc) || len(sc) > 63 {
 				return fmt.Errorf("unsubscribe.scopes: %q is not an opt-out scope (lower-case letters, digits and dashes, as spec.optOut.scopes)", sc)
 			}
+		}
+	}
+	if m := c.MailIn; m != nil {
+		if m.Listen == "" {
+			m.Listen = ":2525"
+		}
+		if len(m.Addresses) == 0 {
+			return errors.New("mailIn.addresses is required: the privacy address(es) people write to")
+		}
+		for _, a := range m.Addresses {
+			if addr, err := mail.ParseAddress(a); err != nil || addr.Address != a {
+				return fmt.Errorf("mailIn.addresses: %q is not a bare address (privacy@example.com)", a)
+			}
+		}
+		if m.MaxMessageBytes == 0 {
+			m.MaxMessageBytes = 1 << 20
+		}
+		if m.MaxMessageBytes < 64<<10 || m.MaxMessageBytes > 25<<20 {
+			return errors.New("mailIn.maxMessageBytes must be between 65536 and 26214400")
+		}
+		if m.LinkTTL.Duration == 0 {
+			m.LinkTTL.Duration = 7 * 24 * time.Hour
+		}
+		if m.LinkTTL.Duration < time.Hour || m.LinkTTL.Duration > 30*24*time.Hour {
+			return errors.New("mailIn.linkTTL must be between 1h and 720h")
 		}
 	}
 	if c.SubjectNamespace == "" {

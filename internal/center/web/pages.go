@@ -18,7 +18,8 @@ type page struct {
 	T                                                        i18n.Printer
 	Languages                                                []i18n.LangLink
 
-	// The form.
+	// The form, and the token of the mail it answers (requests by e-mail).
+	Prefill     string
 	Form        formValues
 	Errors      map[string]string
 	ErrorList   []formError

@@ -39,7 +39,16 @@ var fieldName = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_.]{0,63}$`)
 // form shows the request form.
 func (s *Server) form(w http.ResponseWriter, r *http.Request) {
 	p, _ := s.page(r, "title.form")
-	s.fillForm(&p, formValues{Regulation: string(s.cfg.Regulations[0].Name), Identities: map[string]string{}}, nil)
+	f := formValues{Regulation: string(s.cfg.Regulations[0].Name), Identities: map[string]string{}}
+	if pre, ok := s.prefilled(r.URL.Query().Get("prefill")); ok {
+		// From the answer to a mail: what the center read, and the link
+		// (which proves the address) sent back with the form.
+		f.Identities["email"], f.Type, p.Prefill = pre.Email, string(pre.Type), r.URL.Query().Get("prefill")
+		if pre.Regulation != "" {
+			f.Regulation = string(pre.Regulation)
+		}
+	}
+	s.fillForm(&p, f, nil)
 	s.render(w, r, http.StatusOK, "form", p)
 }
 
@@ -156,7 +165,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	p, lang := s.page(r, "title.form")
 	if len(errs) > 0 {
 		s.fillForm(&p, f, errs)
+		p.Prefill = r.PostFormValue("prefill")
 		s.render(w, r, http.StatusUnprocessableEntity, "form", p)
+		return
+	}
+	if s.fileFromMail(w, r, sub) {
 		return
 	}
 	var nonce [16]byte

@@ -68,6 +68,13 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.message(w, r, http.StatusBadRequest, "title.invalid", "invalid.body", true)
 		return
 	}
+	s.fileVerified(w, r, sub)
+}
+
+// fileVerified files sub, whose e-mail address the person proved, and
+// sends them to its status page (or an agent's request to the agent's
+// redirect_to).
+func (s *Server) fileVerified(w http.ResponseWriter, r *http.Request, sub intake.Submission) {
 	address, err := json.Marshal(intake.Address{Email: sub.Identities["email"], Lang: sub.Lang})
 	if err != nil {
 		s.fail(w, r, err, "seal the notice address")
