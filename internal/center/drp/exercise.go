@@ -2,7 +2,6 @@ package drp
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"net/http"
@@ -52,7 +51,7 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exercise := strings.Replace(m.Exercise, "_", "-", 1)
-	id := intake.NamePrefix + nonce(a.Spec.AgentID, m.AgentRequestID)
+	id := intake.NamePrefix + nonce(a.Spec.AgentID, m.AgentRequestID, m.Digest)
 	if exercise == "sale:opt-in" {
 		// The data sources' protocol has no reversal of an opt-out: the
 		// right is known and answered, not served.
@@ -191,16 +190,15 @@ func personName(name string) string {
 }
 
 // nonce names an agent's request: derived from its agent-request-id, so
-// that a retry finds the request, or random without one.
-func nonce(agent, agentRequestID string) string {
-	b := make([]byte, 32)
+// that a retry finds the request, or without one from the signed message
+// itself, so that the same message replayed finds the request it filed.
+func nonce(agent, agentRequestID, digest string) string {
+	key := "drp\x00" + agent + "\x00" + agentRequestID
 	if agentRequestID == "" {
-		_, _ = rand.Read(b)
-	} else {
-		sum := sha256.Sum256([]byte("drp\x00" + agent + "\x00" + agentRequestID))
-		b = sum[:]
+		key = "drp-message\x00" + agent + "\x00" + digest
 	}
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:26]
+	sum := sha256.Sum256([]byte(key))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:]))[:26]
 }
 
 // ownRequest reads the request id names for the token's agent: its

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -177,5 +178,49 @@ func TestVerificationExpires(t *testing.T) {
 	now = now.Add(25 * time.Hour)
 	if code, late := a.call(t, "GET", "/v1/data-rights-request/"+st["request_id"].(string), ""); code != http.StatusOK || late["status"] != "expired" || late["user_verification_url"] != nil {
 		t.Fatalf("after drp.verifyFor: %d %v, want expired", code, late)
+	}
+}
+
+// TestExerciseChecks: an exercise is refused when it expired, was issued
+// in the future or is too large; the same signed message replayed files
+// nothing new, also without an agent-request-id.
+func TestExerciseChecks(t *testing.T) {
+	srv := newServer(t)
+	a := register(t, srv, "CHECKED_AGENT")
+	a.pair(t)
+	signAt := func(fields map[string]any, issued, expires time.Time) string {
+		fields["agent-id"], fields["business-id"], fields["drp.version"] = a.id, business, "1.0"
+		fields["issued-at"], fields["expires-at"] = issued.UTC().Format(time.RFC3339), expires.UTC().Format(time.RFC3339)
+		msg, _ := json.Marshal(fields)
+		return base64.StdEncoding.EncodeToString(append(ed25519.Sign(a.priv, msg), msg...))
+	}
+	claims := func() map[string]any {
+		return map[string]any{"exercise": "access", "email": "checked@example.com", "email_verified": true}
+	}
+	now := time.Now()
+	for name, c := range map[string]struct {
+		body string
+		code int
+	}{
+		"expired":                  {signAt(claims(), now.Add(-20*time.Minute), now.Add(-5*time.Minute)), http.StatusBadRequest},
+		"issued in the future":     {signAt(claims(), now.Add(5*time.Minute), now.Add(10*time.Minute)), http.StatusBadRequest},
+		"valid too far ahead":      {signAt(claims(), now, now.Add(2*time.Hour)), http.StatusBadRequest},
+		"larger than 32 KiB":       {signAt(map[string]any{"exercise": "access", "email": "checked@example.com", "email_verified": true, "name": strings.Repeat("x", 40<<10)}, now, now.Add(5*time.Minute)), http.StatusRequestEntityTooLarge},
+		"not base64":               {"%%%not-base64%%%", http.StatusBadRequest},
+		"shorter than a signature": {base64.StdEncoding.EncodeToString([]byte("short")), http.StatusBadRequest},
+	} {
+		if code, out := a.call(t, "POST", "/v1/data-rights-request", c.body); code != c.code || out["code"] != fmt.Sprint(c.code) {
+			t.Errorf("%s: %d %v, want %d", name, code, out, c.code)
+		}
+	}
+	body := signAt(claims(), now, now.Add(5*time.Minute))
+	_, first := a.call(t, "POST", "/v1/data-rights-request", body)
+	_, replay := a.call(t, "POST", "/v1/data-rights-request", body)
+	if first["request_id"] == nil || first["request_id"] != replay["request_id"] {
+		t.Fatalf("the same message twice: %v then %v, want one request", first, replay)
+	}
+	_, fresh := a.call(t, "POST", "/v1/data-rights-request", signAt(claims(), now.Add(time.Second), now.Add(5*time.Minute)))
+	if fresh["request_id"] == first["request_id"] {
+		t.Fatal("a new message with the same claims found the earlier request")
 	}
 }

@@ -45,6 +45,11 @@ type Message struct {
 
 	// Reason is a revocation's, the person's words.
 	Reason string `json:"reason,omitempty"`
+
+	// Digest is the SHA-256 (hex) of the signed body as received: a
+	// request without an agent-request-id is named after it, so that the
+	// same message replayed finds the request it filed.
+	Digest string `json:"-"`
 }
 
 // Verified is a claim's *_verified flag: JSON true or false, and, as

@@ -170,6 +170,8 @@ func (s *Server) signed(r *http.Request, a *privacyv1alpha1.AuthorizedAgent, env
 	if ferr != nil {
 		return nil, ferr
 	}
+	sum := sha256.Sum256(body)
+	m.Digest = hex.EncodeToString(sum[:])
 	if !envelope {
 		return m, nil
 	}
