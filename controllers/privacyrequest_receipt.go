@@ -60,7 +60,9 @@ func (r *PrivacyRequestReconciler) requestReceipt(ctx context.Context, s *reques
 		CreatedAt: pr.CreationTimestamp.UTC(), Outcome: receipt.Outcome(pr.Status.Phase),
 		Subject: receipt.Subject{FingerprintKeyID: receipt.FingerprintKeyID(r.Receipts.FingerprintKey)},
 	}
-	if pr.Annotations[privacyv1alpha1.AnnotationUnsubscribe] != "" {
+	if pr.Annotations[privacyv1alpha1.AnnotationUnsubscribe] != "" && req.Channel == "privacy-center" {
+		// Only on the center's requests (its channel is guarded by the
+		// admission policy privacy-center).
 		req.Channel = receipt.ChannelUnsubscribeLink
 	}
 	if agent := pr.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent]; agent != "" {

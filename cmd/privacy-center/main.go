@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -185,6 +186,7 @@ func run(configFile, keysDir, addr string, leaderElect bool, leaseNamespace, req
 		// Mail to the privacy address: every replica listens, behind the
 		// company's MX; each message is answered with a prefilled form.
 		in := mailin.New(m.Listen, mailin.Options{Addresses: m.Addresses, Domain: hostOf(cfg.BaseURL), MaxMessageBytes: m.MaxMessageBytes,
+			Relays: m.Relays(), Answers: rate.NewLimiter(rate.Every(time.Minute/time.Duration(m.AnswersPerMinute)), m.AnswersPerMinute),
 			Log: ctrl.Log.WithName("mail-in"), Answer: func(ctx context.Context, r mailin.Read) error {
 				return srv.AnswerMail(ctx, web.Prefill{Email: r.From, Type: r.Type, Regulation: r.Regulation, Lang: r.Lang, ReceivedAt: r.ReceivedAt})
 			}})

@@ -1,9 +1,12 @@
 package e2e_test
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -158,5 +161,56 @@ var _ = Describe("A person at the privacy center", Ordered, func() {
 				g.Expect(d).To(HaveKey("receipt"))
 			}
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+
+	It("serves an authorized agent: pairing, a deletion and an access followed to fulfilled, an opt-in denied, a revocation", func() {
+		pub, priv, err := ed25519.GenerateKey(nil)
+		Expect(err).NotTo(HaveOccurred())
+		agent := `{"apiVersion":"privacyoperator.io/v1alpha1","kind":"AuthorizedAgent","metadata":{"name":"e2e-agent"},` +
+			`"spec":{"agentID":"E2E_AGENT","verifyKey":"` + base64.StdEncoding.EncodeToString(pub) + `","callbackHosts":["agent.example.com"]}}`
+		out, err := kubectlIn(agent, "apply", "-f", "-")
+		Expect(err).NotTo(HaveOccurred(), out)
+		DeferCleanup(func() { _, _ = kubectl("delete", "authorizedagent", "e2e-agent", "--ignore-not-found") })
+		a := &drpAgent{id: "E2E_AGENT", base: center.URL, priv: priv}
+		code, paired := a.call("POST", "/v1/agent/E2E_AGENT", map[string]any{})
+		Expect(code).To(Equal(http.StatusOK), "pairing: %v", paired)
+		a.token = paired["token"].(string)
+
+		follow := func(id string) map[string]any {
+			GinkgoHelper()
+			var st map[string]any
+			Eventually(func(g Gomega) {
+				var code int
+				code, st = a.call("GET", "/v1/data-rights-request/"+id, nil)
+				g.Expect(code).To(Equal(http.StatusOK))
+				g.Expect(st["status"]).To(Equal("fulfilled"), "the request as the operator finishes it at the sources")
+			}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+			return st
+		}
+		deleted, accessed := people[116], people[117]
+		code, st := a.call("POST", "/v1/data-rights-request", map[string]any{"exercise": "deletion", "regime": "ccpa", "agent-request-id": "e2e-del",
+			"email": deleted.Email, "email_verified": true})
+		Expect(code).To(Equal(http.StatusOK), "%v", st)
+		done := follow(st["request_id"].(string))
+		Expect(done["expected_by"]).To(HaveSuffix("+00:00"))
+
+		code, st = a.call("POST", "/v1/data-rights-request", map[string]any{"exercise": "access", "agent-request-id": "e2e-acc",
+			"email": accessed.Email, "email_verified": true})
+		Expect(code).To(Equal(http.StatusOK), "%v", st)
+		got := follow(st["request_id"].(string))
+		Expect(got["results_url"]).To(HavePrefix(center.URL+"/status/"), "an Access request's results are collected at the center")
+		Expect(got["expires_at"]).To(HaveSuffix("+00:00"))
+
+		code, st = a.call("POST", "/v1/data-rights-request", map[string]any{"exercise": "sale:opt-in", "email": accessed.Email, "email_verified": true})
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(st["status"]).To(Equal("denied"))
+		Expect(st["reason"]).To(Equal("claim_not_covered"))
+
+		code, st = a.call("POST", "/v1/data-rights-request", map[string]any{"exercise": "access", "email": accessed.Email})
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(st["reason"]).To(Equal("need_user_verification"))
+		code, st = a.call("DELETE", "/v1/data-rights-request/"+st["request_id"].(string), map[string]any{"reason": "changed my mind"})
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(st["status"]).To(Equal("revoked"))
 	})
 })

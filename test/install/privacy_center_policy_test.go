@@ -224,6 +224,24 @@ func TestPrivacyCenterPolicy(t *testing.T) {
 		if err := admin.Patch(ctx, stolen, patch); !policyRefused(err, "only the privacy center gives it") {
 			t.Errorf("an admin naming an agent on a form's request: %v", err)
 		}
+		for _, mark := range []string{"privacyoperator.io/agent-request-id", "privacyoperator.io/unsubscribe"} {
+			changed := revocable.DeepCopy()
+			if err := admin.Get(ctx, client.ObjectKeyFromObject(changed), changed); err != nil {
+				t.Fatal(err)
+			}
+			patch = client.MergeFrom(changed.DeepCopy())
+			changed.Annotations[mark] = "forged"
+			if err := admin.Patch(ctx, changed, patch); !policyRefused(err, "only it gives them") {
+				t.Errorf("an admin setting %s on the center's request: %v", mark, err)
+			}
+			own := &privacyv1alpha1.PrivacyRequest{ObjectMeta: metav1.ObjectMeta{GenerateName: "desk-", Annotations: map[string]string{mark: "one-click"}},
+				Spec: privacyv1alpha1.PrivacyRequestSpec{Type: privacyv1alpha1.RequestTypeOptOut, Suspend: true,
+					OptOut:  &privacyv1alpha1.OptOutSpec{Scopes: []string{"email-marketing"}},
+					Subject: privacyv1alpha1.Subject{Identities: map[string]string{"email": "desk@example.com"}}}}
+			if err := admin.Create(ctx, own); !policyRefused(err, "only it gives them") {
+				t.Errorf("a desk's request created with %s: %v", mark, err)
+			}
+		}
 		if err := center.Delete(ctx, revocable); err != nil {
 			t.Errorf("delete of a request filed for an agent (its revocation): %v", err)
 		}

@@ -84,6 +84,24 @@ type MailIn struct {
 	// LinkTTL is how long the answer's link to the prefilled form works
 	// (default 168h; 1h..720h).
 	LinkTTL Duration `json:"linkTTL,omitzero"`
+	// AllowedRelays are the CIDRs that may deliver (the company's MX);
+	// empty allows any peer, which lets anything that reaches the port
+	// forge senders past the MX's checks.
+	AllowedRelays []string `json:"allowedRelays,omitempty"`
+	// AnswersPerMinute bounds the answers sent over all senders (default
+	// 60); past it a message is deferred (451) and the MX retries.
+	AnswersPerMinute int `json:"answersPerMinute,omitempty"`
+}
+
+// Relays are AllowedRelays parsed (Validate checked them).
+func (m *MailIn) Relays() []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range m.AllowedRelays {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // Unsubscribe is the center's one-click unsubscribe links.
@@ -104,7 +122,8 @@ type DRP struct {
 	// business-id every message must name.
 	BusinessID string `json:"businessID"`
 	// Identities maps the identity claims agents send (email,
-	// phone_number, name) to the identity types the data sources know.
+	// phone_number, name, address) to the identity types the data sources
+	// know.
 	// Default: email to email.
 	Identities map[string]string `json:"identities,omitempty"`
 	// VerifyFor is how long a person has to verify their address for an
@@ -320,8 +339,8 @@ func (c Config) Validate() error {
 			return errors.New("drp.businessID is required: the company's id in the DRP Service Directory")
 		}
 		for claim, t := range d.Identities {
-			if claim != "email" && claim != "phone_number" && claim != "name" {
-				return fmt.Errorf("drp.identities: %q is not a claim agents send (email, phone_number, name)", claim)
+			if claim != "email" && claim != "phone_number" && claim != "name" && claim != "address" {
+				return fmt.Errorf("drp.identities: %q is not a claim agents send (email, phone_number, name, address)", claim)
 			}
 			if !identityType.MatchString(t) {
 				return fmt.Errorf("drp.identities.%s must be an identity type such as email or phone", claim)
@@ -376,6 +395,17 @@ func (c Config) Validate() error {
 		}
 		if m.LinkTTL.Duration < time.Hour || m.LinkTTL.Duration > 30*24*time.Hour {
 			return errors.New("mailIn.linkTTL must be between 1h and 720h")
+		}
+		for _, c := range m.AllowedRelays {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				return fmt.Errorf("mailIn.allowedRelays: %q is not a CIDR (10.0.0.0/8, 2001:db8::/32)", c)
+			}
+		}
+		if m.AnswersPerMinute == 0 {
+			m.AnswersPerMinute = 60
+		}
+		if m.AnswersPerMinute < 1 || m.AnswersPerMinute > 6000 {
+			return errors.New("mailIn.answersPerMinute must be between 1 and 6000")
 		}
 	}
 	if c.SubjectNamespace == "" {

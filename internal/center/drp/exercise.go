@@ -2,6 +2,7 @@ package drp
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/base32"
 	"net/http"
@@ -64,6 +65,10 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fail(http.StatusBadRequest, true, "Unsupported rights actions submitted: %q (served: access, deletion, sale:opt-out; sale:opt-in is answered denied)", m.Exercise))
 		return
 	}
+	if len(m.AgentRequestID) > 128 || len(m.StatusCallback) > 512 {
+		writeError(w, fail(http.StatusBadRequest, true, "agent-request-id is limited to 128 characters and status_callback to 512"))
+		return
+	}
 	if m.StatusCallback != "" {
 		u, err := url.Parse(m.StatusCallback)
 		if err != nil || u.Scheme != "https" || !slices.Contains(a.Spec.CallbackHosts, u.Host) {
@@ -72,7 +77,7 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ids := map[string]string{}
-	for claim, value := range map[string]string{"email": m.Email, "phone_number": m.PhoneNumber, "name": personName(m.Name)} {
+	for claim, value := range map[string]string{"email": m.Email, "phone_number": m.PhoneNumber, "name": personName(m.Name), "address": postalAddress(m.Address)} {
 		if t, ok := s.Identities[claim]; ok && strings.TrimSpace(value) != "" {
 			ids[t] = strings.TrimSpace(value)
 		}
@@ -80,6 +85,9 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 	if !m.PhoneNumberVerified {
 		// An unverified phone number is not an identity the company relies on.
 		delete(ids, s.Identities["phone_number"])
+	}
+	if !m.AddressVerified {
+		delete(ids, s.Identities["address"])
 	}
 	if m.Email == "" || ids[s.Identities["email"]] == "" {
 		writeError(w, fail(http.StatusBadRequest, true, "the request needs the person's email claim"))
@@ -112,8 +120,13 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 		// The person proves the address at the privacy center first
 		// (need_user_verification); the request is filed then.
 		delete(annotations, intake.AnnotationNotify)
-		sub.Annotations, sub.RedirectHosts = annotations, a.Spec.CallbackHosts
+		sub.Annotations = annotations
 		s.needVerification(w, r, a, sub, m.AgentRequestID)
+		return
+	}
+	if old, ok := findAnswer(a, id); ok && old.Status != StatusInProgress {
+		// Revoked (and deleted) or denied before: a replay files nothing.
+		writeJSON(w, http.StatusOK, answerOf(old, s.Now()))
 		return
 	}
 	pr, err := intake.File(r.Context(), s.Client, intake.Options{SubjectNamespace: s.SubjectNamespace, Suspend: s.Suspend,
@@ -142,6 +155,15 @@ func (s *Server) exercise(w http.ResponseWriter, r *http.Request) {
 // is denied (insuf_verification).
 func (s *Server) needVerification(w http.ResponseWriter, r *http.Request, a *privacyv1alpha1.AuthorizedAgent, sub intake.Submission, agentRequestID string) {
 	id, now := sub.Name(), s.Now()
+	filed := &privacyv1alpha1.PrivacyRequest{}
+	if err := s.Client.Get(r.Context(), client.ObjectKey{Name: id}, filed); err == nil && filed.Annotations[AnnotationAgent] == a.Spec.AgentID {
+		// The person verified already: the request stands.
+		writeJSON(w, http.StatusOK, s.Describer.Status(filed))
+		return
+	} else if client.IgnoreNotFound(err) != nil {
+		s.internal(w, err, "read the request")
+		return
+	}
 	if old, ok := findAnswer(a, id); ok {
 		writeJSON(w, http.StatusOK, answerOf(old, now))
 		return
@@ -177,6 +199,33 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, a *privacyv1alpha1
 	}
 	s.Log.Info("data rights request denied", "agent", a.Spec.AgentID, "request", ans.RequestID, "reason", ans.Reason)
 	writeJSON(w, http.StatusOK, answerOf(ans, s.Now()))
+}
+
+// postalAddress is an OpenID Connect address claim (section 5.1.1) on one
+// line: the formatted value, or street, locality, region, postal code and
+// country joined by ", ", blanks left out; "" when it holds nothing.
+func postalAddress(raw json.RawMessage) string {
+	var a struct {
+		Formatted     string `json:"formatted"`
+		StreetAddress string `json:"street_address"`
+		Locality      string `json:"locality"`
+		Region        string `json:"region"`
+		PostalCode    string `json:"postal_code"`
+		Country       string `json:"country"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &a) != nil {
+		return ""
+	}
+	if f := strings.Join(strings.Fields(a.Formatted), " "); f != "" {
+		return f
+	}
+	var parts []string
+	for _, p := range []string{a.StreetAddress, a.Locality, a.Region, a.PostalCode, a.Country} {
+		if p = strings.Join(strings.Fields(p), " "); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // personName turns the "Last, First" some agents send into "First Last",
@@ -260,6 +309,14 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 			revoked := newAnswer(ans.RequestID, ans.AgentRequestID, StatusRevoked, "", "", ans.ReceivedAt.Time, s.Now())
 			s.answer(r.Context(), a.Name, revoked)
 			st = answerOf(revoked, s.Now())
+			// The person may have verified on another replica between our
+			// read and the answer: the request filed then goes too.
+			late := &privacyv1alpha1.PrivacyRequest{}
+			if err := s.Client.Get(r.Context(), client.ObjectKey{Name: ans.RequestID}, late); err == nil && late.Annotations[AnnotationAgent] == a.Spec.AgentID {
+				if err := s.Client.Delete(r.Context(), late); client.IgnoreNotFound(err) != nil {
+					s.Log.Error(err, "cannot delete a request filed while it was revoked", "agent", a.Spec.AgentID, "request", late.Name)
+				}
+			}
 			s.Log.Info("data rights request revoked before verification", "agent", a.Spec.AgentID, "request", ans.RequestID)
 		}
 		// Otherwise final already: revoking changes nothing.

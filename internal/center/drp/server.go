@@ -39,7 +39,7 @@ type Server struct {
 	// as the privacy center files its own.
 	SubjectNamespace, Requester string
 	Suspend                     bool
-	// Identities maps identity claims (email, phone_number, name) to the
+	// Identities maps identity claims (email, phone_number, name, address) to the
 	// identity types the data sources know; email is required.
 	Identities map[string]string
 	// SealAddress seals the person's e-mail as the privacy center's notice
@@ -170,7 +170,9 @@ func (s *Server) signed(r *http.Request, a *privacyv1alpha1.AuthorizedAgent, env
 	if ferr != nil {
 		return nil, ferr
 	}
-	sum := sha256.Sum256(body)
+	// The signed JSON, not the body as sent: a replay re-encoded (other
+	// padding, line breaks) is the same message.
+	sum := sha256.Sum256(msg)
 	m.Digest = hex.EncodeToString(sum[:])
 	if !envelope {
 		return m, nil

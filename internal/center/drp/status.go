@@ -223,10 +223,25 @@ func (s *Server) answer(ctx context.Context, agent string, ans privacyv1alpha1.A
 		}
 		patch := client.MergeFromWithOptions(a.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		kept := slices.DeleteFunc(slices.Clone(a.Status.Answers), func(x privacyv1alpha1.AgentAnswer) bool { return x.RequestID == ans.RequestID })
-		a.Status.Answers = append([]privacyv1alpha1.AgentAnswer{ans}, kept[:min(len(kept), maxAnswers-1)]...)
+		a.Status.Answers = trimAnswers(append([]privacyv1alpha1.AgentAnswer{ans}, kept...), s.Now())
 		return s.Client.Status().Patch(ctx, a, patch)
 	})
 	if err != nil {
 		s.Log.Error(err, "cannot record the answer to the agent's request", "agent", agent, "request", ans.RequestID)
 	}
+}
+
+// trimAnswers keeps at most maxAnswers, newest first: past the bound the
+// oldest final answers (and expired waits) go before any request still
+// waiting for the person, whose answer is what lets it be filed.
+func trimAnswers(answers []privacyv1alpha1.AgentAnswer, now time.Time) []privacyv1alpha1.AgentAnswer {
+	for i := len(answers) - 1; i >= 0 && len(answers) > maxAnswers; i-- {
+		if x := answers[i]; x.Status != StatusInProgress || x.ExpiresAt == nil || !now.Before(x.ExpiresAt.Time) {
+			answers = slices.Delete(answers, i, i+1)
+		}
+	}
+	if len(answers) > maxAnswers {
+		answers = answers[:maxAnswers]
+	}
+	return answers
 }

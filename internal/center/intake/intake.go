@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
@@ -44,12 +46,11 @@ type Submission struct {
 
 	// An authorized agent's request waiting for the person to verify
 	// their address (DRP need_user_verification): the request's
-	// annotations (agent, its request id, status callback), the hosts
-	// redirect_to may lead to after the verification, and the redirect_to
-	// the agent gave when the person opened the page.
-	Annotations   map[string]string `json:"a,omitempty"`
-	RedirectHosts []string          `json:"rh,omitempty"`
-	RedirectTo    string            `json:"rt,omitempty"`
+	// annotations (agent, its request id, status callback) and the
+	// redirect_to the agent gave when the person opened the page (checked
+	// then against the agent's callbackHosts).
+	Annotations map[string]string `json:"a,omitempty"`
+	RedirectTo  string            `json:"rt,omitempty"`
 }
 
 // Name is the request's (and its subject Secret's) name.
@@ -159,4 +160,32 @@ const (
 type Address struct {
 	Email string `json:"e"`
 	Lang  string `json:"l"`
+}
+
+// ForgetAnswer drops the answer the agent's status keeps for a request
+// that waited for the person's verification, once the request is filed:
+// from then on the PrivacyRequest answers for it (and, when it is deleted
+// after its TTL, no stale "waiting" answer remains). Retried on a
+// conflict with another replica.
+func ForgetAnswer(ctx context.Context, c client.Client, agentID, requestID string) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		agents := &privacyv1alpha1.AuthorizedAgentList{}
+		if err := c.List(ctx, agents); err != nil {
+			return err
+		}
+		for i := range agents.Items {
+			a := &agents.Items[i]
+			if a.Spec.AgentID != agentID {
+				continue
+			}
+			kept := slices.DeleteFunc(slices.Clone(a.Status.Answers), func(x privacyv1alpha1.AgentAnswer) bool { return x.RequestID == requestID })
+			if len(kept) == len(a.Status.Answers) {
+				return nil
+			}
+			patch := client.MergeFromWithOptions(a.DeepCopy(), client.MergeFromWithOptimisticLock{})
+			a.Status.Answers = kept
+			return c.Status().Patch(ctx, a, patch)
+		}
+		return nil
+	})
 }

@@ -30,13 +30,26 @@ func TestGuess(t *testing.T) {
 
 func TestBodyText(t *testing.T) {
 	multi := "--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nUGxlYXNlIGRlbGV0ZSBt\r\neSBkYXRh\r\n--b--\r\n"
-	if got := bodyText("multipart/alternative; boundary=b", "", strings.NewReader(multi)); got != "Please delete my data" {
+	if got := bodyText("multipart/alternative; boundary=b", "", strings.NewReader(multi), 0); got != "Please delete my data" {
 		t.Errorf("multipart: %q", got)
 	}
-	if got := bodyText("text/plain", "quoted-printable", strings.NewReader("l=C3=B6schen=\r\n bitte")); got != "löschen bitte" {
+	if got := bodyText("text/plain", "quoted-printable", strings.NewReader("l=C3=B6schen=\r\n bitte"), 0); got != "löschen bitte" {
 		t.Errorf("quoted-printable: %q", got)
 	}
-	if got := bodyText("text/html", "", strings.NewReader("<p>x</p>")); got != "" {
+	if got := bodyText("text/html", "", strings.NewReader("<p>x</p>"), 0); got != "" {
 		t.Errorf("html alone: %q, want nothing read", got)
+	}
+}
+
+// TestBodyTextDepth: parts nested deeper than maxDepth are not followed
+// (each level costs a buffer; a crafted message nests thousands).
+func TestBodyTextDepth(t *testing.T) {
+	var b strings.Builder
+	for i := range maxDepth + 2 {
+		b.WriteString("--b" + string(rune('a'+i)) + "\r\nContent-Type: multipart/mixed; boundary=b" + string(rune('a'+i+1)) + "\r\n\r\n")
+	}
+	b.WriteString("--b" + string(rune('a'+maxDepth+2)) + "\r\nContent-Type: text/plain\r\n\r\ndelete me\r\n")
+	if got := bodyText("multipart/mixed; boundary=ba", "", strings.NewReader(b.String()), 0); got != "" {
+		t.Fatalf("a part nested %d deep was read: %q", maxDepth+2, got)
 	}
 }

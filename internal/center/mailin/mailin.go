@@ -16,12 +16,14 @@ import (
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/go-logr/logr"
+	"golang.org/x/time/rate"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 )
@@ -46,8 +48,15 @@ type Options struct {
 	// Answer is called once per message from a person (not for bounces
 	// and auto-replies); its error is the sender's 451 (try again later).
 	Answer func(context.Context, Read) error
-	Log    logr.Logger
-	Now    func() time.Time
+	// Relays are the networks allowed to connect (the company's MX);
+	// empty allows any. Others are refused at the greeting.
+	Relays []netip.Prefix
+	// Answers bounds the answers sent, over all senders (a flood of
+	// forged senders cannot make the center mail many people); past it
+	// a message gets 451 and the MX tries again later. Nil: unbounded.
+	Answers *rate.Limiter
+	Log     logr.Logger
+	Now     func() time.Time
 }
 
 // New is the SMTP server; Serve or ListenAndServe it, Close to stop.
@@ -68,7 +77,15 @@ func New(addr string, o Options) *smtp.Server {
 
 type backend struct{ o Options }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{o: b.o}, nil }
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if len(b.o.Relays) > 0 {
+		addr, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String())
+		if err != nil || !slices.ContainsFunc(b.o.Relays, func(p netip.Prefix) bool { return p.Contains(addr.Addr().Unmap()) }) {
+			return nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Only the company's mail relays may deliver here"}
+		}
+	}
+	return &session{o: b.o}, nil
+}
 
 type session struct {
 	o Options
@@ -110,8 +127,11 @@ func (s *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "The message has no sender address (From) to answer"}
 	}
 	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	text := bodyText(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+	text := bodyText(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, 0)
 	_, _ = io.Copy(io.Discard, msg.Body)
+	if s.o.Answers != nil && !s.o.Answers.Allow() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many messages; try again later"}
+	}
 	read := Read{From: from.Address, ReceivedAt: s.o.Now()}
 	read.Type, read.Regulation, read.Lang = Guess(subject + "\n" + text)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
@@ -136,12 +156,16 @@ func automatic(h mail.Header) bool {
 	return h.Get("List-Id") != "" || h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != ""
 }
 
-// maxText bounds the text read for hints.
-const maxText = 16 << 10
+// maxText bounds the text read for hints; maxDepth the nesting of
+// multipart parts followed (a deeper message is read as having no text).
+const (
+	maxText  = 16 << 10
+	maxDepth = 5
+)
 
 // bodyText is the message's plain text (the first text/plain part of a
 // multipart message), decoded, at most maxText bytes.
-func bodyText(contentType, encoding string, body io.Reader) string {
+func bodyText(contentType, encoding string, body io.Reader, depth int) string {
 	media, params, err := mime.ParseMediaType(contentType)
 	if contentType == "" {
 		media, err = "text/plain", nil
@@ -150,13 +174,16 @@ func bodyText(contentType, encoding string, body io.Reader) string {
 		return ""
 	}
 	if strings.HasPrefix(media, "multipart/") {
+		if depth >= maxDepth {
+			return ""
+		}
 		mr := multipart.NewReader(body, params["boundary"])
 		for range 20 {
 			part, err := mr.NextPart()
 			if err != nil {
 				return ""
 			}
-			if t := bodyText(part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part); t != "" {
+			if t := bodyText(part.Header.Get("Content-Type"), part.Header.Get("Content-Transfer-Encoding"), part, depth+1); t != "" {
 				return t
 			}
 		}

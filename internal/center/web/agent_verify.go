@@ -1,11 +1,11 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
@@ -30,7 +30,7 @@ func (s *Server) agentPage(w http.ResponseWriter, r *http.Request) {
 	p, _ := s.page(r, "title.agent")
 	p.Token = token
 	p.Agent = agentView{
-		Type: p.T("type." + string(sub.Type)), Email: sub.Identities["email"],
+		Type: p.T("type." + string(sub.Type)), Email: maskAddress(sub.Identities["email"]),
 		RedirectTo: r.URL.Query().Get("redirect_to"), RequestID: r.URL.Query().Get("request_id"),
 	}
 	s.render(w, r, http.StatusOK, "agent", p)
@@ -45,13 +45,18 @@ func (s *Server) agentSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub, ok := s.openSubmission(w, r, r.PostFormValue("t"), intake.PurposeAgentVerify)
-	if !ok || s.refuseRevoked(w, r, sub) {
+	if !ok {
+		return
+	}
+	agent, ok := s.refuseUnlessWaiting(w, r, sub)
+	if !ok {
 		return
 	}
 	sub.RedirectTo = ""
-	if u, err := url.Parse(r.PostFormValue("redirect_to")); err == nil && u.Scheme == "https" && slices.Contains(sub.RedirectHosts, u.Host) &&
-		r.PostFormValue("request_id") == sub.Name() {
-		sub.RedirectTo = u.String()
+	if to := r.PostFormValue("redirect_to"); agent != nil && len(to) <= maxRedirect && r.PostFormValue("request_id") == sub.Name() {
+		if u, err := url.Parse(to); err == nil && u.Scheme == "https" && slices.Contains(agent.Spec.CallbackHosts, u.Host) {
+			sub.RedirectTo = u.String()
+		}
 	}
 	p, _ := s.page(r, "title.check")
 	s.sendVerification(w, r, p.T, sub)
@@ -71,44 +76,52 @@ func (s *Server) openSubmission(w http.ResponseWriter, r *http.Request, token, p
 	return sub, true
 }
 
-// refuseRevoked answers 410 for an agent's request the agent withdrew
-// while it waited for the person (true: answered).
-func (s *Server) refuseRevoked(w http.ResponseWriter, r *http.Request, sub intake.Submission) bool {
-	revoked, err := s.agentRevoked(r.Context(), sub)
-	switch {
-	case err != nil:
-		s.fail(w, r, err, "read the agent")
-	case revoked:
-		s.message(w, r, http.StatusGone, "title.agent", "agent.revoked", false)
-	}
-	return err != nil || revoked
-}
+// maxRedirect bounds redirect_to (it is sealed into the mail's link).
+const maxRedirect = 1024
 
-// agentRevoked reports whether the agent withdrew sub's request while it
-// waited for the person (its status.answers say revoked).
-func (s *Server) agentRevoked(ctx context.Context, sub intake.Submission) (bool, error) {
+// refuseUnlessWaiting lets an agent's submission go on only while its
+// request waits for the person: the agent is registered and not
+// suspended, and its status.answers hold the request as
+// need_user_verification, not past its expiresAt. A request the agent
+// revoked, that expired or whose agent was suspended or removed is
+// answered 410 (false); a submission of no agent passes (nil agent).
+func (s *Server) refuseUnlessWaiting(w http.ResponseWriter, r *http.Request, sub intake.Submission) (*privacyv1alpha1.AuthorizedAgent, bool) {
 	agentID := sub.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent]
 	if agentID == "" {
-		return false, nil
+		return nil, true
 	}
 	agents := &privacyv1alpha1.AuthorizedAgentList{}
-	if err := s.client.List(ctx, agents); err != nil {
-		return false, err
+	if err := s.client.List(r.Context(), agents); err != nil {
+		s.fail(w, r, err, "read the agent")
+		return nil, false
 	}
-	for _, a := range agents.Items {
-		if a.Spec.AgentID != agentID {
+	for i := range agents.Items {
+		a := &agents.Items[i]
+		if a.Spec.AgentID != agentID || a.Spec.Suspend {
 			continue
 		}
 		for _, ans := range a.Status.Answers {
-			if ans.RequestID == sub.Name() && ans.Status == "revoked" {
-				return true, nil
+			if ans.RequestID == sub.Name() && ans.Status == "in_progress" && ans.ExpiresAt != nil && s.now().Before(ans.ExpiresAt.Time) {
+				return a, true
 			}
 		}
 	}
-	return false, nil
+	s.message(w, r, http.StatusGone, "title.agent", "agent.revoked", false)
+	return nil, false
 }
 
 // agentView is what the page says of the agent's request.
 type agentView struct {
 	Type, Email, RedirectTo, RequestID string
+}
+
+// maskAddress shows enough of an address for its owner to recognise it
+// (a***@example.com), and not the address itself to whoever holds the
+// page's link (the agent's status keeps it).
+func maskAddress(email string) string {
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || local == "" {
+		return "***"
+	}
+	return local[:1] + "***@" + domain
 }

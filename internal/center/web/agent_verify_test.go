@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
@@ -112,7 +113,7 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 	// The agent sends the person to the page, with where to go after.
 	q := "&redirect_to=" + url.QueryEscape("https://agent.example.com/done?r=1") + "&request_id=" + id
 	code, body, _ := c.do(t, "GET", strings.TrimPrefix(page, c.cfg.BaseURL)+q, nil, "Accept-Language", "en")
-	if code != http.StatusOK || !strings.Contains(body, "An authorized agent made a request") || !strings.Contains(body, email) {
+	if code != http.StatusOK || !strings.Contains(body, "An authorized agent made a request") || !strings.Contains(body, "n***@example.com") || strings.Contains(body, email) {
 		t.Fatalf("the page: %d\n%s", code, body)
 	}
 	token, _ := url.ParseQuery(strings.SplitN(page, "?", 2)[1])
@@ -132,6 +133,18 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 	if code, filed := a.call(t, "GET", "/v1/data-rights-request/"+id, nil); code != http.StatusOK || filed["status"] != "open" {
 		t.Fatalf("status once filed: %d %v, want open", code, filed)
 	}
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(aa), aa); err != nil {
+		t.Fatal(err)
+	}
+	for _, ans := range aa.Status.Answers {
+		if ans.RequestID == id {
+			t.Fatalf("the waiting answer stays once the request is filed: %+v", ans)
+		}
+	}
+	code, again := a.call(t, "POST", "/v1/data-rights-request", map[string]any{"exercise": "deletion", "agent-request-id": "nuv-1", "email": email, "email_verified": false})
+	if code != http.StatusOK || again["request_id"] != id || again["status"] != "open" {
+		t.Fatalf("the agent retries after the person verified: %d %v, want the filed request", code, again)
+	}
 
 	// A redirect_to on a host not registered for the agent is not followed.
 	if code, st = a.call(t, "POST", "/v1/data-rights-request", map[string]any{"exercise": "access", "agent-request-id": "nuv-2", "email": "other-host@example.com"}); code != http.StatusOK {
@@ -142,6 +155,20 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 	link, _ = c.mailFor(t, "other-host@example.com")
 	if _, _, header = c.do(t, "POST", "/verify", url.Values{"link": {link}}); !strings.HasPrefix(header.Get("Location"), "/status/") {
 		t.Fatalf("a foreign redirect_to: Location %q, want the center's status page", header.Get("Location"))
+	}
+
+	// Revoked after the mail went out: its link files nothing.
+	if code, st = a.call(t, "POST", "/v1/data-rights-request", map[string]any{"exercise": "access", "agent-request-id": "nuv-4", "email": "late-revoke@example.com"}); code != http.StatusOK {
+		t.Fatalf("exercise: %d %v", code, st)
+	}
+	token, _ = url.ParseQuery(strings.SplitN(st["user_verification_url"].(string), "?", 2)[1])
+	c.do(t, "POST", "/agent-verify", url.Values{"t": {token.Get("t")}})
+	link, _ = c.mailFor(t, "late-revoke@example.com")
+	if code, _ := a.call(t, "DELETE", "/v1/data-rights-request/"+st["request_id"].(string), map[string]any{"reason": "no"}); code != http.StatusOK {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _, _ := c.do(t, "POST", "/verify", url.Values{"link": {link}}); code != http.StatusGone {
+		t.Fatalf("the mailed link of a revoked request: %d, want 410", code)
 	}
 
 	// Revoked while it waits: the page files nothing.

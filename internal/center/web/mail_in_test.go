@@ -1,17 +1,22 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"net/netip"
 	"net/smtp"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"golang.org/x/time/rate"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/config"
@@ -36,7 +41,10 @@ func TestRequestByMail(t *testing.T) {
 	})
 	srv := c.Config.Handler.(*web.Server)
 	var answered atomic.Int32
-	in := mailin.New("", mailin.Options{Addresses: []string{"privacy@example.com"}, MaxMessageBytes: 1 << 20, Log: logr.Discard(), Now: c.clock,
+	var logMu sync.Mutex
+	var logs bytes.Buffer
+	log := funcr.New(func(prefix, args string) { logMu.Lock(); logs.WriteString(args + "\n"); logMu.Unlock() }, funcr.Options{})
+	in := mailin.New("", mailin.Options{Addresses: []string{"privacy@example.com"}, MaxMessageBytes: 1 << 20, Log: log, Now: c.clock,
 		Answer: func(ctx context.Context, r mailin.Read) error {
 			answered.Add(1)
 			return srv.AnswerMail(ctx, web.Prefill{Email: r.From, Type: r.Type, Regulation: r.Regulation, Lang: r.Lang, ReceivedAt: r.ReceivedAt})
@@ -104,7 +112,42 @@ func TestRequestByMail(t *testing.T) {
 	if answered.Load() != before {
 		t.Fatal("an auto-reply or a bounce was answered")
 	}
-	if strings.Contains(c.logs.String(), email) {
-		t.Fatal("the center logged the sender's address")
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(c.logs.String(), email) || strings.Contains(logs.String(), email) || !strings.Contains(logs.String(), "answered") {
+		t.Fatalf("the logs name the sender, or say nothing of the mail:\n%s", logs.String())
+	}
+}
+
+// TestMailInGuards: only the company's relays may deliver, and answers
+// are bounded over all senders (the MX is told to try again later).
+func TestMailInGuards(t *testing.T) {
+	var answered atomic.Int32
+	start := func(o mailin.Options) string {
+		o.Addresses, o.MaxMessageBytes, o.Log = []string{"privacy@example.com"}, 1<<20, logr.Discard()
+		o.Answer = func(context.Context, mailin.Read) error { answered.Add(1); return nil }
+		in := mailin.New("", o)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = in.Serve(l) }()
+		t.Cleanup(func() { _ = in.Close() })
+		return l.Addr().String()
+	}
+	msg := []byte("From: someone@example.com\r\nSubject: delete my data\r\n\r\nplease\r\n")
+	other := start(mailin.Options{Relays: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	if err := smtp.SendMail(other, nil, "someone@example.com", []string{"privacy@example.com"}, msg); err == nil || !strings.Contains(err.Error(), "554") {
+		t.Fatalf("a peer outside mailIn.allowedRelays: %v, want 554", err)
+	}
+	bounded := start(mailin.Options{Relays: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Answers: rate.NewLimiter(0, 1)})
+	if err := smtp.SendMail(bounded, nil, "someone@example.com", []string{"privacy@example.com"}, msg); err != nil {
+		t.Fatalf("the first message from a relay: %v", err)
+	}
+	if err := smtp.SendMail(bounded, nil, "someone@example.com", []string{"privacy@example.com"}, msg); err == nil || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("past the answers' bound: %v, want 451", err)
+	}
+	if answered.Load() != 1 {
+		t.Fatalf("%d answers, want 1", answered.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 	"github.com/privacyoperator/privacy-operator/internal/center/seal"
 )
@@ -85,7 +86,7 @@ func (s *Server) fileVerified(w http.ResponseWriter, r *http.Request, sub intake
 		s.fail(w, r, err, "seal the notice address")
 		return
 	}
-	if s.refuseRevoked(w, r, sub) {
+	if _, ok := s.refuseUnlessWaiting(w, r, sub); !ok {
 		return
 	}
 	annotations := map[string]string{intake.AnnotationNotify: notify}
@@ -99,6 +100,11 @@ func (s *Server) fileVerified(w http.ResponseWriter, r *http.Request, sub intake
 	if err != nil {
 		s.fail(w, r, err, "file the request")
 		return
+	}
+	if agent := sub.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent]; agent != "" {
+		if err := intake.ForgetAnswer(r.Context(), s.client, agent, pr.Name); err != nil {
+			s.log.Error(err, "cannot drop the agent's waiting answer", "request", pr.Name)
+		}
 	}
 	if sub.RedirectTo != "" {
 		// An agent's request: back to the agent, now that it is filed.

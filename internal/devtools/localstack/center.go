@@ -132,6 +132,10 @@ smtp:
   port: %s
   tls: none
   from: "Example Shop Privacy <privacy@shop.example.com>"
+# Authorized agents registered as AuthorizedAgent objects may file over the
+# Data Rights Protocol (docs/drp.md).
+drp:
+  businessID: example-shop
 `, c.URL, c.SubjectNamespace, smtpHost, smtpPort)
 		if exportDir != "" {
 			config += fmt.Sprintf("# Access exports are handed over from the operator's export directory.\nexports:\n  dir: %s\n", exportDir)
