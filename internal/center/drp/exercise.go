@@ -2,9 +2,9 @@ package drp
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
