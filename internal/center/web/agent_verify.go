@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/center/intake"
 )
@@ -95,10 +97,21 @@ func (s *Server) refuseUnlessWaiting(w http.ResponseWriter, r *http.Request, sub
 		s.fail(w, r, err, "read the agent")
 		return nil, false
 	}
+	filed := &privacyv1alpha1.PrivacyRequest{}
+	err := s.client.Get(r.Context(), client.ObjectKey{Name: sub.Name()}, filed)
+	if client.IgnoreNotFound(err) != nil {
+		s.fail(w, r, err, "read the request")
+		return nil, false
+	}
+	// A second click once it is filed (and not revoked) finds the request.
+	stands := err == nil && filed.DeletionTimestamp.IsZero() && filed.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent] == agentID
 	for i := range agents.Items {
 		a := &agents.Items[i]
 		if a.Spec.AgentID != agentID || a.Spec.Suspend {
 			continue
+		}
+		if stands {
+			return a, true
 		}
 		for _, ans := range a.Status.Answers {
 			if ans.RequestID == sub.Name() && ans.Status == "in_progress" && ans.ExpiresAt != nil && s.now().Before(ans.ExpiresAt.Time) {

@@ -125,6 +125,9 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 	if loc := header.Get("Location"); loc != "https://agent.example.com/done?r=1" {
 		t.Fatalf("after the verification: Location %q, want the agent's redirect_to", loc)
 	}
+	if _, _, again := c.do(t, "POST", "/verify", url.Values{"link": {link}}); again.Get("Location") != "https://agent.example.com/done?r=1" {
+		t.Fatalf("a second click on the link: Location %q, want the filed request found again", again.Get("Location"))
+	}
 	pr := request(t, id)
 	if pr.Annotations[privacyv1alpha1.AnnotationAuthorizedAgent] != "VERIFYING_AGENT" || pr.Annotations[privacyv1alpha1.AnnotationAgentRequestID] != "nuv-1" ||
 		pr.Spec.Type != privacyv1alpha1.RequestTypeDelete || pr.Annotations[intake.AnnotationNotify] == "" {
