@@ -1,0 +1,115 @@
+// Package replay keeps what a Delete, Correct or OptOut sent to a data
+// source that declares backups, so that it can be sent again after the
+// source restores one (issue #28). Records are sealed with AES-256-GCM
+// under a key per UTC day (a period); the keys live in a Secret of the
+// operator's namespace, and deleting a period's key erases every record
+// sealed under it wherever copies of the records exist (crypto-erasure),
+// including in backups of the store that holds them.
+//
+// This package is the records, their sealing and the keys. Recording
+// jobs as they finish, storing records in the receipt store, the Restore
+// kind that replays them and the sweep that erases old periods are built
+// on it and are not wired yet.
+package replay
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+)
+
+// Record is what the operator sent to one source for one job that
+// finished successfully there: enough to send the same job again.
+type Record struct {
+	// Namespace and Name are the DataSource's.
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// JobID is the original job's id; a replay's job id derives from it.
+	JobID string                      `json:"jobID"`
+	Type  privacyv1alpha1.RequestType `json:"type"`
+	// Identities are the ones the source received (the types it declares).
+	Identities  map[string]string            `json:"identities"`
+	Corrections []privacyv1alpha1.Correction `json:"corrections,omitempty"`
+	Scopes      []string                     `json:"scopes,omitempty"`
+	// FinishedAt is when the source reported the job done: a restore of a
+	// backup taken before it replays the record.
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// Period is the day (UTC) a record is sealed under: its key's name.
+func Period(t time.Time) string { return t.UTC().Format(periodLayout) }
+
+const periodLayout = "2006-01-02"
+
+// periodTime is the start of a period, or false for a malformed name.
+func periodTime(period string) (time.Time, bool) {
+	t, err := time.Parse(periodLayout, period)
+	return t, err == nil && t.Format(periodLayout) == period
+}
+
+// ErrSealBroken: a sealed record that does not open with the key given
+// (another period's key, another record's name, changed, or erased).
+var ErrSealBroken = errors.New("the replay record does not open with this period's key")
+
+// Seal encrypts r under its period's key, bound (associated data) to its
+// period and to name, the object it is stored as, so that a record cannot
+// be moved to another period or place.
+func Seal(key []byte, name string, r Record) ([]byte, error) {
+	aead, err := aeadOf(key)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, bound(Period(r.FinishedAt), name)), nil
+}
+
+// Open decrypts a record sealed under period's key as name.
+func Open(key []byte, period, name string, sealed []byte) (Record, error) {
+	var r Record
+	aead, err := aeadOf(key)
+	if err != nil {
+		return r, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return r, ErrSealBroken
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], bound(period, name))
+	if err != nil {
+		return r, ErrSealBroken
+	}
+	if err := json.Unmarshal(plain, &r); err != nil {
+		return r, fmt.Errorf("a replay record that opens but does not decode: %w", err)
+	}
+	if Period(r.FinishedAt) != period {
+		return r, ErrSealBroken
+	}
+	return r, nil
+}
+
+func bound(period, name string) []byte {
+	return []byte("privacy-operator replay record v1\x00" + period + "\x00" + name)
+}
+
+func aeadOf(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("a replay key has %d bytes, want 32", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
