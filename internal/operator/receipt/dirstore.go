@@ -161,6 +161,36 @@ func (s *DirStore) List(_ context.Context, after string) ([]string, error) {
 	return names, nil
 }
 
+// ListDir implements DirLister: the files under dir, at any depth.
+func (s *DirStore) ListDir(_ context.Context, dir, after string) ([]string, error) {
+	if !strings.HasSuffix(dir, "/") || strings.Contains(dir, "..") {
+		return nil, fmt.Errorf("invalid directory %q", dir)
+	}
+	root := filepath.Join(s.root, filepath.FromSlash(dir))
+	var names []string
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return err
+		}
+		if name := filepath.ToSlash(rel); e.Type().IsRegular() && !strings.HasPrefix(e.Name(), tmpPrefix) && name > after {
+			names = append(names, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", root, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // Delete implements Store.
 func (s *DirStore) Delete(_ context.Context, name string) error {
 	p, err := s.path(name)

@@ -164,7 +164,15 @@ func (s *S3Store) Get(ctx context.Context, name string) ([]byte, error) {
 // List implements Store, one page per request, each bounded on its own so
 // that a long log is listed however long it takes in all.
 func (s *S3Store) List(ctx context.Context, after string) ([]string, error) {
-	base := s.prefix + "/" + receiptsDir
+	return s.ListDir(ctx, receiptsDir, after)
+}
+
+// ListDir implements DirLister: the objects whose keys start with dir.
+func (s *S3Store) ListDir(ctx context.Context, dir, after string) ([]string, error) {
+	if !strings.HasSuffix(dir, "/") || strings.Contains(dir, "..") {
+		return nil, fmt.Errorf("invalid directory %q", dir)
+	}
+	base := s.prefix + "/" + dir
 	start := ""
 	if after != "" {
 		start = s.prefix + "/" + after
@@ -176,7 +184,7 @@ func (s *S3Store) List(ctx context.Context, after string) ([]string, error) {
 			opts := minio.ListObjectsOptions{Prefix: base, StartAfter: start, Recursive: true, MaxKeys: s.page}
 			for obj := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
 				if obj.Err != nil {
-					return fmt.Errorf("list %s: %w", s.Location(receiptsDir), obj.Err)
+					return fmt.Errorf("list %s: %w", s.Location(dir), obj.Err)
 				}
 				names = append(names, strings.TrimPrefix(obj.Key, s.prefix+"/"))
 				start = obj.Key

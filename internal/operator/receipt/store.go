@@ -1,6 +1,7 @@
 package receipt
 
 import (
+	"regexp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,13 +73,28 @@ func ParseName(name string) (uint64, bool) {
 // checkName refuses names outside the store's layout, so that a name can
 // never reach above a store's directory or prefix.
 func checkName(name string) error {
-	if name == HeadName {
+	if name == HeadName || replayName.MatchString(name) {
 		return nil
 	}
 	if _, ok := ParseName(name); !ok {
 		return fmt.Errorf("invalid receipt object name %q", name)
 	}
 	return nil
+}
+
+// ReplayDir holds the sealed replay records of sources that declare
+// backups (internal/operator/replay), one directory per period.
+const ReplayDir = "replay/"
+
+// replayName is the layout of a replay record's name:
+// replay/<period>/<finished, Unix nanoseconds, 20 digits>-<namespace>_<source>_<job id>.sealed.
+var replayName = regexp.MustCompile(`^replay/[0-9]{4}-[0-9]{2}-[0-9]{2}/[0-9]{20}-[a-z0-9][-a-z0-9.]{0,62}_[a-z0-9][-a-z0-9.]{0,252}_[a-z0-9][-a-z0-9]{0,99}\.sealed$`)
+
+// DirLister lists the objects under a directory of the store (a prefix
+// ending in "/", e.g. ReplayDir), whose names are greater than after, in
+// lexical order. Both stores implement it.
+type DirLister interface {
+	ListDir(ctx context.Context, dir, after string) ([]string, error)
 }
 
 // receiptNames keeps the receipts' names of a listing, in order.

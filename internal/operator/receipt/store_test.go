@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -196,4 +197,48 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("%s was accepted", bad)
 		}
 	}
+}
+
+// TestStoreReplayDir: both stores keep sealed replay records under
+// replay/<period>/ beside the log, list a directory of them in order,
+// leave them out of the log's listing, and refuse names outside the
+// layout.
+func TestStoreReplayDir(t *testing.T) {
+	stores(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		lister := s.(DirLister)
+		names := []string{
+			"replay/2026-12-02/00001796000000000000-shop_orders_pr-3.sealed",
+			"replay/2026-12-01/00001795900000000000-shop_orders_pr-1.sealed",
+			"replay/2026-12-01/00001795950000000000-crm_contacts_pr-2.sealed",
+		}
+		for _, n := range names {
+			if err := s.Create(ctx, n, []byte("sealed")); err != nil {
+				t.Fatalf("create %s: %v", n, err)
+			}
+		}
+		if err := s.Create(ctx, Name(1), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		all, err := lister.ListDir(ctx, ReplayDir, "")
+		if err != nil || !slices.Equal(all, []string{names[1], names[2], names[0]}) {
+			t.Fatalf("replay/: %q, %v", all, err)
+		}
+		day, err := lister.ListDir(ctx, ReplayDir+"2026-12-01/", names[1])
+		if err != nil || !slices.Equal(day, []string{names[2]}) {
+			t.Fatalf("replay/2026-12-01/ after the first: %q, %v", day, err)
+		}
+		log, err := s.List(ctx, "")
+		if err != nil || !slices.Equal(log, []string{Name(1)}) {
+			t.Fatalf("the log's listing: %q, %v, want the receipt alone", log, err)
+		}
+		for _, bad := range []string{"replay/2026-12-01/../../etc", "replay/x/1-a_b_c.sealed", "replay/2026-12-01/00001795900000000000-Shop_o_p.sealed"} {
+			if err := s.Create(ctx, bad, []byte("x")); err == nil {
+				t.Errorf("name %q accepted", bad)
+			}
+		}
+		if _, err := lister.ListDir(ctx, "replay/../", ""); err == nil {
+			t.Error("a directory reaching up was listed")
+		}
+	})
 }

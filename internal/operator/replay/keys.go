@@ -20,6 +20,19 @@ import (
 // key per period: data[period] is 32 random bytes.
 const SecretName = "privacy-operator-replay-keys"
 
+// AnnotationErasedThrough on the keys' Secret is the last period erased:
+// records of it and before cannot be replayed.
+const AnnotationErasedThrough = "privacyoperator.io/erased-through"
+
+// ErasedThrough is the last period erased ("" when none was).
+func (k *Keys) ErasedThrough(ctx context.Context) (string, error) {
+	s := &corev1.Secret{}
+	if err := k.Client.Get(ctx, k.key(), s); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	return s.Annotations[AnnotationErasedThrough], nil
+}
+
 // ErrErased: the period's key is gone (erased, or never made): its
 // records cannot be opened by anyone.
 var ErrErased = errors.New("the period's replay key is erased")
@@ -76,6 +89,9 @@ func (k *Keys) Key(ctx context.Context, period string, create bool) ([]byte, err
 		if !create {
 			return ErrErased
 		}
+		if period <= s.Annotations[AnnotationErasedThrough] {
+			return fmt.Errorf("%w: %s was erased", ErrErased, period)
+		}
 		if today := Period(k.now()); period != today && period != Period(k.now().Add(-24*time.Hour)) {
 			return fmt.Errorf("%w: a key is made only for today's records, not for %s", ErrErased, period)
 		}
@@ -118,11 +134,20 @@ func (k *Keys) Erase(ctx context.Context, cutoff time.Time) ([]string, error) {
 				erased = append(erased, period)
 			}
 		}
-		if len(erased) == 0 {
+		// The last whole day before cutoff is erased, whether it had a key
+		// or not: no record of it or before can be replayed any more.
+		through := Period(cutoff.Add(-24 * time.Hour))
+		if len(erased) == 0 && s.Annotations[AnnotationErasedThrough] >= through {
 			return nil
 		}
 		for _, p := range erased {
 			delete(s.Data, p)
+		}
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		if s.Annotations[AnnotationErasedThrough] < through {
+			s.Annotations[AnnotationErasedThrough] = through
 		}
 		return k.Client.Update(ctx, s)
 	})
