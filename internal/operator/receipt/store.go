@@ -1,10 +1,10 @@
 package receipt
 
 import (
-	"regexp"
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
