@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -308,14 +309,18 @@ var _ = Describe("Approvals", Serial, func() {
 		}).Should(Succeed())
 		Expect(users["alice"].Create(ctx, pr)).To(Succeed())
 
+		// Read and updated again on a conflict: the operator writes the
+		// request meanwhile (CI once got a 409 instead of the refusal).
 		approve := func(as string, opts ...client.UpdateOption) error {
-			cur := &privacyv1alpha1.PrivacyRequest{}
-			if err := users[as].Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
-				return err
-			}
-			cur.Spec.Suspend = false
-			cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: as, Reason: "identity verified by the privacy desk", ApprovedAt: metav1.Now()}
-			return users[as].Update(ctx, cur, opts...)
+			return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				cur := &privacyv1alpha1.PrivacyRequest{}
+				if err := users[as].Get(ctx, client.ObjectKeyFromObject(pr), cur); err != nil {
+					return err
+				}
+				cur.Spec.Suspend = false
+				cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: as, Reason: "identity verified by the privacy desk", ApprovedAt: metav1.Now()}
+				return users[as].Update(ctx, cur, opts...)
+			})
 		}
 		// The four-eyes policy comes into force on its own schedule: probe
 		// with dry runs, which leave nothing behind.
