@@ -346,6 +346,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("drp.identities.%s must be an identity type such as email or phone", claim)
 			}
 		}
+		if _, ok := d.Identities["email"]; len(d.Identities) > 0 && !ok {
+			return errors.New("drp.identities must map email (the claim every request needs, and the address the person is told at): e.g. email: email")
+		}
 		if d.VerifyFor.Duration == 0 {
 			d.VerifyFor.Duration = 7 * 24 * time.Hour
 		}

@@ -206,7 +206,7 @@ func TestExerciseChecks(t *testing.T) {
 		"expired":                  {signAt(claims(), now.Add(-20*time.Minute), now.Add(-5*time.Minute)), http.StatusBadRequest},
 		"issued in the future":     {signAt(claims(), now.Add(5*time.Minute), now.Add(10*time.Minute)), http.StatusBadRequest},
 		"valid too far ahead":      {signAt(claims(), now, now.Add(2*time.Hour)), http.StatusBadRequest},
-		"larger than 32 KiB":       {signAt(map[string]any{"exercise": "access", "email": "checked@example.com", "email_verified": true, "name": strings.Repeat("x", 40<<10)}, now, now.Add(5*time.Minute)), http.StatusRequestEntityTooLarge},
+		"larger than 16 KiB":       {signAt(map[string]any{"exercise": "access", "email": "checked@example.com", "email_verified": true, "name": strings.Repeat("x", 40<<10)}, now, now.Add(5*time.Minute)), http.StatusRequestEntityTooLarge},
 		"not base64":               {"%%%not-base64%%%", http.StatusBadRequest},
 		"shorter than a signature": {base64.StdEncoding.EncodeToString([]byte("short")), http.StatusBadRequest},
 	} {

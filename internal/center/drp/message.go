@@ -86,8 +86,8 @@ func fail(status int, fatal bool, format string, args ...any) *Error {
 }
 
 // maxBody bounds a signed message: a data rights request is a few hundred
-// bytes of claims.
-const maxBody = 32 << 10
+// bytes of claims (the center's pages take at most 16 KiB too).
+const maxBody = 16 << 10
 
 // Open checks a signed body (base64 of the 64-byte Ed25519 signature
 // followed by the JSON, libsodium's combined mode) against key and returns
