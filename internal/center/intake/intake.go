@@ -163,10 +163,12 @@ type Address struct {
 }
 
 // ForgetAnswer drops the answer the agent's status keeps for a request
-// that waited for the person's verification, once the request is filed:
-// from then on the PrivacyRequest answers for it (and, when it is deleted
-// after its TTL, no stale "waiting" answer remains). Retried on a
-// conflict with another replica.
+// that waited for the person's verification, once the request is filed,
+// and counts the request in the agent's status.requests: from then on the
+// PrivacyRequest answers for it (and, when it is deleted after its TTL, no
+// stale "waiting" answer remains). Only the filing that finds the answer
+// counts, so a second click counts nothing. Retried on a conflict with
+// another replica.
 func ForgetAnswer(ctx context.Context, c client.Client, agentID, requestID string) error {
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		agents := &privacyv1alpha1.AuthorizedAgentList{}
@@ -184,6 +186,7 @@ func ForgetAnswer(ctx context.Context, c client.Client, agentID, requestID strin
 			}
 			patch := client.MergeFromWithOptions(a.DeepCopy(), client.MergeFromWithOptimisticLock{})
 			a.Status.Answers = kept
+			a.Status.Requests++
 			return c.Status().Patch(ctx, a, patch)
 		}
 		return nil

@@ -144,6 +144,9 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 			t.Fatalf("the waiting answer stays once the request is filed: %+v", ans)
 		}
 	}
+	if aa.Status.Requests != 1 {
+		t.Fatalf("status.requests %d after the person verified (twice), want 1", aa.Status.Requests)
+	}
 	code, again := a.call(t, "POST", "/v1/data-rights-request", map[string]any{"exercise": "deletion", "agent-request-id": "nuv-1", "email": email, "email_verified": false})
 	if code != http.StatusOK || again["request_id"] != id || again["status"] != "open" {
 		t.Fatalf("the agent retries after the person verified: %d %v, want the filed request", code, again)
