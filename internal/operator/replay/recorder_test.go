@@ -1,0 +1,82 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
+	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
+)
+
+// flaky fails its first creates, as a store that is briefly down.
+type flaky struct {
+	replay.Store
+	failures atomic.Int32
+}
+
+func (f *flaky) Create(ctx context.Context, name string, data []byte) error {
+	if f.failures.Add(-1) >= 0 {
+		return errors.New("store unavailable")
+	}
+	return f.Store.Create(ctx, name, data)
+}
+
+// TestRecorder: records handed over are stored in order, off the caller,
+// through a store that fails at first; none is lost, and the failure is
+// reported while it lasts.
+func TestRecorder(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "recorder"}}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := receipt.NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &flaky{Store: dir}
+	store.failures.Store(2)
+	a := &replay.Archive{Store: store, Keys: &replay.Keys{Client: k8s, Namespace: "recorder"}}
+	rc := &replay.Recorder{Archive: a, Log: logr.Discard(), Backoff: 10 * time.Millisecond}
+	now := time.Now().UTC()
+	for i, job := range []string{"pr-a", "pr-b", "pr-c"} {
+		rc.Record(replay.Record{Namespace: "shop", Name: "orders", JobID: job, Type: privacyv1alpha1.RequestTypeDelete,
+			Identities: map[string]string{"email": "alan@example.com"}, FinishedAt: now.Add(time.Duration(i) * time.Millisecond)})
+	}
+	if n, _ := rc.Pending(); n != 3 {
+		t.Fatalf("%d pending before the recorder runs, want 3", n)
+	}
+	go func() { _ = rc.Start(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	sawFailure := false
+	for {
+		n, err := rc.Pending()
+		sawFailure = sawFailure || err != nil
+		if n == 0 && err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records still pending (%v)", n, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polled, as Eventually does
+	}
+	if !sawFailure {
+		t.Error("the store's failure was never reported")
+	}
+	var jobs []string
+	if err := a.Since(ctx, "shop", "orders", now.Add(-time.Second), func(_ string, r replay.Record) error { jobs = append(jobs, r.JobID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(jobs, []string{"pr-a", "pr-b", "pr-c"}) {
+		t.Fatalf("stored %q, want all three in order", jobs)
+	}
+}
