@@ -29,6 +29,9 @@ func (s *Server) agentPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, ok := s.refuseUnlessWaiting(w, r, sub); !ok {
+		return
+	}
 	p, _ := s.page(r, "title.agent")
 	p.Token = token
 	p.Agent = agentView{
@@ -60,7 +63,9 @@ func (s *Server) agentSend(w http.ResponseWriter, r *http.Request) {
 			sub.RedirectTo = u.String()
 		}
 	}
-	p, _ := s.page(r, "title.check")
+	// The person's language, for the mail now and the notices later.
+	p, lang := s.page(r, "title.check")
+	sub.Lang = lang.String()
 	s.sendVerification(w, r, p.T, sub)
 }
 

@@ -188,4 +188,7 @@ func TestAgentRequestNeedsThePerson(t *testing.T) {
 	if code, _, _ := c.do(t, "POST", "/agent-verify", url.Values{"t": {token.Get("t")}}); code != http.StatusGone {
 		t.Fatalf("the page of a revoked request: %d, want 410", code)
 	}
+	if code, _, _ := c.do(t, "GET", "/agent-verify?t="+url.QueryEscape(token.Get("t")), nil); code != http.StatusGone {
+		t.Fatalf("opening the page of a revoked request: %d, want 410", code)
+	}
 }
