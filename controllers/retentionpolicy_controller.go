@@ -67,6 +67,10 @@ func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	tasks, outcomes := taskOwner(KindRetentionPolicy)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
+		// Overlaps are between policies: one created, changed or deleted
+		// changes what the others report (CI saw a policy created just
+		// after another report no overlap until the poll).
+		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&privacyv1alpha1.PrivacyTask{}, tasks, builder.WithPredicates(outcomes)).
 		Watches(&privacyv1alpha1.DataSource{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(dataSourceJobFacts)).
 		// namespaceSelector and the namespace policy read namespace labels.

@@ -325,6 +325,29 @@ var _ = Describe("RetentionPolicy controller", Ordered, Serial, func() {
 		}).Should(Succeed())
 	})
 
+	It("tells a policy that was there first of an overlap that comes later, and of its end", func() {
+		ns := newNamespace()
+		src := newSource(ns, "warehouse", purging("usage"))
+		ready(src.ds)
+		first := newPolicy(ns, "0 3 * * *", nil)
+		Expect(k8sClient.Create(ctx, first)).To(Succeed())
+		overlapping := func(g Gomega) metav1.ConditionStatus {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(first), first)).To(Succeed())
+			g.Expect(first.Status.ObservedGeneration).To(Equal(first.Generation))
+			if o := condition(first.Status.Conditions, privacyv1alpha1.ConditionOverlapping); o != nil {
+				return o.Status
+			}
+			return metav1.ConditionFalse
+		}
+		Eventually(overlapping).Should(Equal(metav1.ConditionFalse))
+		second := newPolicy(ns, "0 4 * * *", nil)
+		second.Spec.RetainFor = "400d"
+		Expect(k8sClient.Create(ctx, second)).To(Succeed())
+		Eventually(overlapping).Should(Equal(metav1.ConditionTrue), "the first policy learns of the second")
+		Expect(k8sClient.Delete(ctx, second)).To(Succeed())
+		Eventually(overlapping).Should(Equal(metav1.ConditionFalse), "and of its end")
+	})
+
 	It("reports overlapping policies on each, and runs both", func() {
 		ns := newNamespace()
 		src := newSource(ns, "warehouse", purging("usage"))
