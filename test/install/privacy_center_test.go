@@ -244,6 +244,31 @@ func TestPrivacyCenterChart(t *testing.T) {
 		if c := center(t, mailIn).Spec.Template.Spec.Containers[0]; !smtpPort || len(c.Ports) != 2 || c.Ports[1].ContainerPort != 2525 {
 			t.Errorf("mailIn: Service port 25 -> smtp %v, container ports %+v", smtpPort, c.Ports)
 		}
+		// The center's NetworkPolicy: web port as configured, mail port only
+		// to smtpFrom, none without networkPolicy.enabled.
+		mx := []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.25/32"}}}
+		policed := with(with(with(centerValues(), "networkPolicy.enabled", true), "privacyCenter.config.mailIn",
+			map[string]any{"addresses": []any{"privacy@example.com"}}), "privacyCenter.networkPolicy.smtpFrom", mx)
+		centerPolicy := func(objs []*unstructured.Unstructured) []any {
+			for _, np := range ofKind(objs, "NetworkPolicy") {
+				if np.GetName() == centerName {
+					rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+					return rules
+				}
+			}
+			return nil
+		}
+		rules := centerPolicy(renderChart(t, policed))
+		if len(rules) != 2 || fmt.Sprint(rules[0]) != "map[ports:[map[port:http protocol:TCP]]]" ||
+			fmt.Sprint(rules[1]) != "map[from:[map[ipBlock:map[cidr:192.0.2.25/32]]] ports:[map[port:smtp protocol:TCP]]]" {
+			t.Errorf("the center's NetworkPolicy rules %v: want the web port open and the mail port to the MX alone", rules)
+		}
+		if rules := centerPolicy(renderChart(t, with(policed, "privacyCenter.networkPolicy.smtpFrom", []any{}))); len(rules) != 1 {
+			t.Errorf("no smtpFrom: rules %v, want the web port alone (the mail port closed)", rules)
+		}
+		if rules := centerPolicy(renderChart(t, with(centerValues(), "privacyCenter.config.mailIn", map[string]any{"addresses": []any{"privacy@example.com"}}))); rules != nil {
+			t.Errorf("networkPolicy.enabled unset: a center NetworkPolicy %v", rules)
+		}
 		if _, c := centerConfig(t, renderChart(t, centerValues())); c.Unsubscribe != nil {
 			t.Errorf("no issuer token, yet unsubscribe links: %+v", c.Unsubscribe)
 		}
