@@ -514,6 +514,24 @@ func TestApproveRefusedByPolicy(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// The four-eyes policy comes into force on its own schedule, apart
+	// from the stamp (CI once approved before it was): probe with dry runs.
+	for {
+		cur := &privacyv1alpha1.PrivacyRequest{}
+		err := ron.Get(ctx, client.ObjectKeyFromObject(pr), cur)
+		if err == nil {
+			cur.Spec.Suspend = false
+			cur.Spec.Approval = &privacyv1alpha1.Approval{Approver: "requester-ron", Reason: "probe", ApprovedAt: metav1.Now()}
+			err = ron.Update(ctx, cur, client.DryRunAll)
+		}
+		if err != nil && strings.Contains(err.Error(), "four-eyes") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the four-eyes policy is not in force after 30s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	r := run(t, kubeconfig, "approve", pr.Name, "--reason", "looks fine")
 	if r.code != 2 || !strings.Contains(r.stderr, "four-eyes approval is required: requester-ron made this request and cannot approve it") {
 		t.Fatalf("%+v, want exit 2 with the four-eyes policy's message", r)
