@@ -6,10 +6,11 @@
 // sealed under it wherever copies of the records exist (crypto-erasure),
 // including in backups of the store that holds them.
 //
-// This package is the records, their sealing and the keys. Recording
-// jobs as they finish, storing records in the receipt store, the Restore
-// kind that replays them and the sweep that erases old periods are built
-// on it and are not wired yet.
+// This package is the records, their sealing, the keys, the Archive that
+// keeps them in the receipt store, the Recorder that writes them off the
+// reconcile workers, the erasure cutoff and the replayed jobs' ids. Not
+// built yet (issue #28): DataSource spec.backups, the wiring that records
+// jobs as they finish and sweeps on the leader, and the Restore kind.
 package replay
 
 import (
