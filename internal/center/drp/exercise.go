@@ -272,6 +272,14 @@ func (s *Server) ownRequest(w http.ResponseWriter, r *http.Request) (*privacyv1a
 		if ans, ok := findAnswer(a, id); ok {
 			return nil, &ans, a, true
 		}
+		// The agent as cached may not show an answer just written (a revoke
+		// right after the exercise): read it from the API before saying 404.
+		fresh := &privacyv1alpha1.AuthorizedAgent{}
+		if err := s.Client.Get(r.Context(), client.ObjectKeyFromObject(a), fresh); err == nil {
+			if ans, ok := findAnswer(fresh, id); ok {
+				return nil, &ans, fresh, true
+			}
+		}
 		writeError(w, fail(http.StatusNotFound, false, "no such request"))
 		return nil, nil, nil, false
 	case err != nil:
