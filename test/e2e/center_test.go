@@ -182,9 +182,14 @@ var _ = Describe("A person at the privacy center", Ordered, func() {
 			Eventually(func(g Gomega) {
 				var code int
 				code, st = a.call("GET", "/v1/data-rights-request/"+id, nil)
-				g.Expect(code).To(Equal(http.StatusOK))
-				g.Expect(st["status"]).To(Equal("fulfilled"), "the request as the operator finishes it at the sources")
-			}).WithTimeout(2 * time.Minute).WithPolling(time.Second).Should(Succeed())
+				g.Expect(code).To(Equal(http.StatusOK), "%v", st)
+				// On failure, what the operator made of the request: its
+				// phase, conditions and sources (no identity is in status).
+				g.Expect(st["status"]).To(Equal("fulfilled"), func() string {
+					out, _ := kubectl("get", "privacyrequest", id, "-o", "jsonpath={.status.phase} {.status.conditions} {.status.sources}")
+					return "the request as the operator finishes it at the sources; its status: " + out
+				})
+			}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 			return st
 		}
 		deleted, accessed := people[116], people[117]
