@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -183,13 +184,16 @@ var _ = Describe("A person at the privacy center", Ordered, func() {
 				var code int
 				code, st = a.call("GET", "/v1/data-rights-request/"+id, nil)
 				g.Expect(code).To(Equal(http.StatusOK), "%v", st)
-				// On failure, what the operator made of the request: its
-				// phase, conditions and sources (no identity is in status).
-				g.Expect(st["status"]).To(Equal("fulfilled"), func() string {
-					out, _ := kubectl("get", "privacyrequest", id, "-o", "jsonpath={.status.phase} {.status.conditions} {.status.sources}")
-					return "the request as the operator finishes it at the sources; its status: " + out
-				})
-			}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+				if s := st["status"]; s == "denied" || s == "revoked" || s == "expired" {
+					StopTrying(fmt.Sprintf("the request ended %v, not fulfilled: %v", s, st)).Now()
+				}
+				g.Expect(st["status"]).To(Equal("fulfilled"), "the request as the operator finishes it at the sources")
+			}).WithTimeout(3*time.Minute).WithPolling(time.Second).Should(Succeed(), func() string {
+				// Read once, on failure: what the operator made of the
+				// request (no identity is in status).
+				out, _ := kubectl("get", "privacyrequest", id, "-o", "jsonpath={.status.phase} {.status.conditions} {.status.sources}")
+				return fmt.Sprintf("last answer %v; the request's status: %s", st, out)
+			})
 			return st
 		}
 		deleted, accessed := people[116], people[117]
