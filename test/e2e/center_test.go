@@ -1,11 +1,11 @@
 package e2e_test
 
 import (
-	"fmt"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
