@@ -21,6 +21,7 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
+	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
 )
@@ -76,6 +77,9 @@ type PrivacyRequestReconciler struct {
 	dueSoon requestSet
 	// desk runs the Exports calls off the reconcile workers.
 	desk *exportDesk
+	// Replay keeps what Deletes, Corrections and OptOuts sent to sources
+	// that declare backups (nil: not kept, no receipt store).
+	Replay *replay.Recorder
 }
 
 // +kubebuilder:rbac:groups=privacyoperator.io,resources=privacyrequests,verbs=get;list;watch;update;delete

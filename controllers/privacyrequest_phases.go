@@ -241,7 +241,10 @@ func (r *PrivacyRequestReconciler) reconcileJobs(ctx context.Context, s *request
 		buildJob: func(ctx context.Context, e *jobs.Entry, ds *privacyv1alpha1.DataSource) (*protocol.Job, jobs.Change, bool) {
 			return r.requestJob(ctx, s, e, ds)
 		},
-		ended: func(e *jobs.Entry) { r.observeJob(s, e) },
+		ended: func(e *jobs.Entry) {
+			r.observeJob(s, e)
+			r.keepReplayRecord(ctx, s, e)
+		},
 	}
 	if pr.Spec.Type == privacyv1alpha1.RequestTypeDelete {
 		j.heldNow = func(ctx context.Context, _ *jobs.Entry, ds *privacyv1alpha1.DataSource) (string, string, error) {

@@ -61,8 +61,13 @@ func WakeReceiptOwner(w *Wakeups) func(id string) {
 		if !ok {
 			return
 		}
-		name, _, _ := strings.Cut(rest, "/")
-		w.Notify(dispatch.Owner{Kind: kind, NamespacedName: types.NamespacedName{Name: name}})
+		key := types.NamespacedName{}
+		if kind == KindRestore {
+			// Namespaced: "Restore/<namespace>/<name>/<uid>".
+			key.Namespace, rest, _ = strings.Cut(rest, "/")
+		}
+		key.Name, _, _ = strings.Cut(rest, "/")
+		w.Notify(dispatch.Owner{Kind: kind, NamespacedName: key})
 	}
 }
 

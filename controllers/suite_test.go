@@ -167,6 +167,7 @@ func startOperator(exportDir string, s3 ...*export.S3Config) *runningOperator {
 		Receipts: &wiring.ReceiptOptions{
 			Store: receipts, Retention: 731 * 24 * time.Hour,
 			MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+			ReplaySweepInterval: 200 * time.Millisecond,
 		},
 	})
 	Expect(err).NotTo(HaveOccurred())
@@ -205,6 +206,16 @@ func (c *shiftClock) Reset() { c.offset.Store(0) }
 type faultyStore struct {
 	receipt.Store
 	fail atomic.Bool
+}
+
+// ListDir lists the replay records (receipt.DirLister) of a store that
+// can, so that the operator keeps them in this store too.
+func (f *faultyStore) ListDir(ctx context.Context, dir, after string) ([]string, error) {
+	l, ok := f.Store.(receipt.DirLister)
+	if !ok {
+		return nil, errors.New("the receipt store cannot list directories (test)")
+	}
+	return l.ListDir(ctx, dir, after)
 }
 
 func (f *faultyStore) Create(ctx context.Context, name string, data []byte) error {

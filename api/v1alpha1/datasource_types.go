@@ -9,6 +9,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.endpoint) != has(self.manual)",message="a DataSource sets exactly one of endpoint (a service the operator calls) or manual (people do its jobs as PrivacyTasks)"
 // +kubebuilder:validation:XValidation:rule="has(self.manual) || has(self.signingSecretRef)",message="signingSecretRef is required with an endpoint: jobs are signed with it and answers must be"
 // +kubebuilder:validation:XValidation:rule="!has(self.manual) || !has(self.signingSecretRef)",message="a manual DataSource has no endpoint to sign for: remove signingSecretRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.backups) || !has(self.manual)",message="backups needs an endpoint: the operator replays jobs at a source's endpoint after a restore; a manual source's restores are followed up by hand (docs/backups.md)"
 // +kubebuilder:validation:XValidation:rule="!has(self.disclosures) || self.disclosures.all(d, has(self.categories) && d.category in self.categories)",message="every disclosures[].category must be one of spec.categories: add the category there, or correct its name"
 type DataSourceSpec struct {
 	// endpoint is where the operator sends this source's privacy jobs.
@@ -80,6 +81,26 @@ type DataSourceSpec struct {
 	// suspend stops dispatch to this source; open jobs are left to finish.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// backups declares that this source keeps backups, and for how long.
+	// The operator then keeps, sealed, what each Delete, Correct and
+	// OptOut sent it, so that a Restore can send them again after a backup
+	// is restored (docs/backups.md). Sources without it behave as before.
+	// +optional
+	Backups *DataSourceBackups `json:"backups,omitempty"`
+}
+
+// DataSourceBackups is how long a source keeps its backups.
+// +kubebuilder:validation:XValidation:rule="int(self.retainFor.substring(0, size(self.retainFor) - 1)) <= 3660",message="backups.retainFor is at most 3660d (ten years)"
+type DataSourceBackups struct {
+	// retainFor is how long this source keeps a backup, in whole days
+	// (e.g. 35d), at most 3660d. The replay records of the source's jobs
+	// are kept that long and then erased; a Restore of a backup older
+	// than this is refused.
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]{0,3}d$`
+	// +kubebuilder:validation:MaxLength=5
+	// +required
+	RetainFor string `json:"retainFor"`
 }
 
 // ManualSource says how people do a system's privacy jobs by hand.

@@ -31,6 +31,7 @@ func addKnownTypes(s *runtime.Scheme) error {
 		&LegalHold{}, &LegalHoldList{},
 		&PrivacyTask{}, &PrivacyTaskList{},
 		&AuthorizedAgent{}, &AuthorizedAgentList{},
+		&Restore{}, &RestoreList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

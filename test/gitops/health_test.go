@@ -100,6 +100,12 @@ var states = []state{
 	{"authorizedagent/new", "Healthy", "not paired yet", status.CurrentStatus},
 	{"authorizedagent/paired", "Healthy", "Paired at 2026-12-07T10:00:00Z", status.CurrentStatus},
 	{"authorizedagent/suspended", "Suspended", "spec.suspend", status.CurrentStatus},
+
+	{"restore/new", "Progressing", "observe generation 1", status.CurrentStatus}, // no status at all: kstatus cannot tell
+	{"restore/replaying", "Progressing", "Replaying", status.InProgressStatus},
+	{"restore/restored", "Healthy", "Restored", status.CurrentStatus},
+	{"restore/refused", "Degraded", "BackupOutsideWindow", status.FailedStatus},
+	{"restore/failed", "Degraded", "ReplayFailed", status.FailedStatus},
 }
 
 func TestArgoCDHealth(t *testing.T) {

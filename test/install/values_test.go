@@ -74,10 +74,10 @@ func TestChartValues(t *testing.T) {
 			values map[string]any
 			want   int
 		}{
-			{nil, 6},
+			{nil, 7},
 			{map[string]any{"crds": map[string]any{"enabled": false}}, 0},
 			{map[string]any{"installCRDs": false}, 0},
-			{map[string]any{"installCRDs": true, "crds": map[string]any{"enabled": false}}, 6},
+			{map[string]any{"installCRDs": true, "crds": map[string]any{"enabled": false}}, 7},
 		} {
 			crds := ofKind(renderChart(t, tc.values), "CustomResourceDefinition")
 			if len(crds) != tc.want {

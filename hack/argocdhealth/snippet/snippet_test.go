@@ -71,7 +71,7 @@ func TestKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"AuthorizedAgent", "DataSource", "LegalHold", "PrivacyRequest", "PrivacyTask", "RetentionPolicy"}
+	want := []string{"AuthorizedAgent", "DataSource", "LegalHold", "PrivacyRequest", "PrivacyTask", "Restore", "RetentionPolicy"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("Kinds() = %v, want %v", kinds, want)
 	}

@@ -68,10 +68,12 @@ type Receipt struct {
 	// RecordedAt is when the receipt was appended, by the operator's clock.
 	RecordedAt time.Time `json:"recordedAt"`
 
-	Request   *Request      `json:"request,omitempty"`
-	Retention *RetentionRun `json:"retention,omitempty"`
-	Sweep     *Sweep        `json:"sweep,omitempty"`
-	Delivery  *Delivery     `json:"delivery,omitempty"`
+	Request   *Request       `json:"request,omitempty"`
+	Retention *RetentionRun  `json:"retention,omitempty"`
+	Sweep     *Sweep         `json:"sweep,omitempty"`
+	Delivery  *Delivery      `json:"delivery,omitempty"`
+	Restore   *Restore       `json:"restore,omitempty"`
+	Erasure   *ReplayErasure `json:"erasure,omitempty"`
 }
 
 // Request records a PrivacyRequest as it finished.
@@ -232,7 +234,9 @@ type Sweep struct {
 // computed from the receipt alone: "PrivacyRequest/<name>/<uid>" for a
 // request, "RetentionPolicy/<name>/<uid>/<scheduledTime, RFC 3339 UTC>"
 // for a retention run, "PrivacyRequest/<name>/<uid>/delivery/<n>" for a
-// request's n-th Delivery, and "" for a Sweep, which has no owner. It is what
+// request's n-th Delivery, "Restore/<namespace>/<name>/<uid>" for a
+// Restore, "ReplayErasure/<last period>" for an erasure of replay records,
+// and "" for a Sweep, which has no owner. It is what
 // lets a Notary recognise, in the log a crashed or former leader wrote, a
 // receipt whose reference its owner never recorded: the controllers and
 // the Notary must compute the same id, so both call this.
@@ -245,6 +249,10 @@ func OwnerID(r *Receipt) string {
 		return RunOwnerID(p.Name, p.UID, r.Retention.ScheduledTime)
 	case r.Kind == KindDelivery && r.Delivery != nil:
 		return DeliveryOwnerID(r.Delivery.Request, r.Delivery.UID, r.Delivery.Number)
+	case r.Kind == KindRestore && r.Restore != nil:
+		return RestoreOwnerID(r.Restore.Namespace, r.Restore.Name, r.Restore.UID)
+	case r.Kind == KindReplayErasure && r.Erasure != nil && len(r.Erasure.Periods) > 0:
+		return ErasureOwnerID(r.Erasure.Periods[len(r.Erasure.Periods)-1])
 	}
 	return ""
 }
@@ -262,7 +270,7 @@ func RunOwnerID(policy, uid string, slot time.Time) string {
 // the kind, so a body under another kind would go unread.
 func (r *Receipt) check() error {
 	bodies := 0
-	for _, set := range []bool{r.Request != nil, r.Retention != nil, r.Sweep != nil, r.Delivery != nil} {
+	for _, set := range []bool{r.Request != nil, r.Retention != nil, r.Sweep != nil, r.Delivery != nil, r.Restore != nil, r.Erasure != nil} {
 		if set {
 			bodies++
 		}
@@ -274,7 +282,9 @@ func (r *Receipt) check() error {
 	case r.Kind == KindPrivacyRequest && r.Request != nil,
 		r.Kind == KindRetentionRun && r.Retention != nil,
 		r.Kind == KindSweep && r.Sweep != nil,
-		r.Kind == KindDelivery && r.Delivery != nil:
+		r.Kind == KindDelivery && r.Delivery != nil,
+		r.Kind == KindRestore && r.Restore != nil,
+		r.Kind == KindReplayErasure && r.Erasure != nil:
 		return nil
 	case r.Kind == "":
 		return errors.New("a receipt needs a kind")

@@ -49,6 +49,15 @@ func fullReceipts() []*Receipt {
 			Request: "access-2026-0001", UID: "uid-2", Number: 1, Format: "json", DeliveredAt: later, Channel: "privacy-center",
 			Export: req.Export, RequestReceipt: 7,
 		}},
+		{Kind: KindRestore, Restore: &Restore{
+			Name: "restore-1", Namespace: "shop", UID: "uid-3", DataSource: "orders", BackupTakenAt: at, StartedAt: at, FinishedAt: later,
+			Outcome: OutcomeFailed, Counts: RestoreCounts{ToReplay: 3, Sent: 2, Completed: 1, Failed: 1, Held: 1},
+			Replayed: []ReplayedJob{{JobID: "pr-1", Sequence: 4}, {JobID: "pr-2"}},
+			Failures: []ReplayFailure{{JobID: "rs-1", OriginalJobID: "pr-2", Message: "database unavailable"}},
+			Holds:    []string{"audit-2026"},
+			Purges:   []RestorePurge{{Policy: "contact-400d", Outcome: "Completed", Records: &n, Hold: "audit-2026", Message: "categories held"}},
+		}},
+		{Kind: KindReplayErasure, Erasure: &ReplayErasure{Periods: []string{"2026-01-01", "2026-01-02"}, Cutoff: at}},
 	}
 }
 
@@ -166,6 +175,12 @@ func TestSchemaNamesEveryField(t *testing.T) {
 		{RetentionRun{}, props("retentionRun")},
 		{PolicyRef{}, nested("retentionRun", "policy")},
 		{Sweep{}, props("sweep")},
+		{Restore{}, props("restore")},
+		{RestoreCounts{}, nested("restore", "counts")},
+		{ReplayedJob{}, nested("restore", "replayed")},
+		{ReplayFailure{}, nested("restore", "failures")},
+		{RestorePurge{}, nested("restore", "purges")},
+		{ReplayErasure{}, props("replayErasure")},
 	} {
 		if got := jsonFields(c.goType); strings.Join(got, ",") != strings.Join(c.schema, ",") {
 			t.Errorf("%T: Go fields %v, schema properties %v", c.goType, got, c.schema)

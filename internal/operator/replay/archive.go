@@ -52,10 +52,47 @@ func (a *Archive) Add(ctx context.Context, r Record) (string, error) {
 
 // Since calls each with every record of the source namespace/name that
 // finished after t, in the order they finished, one at a time (records
-// are read and opened as they are listed, never all at once). A period
-// since t whose key is erased fails with ErrErased: its records can no
-// longer be replayed.
-func (a *Archive) Since(ctx context.Context, namespace, name string, t time.Time, each func(string, Record) error) error {
+// are read and opened as they are listed, never all at once), passing
+// over the records up to and including the one named after (a replay
+// that goes on where it stopped; "" for all). A period since t whose key
+// is erased fails with ErrErased: its records can no longer be replayed.
+func (a *Archive) Since(ctx context.Context, namespace, name string, t time.Time, after string, each func(string, Record) error) error {
+	var keyOf string
+	var key []byte
+	return a.names(ctx, namespace, name, t, after, func(period, n string) error {
+		if keyOf != period {
+			k, err := a.Keys.Key(ctx, period, false)
+			if err != nil {
+				return fmt.Errorf("the records of %s: %w", period, err)
+			}
+			keyOf, key = period, k
+		}
+		sealed, err := a.Store.Get(ctx, n)
+		if err != nil {
+			return err
+		}
+		r, err := Open(key, period, n, sealed)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		return each(n, r)
+	})
+}
+
+// Names calls each with the name and original job id of every record
+// Since would open, without opening any: what a Restore counts and lists.
+func (a *Archive) Names(ctx context.Context, namespace, name string, t time.Time, each func(name, jobID string) error) error {
+	source := namespace + "_" + name + "_"
+	return a.names(ctx, namespace, name, t, "", func(_, n string) error {
+		base := n[strings.LastIndex(n, "/")+1:]
+		_, rest, _ := strings.Cut(base, "-")
+		return each(n, strings.TrimSuffix(strings.TrimPrefix(rest, source), ".sealed"))
+	})
+}
+
+// names lists the records of a source that finished after t and sort
+// after after, in order, with their periods.
+func (a *Archive) names(ctx context.Context, namespace, name string, t time.Time, after string, each func(period, name string) error) error {
 	periods, err := a.periods(ctx)
 	if err != nil {
 		return err
@@ -66,32 +103,22 @@ func (a *Archive) Since(ctx context.Context, namespace, name string, t time.Time
 		if !start.Add(24 * time.Hour).After(t) {
 			continue
 		}
-		names, err := a.Store.ListDir(ctx, receipt.ReplayDir+period+"/", "")
+		dir := receipt.ReplayDir + period + "/"
+		if after != "" && after >= dir+"~" {
+			continue
+		}
+		names, err := a.Store.ListDir(ctx, dir, "")
 		if err != nil {
 			return err
 		}
-		var key []byte
 		for _, n := range names {
-			base := strings.TrimPrefix(n, receipt.ReplayDir+period+"/")
+			base := strings.TrimPrefix(n, dir)
 			nanos, rest, ok := strings.Cut(base, "-")
 			at, err := strconv.ParseInt(nanos, 10, 64)
-			if !ok || err != nil || !strings.HasPrefix("-"+rest, source) || !time.Unix(0, at).After(t) {
+			if !ok || err != nil || !strings.HasPrefix("-"+rest, source) || !time.Unix(0, at).After(t) || n <= after {
 				continue
 			}
-			if key == nil {
-				if key, err = a.Keys.Key(ctx, period, false); err != nil {
-					return fmt.Errorf("the records of %s: %w", period, err)
-				}
-			}
-			sealed, err := a.Store.Get(ctx, n)
-			if err != nil {
-				return err
-			}
-			r, err := Open(key, period, n, sealed)
-			if err != nil {
-				return fmt.Errorf("%s: %w", n, err)
-			}
-			if err := each(n, r); err != nil {
+			if err := each(period, n); err != nil {
 				return err
 			}
 		}

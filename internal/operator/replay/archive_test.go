@@ -67,7 +67,7 @@ func TestArchive(t *testing.T) {
 
 			since := func(t0 time.Time) ([]string, error) {
 				var jobs []string
-				err := a.Since(ctx, "shop", "orders", t0, func(_ string, r replay.Record) error {
+				err := a.Since(ctx, "shop", "orders", t0, "", func(_ string, r replay.Record) error {
 					if r.Identities["email"] != "grace@example.com" {
 						t.Errorf("record %s opened wrong: %+v", r.JobID, r)
 					}
@@ -81,6 +81,22 @@ func TestArchive(t *testing.T) {
 			}
 			if jobs, err := since(day1.Add(12 * time.Hour)); err != nil || !slices.Equal(jobs, []string{"pr-correct", "pr-optout"}) {
 				t.Fatalf("since the 1st 12:00: %q, %v", jobs, err)
+			}
+			// Names lists the same records, without opening them; a replay
+			// that goes on after the first handles the other two.
+			var names, listed []string
+			if err := a.Names(ctx, "shop", "orders", day1.Add(9*time.Hour), func(n, job string) error {
+				names, listed = append(names, n), append(listed, job)
+				return nil
+			}); err != nil || !slices.Equal(listed, []string{"pr-delete", "pr-correct", "pr-optout"}) {
+				t.Fatalf("names: %q, %v", listed, err)
+			}
+			var resumed []string
+			if err := a.Since(ctx, "shop", "orders", day1.Add(9*time.Hour), names[0], func(_ string, r replay.Record) error {
+				resumed = append(resumed, r.JobID)
+				return nil
+			}); err != nil || !slices.Equal(resumed, []string{"pr-correct", "pr-optout"}) {
+				t.Fatalf("resumed after %s: %q, %v", names[0], resumed, err)
 			}
 			if ok, err := a.Covers(ctx, day1.Add(9*time.Hour)); err != nil || !ok {
 				t.Fatalf("covers the 1st before the sweep: %v, %v", ok, err)

@@ -8,9 +8,9 @@
 //
 // This package is the records, their sealing, the keys, the Archive that
 // keeps them in the receipt store, the Recorder that writes them off the
-// reconcile workers, the erasure cutoff and the replayed jobs' ids. Not
-// built yet (issue #28): DataSource spec.backups, the wiring that records
-// jobs as they finish and sweeps on the leader, and the Restore kind.
+// reconcile workers, the erasure cutoff and the replayed jobs' ids. The
+// controllers record jobs as they finish at sources with spec.backups,
+// sweep on the leader, and replay for a Restore (docs/backups.md).
 package replay
 
 import (
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 )
 
 // Record is what the operator sent to one source for one job that
@@ -41,6 +42,10 @@ type Record struct {
 	// FinishedAt is when the source reported the job done: a restore of a
 	// backup taken before it replays the record.
 	FinishedAt time.Time `json:"finishedAt"`
+	// Fingerprints are the subject's, over all of its identities (not only
+	// those the source received), so that a LegalHold active at the
+	// restore is matched as it would be for a new request.
+	Fingerprints []receipt.IdentityFingerprint `json:"fingerprints,omitempty"`
 }
 
 // Period is the day (UTC) a record is sealed under: its key's name.

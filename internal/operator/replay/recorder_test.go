@@ -73,7 +73,7 @@ func TestRecorder(t *testing.T) {
 		t.Error("the store's failure was never reported")
 	}
 	var jobs []string
-	if err := a.Since(ctx, "shop", "orders", now.Add(-time.Second), func(_ string, r replay.Record) error { jobs = append(jobs, r.JobID); return nil }); err != nil {
+	if err := a.Since(ctx, "shop", "orders", now.Add(-time.Second), "", func(_ string, r replay.Record) error { jobs = append(jobs, r.JobID); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(jobs, []string{"pr-a", "pr-b", "pr-c"}) {

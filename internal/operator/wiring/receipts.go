@@ -25,6 +25,9 @@ type ReceiptOptions struct {
 	Retention time.Duration
 	// SweepInterval is how often the sweep runs (default one hour).
 	SweepInterval time.Duration
+	// ReplaySweepInterval is how often the replay records no backup can
+	// need are erased (default one hour).
+	ReplaySweepInterval time.Duration
 	// MinBackoff and MaxBackoff bound the retries of a failed write
 	// (defaults 1 s and 5 min; tests shorten them).
 	MinBackoff, MaxBackoff time.Duration

@@ -189,7 +189,7 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 		Clock:     o.Clock,
 		Wakeups:   &controllers.Wakeups{},
 	}
-	d, err := newDispatcher(o, shared.Wakeups, guard, budget, exports)
+	d, exchanger, err := newDispatcher(o, shared.Wakeups, guard, budget, exports)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,11 @@ func Setup(mgr manager.Manager, o Options) (*Operator, error) {
 			return nil, err
 		}
 	}
-	requests, err := addReconcilers(mgr, o, shared, guard, store)
+	backups, err := addReplay(mgr, o, shared, exchanger)
+	if err != nil {
+		return nil, err
+	}
+	requests, err := addReconcilers(mgr, o, shared, guard, store, backups)
 	if err != nil {
 		return nil, err
 	}
@@ -235,25 +239,26 @@ func exportStore(o Options, dir export.DirStore) (export.Swept, error) {
 
 // newDispatcher builds the dispatcher and its HTTP client, which sends
 // sources the callback URL of each job when the listener has one.
-func newDispatcher(o Options, wakeups *controllers.Wakeups, guard *netguard.Guard, budget *dispatch.Budget, exports export.DirStore) (*dispatch.Dispatcher, error) {
+func newDispatcher(o Options, wakeups *controllers.Wakeups, guard *netguard.Guard, budget *dispatch.Budget, exports export.DirStore) (*dispatch.Dispatcher, dispatch.Exchanger, error) {
 	baseURL, err := callbackBaseURL(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var callbackURL func(string) string
 	if baseURL != "" {
 		base := strings.TrimSuffix(baseURL, "/")
 		callbackURL = func(id string) string { return callback.URL(base, id) }
 	}
+	exchanger := dispatch.NewClient(dispatch.ClientOptions{
+		MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
+		Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"), Now: o.Clock.Now,
+	})
 	return dispatch.New(dispatch.Options{
-		Exchanger: dispatch.NewClient(dispatch.ClientOptions{
-			MaxResponseBytes: o.MaxResultBytes, CallbackURL: callbackURL, Guard: guard,
-			Budget: budget, Spool: exports, Log: ctrl.Log.WithName("dispatch"), Now: o.Clock.Now,
-		}),
+		Exchanger:   exchanger,
 		Notify:      wakeups.Notify,
 		Now:         o.Clock.Now,
 		MaxInFlight: o.MaxInFlight,
-	}), nil
+	}), exchanger, nil
 }
 
 // addCallbackListener serves the callbacks of async jobs, when configured.
@@ -284,9 +289,9 @@ func addCallbackListener(mgr manager.Manager, o Options, d *dispatch.Dispatcher,
 	return mgr.Add(srv)
 }
 
-// addReconcilers sets up the five reconcilers on what they share, each
+// addReconcilers sets up the six reconcilers on what they share, each
 // with an Event recorder of its own.
-func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.Store) (*controllers.PrivacyRequestReconciler, error) {
+func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, guard *netguard.Guard, exports export.Store, backups replayParts) (*controllers.PrivacyRequestReconciler, error) {
 	recording := func(name string) controllers.Shared {
 		s := shared
 		s.Recorder = mgr.GetEventRecorder(name)
@@ -305,6 +310,11 @@ func addReconcilers(mgr manager.Manager, o Options, shared controllers.Shared, g
 			Workers:                 o.RequestWorkers,
 			SubjectSecrets:          identity.SecretPolicy{Namespaces: o.SubjectSecretNamespaces},
 		},
+		Replay: backups.recorder,
+	}
+	restores := &controllers.RestoreReconciler{Shared: recording("restore-controller"), Runner: backups.runner}
+	if err := restores.SetupWithManager(mgr); err != nil {
+		return nil, err
 	}
 	policies := &controllers.RetentionPolicyReconciler{
 		Shared:       recording("retentionpolicy-controller"),
