@@ -21,9 +21,9 @@ import (
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/export"
-	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
 )
 
 // KindPrivacyRequest names PrivacyRequests as dispatcher owners.
