@@ -45,6 +45,8 @@ type requestScope struct {
 	// kept, and the step is retried.
 	exportErr error
 	deleteNow bool
+	// handedOver are the jobs whose replay records this pass hands over.
+	handedOver map[string]bool
 
 	dataSources map[types.NamespacedName]*privacyv1alpha1.DataSource
 	identities  map[string]string
@@ -347,7 +349,8 @@ func (r *PrivacyRequestReconciler) reconcileFinish(ctx context.Context, s *reque
 
 // reconcileFinished keeps the operator's own retention: the export expires
 // after --export-ttl, the receipt is written, and the request is deleted
-// after its TTL once status holds the receipt.
+// after its TTL once status holds the receipt and its replay records are
+// stored.
 func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *requestScope) error {
 	pr := s.pr
 	if exp := pr.Status.Export; exp != nil && r.Exports != nil {
@@ -379,6 +382,7 @@ func (r *PrivacyRequestReconciler) reconcileFinished(ctx context.Context, s *req
 	// waits for it (the Notary wakes the request once it is written).
 	recorded := r.reconcileReceipt(ctx, s)
 	recorded = r.reconcileDeliveries(s) && recorded
+	recorded = r.reconcileReplayRecords(ctx, s) && recorded
 	if !keep && pr.Status.CompletedAt != nil {
 		expiry := pr.Status.CompletedAt.Add(ttl)
 		if s.now.Before(expiry) {

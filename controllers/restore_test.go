@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -101,6 +102,47 @@ var _ = Describe("Restores", Serial, func() {
 		Entry("on SQLite", "sqlite"),
 		Entry("on PostgreSQL", "postgres"),
 	)
+
+	It("keeps a replay record the operator lost with a restart: the request waits for it, and it is stored under its first name", func() {
+		ns := newNamespace()
+		shop := newShopDB("sqlite")
+		shop.source(ns, "shop")
+		receipts.fail.Store(true)
+		DeferCleanup(func() { receipts.fail.Store(false) })
+		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
+		del.Spec.TTLSecondsAfterFinished = ptrTo[int32](0)
+		Expect(k8sClient.Create(ctx, del)).To(Succeed())
+		finishedBy(del)
+		entry := sourceEntry(del, "shop")
+		Expect(entry.Replay).NotTo(BeNil())
+		Expect(entry.Replay.Stored).To(BeFalse(), "the store refuses writes")
+		finishedAt := entry.Replay.FinishedAt.UTC()
+
+		By("a restart while the store refuses: the record in memory is lost")
+		op.stop()
+		op = startOperator(op.exportDir)
+		Consistently(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(del), del) }).
+			WithTimeout(2*time.Second).Should(Succeed(), "a request whose replay record is not stored is kept")
+		receipts.fail.Store(false)
+		Eventually(func() bool {
+			err := k8sClient.Get(ctx, client.ObjectKeyFromObject(del), &privacyv1alpha1.PrivacyRequest{})
+			return err != nil
+		}).WithTimeout(time.Minute).Should(BeTrue(), func() string {
+			cur := &privacyv1alpha1.PrivacyRequest{}
+			_ = k8sClient.Get(ctx, client.ObjectKeyFromObject(del), cur)
+			b, _ := json.MarshalIndent(cur.Status, "", "  ")
+			return "deleted after its TTL once the record (and the receipt) are stored; status: " + string(b)
+		})
+		var found []string
+		Expect(replayArchive().Since(ctx, ns, "shop", finishedAt.Add(-time.Second), "", func(name string, r replay.Record) error {
+			found = append(found, name)
+			Expect(r.Identities).To(Equal(map[string]string{"email": "ada@example.com"}))
+			Expect(r.FinishedAt).To(BeTemporally("==", finishedAt))
+			return nil
+		})).To(Succeed())
+		all, _ := receipts.ListDir(ctx, receipt.ReplayDir, "")
+		Expect(found).To(HaveLen(1), "handed over again by the new leader, under the name it had; stored: %q", all)
+	})
 
 	It("keeps a Delete a LegalHold now covers from being replayed, and says so", func() {
 		ns := newNamespace()
@@ -223,3 +265,8 @@ var _ = Describe("Restores", Serial, func() {
 		Expect(condition(rs.Status.Conditions, privacyv1alpha1.ConditionReady).Reason).To(Equal(privacyv1alpha1.ReasonBackupOutsideWindow))
 	})
 })
+
+// replayArchive reads the operator's replay records as it keeps them.
+func replayArchive() *replay.Archive {
+	return &replay.Archive{Store: receipts, Keys: &replay.Keys{Client: k8sClient, Namespace: operatorNamespace}}
+}

@@ -121,6 +121,13 @@ type SourceStatus struct {
 	// +optional
 	MissingIdentities []string `json:"missingIdentities,omitempty"`
 
+	// replay is the replay record of a Delete, Correct or OptOut that
+	// finished at a source that declares backups (docs/backups.md): when
+	// the source finished, and whether the sealed record is stored. The
+	// request is not deleted before it is.
+	// +optional
+	Replay *SourceReplay `json:"replay,omitempty"`
+
 	// conditions of this source's job while it is under way (Dispatched),
 	// when it failed (Completed=False, with the reason) or when the request
 	// lacks identity types the source declared (IdentitiesComplete=False).
@@ -129,4 +136,15 @@ type SourceStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// SourceReplay is the state of one job's replay record.
+type SourceReplay struct {
+	// finishedAt is when the operator saw the source finish the job: a
+	// Restore of a backup taken before it sends the job again.
+	// +required
+	FinishedAt metav1.MicroTime `json:"finishedAt"`
+	// stored is true once the sealed record is in the receipt store.
+	// +optional
+	Stored bool `json:"stored,omitempty"`
 }

@@ -11,9 +11,12 @@ import (
 // Recorder writes records to the Archive off the reconcile workers: a
 // pass that sees a job finish hands its record over and goes on; the
 // Recorder seals and stores it, trying again (1 s doubling to a minute)
-// until the store takes it, in the order records were handed over. A
-// record is held in memory only until it is stored. It runs on the
-// leader, which is the only replica that sees jobs finish.
+// until the store takes it, in the order records were handed over, and
+// tells the owner (done), which notes it in its status. A record is held
+// in memory only until it is stored; one lost with the process is handed
+// over again by its owner, which finds it neither waiting nor stored
+// (State). It runs on the leader, which is the only replica that sees
+// jobs finish.
 type Recorder struct {
 	Archive *Archive
 	Log     logr.Logger
@@ -21,16 +24,34 @@ type Recorder struct {
 	Backoff time.Duration
 
 	mu      sync.Mutex
-	queue   []Record
+	queue   []queued
 	kick    chan struct{}
-	stored  int
 	lastErr error
+	// queuedJobs are the job ids in queue; storedJobs, those stored in
+	// the last storedKeep (the owner records that in its status), with
+	// when.
+	queuedJobs map[string]bool
+	storedJobs map[string]time.Time
+	swept      time.Time
 }
 
-// Record hands r over to be stored.
-func (rc *Recorder) Record(r Record) {
+type queued struct {
+	r    Record
+	done func()
+}
+
+// storedKeep bounds how long a stored record's job id is remembered: far
+// longer than its owner takes to record it (it is woken at once).
+const storedKeep = 10 * time.Minute
+
+// Record hands r over to be stored; done (if not nil) is called once it is.
+func (rc *Recorder) Record(r Record, done func()) {
 	rc.mu.Lock()
-	rc.queue = append(rc.queue, r)
+	rc.queue = append(rc.queue, queued{r: r, done: done})
+	if rc.queuedJobs == nil {
+		rc.queuedJobs = map[string]bool{}
+	}
+	rc.queuedJobs[r.JobID] = true
 	if rc.kick == nil {
 		rc.kick = make(chan struct{}, 1)
 	}
@@ -40,6 +61,16 @@ func (rc *Recorder) Record(r Record) {
 	case kick <- struct{}{}:
 	default:
 	}
+}
+
+// State says whether the record of job is waiting to be stored, or was
+// stored in the last storedKeep. Neither: it was never handed over to
+// this Recorder (or this replica restarted since), and must be again.
+func (rc *Recorder) State(job string) (waiting, stored bool) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	_, stored = rc.storedJobs[job]
+	return rc.queuedJobs[job], stored
 }
 
 // Pending is the number of records not stored yet, and the last error of
@@ -69,8 +100,9 @@ func (rc *Recorder) Start(ctx context.Context) error {
 	for {
 		rc.mu.Lock()
 		var next *Record
+		var done func()
 		if len(rc.queue) > 0 {
-			next = &rc.queue[0]
+			next, done = &rc.queue[0].r, rc.queue[0].done
 		}
 		rc.mu.Unlock()
 		if next == nil {
@@ -82,15 +114,20 @@ func (rc *Recorder) Start(ctx context.Context) error {
 			}
 		}
 		_, err := rc.Archive.Add(ctx, *next)
+		job := next.JobID
 		rc.mu.Lock()
 		rc.lastErr = err
 		if err == nil {
-			rc.queue[0] = Record{} // let go of the identities at once
+			rc.queue[0] = queued{} // let go of the identities at once
 			rc.queue = rc.queue[1:]
-			rc.stored++
+			delete(rc.queuedJobs, job)
+			rc.remember(job, time.Now())
 		}
 		rc.mu.Unlock()
 		if err == nil {
+			if done != nil {
+				done()
+			}
 			backoff = first
 			continue
 		}
@@ -103,4 +140,20 @@ func (rc *Recorder) Start(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, time.Minute)
 	}
+}
+
+// remember notes job as stored, dropping (at most every storedKeep) the
+// ids older than storedKeep; the map is rebuilt so that the memory of a
+// burst goes too.
+func (rc *Recorder) remember(job string, now time.Time) {
+	if rc.storedJobs == nil || now.Sub(rc.swept) > storedKeep {
+		kept := map[string]time.Time{}
+		for id, at := range rc.storedJobs {
+			if now.Sub(at) <= storedKeep {
+				kept[id] = at
+			}
+		}
+		rc.storedJobs, rc.swept = kept, now
+	}
+	rc.storedJobs[job] = now
 }

@@ -48,12 +48,19 @@ func TestRecorder(t *testing.T) {
 	a := &replay.Archive{Store: store, Keys: &replay.Keys{Client: k8s, Namespace: "recorder"}}
 	rc := &replay.Recorder{Archive: a, Log: logr.Discard(), Backoff: 10 * time.Millisecond}
 	now := time.Now().UTC()
+	var done atomic.Int32
 	for i, job := range []string{"pr-a", "pr-b", "pr-c"} {
 		rc.Record(replay.Record{Namespace: "shop", Name: "orders", JobID: job, Type: privacyv1alpha1.RequestTypeDelete,
-			Identities: map[string]string{"email": "alan@example.com"}, FinishedAt: now.Add(time.Duration(i) * time.Millisecond)})
+			Identities: map[string]string{"email": "alan@example.com"}, FinishedAt: now.Add(time.Duration(i) * time.Millisecond)}, func() { done.Add(1) })
 	}
 	if n, _ := rc.Pending(); n != 3 {
 		t.Fatalf("%d pending before the recorder runs, want 3", n)
+	}
+	if waiting, stored := rc.State("pr-b"); !waiting || stored {
+		t.Fatalf("pr-b before the recorder runs: waiting %v, stored %v", waiting, stored)
+	}
+	if waiting, stored := rc.State("pr-z"); waiting || stored {
+		t.Fatalf("a job never handed over: waiting %v, stored %v", waiting, stored)
 	}
 	go func() { _ = rc.Start(ctx) }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -71,6 +78,15 @@ func TestRecorder(t *testing.T) {
 	}
 	if !sawFailure {
 		t.Error("the store's failure was never reported")
+	}
+	if waiting, stored := rc.State("pr-b"); waiting || !stored {
+		t.Fatalf("pr-b once stored: waiting %v, stored %v", waiting, stored)
+	}
+	for done.Load() != 3 { // told right after the last is stored
+		if time.Now().After(deadline) {
+			t.Fatalf("the owners were told of %d records, want 3", done.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	var jobs []string
 	if err := a.Since(ctx, "shop", "orders", now.Add(-time.Second), "", func(_ string, r replay.Record) error { jobs = append(jobs, r.JobID); return nil }); err != nil {

@@ -19,7 +19,8 @@ import (
 //   - The per-source entries go, all but the Held ones: the receipt is made
 //     from them (so they stay until status.receipt is set), and the
 //     PrivacyTask controller tells a clerk which hold made an open task
-//     moot from the Held ones, which are few.
+//     moot from the Held ones, which are few. A request whose replay
+//     records are not all stored is not compacted yet.
 //   - The sealed fingerprints of the subject go: they are opened only to
 //     match holds against work under way and to make the receipt.
 //   - The short strings every request repeats (condition types, statuses
@@ -32,7 +33,7 @@ import (
 // written back, and spec is left whole (a finalizer update sends it).
 func compactFinishedRequest(obj any, receipts bool) {
 	pr, ok := obj.(*privacyv1alpha1.PrivacyRequest)
-	if !ok || pr.Status.CompletedAt == nil || (receipts && pr.Status.Receipt == nil) {
+	if !ok || pr.Status.CompletedAt == nil || (receipts && pr.Status.Receipt == nil) || replayPending(pr) {
 		return
 	}
 	held := slices.DeleteFunc(pr.Status.Sources, func(e privacyv1alpha1.SourceStatus) bool {
@@ -63,6 +64,18 @@ func compactFinishedRequest(obj any, receipts bool) {
 		c.Type, c.Reason, c.Message = shared.of(c.Type), shared.of(c.Reason), shared.of(c.Message)
 		c.Status = metav1.ConditionStatus(shared.of(string(c.Status)))
 	}
+}
+
+// replayPending reports a request with a replay record not yet stored:
+// handing it over again (after a restart) reads the entry and the sealed
+// fingerprints, so the copy stays whole until every record is stored.
+func replayPending(pr *privacyv1alpha1.PrivacyRequest) bool {
+	for _, e := range pr.Status.Sources {
+		if e.Replay != nil && !e.Replay.Stored {
+			return true
+		}
+	}
+	return false
 }
 
 // shared holds one copy of each short string the cached finished requests

@@ -43,6 +43,30 @@ func TestCompactFinishedRequestKeepsHeldEntries(t *testing.T) {
 	}
 }
 
+// TestCompactFinishedRequestWaitsForReplayRecords: a finished request
+// whose replay record is not stored yet keeps its entries and sealed
+// fingerprints in the cache (handing the record over again needs both).
+func TestCompactFinishedRequestWaitsForReplayRecords(t *testing.T) {
+	now := metav1.Now()
+	pr := &privacyv1alpha1.PrivacyRequest{Status: privacyv1alpha1.PrivacyRequestStatus{
+		CompletedAt: &now, Receipt: &privacyv1alpha1.ReceiptReference{Location: "receipts/1.json"},
+		Subject: &privacyv1alpha1.FixedSubject{FingerprintKeyID: "k1", SealedFingerprints: "c2VhbGVk"},
+		Sources: []privacyv1alpha1.SourceStatus{
+			{Name: "crm", Phase: privacyv1alpha1.SourcePhaseCompleted, Replay: &privacyv1alpha1.SourceReplay{FinishedAt: metav1.NowMicro()}},
+		},
+	}}
+	pending := pr.DeepCopy()
+	compactFinishedRequest(pending, true)
+	if len(pending.Status.Sources) != 1 || pending.Status.Subject.SealedFingerprints == "" {
+		t.Fatalf("record not stored: %+v, want the entry and the fingerprints kept", pending.Status)
+	}
+	pr.Status.Sources[0].Replay.Stored = true
+	compactFinishedRequest(pr, true)
+	if len(pr.Status.Sources) != 0 || pr.Status.Subject.SealedFingerprints != "" {
+		t.Fatalf("record stored: %+v, want compacted", pr.Status)
+	}
+}
+
 // TestCompactFinishedRequestSharesAndDrops: a finished request's cached
 // copy drops the sealed fingerprints and shares the strings every request
 // repeats, and holds no more than the table's bound.
