@@ -132,7 +132,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	root.PersistentFlags().StringVar(&o.now, nowFlag, "", "the current time, RFC 3339 (tests)")
 	_ = root.PersistentFlags().MarkHidden(nowFlag)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newStatusCommand(o), newCreateCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newReportCommand(o), newFingerprintCommand(o),
+	root.AddCommand(newStatusCommand(o), newCreateCommand(o), newApproveCommand(o), newExtendCommand(o), newExportCommand(o), newReceiptsCommand(o), newReportCommand(o), newFingerprintCommand(o), newRestoreCommand(o),
 		newTasksCommand(o), newCompleteCommand(o))
 	return root
 }
