@@ -117,7 +117,9 @@ func TestRestore(t *testing.T) {
 	}
 
 	done := make(chan result, 1)
-	go func() { done <- run(t, kubeconfig, "restore", "orders", "-n", "orders-team", "--backup-taken-at", taken) }()
+	go func() {
+		done <- run(t, kubeconfig, "restore", "orders", "-n", "orders-team", "--backup-taken-at", taken)
+	}()
 	rs := restoreBy(t, "orders-team",
 		privacyv1alpha1.RestoreStatus{Phase: privacyv1alpha1.RestorePhaseReplaying, Counts: privacyv1alpha1.RestoreCounts{ToReplay: 3, Sent: 1, Completed: 1},
 			Conditions: cond(privacyv1alpha1.ReasonReplaying, "Sent 1 of 3 jobs again (1 completed, 0 failed), 0 held.", metav1.ConditionFalse)},
@@ -151,7 +153,9 @@ func TestRestore(t *testing.T) {
 	if err := admin.Delete(context.Background(), rs); err != nil {
 		t.Fatal(err)
 	}
-	go func() { done <- run(t, kubeconfig, "restore", "orders", "-n", "orders-team", "--backup-taken-at", taken) }()
+	go func() {
+		done <- run(t, kubeconfig, "restore", "orders", "-n", "orders-team", "--backup-taken-at", taken)
+	}()
 	restoreBy(t, "orders-team", privacyv1alpha1.RestoreStatus{Phase: privacyv1alpha1.RestorePhaseRefused,
 		Conditions: cond(privacyv1alpha1.ReasonRecordsErased, "The replay records of the days through 2026-02-27 are erased.", metav1.ConditionFalse)})
 	if r := <-done; r.code != 1 || !strings.Contains(r.stdout, "Refused (RecordsErased): The replay records of the days through 2026-02-27 are erased.") {
