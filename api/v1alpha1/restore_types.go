@@ -245,10 +245,13 @@ const (
 	// operator tries again.
 	// What to do: check the receipt store (the message says what failed).
 	ReasonReplayStoreError = "ReplayStoreError"
-	// ReasonReplayNotRecorded (an Event on a PrivacyRequest): a job finished
-	// at a source that declares backups, but its replay record could not be
-	// kept, because the subject could no longer be read.
-	// What to do: note the request; after a restore of a backup taken
-	// before it, send its job again by filing a new request for the person.
+	// ReasonReplayNotRecorded: an Event on a PrivacyRequest whose job
+	// finished at a source that declares backups but whose replay record
+	// cannot be kept: the subject can no longer be read (Warning; the
+	// request is kept and tried again every minute), or the DataSource is
+	// gone or no longer declares backups (Normal).
+	// What to do: for the Warning, restore the subject's Secret; if it is
+	// gone for good, note the request: after a restore of a backup taken
+	// before it, file a new request for the person, and delete this one.
 	ReasonReplayNotRecorded = "ReplayNotRecorded"
 )
