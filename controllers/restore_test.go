@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
 	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
@@ -144,6 +146,62 @@ var _ = Describe("Restores", Serial, func() {
 		Expect(found).To(HaveLen(1), "handed over again by the new leader, under the name it had; stored: %q", all)
 	})
 
+	It("never writes what it replays into logs, Events, status, metrics or receipts: the store holds it sealed, the keys are not it", func() {
+		ns := newNamespace()
+		shop := newShopDB("sqlite")
+		shop.source(ns, "shop")
+		taken := backupMoment()
+		restoreBackup := shop.backup()
+		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
+		cor := request(ns, privacyv1alpha1.RequestTypeCorrect, person("grace@example.com"))
+		cor.Spec.Corrections = []privacyv1alpha1.Correction{{Field: "name", Value: "Grace Brewster Hopper"}}
+		for _, pr := range []*privacyv1alpha1.PrivacyRequest{del, cor} {
+			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
+			finishedBy(pr)
+		}
+		restoreBackup()
+		rs := restoreEnded(newRestore(ns, "shop", taken))
+		Expect(rs.Status.Counts.Completed).To(BeEquivalentTo(2))
+
+		secrets := []string{"ada@example.com", "grace@example.com", "Grace Brewster Hopper"}
+		var everything strings.Builder
+		for _, obj := range []any{rs.Status, withReceipt(del).Status, withReceipt(cor).Status} {
+			raw, err := json.Marshal(obj)
+			Expect(err).NotTo(HaveOccurred())
+			everything.Write(raw)
+		}
+		events, err := env.Kubectl("get", "events", "-A", "-o", "json")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(events).To(ContainSubstring(rs.Name), "the Restore's Events are there to inspect")
+		everything.WriteString(events)
+		families, err := metrics.Registry.Gather()
+		Expect(err).NotTo(HaveOccurred())
+		for _, f := range families {
+			everything.WriteString(f.String())
+		}
+		keys := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: replay.SecretName}, keys)).To(Succeed())
+		for period := range keys.Data {
+			everything.WriteString(period)
+		}
+		names, err := receipts.List(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		replays, err := receipts.ListDir(ctx, receipt.ReplayDir, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(replays).To(HaveLen(2), "both records are stored")
+		for _, n := range append(names, replays...) {
+			raw, err := receipts.Get(ctx, n)
+			Expect(err).NotTo(HaveOccurred())
+			everything.WriteString(n)
+			everything.Write(raw)
+		}
+		Expect(everything.String()).To(ContainSubstring(string(rs.UID)), "the Restore's receipt is there to inspect")
+		for _, s := range secrets {
+			Expect(string(logs.Bytes())).NotTo(ContainSubstring(s), "logs")
+			Expect(everything.String()).NotTo(ContainSubstring(s), "status, Events, metrics, the keys' Secret or the store")
+		}
+	})
+
 	It("keeps a Delete a LegalHold now covers from being replayed, and says so", func() {
 		ns := newNamespace()
 		shop := newShopDB("sqlite")
@@ -258,6 +316,7 @@ var _ = Describe("Restores", Serial, func() {
 			}
 			g.Expect(slices.Contains(periods, period)).To(BeTrue(), "an erasure receipt names %s: %q", period, periods)
 		}).Should(Succeed())
+		Expect(string(logs.Bytes())).NotTo(ContainSubstring("ada@example.com"), "the sweep logs periods, never a record's content")
 
 		By("a Restore for that range is refused")
 		rs := restoreEnded(newRestore(ns, "shop", time.Now().Add(-time.Hour)))

@@ -139,6 +139,9 @@ func orPending(p privacyv1alpha1.RestorePhase) string {
 // restoreProgress is one line of a Restore under way.
 func restoreProgress(rs *privacyv1alpha1.Restore) string {
 	c := rs.Status.Counts
+	if rs.Status.Phase == "" {
+		return "Pending: waiting for the operator to take it up"
+	}
 	line := fmt.Sprintf("%s: %d/%d sent (%d completed, %d failed), %d held", orPending(rs.Status.Phase), c.Sent, c.ToReplay, c.Completed, c.Failed, c.Held)
 	if ready := meta.FindStatusCondition(rs.Status.Conditions, privacyv1alpha1.ConditionReady); ready != nil && strings.Contains(ready.Message, "Waiting") {
 		line += " - " + ready.Message[strings.Index(ready.Message, "Waiting"):]

@@ -3,7 +3,7 @@
 // process, N data sources built on the SDK on loopback, and Delete
 // requests in two load shapes: a burst (M created at once) and an open
 // loop (R per second for T, created on a fixed schedule whatever the
-// engine does). Before the engine runs, it measures the ceiling: the same
+// engine does); then Restores replaying 10,000 records (restore.go). Before the engine runs, it measures the ceiling: the same
 // control plane taking the engine's own writes per request from a plain
 // client, with no engine (see ceiling.go); it prints engine / ceiling.
 //
@@ -41,6 +41,9 @@ type config struct {
 	heapProfile  string
 	managerBin   string
 	profileLimit time.Duration
+	// restoreRecords is how many replay records the Restore phase replays
+	// (0 skips it).
+	restoreRecords int
 }
 
 func main() {
@@ -56,6 +59,7 @@ func main() {
 	flag.StringVar(&atRestProfile, "memprofile-at-rest", "", "write the operator's heap profile at rest (after the forced GCs) to this file")
 	flag.DurationVar(&atRestAfter, "at-rest-after", 0, "wait this long once the operator is idle before measuring at rest (client-go's Event series cache lets a burst's Events go 6 to 12 minutes later: 13m measures without them)")
 	flag.DurationVar(&cfg.profileLimit, "cpuprofile-seconds", 20*time.Second, "length of the CPU profile, from the burst's start")
+	flag.IntVar(&cfg.restoreRecords, "restore-records", 10000, "Restores: replay records (at the N sources) sent again by one Restore per source (0 skips)")
 	flag.IntVar(&workers, "workers", 8, "PrivacyRequest reconcile workers (--privacyrequest-workers)")
 	flag.StringVar(&operatorMemLimit, "operator-gomemlimit", "", "GOMEMLIMIT of the operator's process only (the chart's is 200MiB); empty: none")
 	scale := flag.Bool("scale", false, "run the scale points (M in 100, 1k, 10k at N=10; N in 1, 10, 100 at M=1k) and print one table")
@@ -120,6 +124,11 @@ func run(ctx context.Context, cfg config) error {
 			return err
 		}
 		open.print()
+	}
+	if cfg.restoreRecords > 0 {
+		if err := benchRestore(ctx, s, cfg.n, cfg.restoreRecords); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -194,6 +194,11 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`delete-2026-0004 +receipt \d+: ` + regexp.QuoteMeta(filepath.Join(demoDir, "receipts")) + `/receipts/\d{20}\.json`))
 		Expect(out).To(MatchRegexp(`pc-[a-z2-7]{26} +receipt \d+: `))
 		Expect(out).To(MatchRegexp(`log: [4-9]\d* receipts in .*, verified, no break`))
+		By("the shop restores its backup: Ada is back, and a Restore deletes her again and purges the old orders once")
+		Expect(out).To(MatchRegexp(`back from the backup: customers with Ada's email [1-9]\d*, orders older than a year [1-9]\d*`))
+		Expect(out).To(ContainSubstring("$ kubectl privacy restore shop -n shop --backup-taken-at "))
+		Expect(out).To(MatchRegexp(`Completed \(Restored\): Sent 3 jobs again, all done`), "the Correct, the OptOut and the Delete")
+		Expect(out).To(ContainSubstring("after the Restore:    customers with Ada's email 0, orders older than a year 0"))
 	})
 })
 

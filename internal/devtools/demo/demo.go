@@ -121,12 +121,20 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := r.register(ctx); err != nil {
 		return err
 	}
+	taken, err := r.backupShop()
+	if err != nil {
+		return err
+	}
 	if err := r.apply(ctx); err != nil {
 		return err
 	}
 	if err := r.summary(ctx); err != nil {
 		return err
 	}
+	if err := r.restoreShop(ctx, taken); err != nil {
+		return err
+	}
+	r.explore()
 	if o.Once {
 		return nil
 	}
@@ -199,7 +207,7 @@ func (r *run) startSources(ctx context.Context) error {
 // operator reports them Ready.
 func (r *run) register(ctx context.Context) error {
 	manifests := map[string]string{
-		"shop": r.sources[0].Manifest("shop", []string{"Access", "Delete", "Correct", "OptOut", "Purge"}, []string{"email", "userId"}, []string{"billing", "contact", "usage"}),
+		"shop": r.sources[0].Manifest("shop", []string{"Access", "Delete", "Correct", "OptOut", "Purge"}, []string{"email", "userId"}, []string{"billing", "contact", "usage"}) + shopBackups,
 		"crm":  r.sources[1].Manifest("crm", []string{"Access", "Delete", "Correct", "OptOut", "Purge"}, []string{"email", "phone"}, []string{"contact", "support", "usage"}),
 	}
 	for _, name := range []string{"shop", "crm"} {

@@ -28,8 +28,7 @@ var verbs = map[privacyv1alpha1.RequestType]string{
 }
 
 // summary prints what each request and the retention run did at each
-// source, where the export is, what the databases hold now, and how to
-// explore with kubectl.
+// source, where the export is, and what the databases hold now.
 func (r *run) summary(ctx context.Context) error {
 	r.step("What happened")
 	w := nameWidth(r.names)
@@ -85,7 +84,12 @@ func (r *run) summary(ctx context.Context) error {
 		}
 		fmt.Fprintf(r.Out, "  %-5s %-36s %d\n", c.db, c.label, n)
 	}
+	return nil
+}
 
+// explore says how to look around with kubectl, and where the logs,
+// manifests, metrics and the privacy center are.
+func (r *run) explore() {
 	r.step("Explore it")
 	fmt.Fprintf(r.Out, "  export KUBECONFIG=%s\n", r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  export PATH=%s:$PATH   # kubectl %s\n", r.Assets, "built for this control plane")
@@ -93,11 +97,11 @@ func (r *run) summary(ctx context.Context) error {
 	fmt.Fprintln(r.Out, "  kubectl describe privacyrequest delete-2026-0004")
 	fmt.Fprintf(r.Out, "  %s/kubectl-privacy status access-2026-0001\n", r.Bin)
 	fmt.Fprintf(r.Out, "  %s/kubectl-privacy tasks -A\n", r.Bin)
+	fmt.Fprintln(r.Out, "  kubectl get restores -n shop")
 	fmt.Fprintf(r.Out, "  go run ./cmd/privacyctl receipts verify --dir %s --kubeconfig %s\n", r.op.ReceiptDir, r.cp.KubeconfigPath)
 	fmt.Fprintf(r.Out, "  Logs: %s   Manifests: %s   Metrics: http://%s/metrics\n",
 		filepath.Join(r.Dir, "logs"), filepath.Join(r.Dir, "manifests"), r.op.MetricsAddr)
 	r.exploreCenter()
-	return nil
 }
 
 // nameWidth is the width of the name column: the longest name.
