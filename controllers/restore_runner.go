@@ -47,7 +47,10 @@ type RestoreRunner struct {
 	// callback does not come (default 30 s); Backoff the first wait after
 	// a store error (default 1 s).
 	PollInterval, Backoff time.Duration
-	Log                   logr.Logger
+	// SettleWait bounds how long a Restore waits for replay records still
+	// being stored before it starts (default 5 min).
+	SettleWait time.Duration
+	Log        logr.Logger
 
 	mu   sync.Mutex
 	ctx  context.Context
@@ -205,20 +208,83 @@ func (rr *RestoreRunner) run(ctx context.Context, run *restoreRun) {
 	rr.update(run, true, func(p *restoreProgress) { p.done = true })
 }
 
-// count finds how many records there are to replay (once per Restore).
+// count finds how many records there are to replay (once per Restore),
+// once those of jobs that finished since the backup are all stored.
 func (rr *RestoreRunner) count(ctx context.Context, run *restoreRun) error {
 	run.mu.Lock()
-	counted := run.p.counts.ToReplay > 0 || run.p.cursor != ""
+	counted := run.p.counts.ToReplay > 0 || run.p.cursor != "" || run.p.phase != privacyv1alpha1.RestorePhaseReplaying
 	run.mu.Unlock()
 	if counted {
 		return nil
+	}
+	missing, err := rr.settle(ctx, run)
+	if err != nil {
+		return err
 	}
 	n := int32(0)
 	if err := rr.Archive.Names(ctx, run.source.Namespace, run.source.Name, run.since, func(string, string) error { n++; return nil }); err != nil {
 		return err
 	}
-	rr.update(run, true, func(p *restoreProgress) { p.counts.ToReplay = n })
+	rr.update(run, true, func(p *restoreProgress) {
+		p.counts.ToReplay = n + int32(len(missing))
+		// Counted as failed, not sent: nothing can be sent without the record.
+		for _, m := range missing {
+			p.counts.Failed++
+			if len(p.failures) < maxRestoreFailures {
+				p.failures = append(p.failures, privacyv1alpha1.RestoreFailure{JobID: m.jobID, OriginalJobID: m.jobID,
+					Message: "The replay record of this job (request " + m.request + ") is not stored (its subject could not be read): it is not sent again; file a new request for the person"})
+			}
+		}
+	})
 	return nil
+}
+
+// unstoredRecord is a job at the source, finished after the backup, whose
+// replay record is not stored yet.
+type unstoredRecord struct{ jobID, request string }
+
+// settle waits, up to SettleWait, until every replay record of a job that
+// finished at the source after the backup is stored (the Recorder writes
+// them in the background; after a restart they are made again): one still
+// being written would be missed. It returns those still not stored then.
+func (rr *RestoreRunner) settle(ctx context.Context, run *restoreRun) ([]unstoredRecord, error) {
+	wait := rr.SettleWait
+	if wait <= 0 {
+		wait = 5 * time.Minute
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		missing, err := rr.unstored(ctx, run)
+		if err != nil || len(missing) == 0 || time.Now().After(deadline) {
+			return missing, err
+		}
+		rr.update(run, false, func(p *restoreProgress) {
+			p.waiting = fmt.Sprintf("Waiting until the replay records of %d jobs since the backup are stored.", len(missing))
+		})
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// unstored lists, from the cached requests, the jobs at the source that
+// finished after the backup and whose replay records are not stored.
+func (rr *RestoreRunner) unstored(ctx context.Context, run *restoreRun) ([]unstoredRecord, error) {
+	list := &privacyv1alpha1.PrivacyRequestList{}
+	if err := rr.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list PrivacyRequests: %w", err)
+	}
+	var out []unstoredRecord
+	for i := range list.Items {
+		for _, e := range list.Items[i].Status.Sources {
+			if e.Namespace == run.source.Namespace && e.Name == run.source.Name && e.Replay != nil && !e.Replay.Stored && e.Replay.FinishedAt.After(run.since) {
+				out = append(out, unstoredRecord{jobID: e.JobID, request: list.Items[i].Name})
+			}
+		}
+	}
+	return out, nil
 }
 
 // replay sends every record after the cursor, in order.
