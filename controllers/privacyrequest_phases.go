@@ -76,6 +76,9 @@ func (r *PrivacyRequestReconciler) runPhases(ctx context.Context, s *requestScop
 	if err := r.reconcileJobs(ctx, s); err != nil {
 		return err
 	}
+	// Records of sources that finished while others still work are noted
+	// as stored now: a Restore waits for the ones not stored.
+	r.reconcileReplayRecords(ctx, s)
 	return r.reconcileFinish(ctx, s)
 }
 

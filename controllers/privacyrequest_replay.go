@@ -12,6 +12,7 @@ import (
 	"github.com/privacyoperator/privacy-operator/internal/operator/dispatch"
 	"github.com/privacyoperator/privacy-operator/internal/operator/identity"
 	"github.com/privacyoperator/privacy-operator/internal/operator/jobs"
+	"github.com/privacyoperator/privacy-operator/internal/operator/receipt"
 	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
 )
 
@@ -62,7 +63,11 @@ func (r *PrivacyRequestReconciler) reconcileReplayRecords(ctx context.Context, s
 	all := true
 	for i := range s.pr.Status.Sources {
 		e := &s.pr.Status.Sources[i]
-		if e.Replay == nil || e.Replay.Stored || s.handedOver[e.JobID] {
+		if e.Replay == nil || e.Replay.Stored {
+			continue
+		}
+		if s.handedOver[e.JobID] {
+			all = false
 			continue
 		}
 		waiting, stored := r.Replay.State(e.JobID)
@@ -110,11 +115,21 @@ func (r *PrivacyRequestReconciler) handOverReplayRecord(ctx context.Context, s *
 		s.wakeAt(s.now.Add(time.Minute))
 		return
 	}
+	if r.Replay.Full() {
+		// The store has been refusing records for a while: this one is
+		// handed over once the Recorder caught up.
+		s.wakeAt(s.now.Add(time.Minute))
+		return
+	}
 	sent, _ := identity.Minimise(ids, ds.Spec.Identities)
 	job := buildJob(pr, e.JobID, sent)
 	rec := replay.Record{
 		Namespace: e.Namespace, Name: e.Name, JobID: e.JobID, Type: pr.Spec.Type, Identities: sent,
 		FinishedAt: e.Replay.FinishedAt.UTC(), Fingerprints: s.fingerprints,
+		SourceUID: string(ds.UID), Endpoint: replay.EndpointOf(ds),
+	}
+	if r.Receipts != nil && len(r.Receipts.FingerprintKey) > 0 {
+		rec.FingerprintKeyID = receipt.FingerprintKeyID(r.Receipts.FingerprintKey)
 	}
 	if job.Corrections != nil {
 		rec.Corrections = pr.Spec.Corrections

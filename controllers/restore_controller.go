@@ -23,6 +23,10 @@ import (
 // KindRestore is the owner kind of a Restore's replayed jobs.
 const KindRestore = "Restore"
 
+// restoreRefresh is how often a Restore under way is looked at besides
+// the runner's wake-ups.
+const restoreRefresh = 2 * time.Second
+
 // backupClockSkew is how far ahead of the operator's clock a backupTakenAt
 // may lie before it counts as in the future (clocks of backup tools differ).
 const backupClockSkew = time.Minute
@@ -96,6 +100,9 @@ func (r *RestoreReconciler) reconcileRestore(ctx context.Context, s *restoreScop
 	switch {
 	case rs.Status.Phase == privacyv1alpha1.RestorePhaseRefused:
 		return nil
+	case finished(rs.Status.Phase) && (rs.Status.Receipt != nil || r.Receipts == nil):
+		// Done and recorded: nothing runs again (a new leader, a resync).
+		return nil
 	case rs.Status.Phase == "" || rs.Status.Phase == privacyv1alpha1.RestorePhasePending || r.Runner == nil:
 		if admitted, err := r.admit(ctx, s); err != nil || !admitted {
 			return err
@@ -110,6 +117,9 @@ func (r *RestoreReconciler) reconcileRestore(ctx context.Context, s *restoreScop
 		recordProgress(s, p)
 	}
 	if !p.done {
+		// The runner wakes the Restore as it goes (at most every second);
+		// this keeps status fresh while one job waits long for its answer.
+		s.requeue = restoreRefresh
 		return nil
 	}
 	if !finished(rs.Status.Phase) {
@@ -147,8 +157,10 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (bool, e
 	}
 	reason, msg, err := r.refusal(ctx, rs, ds, s.now)
 	if err != nil {
-		setRestoreConditions(rs, metav1.ConditionFalse, privacyv1alpha1.ReasonReplayStoreError, "Reading the replay records' keys failed; retrying: "+err.Error(), false)
-		return false, err
+		// Said in status, and tried again.
+		setRestoreConditions(rs, metav1.ConditionFalse, privacyv1alpha1.ReasonReplayStoreError, truncate("Reading the replay records' keys failed; retrying: "+err.Error(), 1024), false)
+		s.requeue = 10 * time.Second
+		return false, nil
 	}
 	if reason != "" {
 		rs.Status.Phase = privacyv1alpha1.RestorePhaseRefused

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -83,8 +84,11 @@ type restoreProgress struct {
 	purges   []privacyv1alpha1.RestorePurge
 	// waiting says why the run waits (a suspended source, a store error).
 	waiting string
-	// erased: a record since the backup can no longer be opened.
-	erased bool
+	// erased: a record since the backup can no longer be opened; gone:
+	// the DataSource was deleted while the Restore ran.
+	erased, gone bool
+	// queued names the Restore of the same source that runs first.
+	queued string
 	// replayed are the original jobs, for the receipt, once done.
 	replayed []receipt.ReplayedJob
 	done     bool
@@ -94,6 +98,9 @@ const (
 	maxRestoreFailures = 20
 	wakeEvery          = time.Second
 )
+
+// errSourceGone: the DataSource was deleted while its Restore ran.
+var errSourceGone = errors.New("the DataSource was deleted")
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (rr *RestoreRunner) NeedLeaderElection() bool { return true }
@@ -118,6 +125,21 @@ func (rr *RestoreRunner) progress(rs *privacyv1alpha1.Restore) (restoreProgress,
 	}
 	run := rr.runs[rs.UID]
 	if run == nil {
+		key := types.NamespacedName{Namespace: rs.Namespace, Name: rs.Name}
+		source := types.NamespacedName{Namespace: rs.Namespace, Name: rs.Spec.DataSource}
+		for uid, other := range rr.runs {
+			switch {
+			case other.key == key:
+				// A Restore deleted and created again under its name.
+				other.cancel()
+				delete(rr.runs, uid)
+			case other.source == source && !other.finished():
+				// One Restore at a time per source: two interleaved would
+				// break the original order.
+				return restoreProgress{phase: rs.Status.Phase, counts: rs.Status.Counts, cursor: rs.Status.Cursor,
+					failures: rs.Status.Failures, heldBy: rs.Status.HeldBy, purges: rs.Status.Purges, queued: other.key.Name}, true
+			}
+		}
 		if rr.runs == nil {
 			rr.runs = map[types.UID]*restoreRun{}
 		}
@@ -145,6 +167,13 @@ func (rr *RestoreRunner) progress(rs *privacyv1alpha1.Restore) (restoreProgress,
 	p.heldBy = append([]string(nil), p.heldBy...)
 	p.purges = append([]privacyv1alpha1.RestorePurge(nil), p.purges...)
 	return p, true
+}
+
+// finished reports whether the run is done.
+func (run *restoreRun) finished() bool {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.p.done
 }
 
 // stop ends and drops the runs of the Restore key (deleted, or its end
@@ -178,8 +207,9 @@ func (rr *RestoreRunner) update(run *restoreRun, now bool, fn func(p *restorePro
 // run replays, purges and collects, each step retried after a store error
 // until ctx ends.
 func (rr *RestoreRunner) run(ctx context.Context, run *restoreRun) {
-	owner := dispatch.Owner{Kind: KindRestore, NamespacedName: run.key}
-	defer rr.Dispatcher.Forget(owner)
+	// Each job's dispatcher registration is released where it ends
+	// (send, await): a run stopped for a Restore created again under the
+	// same name leaves the new run's alone.
 	for _, step := range []func(context.Context, *restoreRun) error{rr.count, rr.replay, rr.purge, rr.collect} {
 		backoff := max(rr.Backoff, time.Second)
 		for {
@@ -187,8 +217,12 @@ func (rr *RestoreRunner) run(ctx context.Context, run *restoreRun) {
 			if err == nil || ctx.Err() != nil {
 				break
 			}
-			if errors.Is(err, replay.ErrErased) {
+			switch {
+			case errors.Is(err, replay.ErrErased):
 				rr.update(run, true, func(p *restoreProgress) { p.erased, p.done = true, true })
+				return
+			case errors.Is(err, errSourceGone):
+				rr.update(run, true, func(p *restoreProgress) { p.gone, p.done = true, true })
 				return
 			}
 			rr.Log.Error(err, "restore: a step failed; trying again", "restore", run.key.String(), "retryIn", backoff)
@@ -300,9 +334,9 @@ func (rr *RestoreRunner) replay(ctx context.Context, run *restoreRun) error {
 		if err != nil {
 			return err
 		}
-		res := rr.replayOne(ctx, run, ds, rec)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		res, err := rr.replayOne(ctx, run, ds, rec)
+		if err != nil {
+			return err
 		}
 		rr.update(run, false, func(p *restoreProgress) {
 			p.cursor = name
@@ -325,6 +359,8 @@ func (rr *RestoreRunner) waitForSource(ctx context.Context, run *restoreRun) (*p
 		err := rr.Client.Get(ctx, run.source, ds)
 		why := ""
 		switch {
+		case apierrors.IsNotFound(err):
+			return nil, errSourceGone
 		case err != nil:
 			why = fmt.Sprintf("Waiting for DataSource %s: %v", run.source, err)
 		case ds.Spec.Suspend:
@@ -342,12 +378,19 @@ func (rr *RestoreRunner) waitForSource(ctx context.Context, run *restoreRun) (*p
 	}
 }
 
-// collect lists the original jobs replayed, with their receipts'
-// sequences, for the Restore's receipt.
+// collect lists the original jobs the replay handled (sent or held), with
+// their receipts' sequences, for the Restore's receipt.
 func (rr *RestoreRunner) collect(ctx context.Context, run *restoreRun) error {
+	run.mu.Lock()
+	cursor := run.p.cursor
+	run.mu.Unlock()
 	var replayed []receipt.ReplayedJob
 	want := map[string]bool{}
-	if err := rr.Archive.Names(ctx, run.source.Namespace, run.source.Name, run.since, func(_, jobID string) error {
+	if err := rr.Archive.Names(ctx, run.source.Namespace, run.source.Name, run.since, func(name, jobID string) error {
+		if name > cursor {
+			// Stored after the replay passed (a job that finished since).
+			return nil
+		}
 		replayed = append(replayed, receipt.ReplayedJob{JobID: jobID})
 		want[jobID] = true
 		return nil

@@ -33,7 +33,7 @@ func (r replayResult) count(p *restoreProgress, maxFailures int) {
 	switch {
 	case r.held != "":
 		p.counts.Held++
-		if !slices.Contains(p.heldBy, r.held) {
+		if !slices.Contains(p.heldBy, r.held) && len(p.heldBy) < maxHeldBy {
 			p.heldBy = append(p.heldBy, r.held)
 		}
 		return
@@ -48,20 +48,36 @@ func (r replayResult) count(p *restoreProgress, maxFailures int) {
 	p.counts.Sent++
 }
 
+// maxHeldBy and maxPurges are status.heldBy's and status.purges' bounds.
+const (
+	maxHeldBy = 32
+	maxPurges = 64
+)
+
 // replayOne sends rec again, unless a LegalHold active now covers a
-// Delete of its subject at the source, and waits for the answer.
-func (rr *RestoreRunner) replayOne(ctx context.Context, run *restoreRun, ds *privacyv1alpha1.DataSource, rec replay.Record) replayResult {
+// Delete of its subject at the source, and waits for the answer. A record
+// kept for another DataSource of that name or another endpoint is not
+// sent: its identities go only where the job went. An error (the holds or
+// the signing key cannot be read) leaves the record for a retry.
+func (rr *RestoreRunner) replayOne(ctx context.Context, run *restoreRun, ds *privacyv1alpha1.DataSource, rec replay.Record) (replayResult, error) {
 	res := replayResult{jobID: replay.ReplayJobID(rec.JobID, string(run.uid)), original: rec.JobID}
+	switch {
+	case rec.SourceUID != "" && rec.SourceUID != string(ds.UID):
+		res.failed = "Not sent: the job went to an earlier DataSource of this name (it was deleted and created again since)."
+		return res, nil
+	case rec.Endpoint != "" && rec.Endpoint != replay.EndpointOf(ds):
+		res.failed = "Not sent: the DataSource's endpoint changed since the job was sent there; its identities go only where the job went."
+		return res, nil
+	}
 	now := rr.Clock.Now()
 	if rec.Type == privacyv1alpha1.RequestTypeDelete {
 		hold, err := rr.deleteHold(ctx, ds, rec, now)
 		if err != nil {
-			res.failed = "Checking the legal holds failed: " + err.Error()
-			return res
+			return res, fmt.Errorf("check the legal holds: %w", err)
 		}
 		if hold != "" {
 			res.held = hold
-			return res
+			return res, nil
 		}
 	}
 	deadline := now.Add(24 * time.Hour)
@@ -77,8 +93,10 @@ func (rr *RestoreRunner) replayOne(ctx context.Context, run *restoreRun, ds *pri
 	if rec.Type == privacyv1alpha1.RequestTypeOptOut {
 		job.OptOut = &protocol.OptOut{Scopes: rec.Scopes}
 	}
-	st, msg := rr.send(ctx, run, ds, job)
+	st, msg, err := rr.send(ctx, run, ds, job)
 	switch {
+	case err != nil:
+		return res, err
 	case st == nil:
 		res.failed = msg
 	case st.Status == protocol.StatusFailed:
@@ -86,7 +104,7 @@ func (rr *RestoreRunner) replayOne(ctx context.Context, run *restoreRun, ds *pri
 	case st.Status == protocol.StatusRefused:
 		res.failed = "The source refused the job under " + st.Exemption
 	}
-	return res
+	return res, nil
 }
 
 // deleteHold is the active LegalHold that keeps a Delete of rec's subject
@@ -106,7 +124,8 @@ func (rr *RestoreRunner) deleteHold(ctx context.Context, ds *privacyv1alpha1.Dat
 	for _, f := range rec.Fingerprints {
 		fps = append(fps, f.Value)
 	}
-	known := rr.Receipts != nil && len(rr.Receipts.FingerprintKey) > 0 && len(fps) > 0
+	known := rr.Receipts != nil && len(rr.Receipts.FingerprintKey) > 0 && len(fps) > 0 &&
+		rec.FingerprintKeyID == receipt.FingerprintKeyID(rr.Receipts.FingerprintKey)
 	if h := holds.ForDelete(ds, set, fps, known); h != nil {
 		return h.Name, nil
 	}
@@ -115,14 +134,15 @@ func (rr *RestoreRunner) deleteHold(ctx context.Context, ds *privacyv1alpha1.Dat
 
 // send delivers job to ds and waits for its final status: retried as the
 // source's retry policy says, an accepted job followed by its callback or
-// by polls. A nil status comes with the reason it failed.
-func (rr *RestoreRunner) send(ctx context.Context, run *restoreRun, ds *privacyv1alpha1.DataSource, job *protocol.Job) (*protocol.JobStatus, string) {
+// by polls. A nil status comes with the reason the source failed it; an
+// error (the signing key cannot be read, ctx ended) leaves it for a retry.
+func (rr *RestoreRunner) send(ctx context.Context, run *restoreRun, ds *privacyv1alpha1.DataSource, job *protocol.Job) (*protocol.JobStatus, string, error) {
 	retry := jobs.RetryOf(ds)
 	owner := dispatch.Owner{Kind: KindRestore, NamespacedName: run.key}
 	for attempt := 1; ; attempt++ {
 		target, err := rr.Keys.Target(ctx, ds, rr.Clock.Now())
 		if err != nil {
-			return nil, err.Error()
+			return nil, "", fmt.Errorf("the signing key of DataSource %s/%s: %w", ds.Namespace, ds.Name, err)
 		}
 		// Registered first, so that a callback that comes before the
 		// delivery's answer is taken.
@@ -131,13 +151,13 @@ func (rr *RestoreRunner) send(ctx context.Context, run *restoreRun, ds *privacyv
 		switch o.Result {
 		case dispatch.ResultFinal:
 			rr.Dispatcher.Release(owner, []string{job.ID})
-			return o.Status, ""
+			return o.Status, "", nil
 		case dispatch.ResultAccepted:
 			return rr.await(ctx, owner, target, job.ID)
 		case dispatch.ResultRetry:
 			if int32(attempt) >= retry.MaxAttempts {
 				rr.Dispatcher.Release(owner, []string{job.ID})
-				return nil, fmt.Sprintf("Gave up after %d attempts: %s", attempt, o.Message)
+				return nil, fmt.Sprintf("Gave up after %d attempts: %s", attempt, o.Message), nil
 			}
 			wait := o.RetryAfter
 			if wait <= 0 {
@@ -145,19 +165,20 @@ func (rr *RestoreRunner) send(ctx context.Context, run *restoreRun, ds *privacyv
 			}
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err().Error()
+				rr.Dispatcher.Release(owner, []string{job.ID})
+				return nil, "", ctx.Err()
 			case <-time.After(wait):
 			}
 		default:
 			rr.Dispatcher.Release(owner, []string{job.ID})
-			return nil, o.Message
+			return nil, o.Message, nil
 		}
 	}
 }
 
 // await waits for an accepted job's final status: its callback (through
 // the dispatcher) or, every poll interval, a poll.
-func (rr *RestoreRunner) await(ctx context.Context, owner dispatch.Owner, target dispatch.Target, jobID string) (*protocol.JobStatus, string) {
+func (rr *RestoreRunner) await(ctx context.Context, owner dispatch.Owner, target dispatch.Target, jobID string) (*protocol.JobStatus, string, error) {
 	defer rr.Dispatcher.Release(owner, []string{jobID})
 	poll := rr.PollInterval
 	if poll <= 0 {
@@ -170,7 +191,7 @@ func (rr *RestoreRunner) await(ctx context.Context, owner dispatch.Owner, target
 		if o, ok := rr.Dispatcher.Outcomes(owner)[jobID]; ok {
 			rr.Dispatcher.Ack(owner, map[string]dispatch.Outcome{jobID: o})
 			if o.Result == dispatch.ResultFinal && o.Status != nil {
-				return o.Status, ""
+				return o.Status, "", nil
 			}
 		}
 		if time.Now().After(next) {
@@ -178,14 +199,14 @@ func (rr *RestoreRunner) await(ctx context.Context, owner dispatch.Owner, target
 			o := rr.Exchanger.Exchange(ctx, dispatch.Work{Owner: owner, Op: dispatch.OpPoll, JobID: jobID, Target: target})
 			switch o.Result {
 			case dispatch.ResultFinal:
-				return o.Status, ""
+				return o.Status, "", nil
 			case dispatch.ResultUnknown, dispatch.ResultPermanent:
-				return nil, "The source lost the accepted job: " + o.Message
+				return nil, "The source lost the accepted job: " + o.Message, nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err().Error()
+			return nil, "", ctx.Err()
 		case <-tick.C:
 		}
 	}
@@ -236,7 +257,9 @@ func (rr *RestoreRunner) purge(ctx context.Context, run *restoreRun) error {
 		}
 		if len(keep) == 0 {
 			out.Outcome = string(receipt.OutcomeHeld)
-			purges = append(purges, out)
+			if len(purges) < maxPurges {
+				purges = append(purges, out)
+			}
 			continue
 		}
 		categories := make([]string, 0, len(keep))
@@ -251,10 +274,10 @@ func (rr *RestoreRunner) purge(ctx context.Context, run *restoreRun) error {
 			Purge:    &protocol.Purge{Categories: categories, Before: now.Add(-retainFor).UTC(), Action: protocol.PurgeAction(rp.Spec.Action)},
 			Deadline: &deadline,
 		}
-		st, msg := rr.send(ctx, run, ds, job)
+		st, msg, err := rr.send(ctx, run, ds, job)
 		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
+		case err != nil:
+			return err
 		case st == nil:
 			out.Outcome, out.Message = string(receipt.OutcomeFailed), truncate(msg, 1024)
 		case st.Status == protocol.StatusFailed || st.Status == protocol.StatusRefused:
@@ -266,7 +289,9 @@ func (rr *RestoreRunner) purge(ctx context.Context, run *restoreRun) error {
 				out.Records = &n
 			}
 		}
-		purges = append(purges, out)
+		if len(purges) < maxPurges {
+			purges = append(purges, out)
+		}
 	}
 	slices.SortFunc(purges, func(a, b privacyv1alpha1.RestorePurge) int { return strings.Compare(a.Policy, b.Policy) })
 	rr.update(run, true, func(p *restoreProgress) {

@@ -63,6 +63,9 @@ func recordProgress(s *restoreScope, p restoreProgress) {
 	if p.waiting != "" {
 		msg += " " + p.waiting
 	}
+	if p.queued != "" {
+		msg = fmt.Sprintf("Waiting: Restore %s of the same DataSource runs first (one at a time keeps the original order).", p.queued)
+	}
 	setRestoreConditions(rs, metav1.ConditionFalse, reason, msg, false)
 }
 
@@ -80,6 +83,11 @@ func (r *RestoreReconciler) finish(s *restoreScope, p restoreProgress) {
 		}
 	}
 	switch {
+	case p.gone:
+		rs.Status.Phase = privacyv1alpha1.RestorePhaseFailed
+		msg := fmt.Sprintf("DataSource %s was deleted while the Restore ran (sent %d of %d): the rest was not sent.", rs.Spec.DataSource, c.Sent, c.ToReplay)
+		setRestoreConditions(rs, metav1.ConditionFalse, privacyv1alpha1.ReasonDataSourceNotFound, msg, true)
+		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonDataSourceNotFound, "%s", msg)
 	case p.erased:
 		rs.Status.Phase = privacyv1alpha1.RestorePhaseFailed
 		msg := fmt.Sprintf("Replay records since the backup were erased while the Restore ran (sent %d of %d): the rest cannot be sent again.", c.Sent, c.ToReplay)
@@ -91,7 +99,7 @@ func (r *RestoreReconciler) finish(s *restoreScope, p restoreProgress) {
 		if len(failedPurges) > 0 {
 			msg += "; the purge of " + strings.Join(failedPurges, ", ") + " failed"
 		}
-		msg += ". Fix the source and create another Restore with the same backupTakenAt: what was done is not done twice."
+		msg += ". Fix the source and create another Restore with the same backupTakenAt: it sends every job again, which a source does without harm (a Delete of deleted data finds nothing)."
 		setRestoreConditions(rs, metav1.ConditionFalse, privacyv1alpha1.ReasonReplayFailed, msg, true)
 		s.event(corev1.EventTypeWarning, privacyv1alpha1.ReasonReplayFailed, "%s", msg)
 	default:

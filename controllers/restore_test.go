@@ -216,6 +216,32 @@ var _ = Describe("Restores", Serial, func() {
 		}
 	})
 
+	It("sends a record only to the endpoint that received the job: a source pointed elsewhere since gets nothing", func() {
+		ns := newNamespace()
+		shop := newShopDB("sqlite")
+		src := shop.source(ns, "shop")
+		taken := backupMoment()
+		restoreBackup := shop.backup()
+		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
+		Expect(k8sClient.Create(ctx, del)).To(Succeed())
+		finishedBy(del)
+		restoreBackup()
+		ds := &privacyv1alpha1.DataSource{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop"}, ds)).To(Succeed())
+		orig := ds.DeepCopy()
+		// The same server under another name: what matters is that the
+		// DataSource now says to send elsewhere.
+		ds.Spec.Endpoint.URL = strings.Replace(src.server.URL, "127.0.0.1", "localhost", 1)
+		Expect(k8sClient.Patch(ctx, ds, client.MergeFrom(orig))).To(Succeed())
+
+		rs := restoreEnded(newRestore(ns, "shop", taken))
+		Expect(rs.Status.Phase).To(Equal(privacyv1alpha1.RestorePhaseFailed))
+		Expect(rs.Status.Counts).To(Equal(privacyv1alpha1.RestoreCounts{ToReplay: 1, Sent: 1, Failed: 1}))
+		Expect(rs.Status.Failures).To(HaveLen(1))
+		Expect(rs.Status.Failures[0].Message).To(ContainSubstring("endpoint changed"))
+		Expect(shop.state()).To(ContainSubstring("ada@example.com Ada Lovelace"), "nothing was sent")
+	})
+
 	It("keeps a Delete a LegalHold now covers from being replayed, and says so", func() {
 		ns := newNamespace()
 		shop := newShopDB("sqlite")

@@ -122,8 +122,8 @@ type RestoreStatus struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Cursor string `json:"cursor,omitempty"`
-	// failures are the replayed jobs the source failed, at most 20 (the
-	// receipt lists all).
+	// failures are at most 20 of the replayed jobs the source failed (the
+	// receipt carries the same; counts.failed counts them all).
 	// +kubebuilder:validation:MaxItems=20
 	// +listType=atomic
 	// +optional
@@ -209,11 +209,13 @@ const (
 	ReasonRestored = "Restored"
 	// ReasonReplayFailed: the source failed some replayed jobs or purges.
 	// What to do: read status.failures (and the receipt), fix the source,
-	// and create another Restore with the same backupTakenAt: replayed jobs
-	// keep their ids, so what was done is not done twice.
+	// and create another Restore with the same backupTakenAt: it sends every
+	// job again, which does no harm (a Delete of deleted data finds nothing,
+	// a correction sets the same value).
 	ReasonReplayFailed = "ReplayFailed"
 	// ReasonDataSourceNotFound: spec.dataSource names no DataSource in the
-	// Restore's namespace.
+	// Restore's namespace (or it was deleted while the Restore ran: then the
+	// Restore ends Failed).
 	// What to do: create the DataSource, or delete this Restore and create
 	// one that names the right source; the operator looks again every minute.
 	ReasonDataSourceNotFound = "DataSourceNotFound"

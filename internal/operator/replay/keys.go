@@ -63,8 +63,10 @@ func (k *Keys) now() time.Time {
 	return k.Clock.Now()
 }
 
-// Key is period's key. With create, a missing key is made, but only for
-// today or yesterday (UTC): an erased period is never given a new key.
+// Key is period's key. With create, a missing key is made for a day not
+// erased yet and not to come (a record handed over again days after its
+// job finished, after a store outage, still gets one); an erased period
+// is never given a new key (ErrErased).
 func (k *Keys) Key(ctx context.Context, period string, create bool) ([]byte, error) {
 	if _, ok := periodTime(period); !ok {
 		return nil, fmt.Errorf("replay period %q is not a day (YYYY-MM-DD)", period)
@@ -92,8 +94,8 @@ func (k *Keys) Key(ctx context.Context, period string, create bool) ([]byte, err
 		if period <= s.Annotations[AnnotationErasedThrough] {
 			return fmt.Errorf("%w: %s was erased", ErrErased, period)
 		}
-		if today := Period(k.now()); period != today && period != Period(k.now().Add(-24*time.Hour)) {
-			return fmt.Errorf("%w: a key is made only for today's records, not for %s", ErrErased, period)
+		if period > Period(k.now()) {
+			return fmt.Errorf("a replay key is not made for a day to come (%s)", period)
 		}
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {

@@ -46,6 +46,26 @@ type Record struct {
 	// those the source received), so that a LegalHold active at the
 	// restore is matched as it would be for a new request.
 	Fingerprints []receipt.IdentityFingerprint `json:"fingerprints,omitempty"`
+	// FingerprintKeyID names the key the fingerprints were made with: made
+	// with another key than the operator's at the restore, they match no
+	// hold, and a hold that names people holds the Delete (fail closed).
+	FingerprintKeyID string `json:"fingerprintKeyID,omitempty"`
+	// SourceUID and Endpoint are the DataSource's uid and endpoint when the
+	// job was sent: a record is replayed only to the source and endpoint
+	// that received the job, never to a DataSource re-created under the
+	// same name or pointed elsewhere since.
+	SourceUID string `json:"sourceUID,omitempty"`
+	Endpoint  string `json:"endpoint,omitempty"`
+}
+
+// EndpointOf is a DataSource's endpoint as a record keeps it: its URL, or
+// its Service with port, path and scheme.
+func EndpointOf(ds *privacyv1alpha1.DataSource) string {
+	e := ds.Spec.Endpoint
+	if e.Service != nil {
+		return fmt.Sprintf("service:%s:%d%s:%s", e.Service.Name, e.Service.Port, e.Service.Path, e.Service.Scheme)
+	}
+	return e.URL
 }
 
 // Period is the day (UTC) a record is sealed under: its key's name.

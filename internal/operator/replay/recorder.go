@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -43,6 +44,17 @@ type queued struct {
 // storedKeep bounds how long a stored record's job id is remembered: far
 // longer than its owner takes to record it (it is woken at once).
 const storedKeep = 10 * time.Minute
+
+// maxQueued bounds the records waiting while the store refuses them; past
+// it, owners hand theirs over later (Full), so memory stays bounded.
+const maxQueued = 20000
+
+// Full reports whether the queue is at its bound.
+func (rc *Recorder) Full() bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.queue) >= maxQueued
+}
 
 // Record hands r over to be stored; done (if not nil) is called once it is.
 func (rc *Recorder) Record(r Record, done func()) {
@@ -115,6 +127,12 @@ func (rc *Recorder) Start(ctx context.Context) error {
 		}
 		_, err := rc.Archive.Add(ctx, *next)
 		job := next.JobID
+		if errors.Is(err, ErrErased) {
+			// Its day is erased: no backup can need it any more. It counts
+			// as kept, so that its owner goes on.
+			rc.Log.Info("a replay record's day is already erased: not kept", "source", next.Namespace+"/"+next.Name, "job", job, "period", Period(next.FinishedAt))
+			err = nil
+		}
 		rc.mu.Lock()
 		rc.lastErr = err
 		if err == nil {

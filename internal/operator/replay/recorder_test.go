@@ -88,11 +88,29 @@ func TestRecorder(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// A record of a day already erased (no backup can need it) is not
+	// kept, and does not stop the ones behind it: it counts as stored.
+	if _, err := a.Sweep(ctx, now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rc.Record(replay.Record{Namespace: "shop", Name: "orders", JobID: "pr-old", Type: privacyv1alpha1.RequestTypeDelete,
+		Identities: map[string]string{"email": "alan@example.com"}, FinishedAt: now.Add(-72 * time.Hour)}, func() { done.Add(1) })
+	rc.Record(replay.Record{Namespace: "shop", Name: "orders", JobID: "pr-d", Type: privacyv1alpha1.RequestTypeDelete,
+		Identities: map[string]string{"email": "alan@example.com"}, FinishedAt: now.Add(3 * time.Millisecond)}, func() { done.Add(1) })
+	for done.Load() != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("told of %d records, want 5: an erased day's record stopped the queue", done.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, stored := rc.State("pr-old"); !stored {
+		t.Fatal("the erased day's record does not count as kept: its owner would wait for ever")
+	}
 	var jobs []string
 	if err := a.Since(ctx, "shop", "orders", now.Add(-time.Second), "", func(_ string, r replay.Record) error { jobs = append(jobs, r.JobID); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(jobs, []string{"pr-a", "pr-b", "pr-c"}) {
-		t.Fatalf("stored %q, want all three in order", jobs)
+	if !slices.Equal(jobs, []string{"pr-a", "pr-b", "pr-c", "pr-d"}) {
+		t.Fatalf("stored %q, want all four in order", jobs)
 	}
 }
