@@ -211,13 +211,12 @@ func metricsOptions(f flags) metricsserver.Options {
 	return opts
 }
 
-// takeOverWindow: with leader election, a new leader asks sources to retry
-// callbacks of jobs it does not know yet for twice the lease duration (its
-// first passes register the jobs its predecessor handed over).
+// takeOverWindow: a new leader, or without leader election a restarted
+// operator, asks sources to retry callbacks of jobs it does not know yet
+// (503) for twice the lease duration: its first passes register the jobs
+// its predecessor (or its earlier self) handed over. A 404 then would make
+// the source give up, and the job's answer wait for a poll.
 func takeOverWindow(f flags) time.Duration {
-	if !f.leaderElect {
-		return 0
-	}
 	return 2 * f.leaseDuration
 }
 

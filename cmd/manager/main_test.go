@@ -55,3 +55,13 @@ func TestDueSoonShareIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// A restarted operator without leader election, like a new leader, asks
+// for a retry of callbacks of jobs it has not re-registered yet.
+func TestTakeOverWindowAlsoWithoutLeaderElection(t *testing.T) {
+	for _, elect := range []bool{true, false} {
+		if got := takeOverWindow(flags{leaderElect: elect, leaseDuration: 15 * time.Second}); got != 30*time.Second {
+			t.Errorf("leader election %v: window %s, want 30s", elect, got)
+		}
+	}
+}

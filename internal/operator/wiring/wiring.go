@@ -66,7 +66,8 @@ type Options struct {
 	// CallbackTakeOverWindow is how long after it begins to lead a replica
 	// answers callbacks for jobs it does not know yet with 503 (retry)
 	// rather than 404: time for its first passes to register the jobs its
-	// predecessor handed over. Zero: 404 at once (a single replica).
+	// predecessor (or, without leader election, its earlier self before a
+	// restart) handed over. Zero: 404 at once.
 	CallbackTakeOverWindow time.Duration
 	// LeaderElectionNamespace holds the Lease that publishes the leader's
 	// listener (with the leader election Lease); default OperatorNamespace.
