@@ -58,6 +58,9 @@ type Server struct {
 	Log       logr.Logger
 	Now       func() time.Time
 
+	// apiReads bounds the token checks that miss the cache and ask the API.
+	apiReads *rate.Limiter
+
 	// limiters hold each agent's rate (spec.requestsPerHour), per replica.
 	limiters sync.Map
 }
@@ -83,6 +86,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Window == (Window{}) {
 		s.Window = DefaultWindow
+	}
+	if s.apiReads == nil {
+		s.apiReads = rate.NewLimiter(5, 5)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/data-rights.json", s.discovery)
@@ -116,10 +122,20 @@ func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 		"supported_verifications": verifications, "business_id": s.BusinessID})
 }
 
-// agentByID is the registered, unsuspended agent with the id, or nil.
+// agentByID is the registered, unsuspended agent with the id, or nil. An
+// agent registered moments ago may not be in the cache yet: the API is
+// asked then (rate-limited, as for tokens).
 func (s *Server) agentByID(ctx context.Context, id string) (*privacyv1alpha1.AuthorizedAgent, error) {
+	a, err := withAgentID(ctx, s.Agents, id)
+	if a != nil || err != nil || s.apiReads == nil || !s.apiReads.Allow() {
+		return a, err
+	}
+	return withAgentID(ctx, s.Client, id)
+}
+
+func withAgentID(ctx context.Context, reader client.Reader, id string) (*privacyv1alpha1.AuthorizedAgent, error) {
 	list := &privacyv1alpha1.AuthorizedAgentList{}
-	if err := s.Agents.List(ctx, list); err != nil {
+	if err := reader.List(ctx, list); err != nil {
 		return nil, err
 	}
 	for i := range list.Items {
@@ -138,8 +154,24 @@ func (s *Server) bearer(r *http.Request) (*privacyv1alpha1.AuthorizedAgent, erro
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	want := hex.EncodeToString(sum[:])
+	a, err := tokenHolder(r.Context(), s.Agents, want)
+	if a != nil || err != nil {
+		return a, err
+	}
+	// The cache may not show a pairing moments old (an agent pairs and
+	// files at once; or it paired at another replica): the API is asked,
+	// at most a few times a second, so that wrong tokens cost it little.
+	if s.apiReads == nil || !s.apiReads.Allow() {
+		return nil, nil
+	}
+	return tokenHolder(r.Context(), s.Client, want)
+}
+
+// tokenHolder is the unsuspended agent of reader whose token hashes to
+// want, or nil.
+func tokenHolder(ctx context.Context, reader client.Reader, want string) (*privacyv1alpha1.AuthorizedAgent, error) {
 	list := &privacyv1alpha1.AuthorizedAgentList{}
-	if err := s.Agents.List(r.Context(), list); err != nil {
+	if err := reader.List(ctx, list); err != nil {
 		return nil, err
 	}
 	for i := range list.Items {

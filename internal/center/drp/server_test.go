@@ -372,3 +372,35 @@ func TestCallbacks(t *testing.T) {
 		t.Fatalf("a callback to a host no longer registered: %v, %d sent", err, len(got))
 	}
 }
+
+// staleAgents is a cache that has not seen any pairing yet.
+type staleAgents struct{ client.Reader }
+
+func (s staleAgents) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := s.Reader.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if agents, ok := list.(*privacyv1alpha1.AuthorizedAgentList); ok {
+		for i := range agents.Items {
+			agents.Items[i].Status = privacyv1alpha1.AuthorizedAgentStatus{}
+		}
+	}
+	return nil
+}
+
+// TestTokenOfAPairingTheCacheHasNotSeen: an agent that files right after
+// pairing is known by its token although the cache does not show the
+// pairing yet (CI: 403 "pair first" on the first exercise); a wrong token
+// is still refused.
+func TestTokenOfAPairingTheCacheHasNotSeen(t *testing.T) {
+	srv := newServer(t, func(s *drp.Server) { s.Agents = staleAgents{k8s} })
+	a := register(t, srv, "AGENT_STALE")
+	a.pair(t)
+	if code, out := a.call(t, "GET", "/v1/agent/"+a.id, ""); code != http.StatusOK {
+		t.Fatalf("the token of a pairing the cache has not seen: %d %v", code, out)
+	}
+	wrong := &agent{id: a.id, srv: srv, tok: "not-the-token"}
+	if code, _ := wrong.call(t, "GET", "/v1/agent/"+a.id, ""); code != http.StatusForbidden {
+		t.Fatalf("a wrong token: %d, want 403", code)
+	}
+}
