@@ -106,13 +106,14 @@ BENCH_SOURCES ?= 10
 
 BENCH_RATE ?= 20
 BENCH_RATE_FOR ?= 30s
+BENCH_RESTORE_RECORDS ?= 10000
 
 .PHONY: bench
-bench: envtest ## Run the Go benchmarks, then the engine end to end: the ceiling, a burst of BENCH_REQUESTS x BENCH_SOURCES, an open loop of BENCH_RATE/s for BENCH_RATE_FOR.
+bench: envtest ## Run the Go benchmarks, then the engine end to end: the ceiling, a burst of BENCH_REQUESTS x BENCH_SOURCES, an open loop of BENCH_RATE/s for BENCH_RATE_FOR, Restores of BENCH_RESTORE_RECORDS replay records.
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
 		$(GO) test ./... -run '^$$' -bench . -benchmem $(BENCH_FLAGS)
 	KUBEBUILDER_ASSETS="$$(ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-binaries.sh)" \
-		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES) -rate $(BENCH_RATE) -rate-for $(BENCH_RATE_FOR) $(BENCH_RUN_FLAGS)
+		$(GO) run ./test/bench -requests $(BENCH_REQUESTS) -sources $(BENCH_SOURCES) -rate $(BENCH_RATE) -rate-for $(BENCH_RATE_FOR) -restore-records $(BENCH_RESTORE_RECORDS) $(BENCH_RUN_FLAGS)
 
 .PHONY: bench-scale
 bench-scale: envtest ## Run the engine at the scale points (M in 100, 1k, 10k at N=10; N in 1, 10, 100 at M=1k) and print one table.

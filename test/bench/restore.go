@@ -31,8 +31,10 @@ func benchRestore(ctx context.Context, s *stack, n, records int) error {
 		if err := s.c.Get(ctx, key, ds); err != nil {
 			return err
 		}
+		// A patch: the operator writes the DataSource's status meanwhile.
+		orig := ds.DeepCopy()
 		ds.Spec.Backups = &privacyv1alpha1.DataSourceBackups{RetainFor: "35d"}
-		if err := s.c.Update(ctx, ds); err != nil {
+		if err := s.c.Patch(ctx, ds, client.MergeFrom(orig)); err != nil {
 			return err
 		}
 	}

@@ -109,7 +109,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 	})
 
 	It("make bench runs the benchmarks (here with a small load)", func() {
-		out := run([]string{"BENCH_REQUESTS=20", "BENCH_SOURCES=2", "BENCH_RATE=10", "BENCH_RATE_FOR=2s", "BENCH_FLAGS=-benchtime=1x"}, "bench")
+		out := run([]string{"BENCH_REQUESTS=20", "BENCH_SOURCES=2", "BENCH_RATE=10", "BENCH_RATE_FOR=2s", "BENCH_RESTORE_RECORDS=200", "BENCH_FLAGS=-benchtime=1x"}, "bench")
 		GinkgoWriter.Println(out)
 		if strings.Contains(out, "POSTGRESQL UNAVAILABLE") {
 			// The SQL data source's tests already said so loudly.
@@ -123,6 +123,7 @@ var _ = Describe("The README's commands", Ordered, func() {
 		Expect(out).To(MatchRegexp(`burst: requests=20 completed_per_second=[\d.]+`))
 		Expect(out).To(MatchRegexp(`engine / ceiling = [\d.]+`))
 		Expect(out).To(MatchRegexp(`at rest: 20 finished requests kept; manager heap_inuse=\d+MiB`))
+		Expect(out).To(MatchRegexp(`restore: 2 Restores, 200 jobs sent again \(sources executed 200\) in \S+ = \d+ jobs/s; manager peak heap_inuse=\d+MiB`))
 		Expect(out).To(MatchRegexp(`open loop 10/s: requests=20 completed_per_second=[\d.]+`))
 	})
 
