@@ -45,11 +45,13 @@ func benchRestore(ctx context.Context, s *stack, n, records int) error {
 	archive := &replayrec.Archive{Store: store, Keys: &replayrec.Keys{Client: s.c, Namespace: operatorNamespace}}
 	taken := time.Now().Add(-2 * time.Hour)
 	seeded := time.Now()
+	// Spread over the two hours since the backup, whatever their number.
+	step := (2*time.Hour - time.Minute) / time.Duration(records+1)
 	for j := range records {
 		r := replayrec.Record{
 			Namespace: "bench", Name: fmt.Sprintf("source-%03d", j%n), JobID: fmt.Sprintf("pr-bench-%06d", j),
 			Type: privacyv1alpha1.RequestTypeDelete, Identities: map[string]string{"email": fmt.Sprintf("person-%06d@example.com", j)},
-			FinishedAt: taken.Add(time.Duration(j+1) * 500 * time.Millisecond),
+			FinishedAt: taken.Add(time.Duration(j+1) * step),
 		}
 		if _, err := archive.Add(ctx, r); err != nil {
 			return fmt.Errorf("seed replay records: %w", err)

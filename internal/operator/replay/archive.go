@@ -107,17 +107,11 @@ func (a *Archive) names(ctx context.Context, namespace, name string, t time.Time
 		if after != "" && after >= dir+"~" {
 			continue
 		}
-		names, err := a.Store.ListDir(ctx, dir, "")
+		mine, err := a.sourceNames(ctx, dir, source, t, after)
 		if err != nil {
 			return err
 		}
-		for _, n := range names {
-			base := strings.TrimPrefix(n, dir)
-			nanos, rest, ok := strings.Cut(base, "-")
-			at, err := strconv.ParseInt(nanos, 10, 64)
-			if !ok || err != nil || !strings.HasPrefix("-"+rest, source) || !time.Unix(0, at).After(t) || n <= after {
-				continue
-			}
+		for _, n := range mine {
 			if err := each(period, n); err != nil {
 				return err
 			}
@@ -165,6 +159,28 @@ func (a *Archive) Sweep(ctx context.Context, cutoff time.Time) ([]string, error)
 		}
 	}
 	return erased, nil
+}
+
+// sourceNames are the names in dir of the source's records that finished
+// after t and sort after after. The day's listing (every source's records)
+// is let go before they are handled: a Restore holds only its source's
+// names while it replays.
+func (a *Archive) sourceNames(ctx context.Context, dir, source string, t time.Time, after string) ([]string, error) {
+	names, err := a.Store.ListDir(ctx, dir, after)
+	if err != nil {
+		return nil, err
+	}
+	var mine []string
+	for _, n := range names {
+		base := strings.TrimPrefix(n, dir)
+		nanos, rest, ok := strings.Cut(base, "-")
+		at, err := strconv.ParseInt(nanos, 10, 64)
+		if !ok || err != nil || !strings.HasPrefix("-"+rest, source) || !time.Unix(0, at).After(t) || n <= after {
+			continue
+		}
+		mine = append(mine, n)
+	}
+	return mine, nil
 }
 
 // periods are the periods that hold records, oldest first.
