@@ -59,7 +59,7 @@ func (s *ReplaySweeper) Sweep(ctx context.Context) ([]string, error) {
 	}
 	var windows []time.Duration
 	for i := range list.Items {
-		if w := backupWindow(&list.Items[i]); w > 0 {
+		if w := list.Items[i].Spec.Backups.Window(); w > 0 {
 			windows = append(windows, w)
 		}
 	}

@@ -3,8 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	privacyv1alpha1 "github.com/privacyoperator/privacy-operator/api/v1alpha1"
+	"github.com/privacyoperator/privacy-operator/internal/operator/replay"
 	"github.com/privacyoperator/privacy-operator/internal/operator/statuspatch"
 )
 
@@ -189,33 +188,20 @@ func (r *RestoreReconciler) refusal(ctx context.Context, rs *privacyv1alpha1.Res
 		return privacyv1alpha1.ReasonBackupInFuture, fmt.Sprintf("backupTakenAt %s lies in the future (it is %s).",
 			taken.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)), nil
 	}
-	window := backupWindow(ds)
+	window := ds.Spec.Backups.Window()
 	if taken.Before(now.Add(-window)) {
 		return privacyv1alpha1.ReasonBackupOutsideWindow, fmt.Sprintf("backupTakenAt %s is older than DataSource %s keeps backups (backups.retainFor %s): no such backup should exist.",
 			taken.UTC().Format(time.RFC3339), ds.Name, ds.Spec.Backups.RetainFor), nil
 	}
-	covered, err := r.Runner.Archive.Covers(ctx, taken)
+	through, err := r.Runner.Archive.Keys.ErasedThrough(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	if !covered {
-		through, _ := r.Runner.Archive.Keys.ErasedThrough(ctx)
+	if !replay.Covered(through, taken) {
 		return privacyv1alpha1.ReasonRecordsErased, fmt.Sprintf("The replay records of the days through %s are erased (crypto-erasure): the jobs since backupTakenAt %s cannot all be sent again.",
 			through, taken.UTC().Format(time.RFC3339)), nil
 	}
 	return "", "", nil
-}
-
-// backupWindow is a source's backups.retainFor (0 without backups).
-func backupWindow(ds *privacyv1alpha1.DataSource) time.Duration {
-	if ds.Spec.Backups == nil {
-		return 0
-	}
-	days, err := strconv.Atoi(strings.TrimSuffix(ds.Spec.Backups.RetainFor, "d"))
-	if err != nil {
-		return 0
-	}
-	return time.Duration(days) * 24 * time.Hour
 }
 
 // SetupWithManager registers the reconciler with the manager.

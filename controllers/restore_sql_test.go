@@ -242,10 +242,12 @@ func restoreEnded(rs *privacyv1alpha1.Restore) *privacyv1alpha1.Restore {
 	return rs
 }
 
-// finishedBy waits until the requests finished, Completed.
-func finishedBy(prs ...*privacyv1alpha1.PrivacyRequest) {
+// carriedOut files each request in turn and waits until it finished,
+// Completed (in turn: their order is the replay's).
+func carriedOut(prs ...*privacyv1alpha1.PrivacyRequest) {
 	GinkgoHelper()
 	for _, pr := range prs {
+		Expect(k8sClient.Create(ctx, pr)).To(Succeed())
 		Expect(finished(pr).Status.Phase).To(Equal(privacyv1alpha1.RequestPhaseCompleted), "%+v", pr.Status)
 	}
 }

@@ -35,23 +35,17 @@ var _ = Describe("Restores", Serial, func() {
 
 			By("a Delete that finished before the backup")
 			early := request(ns, privacyv1alpha1.RequestTypeDelete, person("early@example.com"))
-			Expect(k8sClient.Create(ctx, early)).To(Succeed())
-			finishedBy(early)
+			carriedOut(early)
 			taken := backupMoment()
 			restoreBackup := shop.backup()
 			before := shop.state()
 
 			By("deleting Ada, correcting Grace, opting Alan out")
 			del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
-			Expect(k8sClient.Create(ctx, del)).To(Succeed())
-			finishedBy(del)
 			cor := request(ns, privacyv1alpha1.RequestTypeCorrect, person("grace@example.com"))
 			cor.Spec.Corrections = []privacyv1alpha1.Correction{{Field: "name", Value: "Grace Brewster Hopper"}}
-			Expect(k8sClient.Create(ctx, cor)).To(Succeed())
-			finishedBy(cor)
 			opt := request(ns, privacyv1alpha1.RequestTypeOptOut, person("alan@example.com"))
-			Expect(k8sClient.Create(ctx, opt)).To(Succeed())
-			finishedBy(opt)
+			carriedOut(del, cor, opt)
 			done := shop.state()
 			Expect(done).NotTo(ContainSubstring("ada@example.com"))
 			Expect(done).To(ContainSubstring("grace@example.com Grace Brewster Hopper"))
@@ -114,8 +108,7 @@ var _ = Describe("Restores", Serial, func() {
 		DeferCleanup(func() { receipts.fail.Store(false) })
 		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
 		del.Spec.TTLSecondsAfterFinished = ptrTo[int32](0)
-		Expect(k8sClient.Create(ctx, del)).To(Succeed())
-		finishedBy(del)
+		carriedOut(del)
 		entry := sourceEntry(del, "shop")
 		Expect(entry.Replay).NotTo(BeNil())
 		Expect(entry.Replay.Stored).To(BeFalse(), "the store refuses writes")
@@ -168,10 +161,7 @@ var _ = Describe("Restores", Serial, func() {
 		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
 		cor := request(ns, privacyv1alpha1.RequestTypeCorrect, person("grace@example.com"))
 		cor.Spec.Corrections = []privacyv1alpha1.Correction{{Field: "name", Value: "Grace Brewster Hopper"}}
-		for _, pr := range []*privacyv1alpha1.PrivacyRequest{del, cor} {
-			Expect(k8sClient.Create(ctx, pr)).To(Succeed())
-			finishedBy(pr)
-		}
+		carriedOut(del, cor)
 		restoreBackup()
 		rs := restoreEnded(newRestore(ns, "shop", taken))
 		Expect(rs.Status.Counts.Completed).To(BeEquivalentTo(2))
@@ -223,8 +213,7 @@ var _ = Describe("Restores", Serial, func() {
 		taken := backupMoment()
 		restoreBackup := shop.backup()
 		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
-		Expect(k8sClient.Create(ctx, del)).To(Succeed())
-		finishedBy(del)
+		carriedOut(del)
 		restoreBackup()
 		ds := &privacyv1alpha1.DataSource{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shop"}, ds)).To(Succeed())
@@ -249,11 +238,8 @@ var _ = Describe("Restores", Serial, func() {
 		taken := backupMoment()
 		restoreBackup := shop.backup()
 		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
-		Expect(k8sClient.Create(ctx, del)).To(Succeed())
-		finishedBy(del)
 		opt := request(ns, privacyv1alpha1.RequestTypeOptOut, person("alan@example.com"))
-		Expect(k8sClient.Create(ctx, opt)).To(Succeed())
-		finishedBy(opt)
+		carriedOut(del, opt)
 		restoreBackup()
 
 		hold := legalHold("ada-"+ns, privacyv1alpha1.LegalHoldScope{
@@ -310,8 +296,7 @@ var _ = Describe("Restores", Serial, func() {
 		shop := newShopDB("sqlite")
 		shop.source(ns, "shop")
 		del := request(ns, privacyv1alpha1.RequestTypeDelete, person("ada@example.com"))
-		Expect(k8sClient.Create(ctx, del)).To(Succeed())
-		finishedBy(del)
+		carriedOut(del)
 		period := replay.Period(fakeClock.Now())
 		var name string
 		var sealed []byte

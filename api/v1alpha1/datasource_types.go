@@ -1,6 +1,10 @@
 package v1alpha1
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -101,6 +105,19 @@ type DataSourceBackups struct {
 	// +kubebuilder:validation:MaxLength=5
 	// +required
 	RetainFor string `json:"retainFor"`
+}
+
+// Window is how long the source keeps a backup: retainFor in days, or 0
+// without backups (or with a value admission would have refused).
+func (b *DataSourceBackups) Window() time.Duration {
+	if b == nil {
+		return 0
+	}
+	days, err := strconv.Atoi(strings.TrimSuffix(b.RetainFor, "d"))
+	if err != nil || days <= 0 {
+		return 0
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 // ManualSource says how people do a system's privacy jobs by hand.

@@ -91,8 +91,7 @@ func checkBackups(cmd *cobra.Command, c client.Client, ns, name string, taken, n
 		return &exitError{code: ExitError, err: fmt.Errorf("DataSource %s/%s declares no spec.backups: no replay records were kept for it, "+
 			"so the requests since the backup must be followed up by hand (docs/backups.md)", ns, name)}
 	}
-	var days int
-	if _, err := fmt.Sscanf(ds.Spec.Backups.RetainFor, "%dd", &days); err == nil && taken.Before(now.Add(-time.Duration(days)*24*time.Hour)) {
+	if w := ds.Spec.Backups.Window(); w > 0 && taken.Before(now.Add(-w)) {
 		return &exitError{code: ExitError, err: fmt.Errorf("the backup (%s) is older than DataSource %s/%s keeps backups (backups.retainFor %s): "+
 			"no such backup should exist, and the records since may be erased", taken.UTC().Format(time.RFC3339), ns, name, ds.Spec.Backups.RetainFor)}
 	}

@@ -122,24 +122,31 @@ func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) {
 		"supported_verifications": verifications, "business_id": s.BusinessID})
 }
 
-// agentByID is the registered, unsuspended agent with the id, or nil. An
-// agent registered moments ago may not be in the cache yet: the API is
-// asked then (rate-limited, as for tokens).
+// agentByID is the registered, unsuspended agent with the id, or nil.
 func (s *Server) agentByID(ctx context.Context, id string) (*privacyv1alpha1.AuthorizedAgent, error) {
-	a, err := withAgentID(ctx, s.Agents, id)
+	return s.agent(ctx, func(a *privacyv1alpha1.AuthorizedAgent) bool { return a.Spec.AgentID == id })
+}
+
+// agent is the unsuspended agent that match accepts, or nil. The cache may
+// not show an agent registered or paired moments ago (an agent pairs and
+// files at once; or it paired at another replica): on a miss the API is
+// asked, at most a few times a second, so that wrong ids and tokens cost
+// it little.
+func (s *Server) agent(ctx context.Context, match func(*privacyv1alpha1.AuthorizedAgent) bool) (*privacyv1alpha1.AuthorizedAgent, error) {
+	a, err := findAgent(ctx, s.Agents, match)
 	if a != nil || err != nil || s.apiReads == nil || !s.apiReads.Allow() {
 		return a, err
 	}
-	return withAgentID(ctx, s.Client, id)
+	return findAgent(ctx, s.Client, match)
 }
 
-func withAgentID(ctx context.Context, reader client.Reader, id string) (*privacyv1alpha1.AuthorizedAgent, error) {
+func findAgent(ctx context.Context, reader client.Reader, match func(*privacyv1alpha1.AuthorizedAgent) bool) (*privacyv1alpha1.AuthorizedAgent, error) {
 	list := &privacyv1alpha1.AuthorizedAgentList{}
 	if err := reader.List(ctx, list); err != nil {
 		return nil, err
 	}
 	for i := range list.Items {
-		if a := &list.Items[i]; a.Spec.AgentID == id && !a.Spec.Suspend {
+		if a := &list.Items[i]; !a.Spec.Suspend && match(a) {
 			return a, nil
 		}
 	}
@@ -153,34 +160,10 @@ func (s *Server) bearer(r *http.Request) (*privacyv1alpha1.AuthorizedAgent, erro
 		return nil, nil
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	want := hex.EncodeToString(sum[:])
-	a, err := tokenHolder(r.Context(), s.Agents, want)
-	if a != nil || err != nil {
-		return a, err
-	}
-	// The cache may not show a pairing moments old (an agent pairs and
-	// files at once; or it paired at another replica): the API is asked,
-	// at most a few times a second, so that wrong tokens cost it little.
-	if s.apiReads == nil || !s.apiReads.Allow() {
-		return nil, nil
-	}
-	return tokenHolder(r.Context(), s.Client, want)
-}
-
-// tokenHolder is the unsuspended agent of reader whose token hashes to
-// want, or nil.
-func tokenHolder(ctx context.Context, reader client.Reader, want string) (*privacyv1alpha1.AuthorizedAgent, error) {
-	list := &privacyv1alpha1.AuthorizedAgentList{}
-	if err := reader.List(ctx, list); err != nil {
-		return nil, err
-	}
-	for i := range list.Items {
-		a := &list.Items[i]
-		if !a.Spec.Suspend && a.Status.TokenSHA256 != "" && subtle.ConstantTimeCompare([]byte(a.Status.TokenSHA256), []byte(want)) == 1 {
-			return a, nil
-		}
-	}
-	return nil, nil
+	want := []byte(hex.EncodeToString(sum[:]))
+	return s.agent(r.Context(), func(a *privacyv1alpha1.AuthorizedAgent) bool {
+		return a.Status.TokenSHA256 != "" && subtle.ConstantTimeCompare([]byte(a.Status.TokenSHA256), want) == 1
+	})
 }
 
 // signed reads a signed body and checks it for agent a (steps 1 to 6 of

@@ -128,7 +128,13 @@ func (a *Archive) Covers(ctx context.Context, t time.Time) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return through == "" || Period(t) > through, nil
+	return Covered(through, t), nil
+}
+
+// Covered reports whether no record that finished after t lies in a day
+// erased through erasedThrough (Keys.ErasedThrough).
+func Covered(erasedThrough string, t time.Time) bool {
+	return erasedThrough == "" || Period(t) > erasedThrough
 }
 
 // Sweep erases every period that ended before cutoff: its key first
